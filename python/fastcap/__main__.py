@@ -1,0 +1,3 @@
+from fastcap.cli import main
+
+raise SystemExit(main())

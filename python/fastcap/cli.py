@@ -1,0 +1,57 @@
+"""The `fastcap` command line: one module per subcommand under `fastcap.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Each module defines `register(subparsers)`; the parser it adds sets `func=<callable(args) -> int>`.
+COMMAND_MODULES = (
+    "fastcap.commands.analyze",
+    "fastcap.commands.inspect",
+    "fastcap.commands.capture",
+    "fastcap.commands.report",
+    "fastcap.commands.convert",
+    "fastcap.commands.decode",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fastcap import _native
+
+    parser = argparse.ArgumentParser(
+        prog="fastcap",
+        description="Capture, decode and analyse what AI coding agents send to model APIs.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"fastcap {_native.__version__} (native build: {_native.build_profile})",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    from fastcap.errors import run_with_clean_errors
+
+    return run_with_clean_errors(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `fastcap` subcommand; each defines `register(subparsers)`."""
