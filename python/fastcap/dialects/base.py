@@ -1,0 +1,136 @@
+"""The contract between dialects (one module per model API) and everything that consumes them.
+
+A dialect recognises its traffic and turns one `Exchange` into a `CallAnalysis`: what was asked
+(`RequestInfo`) and what the model said (`ResponseInfo`). Reports, `fastcap analyze` and
+`fastcap inspect --analyze` only ever see these types, never provider JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fastcap.model import Exchange
+
+
+@dataclass(slots=True)
+class Usage:
+    """Normalised token usage (sse.md §9). `raw` keeps the provider's object verbatim."""
+
+    input_total: int | None = None
+    input_uncached: int | None = None
+    cache_read: int | None = None
+    cache_write: int | None = None
+    output_total: int | None = None
+    reasoning: int | None = None
+    total: int | None = None
+    raw: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str | None
+    name: str
+    arguments_raw: str
+    arguments: Any | None  # parsed JSON, or None when arguments_raw is not complete JSON
+    arguments_json_valid: bool
+    index: int
+    incomplete: bool = False  # stream ended before the call was closed (kiro: no `stop`)
+
+
+@dataclass(slots=True)
+class ErrorInfo:
+    type: str | None  # provider error type/code/status, e.g. "overloaded_error", "ThrottlingException"
+    message: str | None
+    source: str  # "http_status", "body", "in_stream", "decoder"
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One row of the per-call events table (reports.md §2.5/§2.6)."""
+
+    index: int  # 1-based
+    type: str  # display type: SSE event name, JSON type, "message", "[DONE]", or EventStream :event-type
+    summary: str  # the report's Summary cell text (not yet cell-escaped)
+    t: float | None = None  # arrival time of the chunk that completed this event, if known
+
+
+@dataclass(slots=True)
+class MessageInfo:
+    role: str
+    type: str  # e.g. "text", "text+tool_use", "function_call_output", "tool_result"
+    preview: str  # text preview (full text; renderers cut it)
+    chars: int
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    model: str | None = None
+    stream: bool | None = None
+    system_text: str | None = None
+    messages: list[MessageInfo] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    tool_types: list[str] = field(default_factory=list)
+    thinking: str | None = None  # e.g. "enabled (budget 16000)", "reasoning effort high"; None = off/unknown
+    thinking_enabled: bool = False
+    max_tokens: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # other settings worth showing (tool_choice, ...)
+    conversation_id: str | None = None  # conversationId / metadata.user_id session / session_id / ...
+    continuation_id: str | None = None  # kiro agentContinuationId, Responses previous_response_id
+    turn_kind: str | None = None  # "user_message" | "tool_result"
+    user_text: str | None = None
+    history_length: int | None = None  # number of input messages (kiro: len(history))
+    message_hashes: list[str] = field(default_factory=list)  # per normalised input message, for prefix chaining
+    json: Any | None = None  # the parsed request body (unredacted; redact before rendering)
+
+
+@dataclass(slots=True)
+class ResponseInfo:
+    kind: str = "empty"  # "sse", "eventstream", "json", "text", "binary", "websocket", "empty", "missing"
+    message_id: str | None = None
+    model: str | None = None
+    text: str = ""
+    reasoning_text: str = ""
+    reasoning_signature_len: int | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    stop_reason: str | None = None
+    usage: Usage | None = None
+    errors: list[ErrorInfo] = field(default_factory=list)
+    events: list[StreamEvent] = field(default_factory=list)
+    event_counts: dict[str, int] = field(default_factory=dict)
+    complete: bool | None = None  # provider terminal event seen (None: not a stream)
+    context_usage_pct: list[float] = field(default_factory=list)  # kiro contextUsageEvent values
+    credits: dict[str, float] = field(default_factory=dict)  # kiro meteringEvent usage summed per unit
+    ttft: float | None = None  # seconds from request end to the chunk with the first content delta
+    first_content_t: float | None = None
+    last_content_t: float | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. "Final event had no terminating blank line."
+    flags: set[str] = field(default_factory=set)  # unterminated_final_event, recovered_from_text, truncated, ...
+    json: Any | None = None  # parsed non-stream JSON body (unredacted)
+
+
+@dataclass(slots=True)
+class CallAnalysis:
+    exchange: Exchange
+    dialect: str  # module name, e.g. "anthropic", "kiro"
+    api_name: str  # reports.md §2.3, e.g. "Anthropic.Messages", "AmazonCodeWhispererService.GetProfile"
+    is_model_call: bool
+    request: RequestInfo
+    response: ResponseInfo
+    issue_class: str | None = None  # "rate_limit", "server_error", "client_error", "stream_error", "cut_stream", None
+
+    @property
+    def service(self) -> str:
+        return self.api_name.rsplit(".", 1)[0]
+
+    @property
+    def operation(self) -> str:
+        return self.api_name.rsplit(".", 1)[-1]
+
+
+class Dialect(Protocol):
+    name: str
+
+    def matches(self, ex: Exchange) -> bool: ...
+
+    def analyze(self, ex: Exchange) -> CallAnalysis: ...
