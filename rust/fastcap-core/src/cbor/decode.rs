@@ -386,7 +386,6 @@ impl<'a> Cursor<'a> {
                 26 => Value::Float(f32::from_bits(h.arg as u32) as f64),
                 27 => Value::Float(f64::from_bits(h.arg)),
                 31 => return Err(self.err(at, "break outside an indefinite-length item")),
-                24 if h.arg < 32 => return Err(self.err(at, "invalid simple value encoding")),
                 _ => Value::Simple(h.arg as u8),
             },
         })

@@ -1,1 +1,0 @@
-//! placeholder: see the module owner
