@@ -1,5 +1,227 @@
-use pyo3::prelude::*;
+//! Python face of the CBOR V2 reader and writer.
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use fastcap_core::arrow_util::Table;
+use fastcap_core::cbor::decode::Value;
+use fastcap_core::cbor::writer::{encode_entry, encode_header, order_meta};
+use fastcap_core::cbor::{EntryReader, ReadOptions, Source};
+use fastcap_core::error::Error;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::arrow::ArrowTable;
+use crate::errors::to_pyerr;
+
+/// Streams the entries of a CBOR V2 capture as Arrow record batches (memory-mapped, GIL released
+/// while decoding).
+#[pyclass(module = "fastcap._native", name = "CaptureReader")]
+pub struct CaptureReader {
+    inner: Mutex<EntryReader<Source>>,
+    path: String,
+}
+
+#[pymethods]
+impl CaptureReader {
+    #[new]
+    #[pyo3(signature = (path, *, recover=false, batch_rows=65536, decompress=true))]
+    fn new(py: Python<'_>, path: PathBuf, recover: bool, batch_rows: usize, decompress: bool) -> PyResult<Self> {
+        let shown = path.display().to_string();
+        if batch_rows == 0 {
+            return Err(PyValueError::new_err("batch_rows must be positive"));
+        }
+        let source = Source::open(&path).map_err(|e| to_pyerr(py, Error::Io(e), Some(&shown)))?;
+        let opts = ReadOptions { recover, batch_rows, decompress };
+        let reader = EntryReader::new(source, opts).map_err(|e| to_pyerr(py, Error::Format(e), Some(&shown)))?;
+        Ok(CaptureReader { inner: Mutex::new(reader), path: shown })
+    }
+
+    #[getter]
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The header map, verbatim (magic, version, created_at, session_id, metadata, any extra keys).
+    #[getter]
+    fn header<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.inner.lock().unwrap();
+        to_py(py, &r.header.raw)
+    }
+
+    /// Byte offset reached so far.
+    #[getter]
+    fn position(&self) -> usize {
+        self.inner.lock().unwrap().position()
+    }
+
+    #[getter]
+    fn size(&self) -> usize {
+        self.inner.lock().unwrap().total_len()
+    }
+
+    /// Problems found so far: dicts with kind, offset, index, seq, bytes, message.
+    #[getter]
+    fn diagnostics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let r = self.inner.lock().unwrap();
+        let out = PyList::empty(py);
+        for d in &r.diagnostics {
+            let dict = PyDict::new(py);
+            dict.set_item("kind", d.kind)?;
+            dict.set_item("offset", d.offset)?;
+            dict.set_item("index", d.index)?;
+            dict.set_item("seq", d.seq)?;
+            dict.set_item("bytes", d.bytes)?;
+            dict.set_item("message", &d.message)?;
+            dict.set_item("fatal", d.is_fatal())?;
+            out.append(dict)?;
+        }
+        Ok(out)
+    }
+
+    /// The next batch of entries, or None at the end of the file.
+    fn next_batch(&self, py: Python<'_>) -> Option<ArrowTable> {
+        let mut r = self.inner.lock().unwrap();
+        let schema = r.schema();
+        let batch = py.allow_threads(|| r.next_batch());
+        batch.map(|b| ArrowTable::new(Table::new(schema, vec![b])))
+    }
+
+    /// Every remaining entry as one table; checks for Ctrl-C between batches.
+    fn read_all(&self, py: Python<'_>) -> PyResult<ArrowTable> {
+        let mut r = self.inner.lock().unwrap();
+        let schema = r.schema();
+        let mut batches = Vec::new();
+        loop {
+            let next = py.allow_threads(|| r.next_batch());
+            match next {
+                Some(b) => batches.push(b),
+                None => break,
+            }
+            py.check_signals()?;
+        }
+        Ok(ArrowTable::new(Table::new(schema, batches)))
+    }
+}
+
+/// The header item of a new capture, byte-identical to the reference writer.
+#[pyfunction]
+#[pyo3(signature = (session_id, created_at, metadata=None))]
+fn encode_capture_header<'py>(
+    py: Python<'py>,
+    session_id: &str,
+    created_at: f64,
+    metadata: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let meta = metadata.map(|m| from_py(&m)).transpose()?;
+    Ok(PyBytes::new(py, &encode_header(session_id, created_at, meta.as_ref())))
+}
+
+/// One capture entry. `meta` uses the compact key names; known keys are emitted in the reference
+/// writer's order (unknown keys after them), None values and false flags are omitted, and the
+/// payload is zlib-compressed when longer than 128 bytes and compression shrinks it.
+#[pyfunction]
+#[pyo3(signature = (ts, direction, seq, data, meta=None, compress=true))]
+fn encode_capture_entry<'py>(
+    py: Python<'py>,
+    ts: f64,
+    direction: u8,
+    seq: u64,
+    data: &[u8],
+    meta: Option<Bound<'py, PyDict>>,
+    compress: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    if direction > 3 {
+        return Err(PyValueError::new_err(format!("direction must be 0..3, got {direction}")));
+    }
+    let mut pairs = Vec::new();
+    if let Some(m) = meta {
+        for (k, v) in m.iter() {
+            let key: String = k.extract().map_err(|_| PyTypeError::new_err("meta keys must be str"))?;
+            pairs.push((key, from_py(&v)?));
+        }
+    }
+    let pairs = order_meta(pairs);
+    let out = py.allow_threads(|| encode_entry(ts, direction, seq, data, &pairs, compress));
+    Ok(PyBytes::new(py, &out))
+}
+
+pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = obj.downcast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        let i: i128 = obj.extract()?;
+        return Ok(if i >= 0 {
+            Value::Uint(u64::try_from(i).map_err(|_| PyValueError::new_err("integer too large"))?)
+        } else {
+            Value::Nint(u64::try_from(-1 - i).map_err(|_| PyValueError::new_err("integer too small"))?)
+        });
+    }
+    if let Ok(f) = obj.downcast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(s) = obj.downcast::<PyString>() {
+        return Ok(Value::Text(s.to_str()?.to_owned()));
+    }
+    if let Ok(b) = obj.downcast::<PyBytes>() {
+        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(d) = obj.downcast::<PyDict>() {
+        let mut pairs = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            pairs.push((from_py(&k)?, from_py(&v)?));
+        }
+        return Ok(Value::Map(pairs));
+    }
+    if let Ok(l) = obj.downcast::<PyList>() {
+        return l.iter().map(|x| from_py(&x)).collect::<PyResult<Vec<_>>>().map(Value::Array);
+    }
+    if let Ok(t) = obj.downcast::<PyTuple>() {
+        return t.iter().map(|x| from_py(&x)).collect::<PyResult<Vec<_>>>().map(Value::Array);
+    }
+    Err(PyTypeError::new_err(format!("cannot encode {} as CBOR", obj.get_type().name()?)))
+}
+
+pub fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Uint(u) => u.into_pyobject(py)?.into_any(),
+        Value::Nint(n) => (-1i128 - *n as i128).into_pyobject(py)?.into_any(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::Text(s) => PyString::new(py, s).into_any(),
+        Value::Array(a) => {
+            let l = PyList::empty(py);
+            for x in a {
+                l.append(to_py(py, x)?)?;
+            }
+            l.into_any()
+        }
+        Value::Map(pairs) => {
+            let d = PyDict::new(py);
+            for (k, x) in pairs {
+                let key = match k {
+                    Value::Map(_) | Value::Array(_) => PyString::new(py, &k.to_json().to_string()).into_any(),
+                    _ => to_py(py, k)?,
+                };
+                d.set_item(key, to_py(py, x)?)?;
+            }
+            d.into_any()
+        }
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Null | Value::Undefined => py.None().into_bound(py),
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Tag(_, x) => to_py(py, x)?,
+        Value::Simple(s) => s.into_pyobject(py)?.into_any(),
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<CaptureReader>()?;
+    m.add_function(wrap_pyfunction!(encode_capture_header, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_capture_entry, m)?)?;
     Ok(())
 }
