@@ -1,0 +1,193 @@
+"""Post-write leak scan (reports.md §6.6).
+
+`scan_paths(paths, allowlist=()) -> list[Finding]` scans files (directories recursively) line by line
+for credentials that escaped redaction. A finding names the file, the 1-based line and the pattern,
+and shows at most the first 4 characters of the match followed by `…`. Matches that are exactly a
+redaction marker are ignored; an allowlist (exact strings, or compiled regular expressions matched
+against the whole match) suppresses known false positives.
+
+`.cbor` captures are scanned entry by entry (decompressed payloads and metadata) when a CBOR
+decoder (`cbor2`) is available; other binary files are scanned as UTF-8 with replacement.
+
+`scan_text(text, path="")` scans a string, for callers that check output before writing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastcap.redact import DEFAULT_BODY_FIELDS, DEFAULT_HEADER_SUFFIXES, DEFAULT_HEADERS, is_marker
+
+AllowEntry = str | re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    path: str
+    line: int  # 1-based; for CBOR files the entry index (0-based) + 1
+    pattern: str  # human name of the pattern
+    excerpt: str  # at most 4 characters of the match + "…"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.pattern}: {self.excerpt}"
+
+
+_PATTERNS: list[tuple[str, str]] = [
+    ("Anthropic key / OAuth token", r"sk-ant-[a-z]+[0-9]*-[A-Za-z0-9_-]{20,}"),
+    ("OpenAI project/service/admin key", r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}"),
+    ("generic sk- key", r"\bsk-[A-Za-z0-9][A-Za-z0-9_-]{19,}"),
+    ("AWS SSO OIDC token", r"\bao[ar][A-Za-z0-9_+/=:.-]{20,}"),
+    ("AWS access key id", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+    ("AWS session token", r"\bIQoJ[A-Za-z0-9+/=]{40,}"),
+    ("AWS session token (STS, old)", r"\bFwoGZXIvYXdz[A-Za-z0-9+/=]{40,}"),
+    ("SigV4 signature", r"Signature=[0-9a-f]{64}"),
+    ("SigV4 signature", r"X-Amz-Signature=[0-9a-f]{64}"),
+    ("SigV4 credential", r"Credential=(?:AKIA|ASIA)[A-Z0-9]{16}/"),
+    ("AWS secret in JSON", r"\"(?:SecretKey|SecretAccessKey|aws_secret_access_key)\"\s*:\s*\"(?!\[REDACTED)"),
+    ("Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
+    ("Google OAuth access token", r"\bya29\.[0-9A-Za-z_-]{20,}"),
+    ("Google OAuth refresh token", r"\b1//0[0-9A-Za-z_-]{20,}"),
+    ("Google OAuth client secret", r"\bGOCSPX-[0-9A-Za-z_-]{20,}"),
+    ("JWT", r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+    ("Bearer credential", r"(?i)\bbearer\s+(?!\[REDACTED)[A-Za-z0-9._~+/-]{16,}=*"),
+    ("Basic credential", r"(?i)\bbasic\s+(?!\[REDACTED)[A-Za-z0-9+/]{16,}=*"),
+    ("GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{40,}"),
+    ("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
+    ("xAI key", r"\bxai-[A-Za-z0-9]{40,}"),
+    ("Groq key", r"\bgsk_[A-Za-z0-9]{40,}"),
+    ("private key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+]
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [(name, re.compile(rx)) for name, rx in _PATTERNS]
+
+_HEADER_NAMES = sorted(DEFAULT_HEADERS, key=len, reverse=True)
+_SUFFIX_RX = "|".join(re.escape(s) for s in DEFAULT_HEADER_SUFFIXES)
+# A header line: optional indentation / list or table punctuation, name, colon, value.
+HEADER_LINE_RE = re.compile(
+    r"^[\s>*|`-]*((?:" + "|".join(re.escape(h) for h in _HEADER_NAMES) + r")|[A-Za-z0-9-]+(?:"
+    + _SUFFIX_RX
+    + r"))\s*:\s*(.*?)\s*\|?\s*$",
+    re.IGNORECASE,
+)
+# A JSON key from §6.4 (or a sensitive header name used as a JSON key) with a non-marker value.
+# `code` is left out: outside token endpoints it is an error code.
+_FIELD_NAMES = sorted(DEFAULT_BODY_FIELDS | DEFAULT_HEADERS, key=len, reverse=True)
+FIELD_RE = re.compile(
+    r"\"((?:" + "|".join(re.escape(f) for f in _FIELD_NAMES) + r")|[A-Za-z0-9-]+(?:" + _SUFFIX_RX + r"))\""
+    r"\s*:\s*(\"(?:[^\"\\]|\\.)*\"|-?\d[\d.eE+-]*|\{|\[)",
+    re.IGNORECASE,
+)
+
+
+def _excerpt(match: str) -> str:
+    return match[:4] + "…"
+
+
+def _allowed(text: str, allowlist: Sequence[AllowEntry]) -> bool:
+    for entry in allowlist:
+        if isinstance(entry, str):
+            if text == entry:
+                return True
+        elif entry.fullmatch(text) or entry.search(text):
+            return True
+    return False
+
+
+def _scan_line(line: str, path: str, lineno: int, allowlist: Sequence[AllowEntry]) -> Iterator[Finding]:
+    for name, rx in PATTERNS:
+        for m in rx.finditer(line):
+            text = m.group(0)
+            if is_marker(text) or _allowed(text, allowlist):
+                continue
+            yield Finding(path, lineno, name, _excerpt(text))
+    hm = HEADER_LINE_RE.match(line)
+    if hm:
+        value = hm.group(2).strip().strip("`'\"")
+        if value and not is_marker(value) and not _allowed(value, allowlist):
+            yield Finding(path, lineno, f"un-redacted header {hm.group(1).lower()}", _excerpt(value))
+    for fm in FIELD_RE.finditer(line):
+        raw = fm.group(2)
+        if raw in ("{", "["):
+            continue  # a nested structure, its leaves are checked on their own
+        value = raw[1:-1] if raw.startswith('"') else raw
+        if not value or is_marker(value) or _allowed(value, allowlist):
+            continue
+        yield Finding(path, lineno, f"un-redacted field {fm.group(1)}", _excerpt(value))
+
+
+def scan_text(text: str, path: str = "", allowlist: Sequence[AllowEntry] = ()) -> list[Finding]:
+    """Findings in one text (lines numbered from 1)."""
+    findings: list[Finding] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        findings.extend(_scan_line(line, path, lineno, allowlist))
+    return findings
+
+
+def _iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            yield from sorted(f for f in path.rglob("*") if f.is_file())
+        elif path.is_file():
+            yield path
+
+
+def _cbor_texts(path: Path) -> Iterator[str] | None:
+    """Texts of each entry (header first) of a CBOR capture, or None if cbor2 is unavailable."""
+    try:
+        import cbor2
+    except ImportError:
+        return None
+
+    def gen() -> Iterator[str]:
+        with path.open("rb") as fh:
+            while True:
+                try:
+                    item = cbor2.load(fh)
+                except (EOFError, cbor2.CBORDecodeError):
+                    return
+                if not isinstance(item, dict):
+                    yield repr(item)
+                    continue
+                data = item.get("data")
+                if isinstance(data, bytes):
+                    if item.get("enc") == "zlib":
+                        with contextlib.suppress(zlib.error):
+                            data = zlib.decompress(data)
+                    text = data.decode("utf-8", "replace")
+                else:
+                    text = ""
+                meta = item.get("meta") or item.get("metadata") or {}
+                meta_lines = "\n".join(f'"{k}": "{v}"' if isinstance(v, str) else f'"{k}": {v}'
+                                       for k, v in meta.items()) if isinstance(meta, dict) else ""
+                yield text + "\n" + meta_lines
+
+    return gen()
+
+
+def scan_paths(
+    paths: Iterable[str | os.PathLike[str]], allowlist: Sequence[AllowEntry] = ()
+) -> list[Finding]:
+    """Scan files and directories (recursively); returns every finding, in file order."""
+    findings: list[Finding] = []
+    for f in _iter_files(paths):
+        if f.suffix == ".cbor":
+            texts = _cbor_texts(f)
+            if texts is not None:
+                for index, text in enumerate(texts):
+                    for line in text.splitlines():
+                        findings.extend(_scan_line(line, str(f), index + 1, allowlist))
+                continue
+        with f.open("rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                findings.extend(_scan_line(raw.decode("utf-8", "replace").rstrip("\r\n"), str(f), lineno, allowlist))
+    return findings
+
+
+__all__ = ["PATTERNS", "Finding", "scan_paths", "scan_text"]
