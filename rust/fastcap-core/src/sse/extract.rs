@@ -1,0 +1,784 @@
+//! Fast extraction of the analysis fields from one SSE event's JSON `data` (specs/sse.md §4–§9).
+//!
+//! The JSON is deserialised into small borrowed structs that name only the fields we read; every
+//! other key is skipped without building a value (serde `IgnoredAny`), and strings without escapes
+//! are borrowed from the event data. Every leaf is "loose": a field of an unexpected JSON type
+//! reads as absent instead of failing the whole event, so `json_error` means "not valid JSON".
+//!
+//! What fills each field (first rule that applies):
+//!
+//! | field | source |
+//! |---|---|
+//! | `json_type` | top-level `type` |
+//! | `text` | Anthropic `content_block_delta` with `delta.type == "text_delta"`: `delta.text`; OpenAI Responses `response.output_text.delta`: `delta`; OpenAI Chat: `choices[i].delta.content` of the choice with `index` 0 (or no index); Gemini (also inside a Code Assist `{"response": …}` wrapper): concatenation of `candidates[0].content.parts[*].text` whose `thought` is not true |
+//! | `reasoning` | Anthropic `thinking_delta`: `delta.thinking`; Responses `response.reasoning_summary_text.delta` and `response.reasoning_text.delta`: `delta`; Chat: `delta.reasoning_content`, else `delta.reasoning`; Gemini: `text` of parts with `thought: true` |
+//! | `tool_name` | Anthropic `content_block_start` of a `tool_use` / `server_tool_use` / `mcp_tool_use` block: `content_block.name`; Responses `response.output_item.added`: `item.name`; Chat: `delta.tool_calls[*].function.name`; Gemini: `parts[*].functionCall.name`. Several starts in one event are joined with `,` |
+//! | `model` | Anthropic `message.model` (message_start); Chat top-level `model`; Responses `response.model`; Gemini `modelVersion` |
+//! | `stop_reason` | Anthropic `delta.stop_reason` (message_delta) or `message.stop_reason`; Chat `finish_reason` of choice 0; Gemini `candidates[0].finishReason`; Responses `response.status` of `response.completed` / `.failed` / `.incomplete` |
+//! | `error_type` | `error.type`, else `error.status` (Anthropic, OpenAI, Gemini error objects, also `response.error` of `response.failed`); for an OpenAI Responses top-level `{"type":"error","code",…}` event: its `code`, else `"error"` |
+//! | `error_code` | `error.code` (string or number, as text); Responses error event: `code` |
+//! | `error_message` | `error.message`; Responses error event: top-level `message` |
+//! | `input_tokens` | Anthropic `usage.input_tokens` (message_start `message.usage` or message_delta `usage`; uncached input only); Responses `response.usage.input_tokens`; Chat `usage.prompt_tokens`; Gemini `usageMetadata.promptTokenCount` |
+//! | `output_tokens` | Anthropic / Responses `output_tokens`; Chat `completion_tokens`; Gemini `candidatesTokenCount` (raw: excludes `thoughtsTokenCount`) |
+//! | `cache_read_tokens` | Anthropic `cache_read_input_tokens`; Responses `input_tokens_details.cached_tokens`; Chat `prompt_tokens_details.cached_tokens`; Gemini `cachedContentTokenCount` |
+//! | `cache_write_tokens` | Anthropic `cache_creation_input_tokens` (others have none) |
+//! | `reasoning_tokens` | Responses `output_tokens_details.reasoning_tokens`; Anthropic `output_tokens_details.thinking_tokens`; Chat `completion_tokens_details.reasoning_tokens`; Gemini `thoughtsTokenCount` |
+//!
+//! The usage numbers are the raw fields of this one event; the per-provider combination rules
+//! (Anthropic key-by-key latest wins, Gemini last chunk wins, §9 normalisation) are the caller's.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// The fields extracted from one event. Strings borrow the event data when they can.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extracted<'a> {
+    /// The data looked like JSON (started with `{`) but did not parse.
+    pub json_error: bool,
+    pub json_type: Option<Cow<'a, str>>,
+    pub text: Option<Cow<'a, str>>,
+    pub reasoning: Option<Cow<'a, str>>,
+    pub tool_name: Option<Cow<'a, str>>,
+    pub model: Option<Cow<'a, str>>,
+    pub stop_reason: Option<Cow<'a, str>>,
+    pub error_type: Option<Cow<'a, str>>,
+    pub error_code: Option<Cow<'a, str>>,
+    pub error_message: Option<Cow<'a, str>>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cache_read_tokens: Option<i64>,
+    pub cache_write_tokens: Option<i64>,
+    pub reasoning_tokens: Option<i64>,
+}
+
+/// Extract the analysis fields of one event's data. `None` when the data is not a JSON object
+/// (does not start with `{` after whitespace), e.g. `[DONE]`.
+pub fn extract(data: &str) -> Option<Extracted<'_>> {
+    if !data.trim_start().starts_with('{') {
+        return None;
+    }
+    match serde_json::from_str::<Root<'_>>(data) {
+        Ok(root) => Some(from_root(root)),
+        Err(_) => Some(Extracted { json_error: true, ..Extracted::default() }),
+    }
+}
+
+fn from_root(root: Root<'_>) -> Extracted<'_> {
+    let mut x = Extracted::default();
+    let ty = root.ty.0;
+    let t: &str = ty.as_deref().unwrap_or("");
+
+    // Errors: an `error` object anywhere at top level (Anthropic, OpenAI, Gemini, Chat mid-stream).
+    match root.error {
+        StrOr::Obj(e) => set_error(&mut x, e),
+        StrOr::Str(s) => x.error_message = Some(s),
+        StrOr::None => {
+            if t == "error" {
+                // OpenAI Responses top-level error event: {type:"error", code, message, param}.
+                x.error_code = root.code.0.clone();
+                x.error_type = Some(root.code.0.unwrap_or(Cow::Borrowed("error")));
+                if let StrOr::Str(m) = &root.message {
+                    x.error_message = Some(m.clone());
+                }
+            }
+        }
+    }
+
+    // Anthropic.
+    if let StrOr::Obj(d) = root.delta {
+        match d.ty.0.as_deref() {
+            Some("text_delta") => x.text = d.text.0,
+            Some("thinking_delta") => x.reasoning = d.thinking.0,
+            _ => {}
+        }
+        if d.stop_reason.0.is_some() {
+            x.stop_reason = d.stop_reason.0;
+        }
+    } else if let StrOr::Str(s) = root.delta {
+        // OpenAI Responses deltas are plain strings.
+        match t {
+            "response.output_text.delta" => x.text = Some(s),
+            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => x.reasoning = Some(s),
+            _ => {}
+        }
+    }
+    if let StrOr::Obj(b) = root.content_block {
+        if t == "content_block_start"
+            && matches!(b.ty.0.as_deref(), Some("tool_use" | "server_tool_use" | "mcp_tool_use"))
+        {
+            x.tool_name = b.name.0;
+        }
+    }
+    if let StrOr::Obj(m) = root.message {
+        x.model = m.model.0;
+        if m.stop_reason.0.is_some() && x.stop_reason.is_none() {
+            x.stop_reason = m.stop_reason.0;
+        }
+        if let LObj(Some(u)) = m.usage {
+            set_usage(&mut x, &u);
+        }
+    }
+    if let LObj(Some(u)) = &root.usage {
+        set_usage(&mut x, u);
+    }
+
+    // OpenAI Responses: output items and the `response` object.
+    if let StrOr::Obj(item) = root.item {
+        if t == "response.output_item.added" {
+            x.tool_name = item.name.0;
+        }
+    }
+
+    // OpenAI Chat.
+    if let Some(c) = root.choices.0.into_iter().find(|c| c.index.0.unwrap_or(0) == 0) {
+        if let StrOr::Obj(d) = c.delta {
+            x.text = d.content.0;
+            x.reasoning = d.reasoning_content.0.or(d.reasoning.0);
+            x.tool_name = join_names(d.tool_calls.0.into_iter().filter_map(|tc| match tc.function {
+                StrOr::Obj(f) => f.name.0,
+                _ => None,
+            }));
+        }
+        x.stop_reason = c.finish_reason.0;
+    }
+    if root.model.0.is_some() {
+        x.model = root.model.0;
+    }
+
+    // The nested `response`: OpenAI Responses lifecycle events, or the Code Assist wrapper of a
+    // Gemini chunk (no top-level `type`).
+    let mut gemini = Gemini {
+        candidates: root.candidates,
+        usage_metadata: root.usage_metadata,
+        model_version: root.model_version,
+    };
+    if let StrOr::Obj(r) = root.response {
+        let r = *r;
+        if t.starts_with("response.") {
+            if r.model.0.is_some() {
+                x.model = r.model.0;
+            }
+            if let LObj(Some(u)) = &r.usage {
+                set_usage(&mut x, u);
+            }
+            if matches!(t, "response.completed" | "response.failed" | "response.incomplete") {
+                x.stop_reason = r.status.0;
+            }
+            if let StrOr::Obj(e) = r.error {
+                set_error(&mut x, e);
+            }
+        } else if ty.is_none() {
+            gemini = Gemini { candidates: r.candidates, usage_metadata: r.usage_metadata, model_version: r.model_version };
+            if let StrOr::Obj(e) = r.error {
+                set_error(&mut x, e);
+            }
+        }
+    }
+
+    // Gemini.
+    if gemini.model_version.0.is_some() {
+        x.model = gemini.model_version.0;
+    }
+    if let Some(c) = gemini.candidates.0.into_iter().find(|c| c.index.0.unwrap_or(0) == 0) {
+        if let StrOr::Obj(content) = c.content {
+            let mut text: Option<Cow<'_, str>> = None;
+            let mut thought: Option<Cow<'_, str>> = None;
+            let mut names = Vec::new();
+            for p in content.parts.0 {
+                if let Some(s) = p.text.0 {
+                    let slot = if p.thought.0 == Some(true) { &mut thought } else { &mut text };
+                    append(slot, s);
+                }
+                if let StrOr::Obj(f) = p.function_call {
+                    if let Some(n) = f.name.0 {
+                        names.push(n);
+                    }
+                }
+            }
+            x.text = text;
+            x.reasoning = thought;
+            x.tool_name = join_names(names.into_iter());
+        }
+        if c.finish_reason.0.is_some() {
+            x.stop_reason = c.finish_reason.0;
+        }
+    }
+    if let LObj(Some(u)) = gemini.usage_metadata {
+        x.input_tokens = u.prompt.0;
+        x.output_tokens = u.candidates.0;
+        x.cache_read_tokens = u.cached.0;
+        x.reasoning_tokens = u.thoughts.0;
+    }
+    x.json_type = ty;
+    x
+}
+
+struct Gemini<'a> {
+    candidates: LVec<Candidate<'a>>,
+    usage_metadata: LObj<UsageMeta>,
+    model_version: LStr<'a>,
+}
+
+fn append<'a>(slot: &mut Option<Cow<'a, str>>, s: Cow<'a, str>) {
+    match slot {
+        None => *slot = Some(s),
+        Some(prev) => prev.to_mut().push_str(&s),
+    }
+}
+
+fn join_names<'a>(mut it: impl Iterator<Item = Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    let mut out = it.next()?;
+    for n in it {
+        let o = out.to_mut();
+        o.push(',');
+        o.push_str(&n);
+    }
+    Some(out)
+}
+
+fn set_error<'a>(x: &mut Extracted<'a>, e: ErrorObj<'a>) {
+    x.error_type = e.ty.0.or(e.status.0);
+    x.error_code = e.code.0;
+    x.error_message = e.message.0;
+}
+
+fn set_usage(x: &mut Extracted<'_>, u: &Usage) {
+    let det = |d: &LObj<Details>| d.0;
+    let (itd, ptd, otd, ctd) =
+        (det(&u.input_tokens_details), det(&u.prompt_tokens_details), det(&u.output_tokens_details), det(&u.completion_tokens_details));
+    x.input_tokens = u.input_tokens.0.or(u.prompt_tokens.0);
+    x.output_tokens = u.output_tokens.0.or(u.completion_tokens.0);
+    x.cache_read_tokens = u
+        .cache_read_input_tokens
+        .0
+        .or(itd.and_then(|d| d.cached_tokens.0))
+        .or(ptd.and_then(|d| d.cached_tokens.0));
+    x.cache_write_tokens = u.cache_creation_input_tokens.0;
+    x.reasoning_tokens = otd
+        .and_then(|d| d.reasoning_tokens.0.or(d.thinking_tokens.0))
+        .or(ctd.and_then(|d| d.reasoning_tokens.0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed, borrowed views of the JSON. Only the named keys are materialised.
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Root<'a> {
+    #[serde(borrow, rename = "type")]
+    ty: LStr<'a>,
+    #[serde(borrow)]
+    delta: StrOr<'a, Delta<'a>>,
+    #[serde(borrow)]
+    content_block: StrOr<'a, Block<'a>>,
+    #[serde(borrow)]
+    message: StrOr<'a, Message<'a>>,
+    usage: LObj<Usage>,
+    #[serde(borrow)]
+    error: StrOr<'a, ErrorObj<'a>>,
+    #[serde(borrow)]
+    code: LStr<'a>,
+    #[serde(borrow)]
+    model: LStr<'a>,
+    #[serde(borrow)]
+    status: LStr<'a>,
+    #[serde(borrow)]
+    choices: LVec<Choice<'a>>,
+    #[serde(borrow)]
+    item: StrOr<'a, Item<'a>>,
+    #[serde(borrow)]
+    response: StrOr<'a, Box<Root<'a>>>,
+    #[serde(borrow)]
+    candidates: LVec<Candidate<'a>>,
+    #[serde(rename = "usageMetadata")]
+    usage_metadata: LObj<UsageMeta>,
+    #[serde(borrow, rename = "modelVersion")]
+    model_version: LStr<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Delta<'a> {
+    #[serde(borrow, rename = "type")]
+    ty: LStr<'a>,
+    #[serde(borrow)]
+    text: LStr<'a>,
+    #[serde(borrow)]
+    thinking: LStr<'a>,
+    #[serde(borrow)]
+    stop_reason: LStr<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Block<'a> {
+    #[serde(borrow, rename = "type")]
+    ty: LStr<'a>,
+    #[serde(borrow)]
+    name: LStr<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Message<'a> {
+    #[serde(borrow)]
+    model: LStr<'a>,
+    #[serde(borrow)]
+    stop_reason: LStr<'a>,
+    usage: LObj<Usage>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Usage {
+    input_tokens: LInt,
+    output_tokens: LInt,
+    cache_read_input_tokens: LInt,
+    cache_creation_input_tokens: LInt,
+    prompt_tokens: LInt,
+    completion_tokens: LInt,
+    input_tokens_details: LObj<Details>,
+    prompt_tokens_details: LObj<Details>,
+    output_tokens_details: LObj<Details>,
+    completion_tokens_details: LObj<Details>,
+}
+
+#[derive(serde::Deserialize, Default, Clone, Copy)]
+#[serde(default)]
+struct Details {
+    cached_tokens: LInt,
+    reasoning_tokens: LInt,
+    thinking_tokens: LInt,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct UsageMeta {
+    #[serde(rename = "promptTokenCount")]
+    prompt: LInt,
+    #[serde(rename = "candidatesTokenCount")]
+    candidates: LInt,
+    #[serde(rename = "cachedContentTokenCount")]
+    cached: LInt,
+    #[serde(rename = "thoughtsTokenCount")]
+    thoughts: LInt,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct ErrorObj<'a> {
+    #[serde(borrow, rename = "type")]
+    ty: LStr<'a>,
+    #[serde(borrow)]
+    message: LStr<'a>,
+    #[serde(borrow)]
+    code: LStr<'a>,
+    #[serde(borrow)]
+    status: LStr<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Choice<'a> {
+    index: LInt,
+    #[serde(borrow)]
+    delta: StrOr<'a, ChatDelta<'a>>,
+    #[serde(borrow)]
+    finish_reason: LStr<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct ChatDelta<'a> {
+    #[serde(borrow)]
+    content: LStr<'a>,
+    #[serde(borrow)]
+    reasoning_content: LStr<'a>,
+    #[serde(borrow)]
+    reasoning: LStr<'a>,
+    #[serde(borrow)]
+    tool_calls: LVec<ChatToolCall<'a>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct ChatToolCall<'a> {
+    #[serde(borrow)]
+    function: StrOr<'a, Func<'a>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Func<'a> {
+    #[serde(borrow)]
+    name: LStr<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Item<'a> {
+    #[serde(borrow)]
+    name: LStr<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Candidate<'a> {
+    index: LInt,
+    #[serde(borrow)]
+    content: StrOr<'a, Content<'a>>,
+    #[serde(borrow, rename = "finishReason")]
+    finish_reason: LStr<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Content<'a> {
+    #[serde(borrow)]
+    parts: LVec<Part<'a>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Part<'a> {
+    #[serde(borrow)]
+    text: LStr<'a>,
+    thought: LBool,
+    #[serde(borrow, rename = "functionCall")]
+    function_call: StrOr<'a, Func<'a>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loose leaves: any JSON type is accepted; the wrong type reads as absent (and is skipped).
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// A string; numbers read as their decimal text (error codes may be either); other types: absent.
+#[derive(Default, Debug)]
+struct LStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = LStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LStr(Some(Cow::Owned(v))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(LStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(LStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LStr(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LStr(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(LStr(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                drain_map(map).map(|_| LStr(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                drain_seq(seq).map(|_| LStr(None))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// An integer (an integral float is accepted); other types: absent.
+#[derive(Default, Debug, Clone, Copy)]
+struct LInt(Option<i64>);
+
+impl<'de> Deserialize<'de> for LInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LInt;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<LInt, E> {
+                Ok(LInt(Some(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<LInt, E> {
+                Ok(LInt(i64::try_from(v).ok()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<LInt, E> {
+                let ok = v.fract() == 0.0 && v.abs() < 9.0e15;
+                Ok(LInt(ok.then_some(v as i64)))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<LInt, E> {
+                Ok(LInt(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<LInt, E> {
+                Ok(LInt(None))
+            }
+            fn visit_unit<E>(self) -> Result<LInt, E> {
+                Ok(LInt(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LInt, A::Error> {
+                drain_map(map).map(|_| LInt(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LInt, A::Error> {
+                drain_seq(seq).map(|_| LInt(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A boolean; other types: absent.
+#[derive(Default, Debug, Clone, Copy)]
+struct LBool(Option<bool>);
+
+impl<'de> Deserialize<'de> for LBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LBool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<LBool, E> {
+                Ok(LBool(Some(v)))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<LBool, E> {
+                Ok(LBool(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<LBool, E> {
+                Ok(LBool(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<LBool, E> {
+                Ok(LBool(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<LBool, E> {
+                Ok(LBool(None))
+            }
+            fn visit_unit<E>(self) -> Result<LBool, E> {
+                Ok(LBool(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LBool, A::Error> {
+                drain_map(map).map(|_| LBool(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LBool, A::Error> {
+                drain_seq(seq).map(|_| LBool(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string or an object `T`; other types (null, numbers, arrays): absent.
+#[derive(Debug, Default)]
+enum StrOr<'a, T> {
+    #[default]
+    None,
+    Str(Cow<'a, str>),
+    Obj(T),
+}
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for StrOr<'a, T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a, T>(PhantomData<(&'a (), T)>);
+        impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for V<'a, T> {
+            type Value = StrOr<'a, T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(StrOr::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StrOr::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(StrOr::None)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(StrOr::None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(StrOr::None)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(StrOr::None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(StrOr::None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(StrOr::Obj)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                drain_seq(seq).map(|_| StrOr::None)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// An object `T`; other types: absent.
+#[derive(Debug)]
+struct LObj<T>(Option<T>);
+
+impl<T> Default for LObj<T> {
+    fn default() -> Self {
+        LObj(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for LObj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = LObj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LObj<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(|t| LObj(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LObj<T>, A::Error> {
+                drain_seq(seq).map(|_| LObj(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<LObj<T>, E> {
+                Ok(LObj(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<LObj<T>, E> {
+                Ok(LObj(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<LObj<T>, E> {
+                Ok(LObj(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<LObj<T>, E> {
+                Ok(LObj(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<LObj<T>, E> {
+                Ok(LObj(None))
+            }
+            fn visit_unit<E>(self) -> Result<LObj<T>, E> {
+                Ok(LObj(None))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// An array of objects `T` (non-object elements skipped); other types: empty.
+#[derive(Debug)]
+struct LVec<T>(Vec<T>);
+
+impl<T> Default for LVec<T> {
+    fn default() -> Self {
+        LVec(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for LVec<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = LVec<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LVec<T>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(e) = seq.next_element::<StrOr<'de, T>>()? {
+                    if let StrOr::Obj(t) = e {
+                        out.push(t);
+                    }
+                }
+                Ok(LVec(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LVec<T>, A::Error> {
+                drain_map(map).map(|_| LVec(Vec::new()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<LVec<T>, E> {
+                Ok(LVec(Vec::new()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<LVec<T>, E> {
+                Ok(LVec(Vec::new()))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<LVec<T>, E> {
+                Ok(LVec(Vec::new()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<LVec<T>, E> {
+                Ok(LVec(Vec::new()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<LVec<T>, E> {
+                Ok(LVec(Vec::new()))
+            }
+            fn visit_unit<E>(self) -> Result<LVec<T>, E> {
+                Ok(LVec(Vec::new()))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_text_and_usage() {
+        let x = extract(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#).unwrap();
+        assert_eq!(x.text.as_deref(), Some("Hi"));
+        assert_eq!(x.json_type.as_deref(), Some("content_block_delta"));
+        let x = extract(r#"{"type":"message_start","message":{"model":"m","usage":{"input_tokens":5,"cache_read_input_tokens":7,"cache_creation_input_tokens":3,"output_tokens":1}}}"#).unwrap();
+        assert_eq!((x.model.as_deref(), x.input_tokens, x.cache_read_tokens, x.cache_write_tokens), (Some("m"), Some(5), Some(7), Some(3)));
+    }
+
+    #[test]
+    fn loose_types_and_errors() {
+        let x = extract(r#"{"error":{"code":429,"message":"slow","status":"RESOURCE_EXHAUSTED"}}"#).unwrap();
+        assert_eq!(x.error_type.as_deref(), Some("RESOURCE_EXHAUSTED"));
+        assert_eq!(x.error_code.as_deref(), Some("429"));
+        let x = extract(r#"{"type":"error","code":"rate_limit_exceeded","message":"m","param":null}"#).unwrap();
+        assert_eq!(x.error_type.as_deref(), Some("rate_limit_exceeded"));
+        assert_eq!(x.error_message.as_deref(), Some("m"));
+        let x = extract(r#"{"choices":5,"usage":"x","delta":[1,2]}"#).unwrap();
+        assert!(!x.json_error);
+        assert!(extract("{nope").unwrap().json_error);
+        assert!(extract("[DONE]").is_none());
+    }
+
+    #[test]
+    fn gemini_code_assist() {
+        let x = extract(r#"{"response":{"candidates":[{"content":{"parts":[{"text":"a","thought":true},{"text":"b"},{"text":"c"},{"functionCall":{"name":"f","args":{}}}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"thoughtsTokenCount":2},"modelVersion":"g"},"traceId":"t"}"#).unwrap();
+        assert_eq!(x.text.as_deref(), Some("bc"));
+        assert_eq!(x.reasoning.as_deref(), Some("a"));
+        assert_eq!(x.tool_name.as_deref(), Some("f"));
+        assert_eq!(x.stop_reason.as_deref(), Some("STOP"));
+        assert_eq!((x.input_tokens, x.reasoning_tokens), (Some(3), Some(2)));
+        assert_eq!(x.model.as_deref(), Some("g"));
+    }
+}
