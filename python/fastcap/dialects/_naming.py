@@ -1,0 +1,154 @@
+"""API names (reports.md §2.3) and the model-call rule."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from fastcap.model import Exchange
+
+_VERSION_RE = re.compile(r"^v\d+([a-z]+\d*)?$", re.IGNORECASE)  # v1, v1beta, v1internal, v2alpha1
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_HEX_RE = re.compile(r"^[0-9a-f]{16,}$", re.IGNORECASE)
+_PROVIDER_ID_RE = re.compile(r"^[a-z]{2,12}[_-][A-Za-z0-9_-]{10,}$")
+_MODEL_RE = re.compile(
+    r"^(claude|gpt|o\d|gemini|gemma|chatgpt|text-embedding|llama|mistral|mixtral|codex|anthropic\.|amazon\.|meta\.|"
+    r"us\.|eu\.|apac\.|global\.|deepseek|qwen|grok)",
+    re.IGNORECASE,
+)
+_TWO_PART_SUFFIXES = {"co.uk", "com.au", "co.jp", "com.br", "co.in", "com.cn", "co.kr"}
+
+MODEL_CALL_APIS = frozenset(
+    {
+        "Anthropic.Messages",
+        "OpenAI.Responses",
+        "OpenAI.ChatCompletions",
+        "ChatGPT.CodexResponses",
+        "Gemini.StreamGenerateContent",
+        "Gemini.GenerateContent",
+        "CodeAssist.StreamGenerateContent",
+        "CodeAssist.GenerateContent",
+        "Bedrock.ConverseStream",
+        "Bedrock.Converse",
+        "Bedrock.InvokeModelWithResponseStream",
+        "Bedrock.InvokeModel",
+    }
+)
+
+
+def pascal(text: str) -> str:
+    parts = [p for p in re.split(r"[_\-.\s]+", text) if p]
+    return "".join(p[0].upper() + p[1:] for p in parts)
+
+
+def _service_label(host: str) -> str:
+    labels = [x for x in host.split(".") if x]
+    if len(labels) >= 3 and ".".join(labels[-2:]) in _TWO_PART_SUFFIXES:
+        return labels[-3]
+    if len(labels) >= 2:
+        return labels[-2]
+    return labels[0] if labels else "Unknown"
+
+
+def _is_identifier(seg: str) -> bool:
+    return bool(seg.isdigit() or _UUID_RE.match(seg) or _HEX_RE.match(seg) or _PROVIDER_ID_RE.match(seg))
+
+
+def fallback_api_name(url: str) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    service = pascal(_service_label(host)) or "Unknown"
+    segments = [seg for seg in parts.path.split("/") if seg]
+    # A Google-style ":method" suffix wins.
+    for seg in reversed(segments):
+        if ":" in seg:
+            method = seg.rsplit(":", 1)[1]
+            if method:
+                return f"{service}.{pascal(method)}"
+    prev: str | None = None
+    candidates: list[str] = []
+    for seg in segments:
+        is_model = bool(_MODEL_RE.match(seg)) or (prev or "").lower() in {"models", "model", "deployments"}
+        if not (_VERSION_RE.match(seg) or _is_identifier(seg) or is_model):
+            candidates.append(seg)
+        prev = seg
+    op = pascal(candidates[-1]) if candidates else "Root"
+    return f"{service}.{op or 'Root'}"
+
+
+def url_api_name(method: str, url: str) -> str | None:
+    """The generalised URL mapping of reports.md §2.3; None when the URL is not a known API."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = parts.path.rstrip("/") or "/"
+    lpath = path.lower()
+    if host == "api.anthropic.com" or host.endswith(".anthropic.com"):
+        if lpath.endswith("/messages/count_tokens"):
+            return "Anthropic.CountTokens"
+        if lpath.endswith("/messages"):
+            return "Anthropic.Messages"
+    if host == "api.openai.com":
+        if lpath.endswith("/responses"):
+            return "OpenAI.Responses"
+        if lpath.endswith("/chat/completions"):
+            return "OpenAI.ChatCompletions"
+        if lpath.endswith("/models"):
+            return "OpenAI.Models"
+    if host in ("chatgpt.com", "chat.openai.com") and "/backend-api/codex/responses" in lpath:
+        return "ChatGPT.CodexResponses"
+    if host == "generativelanguage.googleapis.com" and ":" in path:
+        return "Gemini." + pascal(path.rsplit(":", 1)[1])
+    if host.startswith("cloudcode-pa.") and ":" in path:
+        return "CodeAssist." + pascal(path.rsplit(":", 1)[1])
+    if host == "oauth2.googleapis.com" and lpath.endswith("/token"):
+        return "GoogleOAuth.Token"
+    if host.startswith("bedrock-runtime.") or (host.startswith("bedrock") and "/model/" in lpath):
+        for suffix, name in (
+            ("/converse-stream", "ConverseStream"),
+            ("/converse", "Converse"),
+            ("/invoke-with-response-stream", "InvokeModelWithResponseStream"),
+            ("/invoke", "InvokeModel"),
+        ):
+            if lpath.endswith(suffix):
+                return f"Bedrock.{name}"
+    if host.endswith(".amazonaws.com"):
+        if lpath.endswith("/generateassistantresponse"):
+            return "AmazonCodeWhispererStreamingService.GenerateAssistantResponse"
+        if lpath.endswith("/sendmessage"):
+            return "AmazonCodeWhispererStreamingService.SendMessage"
+        if host.startswith("client-telemetry.") and lpath.endswith("/metrics"):
+            return "ToolkitTelemetry.ClientTelemetryMetrics"
+        if host.startswith("oidc.") and lpath.endswith("/token"):
+            return "SSOOIDC.CreateToken"
+    return None
+
+
+def api_name(ex: Exchange) -> str:
+    target = ex.header("x-amz-target")
+    if target and target.strip():
+        return target.strip()
+    return url_api_name(ex.method, ex.url) or fallback_api_name(ex.url)
+
+
+_MODEL_PATH_RE = re.compile(
+    r"(/v1/messages$|/chat/completions$|/responses$|:streamgeneratecontent$|:generatecontent$|"
+    r"/generateassistantresponse$|/converse(-stream)?$|/invoke(-with-response-stream)?$)"
+)
+
+
+def is_model_call(x: Exchange | str) -> bool:
+    """True for GenerateAssistantResponse/SendMessage and the model APIs of reports.md §2.3.
+
+    Given an Exchange, also true for a known model endpoint path on another host (a gateway or a
+    proxy such as ANTHROPIC_BASE_URL), whose API name follows the fallback rule.
+    """
+    if isinstance(x, str):
+        name = x
+        return name in MODEL_CALL_APIS or name.endswith((".GenerateAssistantResponse", ".SendMessage"))
+    name = api_name(x)
+    if is_model_call(name):
+        return True
+    if x.header("x-amz-target"):
+        return False
+    path = urlsplit(x.url).path.rstrip("/").lower()
+    return x.method.upper() == "POST" and bool(_MODEL_PATH_RE.search(path))

@@ -1,0 +1,414 @@
+"""Anthropic Messages (`POST /v1/messages`): request body, SSE stream (sse.md §4), JSON and errors.
+
+`MessagesAccumulator` is also used by Bedrock `InvokeModelWithResponseStream`, whose chunk payloads
+decode to these same events.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastcap.dialects import streams
+from fastcap.dialects._util import (
+    INVALID,
+    add_event,
+    d,
+    error_summary,
+    finish_timing,
+    fmt_num,
+    hash_message,
+    i,
+    is_sse,
+    loads,
+    lst,
+    make_tool_call,
+    non_stream_response,
+    preview,
+    request_json,
+    s,
+    text_of,
+    usage_anthropic,
+)
+from fastcap.dialects.base import CallAnalysis, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
+from fastcap.model import Exchange
+
+NAME = "anthropic"
+
+TOOL_BLOCKS = ("tool_use", "server_tool_use", "mcp_tool_use")
+_SESSION_RE = re.compile(r"session_([0-9a-fA-F-]{8,})")
+
+
+def matches(ex: Exchange) -> bool:
+    parts = urlsplit(ex.url)
+    host = (parts.hostname or "").lower()
+    path = parts.path.rstrip("/")
+    if host.endswith("anthropic.com") and "/messages" in path:
+        return True
+    if path.endswith("/v1/messages") or path.endswith("/v1/messages/count_tokens"):
+        return True
+    return ex.header("anthropic-version") is not None and path.endswith("/messages")
+
+
+# --------------------------------------------------------------------------------------------------
+# Request
+
+
+def _strip_cache_control(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _strip_cache_control(x) for k, x in v.items() if k != "cache_control"}
+    if isinstance(v, list):
+        return [_strip_cache_control(x) for x in v]
+    return v
+
+
+def _normalise_message(m: dict[str, Any]) -> Any:
+    content = m.get("content")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    return {"role": m.get("role"), "content": _strip_cache_control(content)}
+
+
+def message_info(m: Any) -> MessageInfo:
+    mm = d(m)
+    role = s(mm.get("role")) or "?"
+    content = mm.get("content")
+    if isinstance(content, str):
+        return MessageInfo(role=role, type="text", preview=content, chars=len(content))
+    types: list[str] = []
+    pieces: list[str] = []
+    chars = 0
+    for b in lst(content):
+        bd = d(b)
+        bt = s(bd.get("type")) or "?"
+        if bt not in types:
+            types.append(bt)
+        if bt == "text":
+            t = s(bd.get("text")) or ""
+            pieces.append(t)
+            chars += len(t)
+        elif bt == "thinking":
+            chars += len(s(bd.get("thinking")) or "")
+        elif bt in TOOL_BLOCKS:
+            pieces.append(f"tool_use {s(bd.get('name')) or '?'}")
+        elif bt == "tool_result":
+            pieces.append(f"tool_result {s(bd.get('tool_use_id')) or '?'}")
+            chars += len(text_of(bd.get("content")))
+    return MessageInfo(role=role, type="+".join(types) or "empty", preview="\n".join(pieces), chars=chars)
+
+
+def session_from_user_id(user_id: str) -> str | None:
+    """Claude Code's `metadata.user_id`: `user_<h>_account_<u>_session_<uuid>` or a JSON object string."""
+    if user_id.startswith("{"):
+        v = loads(user_id)
+        if isinstance(v, dict):
+            return s(v.get("session_id")) or s(v.get("sessionId"))
+    m = _SESSION_RE.search(user_id)
+    return m.group(1) if m else None
+
+
+def parse_request(ex: Exchange) -> RequestInfo:
+    r = RequestInfo()
+    body = request_json(ex)
+    if not isinstance(body, dict):
+        return r
+    r.json = body
+    r.model = s(body.get("model"))
+    stream = body.get("stream")
+    r.stream = stream if isinstance(stream, bool) else None
+    r.max_tokens = i(body.get("max_tokens"))
+    system = body.get("system")
+    if isinstance(system, str):
+        r.system_text = system
+    elif isinstance(system, list):
+        r.system_text = "\n\n".join(s(d(b).get("text")) or "" for b in system if isinstance(b, dict | str))
+    messages = lst(body.get("messages"))
+    r.messages = [message_info(m) for m in messages]
+    r.history_length = len(messages)
+    r.message_hashes = [hash_message(_normalise_message(d(m))) for m in messages]
+    for t in lst(body.get("tools")):
+        td = d(t)
+        r.tools.append(s(td.get("name")) or "(unnamed)")
+        r.tool_types.append(s(td.get("type")) or "custom")
+    thinking = d(body.get("thinking"))
+    ttype = s(thinking.get("type"))
+    if ttype and ttype != "disabled":
+        budget = i(thinking.get("budget_tokens"))
+        r.thinking = f"{ttype} (budget {budget})" if budget is not None else ttype
+        r.thinking_enabled = True
+    effort = s(d(body.get("output_config")).get("effort"))
+    if effort:
+        r.config["effort"] = effort
+    tc = body.get("tool_choice")
+    if isinstance(tc, dict):
+        r.config["tool_choice"] = s(tc.get("type"))
+    for key in ("temperature", "top_p", "top_k", "stop_sequences", "service_tier"):
+        if key in body:
+            r.config[key] = body[key]
+    meta = d(body.get("metadata"))
+    uid = s(meta.get("user_id"))
+    if uid:
+        r.conversation_id = session_from_user_id(uid)
+        r.config["user_id"] = uid
+    for h in ("x-claude-code-session-id", "session_id", "x-session-id"):
+        hv = ex.header(h)
+        if hv and not r.conversation_id:
+            r.conversation_id = hv
+    last = d(messages[-1]) if messages else {}
+    content = last.get("content")
+    results = [d(b) for b in lst(content) if d(b).get("type") == "tool_result"]
+    if last.get("role") == "user":
+        r.turn_kind = "tool_result" if results else "user_message"
+        r.user_text = text_of(content) if not results else (text_of(content) or None)
+    for b in results:
+        r.tool_results.append(
+            {
+                "id": s(b.get("tool_use_id")),
+                "status": "error" if b.get("is_error") is True else "success",
+                "chars": len(text_of(b.get("content"))),
+            }
+        )
+    return r
+
+
+# --------------------------------------------------------------------------------------------------
+# Response
+
+
+@dataclass
+class _Block:
+    index: int
+    type: str
+    start: dict[str, Any]
+    text: list[str] = field(default_factory=list)
+    partial_json: list[str] = field(default_factory=list)
+    got_json_delta: bool = False
+    signature_len: int = 0
+    stopped: bool = False
+
+
+class MessagesAccumulator:
+    """Accumulates Anthropic Messages stream events into a ResponseInfo (sse.md §4)."""
+
+    def __init__(self, r: ResponseInfo) -> None:
+        self.r = r
+        self.blocks: dict[int, _Block] = {}
+        self.usage_raw: dict[str, Any] | None = None
+        self.content_times: list[float | None] = []
+        self.saw_stop = False
+        self.saw_start = False
+
+    def feed(self, etype: str | None, obj: Any, t: float | None) -> str:
+        """Apply one event; returns the Summary text for the events table."""
+        if not isinstance(obj, dict):
+            return preview(str(obj))
+        jtype = s(obj.get("type")) or etype or "message"
+        if jtype == "message_start":
+            self.saw_start = True
+            msg = d(obj.get("message"))
+            self.r.message_id = s(msg.get("id")) or self.r.message_id
+            self.r.model = s(msg.get("model")) or self.r.model
+            u = msg.get("usage")
+            if isinstance(u, dict):
+                self.usage_raw = dict(u)
+                self.r.usage_source = "message_start"
+            uu = d(u)
+            summ = f"model {self.r.model or '?'}, input {fmt_num(i(uu.get('input_tokens')))}"
+            cr = i(uu.get("cache_read_input_tokens"))
+            cw = i(uu.get("cache_creation_input_tokens"))
+            if cr:
+                summ += f" (+{fmt_num(cr)} cache read)"
+            if cw:
+                summ += f" (+{fmt_num(cw)} cache write)"
+            return summ
+        if jtype == "content_block_start":
+            idx = i(obj.get("index"))
+            idx = idx if idx is not None else len(self.blocks)
+            cb = d(obj.get("content_block"))
+            btype = s(cb.get("type")) or "?"
+            blk = _Block(index=idx, type=btype, start=cb)
+            if btype == "text" and s(cb.get("text")):
+                blk.text.append(cb["text"])
+            self.blocks[idx] = blk
+            name = s(cb.get("name"))
+            return f"{idx}: {btype}" + (f" {name}" if name and btype in TOOL_BLOCKS else "")
+        if jtype == "content_block_delta":
+            idx = i(obj.get("index"))
+            delta = d(obj.get("delta"))
+            dtype = s(delta.get("type")) or "?"
+            blk = self.blocks.get(idx if idx is not None else -1)
+            if blk is None:
+                blk = _Block(index=idx if idx is not None else len(self.blocks), type="?", start={})
+                self.blocks[blk.index] = blk
+            if dtype == "text_delta":
+                txt = s(delta.get("text")) or ""
+                blk.text.append(txt)
+                self.content_times.append(t)
+                return preview(txt)
+            if dtype == "thinking_delta":
+                txt = s(delta.get("thinking")) or ""
+                blk.text.append(txt)
+                self.content_times.append(t)
+                return preview(txt)
+            if dtype == "input_json_delta":
+                frag = s(delta.get("partial_json")) or ""
+                blk.partial_json.append(frag)
+                blk.got_json_delta = True
+                self.content_times.append(t)
+                return f"{s(blk.start.get('name')) or '?'}: {preview(frag)}"
+            if dtype == "signature_delta":
+                blk.signature_len += len(s(delta.get("signature")) or "")
+                return "signature [present]"
+            if dtype == "citations_delta":
+                return "citation"
+            return dtype
+        if jtype == "content_block_stop":
+            idx = i(obj.get("index"))
+            if idx is not None and idx in self.blocks:
+                self.blocks[idx].stopped = True
+            return str(idx) if idx is not None else ""
+        if jtype == "message_delta":
+            delta = d(obj.get("delta"))
+            sr = s(delta.get("stop_reason"))
+            if sr:
+                self.r.stop_reason = sr
+            u = obj.get("usage")
+            if isinstance(u, dict):
+                merged = dict(self.usage_raw or {})
+                merged.update(u)  # cumulative: latest value wins, key by key, never summed
+                self.usage_raw = merged
+                self.r.usage_source = "message_delta"
+            return f"stop_reason {sr or '?'}, output {fmt_num(i(d(u).get('output_tokens')))}"
+        if jtype == "message_stop":
+            self.saw_stop = True
+            return ""
+        if jtype == "ping":
+            return ""
+        if jtype == "error":
+            err = d(obj.get("error"))
+            e = ErrorInfo(type=s(err.get("type")), message=s(err.get("message")), source="in_stream")
+            self.r.errors.append(e)
+            return error_summary(e)
+        return preview(str(obj))
+
+    def finish(self, ex: Exchange | None) -> None:
+        r = self.r
+        text: list[str] = []
+        reasoning: list[str] = []
+        sig = 0
+        has_sig = False
+        for idx in sorted(self.blocks):
+            blk = self.blocks[idx]
+            if blk.type == "text":
+                text.append("".join(blk.text))
+            elif blk.type == "thinking":
+                reasoning.append("".join(blk.text))
+                if blk.signature_len:
+                    has_sig = True
+                    sig += blk.signature_len
+                elif s(blk.start.get("signature")):
+                    has_sig = True
+                    sig += len(blk.start["signature"])
+            elif blk.type in TOOL_BLOCKS:
+                raw = "".join(blk.partial_json)
+                preset = blk.start.get("input", INVALID) if not blk.got_json_delta or not raw else INVALID
+                tc = make_tool_call(
+                    id=s(blk.start.get("id")),
+                    name=s(blk.start.get("name")) or "?",
+                    raw=raw,
+                    index=len(r.tool_calls),
+                    type=blk.type,
+                    preset=preset,
+                )
+                tc.incomplete = tc.incomplete or not blk.stopped
+                r.tool_calls.append(tc)
+        r.text = "".join(text)
+        r.reasoning_text = "".join(reasoning)
+        if has_sig:
+            r.reasoning_signature_len = sig
+        if self.usage_raw is not None:
+            r.usage = usage_anthropic(self.usage_raw)
+        if ex is not None:
+            finish_timing(r, ex, self.content_times)
+
+
+def parse_message_json(r: ResponseInfo, v: Any) -> None:
+    """A non-stream Messages response body."""
+    if not isinstance(v, dict) or v.get("type") == "error":
+        return
+    r.message_id = s(v.get("id"))
+    r.model = s(v.get("model"))
+    r.stop_reason = s(v.get("stop_reason"))
+    text: list[str] = []
+    reasoning: list[str] = []
+    for b in lst(v.get("content")):
+        bd = d(b)
+        bt = s(bd.get("type"))
+        if bt == "text":
+            text.append(s(bd.get("text")) or "")
+        elif bt == "thinking":
+            reasoning.append(s(bd.get("thinking")) or "")
+            sig = s(bd.get("signature"))
+            if sig:
+                r.reasoning_signature_len = (r.reasoning_signature_len or 0) + len(sig)
+        elif bt in TOOL_BLOCKS:
+            r.tool_calls.append(
+                make_tool_call(
+                    id=s(bd.get("id")),
+                    name=s(bd.get("name")) or "?",
+                    raw="",
+                    index=len(r.tool_calls),
+                    type=bt,
+                    preset=bd.get("input", INVALID),
+                )
+            )
+    r.text = "".join(text)
+    r.reasoning_text = "".join(reasoning)
+    u = v.get("usage")
+    if isinstance(u, dict):
+        r.usage = usage_anthropic(u)
+        r.usage_source = "body"
+
+
+def run_sse(ex: Exchange, stream: streams.SseStream, r: ResponseInfo) -> MessagesAccumulator:
+    acc = MessagesAccumulator(r)
+    for ev in stream.events:
+        obj = loads(ev.data)
+        if obj is INVALID:
+            # Non-JSON data (e.g. a gateway's raw error) is kept as an event, never dropped.
+            e = ErrorInfo(type="invalid_json", message=preview(ev.data), source="in_stream")
+            if ev.type == "error":
+                r.errors.append(e)
+            add_event(r, ev.type, preview(ev.data), ev.t_last)
+            continue
+        etype = ev.type if ev.type != "message" else (s(d(obj).get("type")) or "message")
+        add_event(r, etype, acc.feed(etype, obj, ev.t_last), ev.t_last)
+    acc.finish(ex)
+    r.complete = acc.saw_stop
+    return acc
+
+
+def parse_response(ex: Exchange) -> ResponseInfo:
+    if is_sse(ex):
+        stream = streams.sse_from_exchange(ex)
+        if stream is not None:
+            r = ResponseInfo(kind="sse")
+            r.flags |= stream.flags
+            r.notes.extend(stream.notes)
+            run_sse(ex, stream, r)
+            if (ex.status or 0) >= 400:
+                r.errors.insert(
+                    0, ErrorInfo(type=str(ex.status), message=ex.reason or None, source="http_status")
+                )
+            return r
+    r, v = non_stream_response(ex)
+    parse_message_json(r, v)
+    return r
+
+
+def analyze(ex: Exchange) -> CallAnalysis:
+    from fastcap.dialects import analyze_with
+
+    return analyze_with(ex, NAME, parse_request, parse_response)
