@@ -1,0 +1,5 @@
+"""A local HTTPS fake of the model APIs fastcap captures (Anthropic, OpenAI, Gemini, kiro, WebSocket)."""
+
+from tests.fakeupstream.server import FakeUpstream
+
+__all__ = ["FakeUpstream"]
