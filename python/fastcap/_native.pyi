@@ -1,5 +1,6 @@
 # Type stubs for the native module, kept honest by `python -m mypy.stubtest fastcap._native`.
 # Each section is owned by one area; edit only your section.
+import os
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -30,12 +31,84 @@ class ArrowTable:
 # --- end arrow ---
 
 # --- begin cbor ---
+class CaptureReader:
+    def __init__(
+        self, path: str | os.PathLike[str], *, recover: bool = False, batch_rows: int = 65536, decompress: bool = True
+    ) -> None: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def header(self) -> Any: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def diagnostics(self) -> list[dict[str, Any]]: ...
+    def next_batch(self) -> ArrowTable | None: ...
+    def read_all(self) -> ArrowTable: ...
+
+def encode_capture_header(session_id: str, created_at: float, metadata: Any = None) -> bytes: ...
+def encode_capture_entry(
+    ts: float, direction: int, seq: int, data: bytes, meta: dict[str, Any] | None = None, compress: bool = True
+) -> bytes: ...
 # --- end cbor ---
 
 # --- begin eventstream ---
+def decode_eventstream(
+    body: bytes,
+    *,
+    mode: Literal["strict", "resync"] | str = "strict",
+    max_headers_len: int = 131072,
+    max_payload_len: int = 25165824,
+) -> dict[str, Any]: ...
+def check_eventstream(
+    body: bytes, *, max_headers_len: int = 131072, max_payload_len: int = 25165824
+) -> int: ...
+def eventstream_column(
+    bodies: Sequence[bytes | None] | object,
+    *,
+    mode: Literal["strict", "resync"] | str = "strict",
+    max_headers_len: int = 131072,
+    max_payload_len: int = 25165824,
+) -> tuple[ArrowTable, ArrowTable]: ...
+
+class EventStreamDecoder:
+    def __new__(
+        cls, *, max_headers_len: int = 131072, max_payload_len: int = 25165824
+    ) -> EventStreamDecoder: ...
+    def feed(self, data: bytes) -> list[dict[str, Any]]: ...
+    def finish(self) -> None: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def frames(self) -> int: ...
 # --- end eventstream ---
 
 # --- begin sse ---
+def sse_events(
+    body: bytes,
+    *,
+    chunk_sizes: Sequence[int] | None = None,
+    chunk_times: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """{"events": [event dicts], "stats": stats dict}; see SseDecoder for the keys."""
+
+class SseDecoder:
+    """Incremental WHATWG SSE decoder. Event dicts: index, type, data, last_event_id, byte_start,
+    byte_end, terminated, is_done, t_first_byte, t_last_byte."""
+
+    def __init__(self) -> None: ...
+    def feed(self, data: bytes, t: float | None = None) -> list[dict[str, Any]]: ...
+    def finish(self) -> list[dict[str, Any]]: ...
+    @property
+    def stats(self) -> dict[str, Any]: ...
+    @property
+    def finished(self) -> bool: ...
+
+def sse_column(bodies: Sequence[bytes | None] | object, *, extract: bool = True) -> ArrowTable: ...
 # --- end sse ---
 
 # --- begin mitmlog ---
