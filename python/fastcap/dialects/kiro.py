@@ -275,7 +275,7 @@ class KiroAccumulator:
                 tu.stopped = True
                 if not frag:
                     return et, f"{tu.name or '?'}: [stop]"
-            return et, f"{tu.name or '?'}: {preview(frag)}".rstrip()
+            return et, f"{tu.name or '?'}: {preview(frag)}" if frag else f"{tu.name or '?'}:"
         if et == "metadataEvent":
             sr = s(p.get("stopReason"))
             if sr:

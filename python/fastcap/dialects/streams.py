@@ -192,7 +192,8 @@ def sse_from_exchange(ex: Exchange) -> SseStream | None:
     if ex.response_body is not None:
         sizes, times = _chunk_args(ex)
         stream = split_sse(ex.response_body, chunk_sizes=sizes, chunk_times=times)
-        if times is None and ex.chunks and ex.response_body:
+        if ex.chunks and ex.response_body:
+            # fills only times the decoder did not provide (e.g. partial chunk timestamps)
             _assign_times_by_offset(stream.events, ex)
         return stream
     if ex.response_body_text is not None:
