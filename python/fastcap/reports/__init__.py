@@ -1,0 +1,169 @@
+"""Reports people read: per-call files, `report.md`, `analysis_report.md`, `report.json`.
+
+`write_reports` renders a list of exchanges into a directory; `write_session_reports` does the same
+for a capture file (what the capture engineer calls when a capture stops). Redaction is applied
+before anything is rendered and a leak scan checks every written file afterwards; findings fail
+the run with `LeakScanError`.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastcap.model import Exchange
+from fastcap.reports.calls import render_call
+from fastcap.reports.context import Call, ReportContext, build_calls
+from fastcap.reports.dissect import render_dissect
+from fastcap.reports.jsonout import write_json
+from fastcap.reports.safety import SafetyUnavailable, get_redactor, leak_scan
+from fastcap.reports.session import build_session, completion_message, render_session
+
+STYLES = ("calls", "session", "dissect")
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass(slots=True)
+class ReportResult:
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+    call_files: list[Path] = field(default_factory=list)
+    calls: int = 0
+    model_calls: int = 0
+    redacted: bool = True
+    leak_scan: str = "not run"  # "passed", "failed", "warned" (redaction off)
+    leak_findings: list[Any] = field(default_factory=list)
+    completion_message: str = ""
+    session: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.leak_scan in ("passed", "warned")
+
+
+class LeakScanError(RuntimeError):
+    """The post-write leak scan found secrets in generated files (reports.md §6.6)."""
+
+    def __init__(self, result: ReportResult) -> None:
+        self.result = result
+        lines = [str(f) for f in result.leak_findings[:20]]
+        more = len(result.leak_findings) - len(lines)
+        if more > 0:
+            lines.append(f"... and {more} more")
+        super().__init__(f"leak scan found {len(result.leak_findings)} possible secret(s) in the reports:\n" + "\n".join(lines))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8", newline="\n")
+    return path
+
+
+def _styles(styles: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(s.strip() for s in styles if s.strip()))
+    bad = [s for s in chosen if s not in STYLES]
+    if bad:
+        from fastcap.errors import UsageError
+
+        raise UsageError(f"unknown report style {', '.join(bad)} (choose from {', '.join(STYLES)})")
+    return chosen
+
+
+def write_reports(
+    exchanges: Sequence[Exchange],
+    out_dir: str | Path,
+    *,
+    title: str | None = None,
+    source: str | Path | None = None,
+    state: dict[str, Any] | None = None,
+    styles: Iterable[str] = STYLES,
+    json: bool = False,
+    redact: bool = True,
+    progress: Progress | None = None,
+    calls: list[Call] | None = None,
+) -> ReportResult:
+    """Render `exchanges` into `out_dir`; raises `LeakScanError` when the leak scan finds secrets.
+
+    `calls` lets a caller pass pre-analysed calls (tests; `fastcap analyze` reuse).
+    """
+    chosen = _styles(styles)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    redactor = get_redactor(redact)
+    total = len(exchanges)
+    if calls is None:
+        calls = build_calls(exchanges, progress=(lambda n: progress("analyse", n, total)) if progress else None)
+    ctx = ReportContext(
+        calls=calls,
+        redactor=redactor,
+        out_dir=out,
+        title=title,
+        source=str(source) if source is not None else None,
+        state=dict(state or {}),
+        styles=chosen,
+    )
+    result = ReportResult(out_dir=out, calls=len(calls), model_calls=len(ctx.model_calls), redacted=redactor.enabled)
+    if "calls" in chosen:
+        for n, call in enumerate(calls, 1):
+            result.call_files.append(_write(out / call.file_name, render_call(call, redactor)))
+            if progress:
+                progress("write", n, len(calls))
+        result.files += result.call_files
+    data = build_session(ctx)
+    result.session = data
+    raw_log = str(Path(source).resolve()) if source is not None else None
+    result.completion_message = completion_message(data, out, raw_log=raw_log, call_files=len(result.call_files))
+    if "session" in chosen:
+        result.files.append(_write(out / "report.md", render_session(data)))
+    if "dissect" in chosen:
+        result.files.append(_write(out / "analysis_report.md", render_dissect(ctx)))
+    if json:
+        result.files.append(write_json(out / "report.json", data, source=ctx.source, completion=result.completion_message))
+    result.leak_findings = leak_scan(result.files)
+    if result.leak_findings:
+        result.leak_scan = "failed" if redactor.enabled else "warned"
+    else:
+        result.leak_scan = "passed"
+    if result.leak_scan == "failed":
+        raise LeakScanError(result)
+    return result
+
+
+def _read_state(out_dir: Path) -> dict[str, Any]:
+    path = out_dir / "state.json"
+    try:
+        value = _json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def write_session_reports(capture_path: str | Path, out_dir: str | Path, *, progress: Progress | None = None) -> ReportResult:
+    """Read a capture with `fastcap.readers.read_exchanges` and write every report (and `report.json`)."""
+    from fastcap.readers import read_exchanges
+
+    out = Path(out_dir)
+    exchanges = read_exchanges(str(capture_path))
+    return write_reports(
+        exchanges,
+        out,
+        source=capture_path,
+        state=_read_state(out),
+        styles=STYLES,
+        json=True,
+        redact=True,
+        progress=progress,
+    )
+
+
+__all__ = [
+    "STYLES",
+    "LeakScanError",
+    "ReportResult",
+    "SafetyUnavailable",
+    "write_reports",
+    "write_session_reports",
+]

@@ -1,0 +1,228 @@
+"""Per-call files `NN_<APIName>.md` (reports.md §2.4–2.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastcap.dialects.base import ResponseInfo, ToolCall, Usage
+from fastcap.reports.bodies import body_block, decode_body
+from fastcap.reports.context import Call
+from fastcap.reports.markdown import (
+    fence,
+    finish,
+    fmt_number,
+    json_text,
+    note,
+    preview,
+    size_string,
+    table,
+)
+from fastcap.reports.safety import Redactor
+
+EVENTSTREAM_CT = "application/vnd.amazon.eventstream"
+SSE_CT = "text/event-stream"
+_KIRO_BASIC_EVENTS = {"assistantResponseEvent", "toolUseEvent", "contextUsageEvent"}
+RECOVERED_NOTE = "Events recovered from the mitmdump text log; frame checksums could not be verified."
+
+
+def size_text(call: Call) -> str:
+    """The mitmdump size string of the response (mitmproxy.md §3.5), `—` without a response."""
+    ex = call.ex
+    if ex.status is None:
+        return "—"
+    if ex.size_text is not None:
+        return ex.size_text
+    encoded = ex.header("content-encoding", response=True)
+    length = (ex.header("content-length", response=True) or "").strip()
+    if encoded and length.isdigit():
+        return size_string(int(length))
+    if ex.response_body is not None:
+        return size_string(len(ex.response_body))
+    if "content_missing" in ex.flags:
+        return "(content missing)"
+    if ex.response_body_text is not None:
+        return size_string(len(ex.response_body_text.encode("utf-8", "replace")))
+    return "0b"
+
+
+def status_line(call: Call) -> str:
+    """`<code> <reason> <size>` as mitmdump prints it after ` << `."""
+    ex = call.ex
+    if ex.status is None:
+        return "(no response)"
+    return " ".join(p for p in (str(ex.status), ex.reason, size_text(call)) if p)
+
+
+def header_block(headers: list[tuple[str, str]]) -> str:
+    if not headers:
+        return "(none)"
+    return fence("\n".join(f"{k}: {v}" for k, v in headers))
+
+
+def usage_line(usage: Usage | None) -> str | None:
+    """`**Usage:** 49,315 input | 412 output | 49,727 total (48,112 cached, 96 reasoning)`."""
+    text = usage_text(usage)
+    return f"**Usage:** {text}" if text else None
+
+
+def usage_text(usage: Usage | None) -> str | None:
+    if usage is None:
+        return None
+    inp, out, total = usage.input_total, usage.output_total, usage.total
+    if total is None and inp is not None and out is not None:
+        total = inp + out
+    if inp is None and out is None and total is None:
+        return None
+
+    def n(v: int | None) -> str:
+        return "?" if v is None else f"{v:,}"
+
+    text = f"{n(inp)} input | {n(out)} output | {n(total)} total"
+    details = [
+        f"{v:,} {label}"
+        for v, label in (
+            (usage.cache_read, "cached"),
+            (usage.cache_write, "cache write"),
+            (usage.reasoning, "reasoning"),
+        )
+        if v
+    ]
+    if details:
+        text += f" ({', '.join(details)})"
+    return text
+
+
+def tool_call_objects(calls: list[ToolCall], redactor: Redactor, *, kiro: bool, url: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tc in calls:
+        value: Any = tc.arguments if tc.arguments_json_valid else tc.arguments_raw
+        value = redactor.json(value, url=url) if not isinstance(value, str) else redactor.text(value)
+        if kiro:
+            obj: dict[str, Any] = {"toolUseId": tc.id, "name": tc.name, "input": value}
+        else:
+            obj = {"id": tc.id, "name": tc.name, "input": value} if tc.id is not None else {"name": tc.name, "input": value}
+        if tc.incomplete:
+            obj["incomplete"] = True
+        out.append(obj)
+    return out
+
+
+def _stream_notes(resp: ResponseInfo, redactor: Redactor) -> list[str]:
+    lines: list[str] = []
+    if "recovered_from_text" in resp.flags:
+        lines.append(note(RECOVERED_NOTE))
+    for err in resp.errors:
+        if err.source == "http_status":
+            continue
+        text = ": ".join(p for p in (err.type, err.message) if p) or "unknown error"
+        lines.append(note(f"Stream error: {redactor.text(text)}"))
+    for n in resp.notes:
+        lines.append(note(redactor.text(n)))
+    return lines
+
+
+def _events_table(resp: ResponseInfo, redactor: Redactor, *, kiro: bool) -> list[str]:
+    rows = [(ev.index, ev.type, redactor.text(ev.summary)) for ev in resp.events]
+    if kiro:
+        extended = any(ev.type not in _KIRO_BASIC_EVENTS for ev in resp.events)
+        if extended:
+            header = "| #   | Event Type             | Summary                          |"
+            sep = "| --- | ---------------------- | -------------------------------- |"
+        else:
+            header = "| #   | Event Type             | Summary                       |"
+            sep = "| --- | ---------------------- | ----------------------------- |"
+    else:
+        header, sep = "| #   | Event Type | Summary |", "| --- | ---------- | ------- |"
+    return table(header, sep, rows)
+
+
+def stream_body_lines(call: Call, redactor: Redactor, *, kiro: bool) -> list[str]:
+    """§2.5 (EventStream) and §2.6 (SSE) response body sections."""
+    resp = call.resp
+    ctype = EVENTSTREAM_CT if kiro else SSE_CT
+    lines = ["### Response Body", "", f"Content-Type: `{ctype}`", ""]
+    body = decode_body(call.ex, "response", redactor)
+    if body.notes:
+        lines += [*(note(n) for n in body.notes), ""]
+    lines += ["**Events:**", "", *_events_table(resp, redactor, kiro=kiro), ""]
+    extra = _stream_notes(resp, redactor)
+    if extra:
+        lines += [*extra, ""]
+    if resp.reasoning_text:
+        lines += ["**Full reasoning text:**", "", fence(redactor.text(resp.reasoning_text)), ""]
+    lines += ["**Full assistant response:**", "", fence(redactor.text(resp.text)), ""]
+    if resp.tool_calls:
+        objs = tool_call_objects(resp.tool_calls, redactor, kiro=kiro, url=call.ex.url)
+        lines += ["**Tool calls:**", "", fence(json_text(objs), "json"), ""]
+    if kiro and resp.credits:
+        metering = "; ".join(f"{unit}, usage {fmt_number(v)}" for unit, v in resp.credits.items())
+        lines += [f"**Metering:** {metering}", ""]
+    ul = usage_line(resp.usage)
+    if ul and not kiro:
+        lines += [ul, ""]
+    return lines
+
+
+def websocket_lines(call: Call, redactor: Redactor) -> list[str]:
+    """§2.7: `### WebSocket Messages` replaces the response body."""
+    ex = call.ex
+    base = ex.response_started_at or ex.started_at
+    rows = []
+    for i, msg in enumerate(ex.websocket or [], 1):
+        when = "—" if msg.t is None or base is None else f"+{msg.t - base:.3f} s"
+        if msg.is_text:
+            summary = preview(redactor.text(msg.data.decode("utf-8", "replace")), 80)
+        else:
+            summary = f"{len(msg.data)} bytes"
+        rows.append((i, "→" if msg.from_client else "←", when, "text" if msg.is_text else "binary", summary))
+    lines = ["### WebSocket Messages", ""]
+    lines += table("| # | Dir | Time | Type | Summary |", "| --- | --- | ---- | ---- | ------- |", rows)
+    lines.append("")
+    resp = call.resp
+    if resp.text or resp.tool_calls or resp.events:
+        lines += ["**Full assistant response:**", "", fence(redactor.text(resp.text)), ""]
+        if resp.tool_calls:
+            objs = tool_call_objects(resp.tool_calls, redactor, kiro=False, url=ex.url)
+            lines += ["**Tool calls:**", "", fence(json_text(objs), "json"), ""]
+        ul = usage_line(resp.usage)
+        if ul:
+            lines += [ul, ""]
+    return lines
+
+
+def response_kind(call: Call) -> str:
+    kind = call.resp.kind
+    ctype = call.ex.content_type
+    if call.ex.websocket is not None or kind == "websocket":
+        return "websocket"
+    if kind == "missing" or (call.ex.response_body is None and call.ex.response_body_text is None):
+        return "plain"
+    if kind == "eventstream" or ctype == EVENTSTREAM_CT:
+        return "eventstream" if call.resp.events or kind == "eventstream" else "plain"
+    if kind == "sse" or ctype == SSE_CT:
+        return "sse" if call.resp.events or kind == "sse" else "plain"
+    return "plain"
+
+
+def render_call(call: Call, redactor: Redactor) -> str:
+    ex = call.ex
+    lines = [f"# {call.nn}. {call.api}", "", "## Request", ""]
+    lines += [fence(f"{ex.method} {redactor.url(ex.url)}"), ""]
+    lines += ["### Request Headers", "", header_block(redactor.headers(ex.request_headers)), ""]
+    lines += ["### Request Body", "", *body_block(decode_body(ex, "request", redactor)), ""]
+    lines += ["## Response", ""]
+    if ex.error:
+        lines += [note(f"Error: {redactor.text(ex.error)}"), ""]
+    lines += [fence(status_line(call)), ""]
+    lines += ["### Response Headers", "", header_block(redactor.headers(ex.response_headers)), ""]
+    kind = response_kind(call)
+    if kind == "websocket":
+        lines += websocket_lines(call, redactor)
+    elif kind in ("eventstream", "sse"):
+        lines += stream_body_lines(call, redactor, kiro=kind == "eventstream")
+    else:
+        lines += ["### Response Body", ""]
+        extra = [note(redactor.text(n)) for n in call.resp.notes]
+        lines += [*extra, ""] if extra else []
+        lines += [*body_block(decode_body(ex, "response", redactor)), ""]
+    return finish(lines)

@@ -1,0 +1,149 @@
+"""Conversation Flow (reports.md §2.8): grouping model calls into turns and the ASCII tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastcap.reports.context import Call
+from fastcap.reports.markdown import fmt_number
+
+
+def agent_name(calls: list[Call]) -> str:
+    """The agent whose startup node opens the tree (`kiro-cli` for kiro traffic)."""
+    for call in calls:
+        if call.ca.dialect == "kiro" or call.api.startswith(("AmazonCodeWhisperer", "ToolkitTelemetry")):
+            return "kiro-cli"
+    for call in calls:
+        ua = (call.ex.header("user-agent") or "").lower()
+        if "claude-cli" in ua or "claude-code" in ua:
+            return "Claude Code"
+        if "codex" in ua:
+            return "Codex"
+        if "gemini-cli" in ua or "geminicli" in ua:
+            return "Gemini CLI"
+        if "kiro" in ua:
+            return "kiro-cli"
+    return "agent"
+
+
+def is_kiro_call(call: Call) -> bool:
+    return call.ca.dialect == "kiro" or call.operation in ("GenerateAssistantResponse", "SendMessage")
+
+
+def context_pct(call: Call, windows: dict[str, int]) -> float | None:
+    """Final kiro contextUsagePercentage, else input tokens ÷ a known context window."""
+    if call.resp.context_usage_pct:
+        return call.resp.context_usage_pct[-1]
+    usage = call.resp.usage
+    model = call.req.model or call.resp.model
+    if usage and usage.input_total is not None and model and windows.get(model):
+        return round(100.0 * usage.input_total / windows[model], 2)
+    return None
+
+
+def conversation_keys(model_calls: list[Call]) -> list[tuple[str | None, str | None]]:
+    """(conversation name, continuation id) per model call: conversation ids, else prefix chaining."""
+    convs: list[tuple[str, list[str]]] = []  # (name, latest message hashes)
+    out: list[tuple[str | None, str | None]] = []
+    for call in model_calls:
+        req = call.req
+        cont = req.continuation_id if is_kiro_call(call) else None
+        if req.conversation_id:
+            out.append((req.conversation_id, cont))
+            continue
+        hashes = req.message_hashes
+        if not hashes:
+            out.append((None, cont))
+            continue
+        best: int | None = None
+        for i, (_, latest) in enumerate(convs):
+            if latest and hashes[: len(latest)] == latest and (best is None or len(latest) >= len(convs[best][1])):
+                best = i
+        if best is None:
+            convs.append((f"#{len(convs) + 1}", list(hashes)))
+            out.append((convs[-1][0], cont))
+        else:
+            convs[best] = (convs[best][0], list(hashes))
+            out.append((convs[best][0], cont))
+    return out
+
+
+def _model_details(call: Call, windows: dict[str, int]) -> list[str]:
+    parts: list[str] = []
+    if call.req.history_length is not None:
+        parts.append(f"history {call.req.history_length}")
+    if call.resp.tool_calls:
+        parts.append("tools: " + ", ".join(tc.name for tc in call.resp.tool_calls))
+    elif call.resp.text:
+        parts.append(f"text {len(call.resp.text)} chars")
+    pct = context_pct(call, windows)
+    if pct is not None:
+        parts.append(f"context {fmt_number(pct)}%")
+    if call.status is not None and not 200 <= call.status < 300:
+        parts.append(f"HTTP {call.status}")
+    return parts
+
+
+def _metrics_count(call: Call) -> int | None:
+    body = call.req.json
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key.lower() == "metricdata" and isinstance(value, list):
+                return len(value)
+    return None
+
+
+def _other_details(call: Call) -> list[str]:
+    parts: list[str] = []
+    if call.status is not None and not 200 <= call.status < 300:
+        parts.append(str(call.status))
+    elif call.status is None:
+        parts.append("no response")
+    if call.operation == "ClientTelemetryMetrics":
+        n = _metrics_count(call)
+        if n is not None:
+            parts.append(f"{n} metrics")
+    return parts
+
+
+def _label(name: str, details: list[str]) -> str:
+    return f"{name} ({', '.join(details)})" if details else name
+
+
+def build_flow(calls: list[Call], windows: dict[str, int]) -> list[dict[str, Any]]:
+    model_calls = [c for c in calls if c.ca.is_model_call]
+    keys = dict(zip((c.seq for c in model_calls), conversation_keys(model_calls), strict=True))
+    distinct = {k[0] for k in keys.values() if k[0] is not None}
+    nodes: list[dict[str, Any]] = []
+    k = 0
+    prev: tuple[str | None, str | None] | None = None
+    for call in calls:
+        if call.ca.is_model_call:
+            k += 1
+            label = "Tool result sent" if call.req.turn_kind == "tool_result" else "User message sent"
+            conv, cont = keys[call.seq]
+            if len(distinct) > 1 and conv is not None and (prev is None or conv != prev[0]):
+                label += f" — conversation {conv[:8]}"
+            elif prev is not None and cont and prev[1] and cont != prev[1] and conv == prev[0]:
+                label += f" — continuation {cont[:8]}"
+            prev = (conv, cont)
+            child = _label(f"{call.operation} #{k}", _model_details(call, windows))
+            nodes.append({"label": label, "conversation": conv, "children": [{"call": call.nn, "text": child}]})
+        else:
+            if not nodes:
+                nodes.append({"label": f"{agent_name(calls)} startup", "conversation": None, "children": []})
+            nodes[-1]["children"].append({"call": call.nn, "text": _label(call.operation, _other_details(call))})
+    return nodes
+
+
+def render_tree(nodes: list[dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for i, node in enumerate(nodes, 1):
+        if i > 1:
+            lines.append("")
+        lines.append(f"{i}. {node['label']}")
+        children = node["children"]
+        for j, child in enumerate(children):
+            branch = "└── " if j == len(children) - 1 else "├── "
+            lines.append(f"   {branch}{child['text']}")
+    return "\n".join(lines) if lines else "(no calls)"

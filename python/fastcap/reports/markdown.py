@@ -1,0 +1,163 @@
+"""Markdown building blocks shared by every report (reports.md §1).
+
+Fences longer than any backtick run inside, table-cell escaping, previews, mitmdump size strings,
+JSON re-serialisation and hex dumps. Nothing here knows about APIs or redaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+_BACKTICK_RUN = re.compile(r"`+")
+_CELL_WS = str.maketrans({"\r": " ", "\n": " ", "\t": " "})
+
+DASH = "—"  # shown for values whose source is null; never estimated
+
+
+def normalise_newlines(text: str) -> str:
+    """LF line ends only (CRLF and lone CR become LF)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def longest_backtick_run(text: str) -> int:
+    return max((len(m.group(0)) for m in _BACKTICK_RUN.finditer(text)), default=0)
+
+
+def fence_marker(content: str) -> str:
+    """A backtick run longer than any inside `content`, minimum three."""
+    return "`" * max(3, longest_backtick_run(content) + 1)
+
+
+def fence(content: str, lang: str = "") -> str:
+    """A fenced code block around `content` (LF line ends; fence safe against embedded fences)."""
+    content = normalise_newlines(content)
+    marker = fence_marker(content)
+    return f"{marker}{lang}\n{content}\n{marker}"
+
+
+def cell_text(text: object) -> str:
+    """Cell normalisation without escaping: CR/LF/TAB → space, trimmed."""
+    return str(text).translate(_CELL_WS).strip()
+
+
+def cell(text: object) -> str:
+    """A table cell: CR/LF/TAB → space, trimmed, every pipe preceded by a backslash."""
+    return cell_text(text).replace("|", "\\|")
+
+
+def preview(text: str | None, n: int = 80, *, suffix: str = "") -> str:
+    """First `n` code points after cell normalisation; `suffix` appended only when cut (unescaped)."""
+    norm = cell_text(text or "")
+    if len(norm) > n:
+        return norm[:n] + suffix
+    return norm
+
+
+def table_row(cells: Iterable[object]) -> str:
+    return "| " + " | ".join(cell(c) for c in cells) + " |"
+
+
+def table(header: str, separator: str, rows: Iterable[Sequence[object]]) -> list[str]:
+    """Header and separator lines verbatim (templates pad them), rows escaped and unpadded."""
+    return [header, separator, *(table_row(r) for r in rows)]
+
+
+def simple_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    header = "| " + " | ".join(columns) + " |"
+    sep = "| " + " | ".join("-" * max(3, len(c)) for c in columns) + " |"
+    return table(header, sep, rows)
+
+
+def size_string(n: int) -> str:
+    """mitmdump's human size (mitmproxy.md §3.5): `90b`, `1.3k`, `9.9k`, `512k`."""
+    if n < 1024:
+        return f"{n}b"
+    value = float(n)
+    for unit in ("k", "m", "g", "t"):
+        value /= 1024
+        if value < 99.95:
+            return f"{value:.1f}{unit}"
+        if value < 1024 or unit == "t":
+            return f"{value:.0f}{unit}"
+    raise AssertionError("unreachable")
+
+
+def json_text(value: Any) -> str:
+    """2-space indentation, key order preserved, non-ASCII kept (§1)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def parse_json(data: bytes | str | None) -> tuple[bool, Any]:
+    """(True, value) when `data` is one complete JSON document, else (False, None)."""
+    if data is None:
+        return False, None
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        if not text.strip():
+            return False, None
+        return True, json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False, None
+
+
+def hexdump(data: bytes, limit: int = 256) -> str:
+    """Classic 16-bytes-per-line dump of the first `limit` bytes."""
+    lines = []
+    for off in range(0, min(len(data), limit), 16):
+        chunk = data[off : min(off + 16, limit)]
+        hexpart = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{off:08x}  {hexpart:<47}  |{text}|")
+    return "\n".join(lines)
+
+
+def note(text: str) -> str:
+    """A one-line source note (blockquote)."""
+    return "> " + cell_text(text)
+
+
+def fmt_int(v: int | float | None) -> str:
+    """Comma-grouped number, `—` for unknown."""
+    if v is None:
+        return DASH
+    if isinstance(v, float) and not v.is_integer():
+        return f"{v:,.3f}".rstrip("0").rstrip(".")
+    return f"{int(v):,}"
+
+
+def fmt_number(v: float | int) -> str:
+    """A number as sent: `21.75`, `21`, `0.176` (no float noise, no trailing `.0`)."""
+    if isinstance(v, float):
+        if v.is_integer():
+            return str(int(v))
+        return repr(v)
+    return str(v)
+
+
+def fmt_seconds(v: float | None) -> str:
+    if v is None:
+        return DASH
+    return f"{v:.3f} s"
+
+
+def fmt_clock(t: float | None) -> str:
+    """`HH:MM:SS.mmm` UTC, `—` when unknown."""
+    if t is None:
+        return DASH
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def fmt_iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def finish(lines: Iterable[str]) -> str:
+    """Join lines into a document: LF only, trailing blank lines collapsed, one final newline."""
+    text = normalise_newlines("\n".join(lines))
+    return text.rstrip("\n") + "\n"

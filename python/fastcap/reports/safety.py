@@ -1,0 +1,115 @@
+"""The one code path between unredacted data and rendered text (reports.md §6).
+
+The patterns live in `fastcap.redact` and `fastcap.leakscan` (owned by the capture engineer); this
+module only adapts their functions to the small interface the renderers use, so that nothing is
+rendered without passing through them. Redaction can only be turned off explicitly (`NullRedactor`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+MARKER = "[REDACTED]"
+
+
+class SafetyUnavailable(RuntimeError):
+    """`fastcap.redact` / `fastcap.leakscan` is missing or lacks a function the reports need."""
+
+
+class Redactor(Protocol):
+    enabled: bool
+
+    def headers(self, headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]: ...
+
+    def url(self, url: str) -> str: ...
+
+    def json(self, value: Any, *, url: str | None = None) -> Any: ...
+
+    def form(self, text: str, *, url: str | None = None) -> str: ...
+
+    def text(self, text: str) -> str: ...
+
+    def body(self, data: bytes, content_type: str, *, url: str | None = None) -> bytes: ...
+
+
+class NullRedactor:
+    """`--no-redact`: values pass through unchanged."""
+
+    enabled = False
+
+    def headers(self, headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        return list(headers)
+
+    def url(self, url: str) -> str:
+        return url
+
+    def json(self, value: Any, *, url: str | None = None) -> Any:
+        return value
+
+    def form(self, text: str, *, url: str | None = None) -> str:
+        return text
+
+    def text(self, text: str) -> str:
+        return text
+
+    def body(self, data: bytes, content_type: str, *, url: str | None = None) -> bytes:
+        return data
+
+
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            raise SafetyUnavailable(f"{name} is not available; refusing to write reports") from exc
+        raise
+
+
+class ModuleRedactor:
+    """Adapter over `fastcap.redact` (its patterns, its marker)."""
+
+    enabled = True
+
+    def __init__(self, module: ModuleType) -> None:
+        self._m = module
+        missing = [n for n in ("redact_headers", "redact_url", "redact_json", "redact_body") if not hasattr(module, n)]
+        if missing:
+            raise SafetyUnavailable(f"fastcap.redact lacks {', '.join(missing)}; refusing to write reports")
+
+    def headers(self, headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        return list(self._m.redact_headers(list(headers)))
+
+    def url(self, url: str) -> str:
+        return str(self._m.redact_url(url))
+
+    def json(self, value: Any, *, url: str | None = None) -> Any:
+        return self._m.redact_json(value, url=url)
+
+    def form(self, text: str, *, url: str | None = None) -> str:
+        data = text.encode("utf-8", "surrogateescape")
+        out = self._m.redact_body(data, "application/x-www-form-urlencoded", url=url)
+        return text if out is data else bytes(out).decode("utf-8", "replace")
+
+    def text(self, text: str) -> str:
+        # Free text (assistant output, previews) has no field structure to redact; secrets in it are
+        # caught by the post-write leak scan, which fails the run.
+        return text
+
+    def body(self, data: bytes, content_type: str, *, url: str | None = None) -> bytes:
+        return bytes(self._m.redact_body(data, content_type, url=url))
+
+
+def get_redactor(enabled: bool = True) -> Redactor:
+    if not enabled:
+        return NullRedactor()
+    return ModuleRedactor(_import("fastcap.redact"))
+
+
+def leak_scan(paths: Sequence[Path]) -> list[Any]:
+    """Scan every generated file with `fastcap.leakscan` (§6.6): `Finding(path, line, pattern, excerpt)`."""
+    module = _import("fastcap.leakscan")
+    return list(module.scan_paths([Path(p) for p in paths]))
