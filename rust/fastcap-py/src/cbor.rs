@@ -82,7 +82,8 @@ impl CaptureReader {
 
     /// The next batch of entries, or None at the end of the file.
     fn next_batch(&self, py: Python<'_>) -> Option<ArrowTable> {
-        let mut r = self.inner.lock().unwrap();
+        let mut guard = self.inner.lock().unwrap();
+        let r: &mut EntryReader<Source> = &mut guard;
         let schema = r.schema();
         let batch = py.allow_threads(|| r.next_batch());
         batch.map(|b| ArrowTable::new(Table::new(schema, vec![b])))
@@ -90,7 +91,8 @@ impl CaptureReader {
 
     /// Every remaining entry as one table; checks for Ctrl-C between batches.
     fn read_all(&self, py: Python<'_>) -> PyResult<ArrowTable> {
-        let mut r = self.inner.lock().unwrap();
+        let mut guard = self.inner.lock().unwrap();
+        let r: &mut EntryReader<Source> = &mut guard;
         let schema = r.schema();
         let mut batches = Vec::new();
         loop {
@@ -219,8 +221,28 @@ pub fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
+/// The 44 compact metadata keys in writer order: (compact, long name, kind).
+#[pyfunction]
+fn capture_meta_keys() -> Vec<(&'static str, &'static str, &'static str)> {
+    use fastcap_core::cbor::meta::{Kind, META_KEYS};
+    META_KEYS
+        .iter()
+        .map(|k| {
+            let kind = match k.kind {
+                Kind::Text => "text",
+                Kind::Int => "int",
+                Kind::Float => "float",
+                Kind::Flag => "flag",
+                Kind::Json => "json",
+            };
+            (k.compact, k.long, kind)
+        })
+        .collect()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CaptureReader>()?;
+    m.add_function(wrap_pyfunction!(capture_meta_keys, m)?)?;
     m.add_function(wrap_pyfunction!(encode_capture_header, m)?)?;
     m.add_function(wrap_pyfunction!(encode_capture_entry, m)?)?;
     Ok(())
