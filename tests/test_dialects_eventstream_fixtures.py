@@ -7,11 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from test_dialects_support import TESTDATA, encode_frame, event_frame, expected, use_native_or_standin  # noqa: F401
-
 from fastcap.dialects import analyze_exchange, streams
 from fastcap.dialects.base import CallAnalysis
 from fastcap.model import Exchange
+from test_dialects_support import TESTDATA, encode_frame, event_frame, expected, use_native_or_standin  # noqa: F401
 
 KIRO_URL = "https://q.us-east-1.amazonaws.com/"
 KIRO_TARGET = ("x-amz-target", "AmazonCodeWhispererStreamingService.GenerateAssistantResponse")
@@ -19,8 +18,17 @@ ES = [("content-type", "application/vnd.amazon.eventstream")]
 
 
 def kiro_exchange(body: bytes, **kw: Any) -> Exchange:
-    return Exchange(0, "cbor", "POST", KIRO_URL, request_headers=[KIRO_TARGET], status=200,
-                    response_headers=ES, response_body=body, **kw)
+    return Exchange(
+        0,
+        "cbor",
+        "POST",
+        KIRO_URL,
+        request_headers=[KIRO_TARGET],
+        status=200,
+        response_headers=ES,
+        response_body=body,
+        **kw,
+    )
 
 
 def analyze_kiro(name: str) -> CallAnalysis:
@@ -32,8 +40,11 @@ def analyze_kiro(name: str) -> CallAnalysis:
     return a
 
 
-@pytest.mark.parametrize(("name", "exp"), sorted(expected("eventstream/codewhisperer-shaped")["files"].items()),
-                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "exp"),
+    sorted(expected("eventstream/codewhisperer-shaped")["files"].items()),
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_codewhisperer_fixture(name: str, exp: dict[str, Any]) -> None:
     a = analyze_kiro(name)
     r = a.response
@@ -78,7 +89,13 @@ def test_kiro_reasoning_and_metadata() -> None:
     assert r.events[4].summary == "15200/35 tokens"
     u = r.usage
     assert u is not None
-    assert (u.input_total, u.input_uncached, u.cache_read, u.cache_write, u.output_total) == (15200, 1200, 14000, 0, 35)
+    assert (u.input_total, u.input_uncached, u.cache_read, u.cache_write, u.output_total) == (
+        15200,
+        1200,
+        14000,
+        0,
+        35,
+    )
     assert u.total == 15235
     assert r.credits == {"credit": 0.05}
     assert r.usage_source == "metadataEvent"
@@ -99,12 +116,16 @@ def test_kiro_tool_without_stop_is_incomplete() -> None:
     body = (
         event_frame("toolUseEvent", {"toolUseId": "t1", "name": "fs_write"})
         + event_frame("toolUseEvent", {"toolUseId": "t1", "name": "fs_write", "input": '{"path": "a'})
-        + event_frame("toolUseEvent", {"toolUseId": "t2", "name": "execute_bash", "input": '{"command": "ls"}', "stop": True})
+        + event_frame(
+            "toolUseEvent",
+            {"toolUseId": "t2", "name": "execute_bash", "input": '{"command": "ls"}', "stop": True},
+        )
     )
     a = analyze_exchange(kiro_exchange(body))
     r = a.response
     assert [(c.id, c.incomplete, c.arguments) for c in r.tool_calls] == [
-        ("t1", True, None), ("t2", False, {"command": "ls"})
+        ("t1", True, None),
+        ("t2", False, {"command": "ls"}),
     ]
     assert r.events[2].summary == 'execute_bash: {"command": "ls"}'
     assert r.complete is False
@@ -134,12 +155,26 @@ def test_kiro_text_log_uses_recovery_hook(monkeypatch: pytest.MonkeyPatch) -> No
 
     def recover(text: str) -> list[dict[str, Any]]:
         seen.append(text)
-        return [{"headers": {":event-type": "assistantResponseEvent", ":message-type": "event"},
-                 "payload": b'{"content":"Hello"}'}]
+        return [
+            {
+                "headers": {":event-type": "assistantResponseEvent", ":message-type": "event"},
+                "payload": b'{"content":"Hello"}',
+            }
+        ]
 
     monkeypatch.setattr(streams, "text_frame_recoverer", recover)
-    ex = Exchange(0, "mitmlog", "POST", KIRO_URL, request_headers=[KIRO_TARGET], status=200, response_headers=ES,
-                  response_body=None, response_body_text="....:event-type...assistantResponseEvent", fidelity="text_log")
+    ex = Exchange(
+        0,
+        "mitmlog",
+        "POST",
+        KIRO_URL,
+        request_headers=[KIRO_TARGET],
+        status=200,
+        response_headers=ES,
+        response_body=None,
+        response_body_text="....:event-type...assistantResponseEvent",
+        fidelity="text_log",
+    )
     r = analyze_exchange(ex).response
     assert seen
     assert r.text == "Hello"
@@ -147,13 +182,22 @@ def test_kiro_text_log_uses_recovery_hook(monkeypatch: pytest.MonkeyPatch) -> No
     assert any("could not be verified" in n for n in r.notes)
 
 
-@pytest.mark.parametrize(("name", "exp"), sorted(expected("eventstream/bedrock-real")["files"].items()),
-                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "exp"),
+    sorted(expected("eventstream/bedrock-real")["files"].items()),
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_bedrock_converse_fixture(name: str, exp: dict[str, Any]) -> None:
     body = (TESTDATA / "eventstream/bedrock-real" / name).read_bytes()
-    ex = Exchange(0, "cbor", "POST",
-                  "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse-stream",
-                  status=200, response_headers=ES, response_body=body)
+    ex = Exchange(
+        0,
+        "cbor",
+        "POST",
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse-stream",
+        status=200,
+        response_headers=ES,
+        response_body=body,
+    )
     a = analyze_exchange(ex)
     r = a.response
     assert a.dialect == "bedrock"
@@ -166,45 +210,94 @@ def test_bedrock_converse_fixture(name: str, exp: dict[str, Any]) -> None:
     sig = sum(b.get("signature_len", 0) for b in exp["content_blocks"])
     assert r.reasoning_signature_len == (sig or None)
     tools = [b for b in exp["content_blocks"] if b["type"] == "toolUse"]
-    assert [(c.id, c.name, c.arguments_raw) for c in r.tool_calls] == [(b["toolUseId"], b["name"], b["input"]) for b in tools]
+    assert [(c.id, c.name, c.arguments_raw) for c in r.tool_calls] == [
+        (b["toolUseId"], b["name"], b["input"]) for b in tools
+    ]
     assert r.stop_reason == exp["stop_reason"]
     u = exp["usage"]
     assert r.usage is not None and r.usage.raw == u
-    assert (r.usage.input_total, r.usage.output_total, r.usage.total) == (u["inputTokens"], u["outputTokens"], u["totalTokens"])
+    assert (r.usage.input_total, r.usage.output_total, r.usage.total) == (
+        u["inputTokens"],
+        u["outputTokens"],
+        u["totalTokens"],
+    )
     assert r.extra["latency_ms"] == exp["metrics"]["latencyMs"]
     assert r.complete is True
     assert a.request.model == "us.anthropic.claude-sonnet-4-20250514-v1:0"
 
 
 def _chunk(event: dict[str, Any]) -> bytes:
-    payload = json.dumps({"bytes": base64.b64encode(json.dumps(event).encode()).decode(), "p": "abc"}).encode()
-    return encode_frame({":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}, payload)
+    payload = json.dumps(
+        {"bytes": base64.b64encode(json.dumps(event).encode()).decode(), "p": "abc"}
+    ).encode()
+    return encode_frame(
+        {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}, payload
+    )
 
 
 def test_bedrock_invoke_with_response_stream_decodes_anthropic_events() -> None:
     events = [
-        {"type": "message_start", "message": {"id": "msg_bdrk_1", "model": "claude-sonnet-4", "usage": {"input_tokens": 10, "cache_read_input_tokens": 90, "output_tokens": 1}}},
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_bdrk_1",
+                "model": "claude-sonnet-4",
+                "usage": {"input_tokens": 10, "cache_read_input_tokens": 90, "output_tokens": 1},
+            },
+        },
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
         {"type": "content_block_stop", "index": 0},
-        {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}},
-        {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"file_path": '}},
-        {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '"/a.py"}'}},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": '{"file_path": '},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": '"/a.py"}'},
+        },
         {"type": "content_block_stop", "index": 1},
         {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 20}},
-        {"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 10, "outputTokenCount": 20, "invocationLatency": 900, "firstByteLatency": 300}},
+        {
+            "type": "message_stop",
+            "amazon-bedrock-invocationMetrics": {
+                "inputTokenCount": 10,
+                "outputTokenCount": 20,
+                "invocationLatency": 900,
+                "firstByteLatency": 300,
+            },
+        },
     ]
     body = b"".join(_chunk(e) for e in events)
-    ex = Exchange(0, "cbor", "POST",
-                  "https://bedrock-runtime.us-west-2.amazonaws.com/model/anthropic.claude-sonnet-4/invoke-with-response-stream",
-                  status=200, response_headers=ES, response_body=body)
+    ex = Exchange(
+        0,
+        "cbor",
+        "POST",
+        "https://bedrock-runtime.us-west-2.amazonaws.com/model/anthropic.claude-sonnet-4/invoke-with-response-stream",
+        status=200,
+        response_headers=ES,
+        response_body=body,
+    )
     a = analyze_exchange(ex)
     r = a.response
     assert a.api_name == "Bedrock.InvokeModelWithResponseStream"
     assert r.text == "Hi"
-    assert [(c.id, c.name, c.arguments) for c in r.tool_calls] == [("toolu_1", "Read", {"file_path": "/a.py"})]
+    assert [(c.id, c.name, c.arguments) for c in r.tool_calls] == [
+        ("toolu_1", "Read", {"file_path": "/a.py"})
+    ]
     assert r.stop_reason == "tool_use"
-    assert r.usage is not None and (r.usage.input_total, r.usage.cache_read, r.usage.output_total) == (100, 90, 20)
+    assert r.usage is not None and (r.usage.input_total, r.usage.cache_read, r.usage.output_total) == (
+        100,
+        90,
+        20,
+    )
     assert r.extra["invocation_metrics"]["firstByteLatency"] == 300
     assert r.complete is True
     assert r.events[0].summary == "model claude-sonnet-4, input 10 (+90 cache read)"
@@ -212,11 +305,22 @@ def test_bedrock_invoke_with_response_stream_decodes_anthropic_events() -> None:
 
 def test_bedrock_exception_frame() -> None:
     body = encode_frame(
-        {":exception-type": "throttlingException", ":content-type": "application/json", ":message-type": "exception"},
+        {
+            ":exception-type": "throttlingException",
+            ":content-type": "application/json",
+            ":message-type": "exception",
+        },
         b'{"message":"Too many tokens, please wait before trying again."}',
     )
-    ex = Exchange(0, "cbor", "POST", "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream",
-                  status=200, response_headers=ES, response_body=body)
+    ex = Exchange(
+        0,
+        "cbor",
+        "POST",
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream",
+        status=200,
+        response_headers=ES,
+        response_body=body,
+    )
     a = analyze_exchange(ex)
     assert a.response.errors[0].type == "throttlingException"
     assert a.response.complete is False

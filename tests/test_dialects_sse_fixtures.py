@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_dialects_support import TESTDATA, expected, use_native_or_standin  # noqa: F401
-
 from fastcap.dialects import analyze_exchange
 from fastcap.dialects.base import CallAnalysis
 from fastcap.model import Chunk, Exchange
+from test_dialects_support import TESTDATA, expected, use_native_or_standin  # noqa: F401
 
 URLS = {
     "anthropic": "https://api.anthropic.com/v1/messages",
@@ -17,7 +16,12 @@ URLS = {
     "openai-responses": "https://api.openai.com/v1/responses",
     "gemini": "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
 }
-DIALECT = {"anthropic": "anthropic", "openai-chat": "openai_chat", "openai-responses": "openai_responses", "gemini": "gemini"}
+DIALECT = {
+    "anthropic": "anthropic",
+    "openai-chat": "openai_chat",
+    "openai-responses": "openai_responses",
+    "gemini": "gemini",
+}
 
 
 def _cases(folder: str) -> list[tuple[str, dict[str, Any]]]:
@@ -66,7 +70,9 @@ def test_anthropic_fixture(name: str, exp: dict[str, Any]) -> None:
     assert r.text == rec["text"]
     assert r.reasoning_text == rec["thinking"]
     assert r.stop_reason == rec["stop_reason"]
-    assert [(c.id, c.name, c.arguments_raw, c.arguments_json_valid, c.arguments, c.type) for c in r.tool_calls] == [
+    assert [
+        (c.id, c.name, c.arguments_raw, c.arguments_json_valid, c.arguments, c.type) for c in r.tool_calls
+    ] == [
         (t["id"], t["name"], t["arguments_raw"], t["arguments_json_valid"], t["arguments"], t["type"])
         for t in rec["tool_calls"]
     ]
@@ -88,7 +94,9 @@ def test_anthropic_fixture(name: str, exp: dict[str, Any]) -> None:
         assert r.tool_calls[0].incomplete
 
 
-@pytest.mark.parametrize(("name", "exp"), _cases("openai-chat"), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "exp"), _cases("openai-chat"), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_openai_chat_fixture(name: str, exp: dict[str, Any]) -> None:
     a = _analyze("openai-chat", name)
     r = a.response
@@ -105,7 +113,10 @@ def test_openai_chat_fixture(name: str, exp: dict[str, Any]) -> None:
         (t["index"], t["id"], t["name"], t["arguments"], t["arguments_json_valid"]) for t in c0["tool_calls"]
     ]
     assert r.usage is not None and r.usage.raw == rec["usage"]
-    assert (r.usage.input_total, r.usage.output_total) == (rec["usage"]["prompt_tokens"], rec["usage"]["completion_tokens"])
+    assert (r.usage.input_total, r.usage.output_total) == (
+        rec["usage"]["prompt_tokens"],
+        rec["usage"]["completion_tokens"],
+    )
     assert r.usage.total == rec["usage"]["total_tokens"]
     assert r.complete is True
     if len(rec["choices"]) > 1:
@@ -113,7 +124,9 @@ def test_openai_chat_fixture(name: str, exp: dict[str, Any]) -> None:
         assert got == [(c["index"], c["content"], c["finish_reason"]) for c in rec["choices"]]
 
 
-@pytest.mark.parametrize(("name", "exp"), _cases("openai-responses"), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "exp"), _cases("openai-responses"), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_openai_responses_fixture(name: str, exp: dict[str, Any]) -> None:
     a = _analyze("openai-responses", name)
     r = a.response
@@ -149,7 +162,9 @@ def test_gemini_fixture(name: str, exp: dict[str, Any]) -> None:
     assert r.model == rec["model_version"]
     assert r.text == rec["text"]
     assert r.reasoning_text == rec["thought_text"]
-    assert [(c.name, c.arguments, c.id) for c in r.tool_calls] == [(t["name"], t["args"], None) for t in rec["tool_calls"]]
+    assert [(c.name, c.arguments, c.id) for c in r.tool_calls] == [
+        (t["name"], t["args"], None) for t in rec["tool_calls"]
+    ]
     assert r.extra.get("parts_with_thought_signature", 0) == rec["parts_with_thought_signature"]
     assert r.stop_reason == rec["finish_reason"]
     u = rec["usage"]
@@ -164,8 +179,15 @@ def test_gemini_fixture(name: str, exp: dict[str, Any]) -> None:
 def test_cut_anthropic_stream_is_incomplete() -> None:
     body = (TESTDATA / "sse/anthropic/tool_use_response.txt").read_bytes()
     cut = body[: body.index(b"event: message_delta")]
-    ex = Exchange(0, "cbor", "POST", URLS["anthropic"], status=200,
-                  response_headers=[("content-type", "text/event-stream")], response_body=cut)
+    ex = Exchange(
+        0,
+        "cbor",
+        "POST",
+        URLS["anthropic"],
+        status=200,
+        response_headers=[("content-type", "text/event-stream")],
+        response_body=cut,
+    )
     a = analyze_exchange(ex)
     assert a.response.complete is False
     assert a.issue_class == "cut_stream"
@@ -175,8 +197,15 @@ def test_cut_anthropic_stream_is_incomplete() -> None:
 def test_chat_without_done_is_incomplete() -> None:
     body = (TESTDATA / "sse/openai-chat/83b060bae42e.sse").read_bytes()
     cut = body[: body.index(b"data: [DONE]")]
-    ex = Exchange(0, "cbor", "POST", URLS["openai-chat"], status=200,
-                  response_headers=[("content-type", "text/event-stream")], response_body=cut)
+    ex = Exchange(
+        0,
+        "cbor",
+        "POST",
+        URLS["openai-chat"],
+        status=200,
+        response_headers=[("content-type", "text/event-stream")],
+        response_body=cut,
+    )
     a = analyze_exchange(ex)
     assert a.response.text == "Foo!"
     assert a.response.complete is False
@@ -186,8 +215,15 @@ def test_chat_without_done_is_incomplete() -> None:
 def test_responses_without_completed_is_incomplete() -> None:
     body = (TESTDATA / "sse/openai-responses/test_openai_responses_stream_1.sse").read_bytes()
     cut = body[: body.index(b"event: response.completed")]
-    ex = Exchange(0, "cbor", "POST", URLS["openai-responses"], status=200,
-                  response_headers=[("content-type", "text/event-stream")], response_body=cut)
+    ex = Exchange(
+        0,
+        "cbor",
+        "POST",
+        URLS["openai-responses"],
+        status=200,
+        response_headers=[("content-type", "text/event-stream")],
+        response_body=cut,
+    )
     a = analyze_exchange(ex)
     assert a.response.complete is False
     assert a.response.usage is None
@@ -196,8 +232,16 @@ def test_responses_without_completed_is_incomplete() -> None:
 
 def test_text_log_body_flags_terminator_unknown() -> None:
     body = (TESTDATA / "sse/openai-chat/83b060bae42e.sse").read_bytes().decode().rstrip()
-    ex = Exchange(0, "mitmlog", "POST", URLS["openai-chat"], status=200, fidelity="text_log",
-                  response_headers=[("content-type", "text/event-stream")], response_body_text=body)
+    ex = Exchange(
+        0,
+        "mitmlog",
+        "POST",
+        URLS["openai-chat"],
+        status=200,
+        fidelity="text_log",
+        response_headers=[("content-type", "text/event-stream")],
+        response_body_text=body,
+    )
     a = analyze_exchange(ex)
     assert "terminator_unknown" in a.response.flags
     assert "unterminated_final_event" not in a.response.flags
@@ -210,7 +254,9 @@ def test_ttft_from_chunk_times() -> None:
     first_delta = body.index(b"event: content_block_delta")
     # chunk 1: everything before the first delta; chunk 2: the rest
     chunks = [Chunk(t=100.5, data=body[:first_delta]), Chunk(t=101.25, data=body[first_delta:])]
-    a = _analyze("anthropic", "test_anthropic_model_thinking_part_stream.sse", chunks=chunks, request_ended_at=100.0)
+    a = _analyze(
+        "anthropic", "test_anthropic_model_thinking_part_stream.sse", chunks=chunks, request_ended_at=100.0
+    )
     assert a.response.first_content_t == 101.25
     assert a.response.ttft == pytest.approx(1.25)
     assert a.response.events[0].t == 100.5

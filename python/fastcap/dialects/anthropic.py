@@ -238,10 +238,11 @@ class MessagesAccumulator:
             idx = i(obj.get("index"))
             delta = d(obj.get("delta"))
             dtype = s(delta.get("type")) or "?"
-            blk = self.blocks.get(idx if idx is not None else -1)
-            if blk is None:
-                blk = _Block(index=idx if idx is not None else len(self.blocks), type="?", start={})
-                self.blocks[blk.index] = blk
+            found = self.blocks.get(idx if idx is not None else -1)
+            if found is None:
+                found = _Block(index=idx if idx is not None else len(self.blocks), type="?", start={})
+                self.blocks[found.index] = found
+            blk = found
             if dtype == "text_delta":
                 txt = s(delta.get("text")) or ""
                 blk.text.append(txt)
