@@ -325,3 +325,34 @@ def test_bedrock_exception_frame() -> None:
     assert a.response.errors[0].type == "throttlingException"
     assert a.response.complete is False
     assert a.issue_class == "rate_limit"
+
+
+def test_kiro_text_log_with_readers_recoverer() -> None:
+    """A mitmproxy-12-style rendering of tool_calls.bin, recovered by fastcap.readers (eventstream.md §9.1)."""
+    import re
+
+    pytest.importorskip("fastcap.readers.eventstream_text")
+    raw = (
+        (TESTDATA / "eventstream/codewhisperer-shaped/tool_calls.bin")
+        .read_bytes()
+        .decode("utf-8", "backslashreplace")
+    )
+    text = "".join("." if (ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F else c for c in raw).strip()
+    text = "\n".join(re.split(r"\r\n|\r|\n|\u0085|\u2028|\u2029", text))
+    ex = Exchange(
+        0,
+        "mitmlog",
+        "POST",
+        KIRO_URL,
+        request_headers=[KIRO_TARGET],
+        status=200,
+        response_headers=ES,
+        response_body_text=text,
+        fidelity="text_log",
+    )
+    r = analyze_exchange(ex).response
+    assert r.text == "Reading the file now."
+    assert [c.name for c in r.tool_calls] == ["fs_read", "execute_bash"]
+    assert r.tool_calls[1].arguments == {"command": "ls -la"}
+    assert r.context_usage_pct == [21.75] and r.credits == {"credit": 0.3312}
+    assert "recovered_from_text" in r.flags

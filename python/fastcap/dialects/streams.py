@@ -302,15 +302,16 @@ def decode_frames(body: bytes, *, mode: str = "resync") -> FrameStream:
 def _find_text_recoverer() -> TextFrameRecoverer | None:
     if text_frame_recoverer is not None:
         return text_frame_recoverer
-    try:
-        readers = importlib.import_module("fastcap.readers")
-    except ImportError:
-        return None
-    for name in _RECOVERER_NAMES:
-        fn = getattr(readers, name, None)
-        if callable(fn):
-            found: TextFrameRecoverer = fn
-            return found
+    for module in ("fastcap.readers.eventstream_text", "fastcap.readers"):
+        try:
+            readers = importlib.import_module(module)
+        except ImportError:
+            continue
+        for name in _RECOVERER_NAMES:
+            fn = getattr(readers, name, None)
+            if callable(fn):
+                found: TextFrameRecoverer = fn
+                return found
     return None
 
 
@@ -327,15 +328,16 @@ def frames_from_text(text: str) -> FrameStream | None:
     elif isinstance(result, list):
         stream = FrameStream(
             frames=[
-                r if isinstance(r, Frame) else _frame_from_mapping(r, verified=False)
+                r if isinstance(r, Frame) else _frame_from_mapping(r, verified=r.get("verified") is True)
                 for r in result
                 if isinstance(r, Frame | Mapping)
             ]
         )
+        for r in result:
+            if isinstance(r, Mapping) and isinstance(r.get("error"), str):
+                stream.errors.append(f"recovered frame at {r.get('offset')}: {r['error']}")
     else:
         return None
-    for f in stream.frames:
-        f.verified = False
     stream.flags.add("recovered_from_text")
     stream.notes.append("Events recovered from the mitmdump text log; frame checksums could not be verified.")
     return stream
