@@ -1,5 +1,301 @@
-use pyo3::prelude::*;
+//! Python surface of the AWS EventStream decoder (`fastcap_core::eventstream`).
+//!
+//! Data errors are values in `decode_eventstream` and `eventstream_column` (they never raise for
+//! malformed input) and `EventStreamError` exceptions in `check_eventstream` and
+//! `EventStreamDecoder`, always built by `errors::to_pyerr`.
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BinaryArray, BinaryViewArray, LargeBinaryArray};
+use fastcap_core::error::Error;
+use fastcap_core::eventstream::{
+    self as es, BodyReport, ColumnDecoder, DecodeError, Frame, HeaderValue, Limits, Mode, Options, StreamDecoder,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList, PyTuple};
+
+use crate::arrow::ArrowTable;
+use crate::errors::to_pyerr;
+
+fn limits(max_headers_len: u32, max_payload_len: u32) -> Limits {
+    Limits { max_headers_len, max_payload_len }
+}
+
+fn options(mode: &str, max_headers_len: u32, max_payload_len: u32) -> PyResult<Options> {
+    let mode = Mode::parse(mode).ok_or_else(|| PyValueError::new_err(format!("mode must be 'strict' or 'resync', not {mode:?}")))?;
+    Ok(Options { mode, limits: limits(max_headers_len, max_payload_len) })
+}
+
+fn pyerr(py: Python<'_>, e: DecodeError) -> PyErr {
+    to_pyerr(py, Error::from(e), None)
+}
+
+fn header_value<'py>(py: Python<'py>, v: HeaderValue<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        HeaderValue::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        HeaderValue::Byte(x) => x.into_pyobject(py)?.into_any(),
+        HeaderValue::Short(x) => x.into_pyobject(py)?.into_any(),
+        HeaderValue::Int(x) => x.into_pyobject(py)?.into_any(),
+        HeaderValue::Long(x) | HeaderValue::Timestamp(x) => x.into_pyobject(py)?.into_any(),
+        HeaderValue::Bytes(b) => PyBytes::new(py, b).into_any(),
+        HeaderValue::String(s) => s.into_pyobject(py)?.into_any(),
+        HeaderValue::Uuid(u) => es::uuid_string(u).into_pyobject(py)?.into_any(),
+    })
+}
+
+fn frame_dict<'py>(py: Python<'py>, f: &Frame<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let headers = PyDict::new(py);
+    for h in f.headers() {
+        headers.set_item(h.name, header_value(py, h.value)?)?;
+    }
+    let d = PyDict::new(py);
+    d.set_item(intern!(py, "offset"), f.offset)?;
+    d.set_item(intern!(py, "total_length"), f.total_length)?;
+    d.set_item(intern!(py, "headers"), headers)?;
+    d.set_item(intern!(py, "payload"), PyBytes::new(py, f.payload))?;
+    d.set_item(intern!(py, "message_type"), f.message_type)?;
+    d.set_item(intern!(py, "event_type"), f.event_type)?;
+    d.set_item(intern!(py, "exception_type"), f.exception_type)?;
+    d.set_item(intern!(py, "content_type"), f.content_type)?;
+    Ok(d)
+}
+
+fn report_parts<'py>(py: Python<'py>, r: &BodyReport, d: &Bound<'py, PyDict>) -> PyResult<()> {
+    let errors = PyList::empty(py);
+    for e in &r.errors {
+        let x = PyDict::new(py);
+        x.set_item("kind", e.error.kind.name())?;
+        x.set_item("offset", e.error.offset)?;
+        x.set_item("frame_offset", e.error.frame_offset)?;
+        x.set_item("message", e.error.kind.to_string())?;
+        x.set_item("skipped", e.skipped)?;
+        errors.append(x)?;
+    }
+    d.set_item("errors", errors)?;
+    match r.truncated {
+        Some(t) => {
+            let x = PyDict::new(py);
+            x.set_item("offset", t.offset)?;
+            x.set_item("have", t.have)?;
+            x.set_item("need", t.need)?;
+            d.set_item("truncated", x)?;
+        }
+        None => d.set_item("truncated", py.None())?,
+    }
+    d.set_item("corrupt", r.corrupt())?;
+    Ok(())
+}
+
+/// Decode a whole EventStream body. Never raises for malformed data: problems are in `errors`
+/// (each `{kind, offset, frame_offset, message, skipped}`) and `truncated` (`{offset, have, need}`).
+#[pyfunction]
+#[pyo3(signature = (body, *, mode = "strict", max_headers_len = es::DEFAULT_MAX_HEADERS_LEN, max_payload_len = es::DEFAULT_MAX_PAYLOAD_LEN))]
+fn decode_eventstream<'py>(
+    py: Python<'py>,
+    body: &[u8],
+    mode: &str,
+    max_headers_len: u32,
+    max_payload_len: u32,
+) -> PyResult<Bound<'py, PyDict>> {
+    let opts = options(mode, max_headers_len, max_payload_len)?;
+    // Frames borrow `body` (immutable bytes); decode without the GIL, then build objects.
+    let (frames, report) = py.allow_threads(|| {
+        let mut frames = Vec::new();
+        let r = es::decode_body(body, &opts, |f| frames.push(f));
+        (frames, r)
+    });
+    let list = PyList::empty(py);
+    for f in &frames {
+        list.append(frame_dict(py, f)?)?;
+    }
+    let d = PyDict::new(py);
+    d.set_item("frames", list)?;
+    report_parts(py, &report, &d)?;
+    Ok(d)
+}
+
+/// Validate a whole body (both CRCs, all headers); return the frame count or raise
+/// `EventStreamError` for the first problem, including a truncated tail.
+#[pyfunction]
+#[pyo3(signature = (body, *, max_headers_len = es::DEFAULT_MAX_HEADERS_LEN, max_payload_len = es::DEFAULT_MAX_PAYLOAD_LEN))]
+fn check_eventstream(py: Python<'_>, body: &[u8], max_headers_len: u32, max_payload_len: u32) -> PyResult<u64> {
+    let lim = limits(max_headers_len, max_payload_len);
+    py.allow_threads(|| es::check_body(body, &lim)).map_err(|e| pyerr(py, e))
+}
+
+/// Strict push decoder: `feed` returns the frames completed by each chunk. On a data error it
+/// raises `EventStreamError` whose `frames` attribute holds the frames that chunk completed before
+/// the error; the decoder then stays failed.
+#[pyclass(module = "fastcap._native", name = "EventStreamDecoder")]
+struct PyEventStreamDecoder {
+    inner: StreamDecoder,
+}
+
+#[pymethods]
+impl PyEventStreamDecoder {
+    #[new]
+    #[pyo3(
+        signature = (*, max_headers_len = es::DEFAULT_MAX_HEADERS_LEN, max_payload_len = es::DEFAULT_MAX_PAYLOAD_LEN),
+        text_signature = "(*, max_headers_len=131072, max_payload_len=25165824)"
+    )]
+    fn new(max_headers_len: u32, max_payload_len: u32) -> Self {
+        PyEventStreamDecoder { inner: StreamDecoder::new(limits(max_headers_len, max_payload_len)) }
+    }
+
+    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let mut build_err: Option<PyErr> = None;
+        let r = self.inner.feed(data, |f| {
+            if build_err.is_none() {
+                if let Err(e) = frame_dict(py, &f).and_then(|d| out.append(d)) {
+                    build_err = Some(e);
+                }
+            }
+        });
+        if let Some(e) = build_err {
+            return Err(e);
+        }
+        match r {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                let err = pyerr(py, e);
+                err.value(py).setattr("frames", out)?;
+                Err(err)
+            }
+        }
+    }
+
+    /// End of input: raises `EventStreamError` (kind `Truncated`) if a partial frame is pending.
+    fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.inner.finish().map_err(|e| pyerr(py, e))
+    }
+
+    /// Body offset of the first byte not yet part of a complete frame.
+    #[getter]
+    fn offset(&self) -> u64 {
+        self.inner.offset()
+    }
+
+    /// Bytes buffered for the incomplete frame.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.inner.pending_len()
+    }
+
+    /// Frames emitted so far.
+    #[getter]
+    fn frames(&self) -> u64 {
+        self.inner.frames()
+    }
+}
+
+/// Bodies per GIL-free batch; `check_signals` runs between batches.
+const BATCH_BODIES: usize = 512;
+/// Or fewer bodies when they are large, so Ctrl-C is seen within a few milliseconds.
+const BATCH_BYTES: usize = 8 << 20;
+
+fn run_batches<'a>(py: Python<'_>, dec: &mut ColumnDecoder, bodies: &[Option<&'a [u8]>]) -> PyResult<()> {
+    let mut i = 0;
+    while i < bodies.len() {
+        let mut j = i;
+        let mut bytes = 0usize;
+        while j < bodies.len() && j - i < BATCH_BODIES && bytes < BATCH_BYTES {
+            bytes += bodies[j].map_or(0, <[u8]>::len);
+            j += 1;
+        }
+        let batch = &bodies[i..j];
+        py.allow_threads(|| {
+            for b in batch {
+                dec.push(*b);
+            }
+        });
+        py.check_signals()?;
+        i = j;
+    }
+    Ok(())
+}
+
+/// Imports a pyarrow-style array through the Arrow PyCapsule interface (`__arrow_c_array__`).
+fn import_arrow_array(obj: &Bound<'_, PyAny>) -> PyResult<ArrayRef> {
+    use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
+    let pair = obj.call_method0("__arrow_c_array__")?;
+    let pair = pair.downcast::<PyTuple>()?;
+    let schema_cap = pair.get_item(0)?.downcast_into::<PyCapsule>()?;
+    let array_cap = pair.get_item(1)?.downcast_into::<PyCapsule>()?;
+    // SAFETY: the capsules follow the Arrow PyCapsule protocol (names "arrow_schema" and
+    // "arrow_array"); we move the array out (leaving a released, empty struct for the capsule's
+    // destructor) and only borrow the schema, which the capsule keeps alive during the call.
+    let data = unsafe {
+        let schema = &*(schema_cap.pointer() as *const FFI_ArrowSchema);
+        let array = std::ptr::replace(array_cap.pointer() as *mut FFI_ArrowArray, FFI_ArrowArray::empty());
+        from_ffi(array, schema)
+    }
+    .map_err(|e| PyValueError::new_err(format!("arrow import: {e}")))?;
+    Ok(arrow_array::make_array(data))
+}
+
+fn arrow_bodies(a: &dyn Array) -> PyResult<Vec<Option<&[u8]>>> {
+    if let Some(b) = a.as_any().downcast_ref::<BinaryArray>() {
+        Ok(b.iter().collect())
+    } else if let Some(b) = a.as_any().downcast_ref::<LargeBinaryArray>() {
+        Ok(b.iter().collect())
+    } else if let Some(b) = a.as_any().downcast_ref::<BinaryViewArray>() {
+        Ok(b.iter().collect())
+    } else {
+        Err(PyTypeError::new_err(format!("expected a binary Arrow array, got {}", a.data_type())))
+    }
+}
+
+/// Decode a column of bodies into `(events, bodies)` Arrow tables. `bodies` is a sequence of
+/// `bytes | None` or an Arrow binary array (anything with `__arrow_c_array__`: binary,
+/// large_binary or binary_view). `events` has one row per verified frame; `bodies` one row per
+/// input with the frame count, the first error, skipped bytes and the truncated tail.
+#[pyfunction]
+#[pyo3(signature = (bodies, *, mode = "strict", max_headers_len = es::DEFAULT_MAX_HEADERS_LEN, max_payload_len = es::DEFAULT_MAX_PAYLOAD_LEN))]
+fn eventstream_column(
+    py: Python<'_>,
+    bodies: &Bound<'_, PyAny>,
+    mode: &str,
+    max_headers_len: u32,
+    max_payload_len: u32,
+) -> PyResult<(ArrowTable, ArrowTable)> {
+    let opts = options(mode, max_headers_len, max_payload_len)?;
+    let mut dec = ColumnDecoder::new(opts);
+    if bodies.hasattr(intern!(py, "__arrow_c_array__"))? {
+        let arr: Arc<dyn Array> = import_arrow_array(bodies)?;
+        let slices = arrow_bodies(arr.as_ref())?;
+        run_batches(py, &mut dec, &slices)?;
+    } else {
+        if bodies.is_instance_of::<PyBytes>() {
+            return Err(PyTypeError::new_err("bodies must be a sequence of bytes, not a single bytes object"));
+        }
+        // Keep the bytes objects alive while slices of them are decoded without the GIL; bytes
+        // are immutable, so the borrowed slices cannot change under us.
+        let mut owners: Vec<Option<Bound<'_, PyBytes>>> = Vec::new();
+        for item in bodies.try_iter()? {
+            let item = item?;
+            if item.is_none() {
+                owners.push(None);
+            } else {
+                let b = item
+                    .downcast_into::<PyBytes>()
+                    .map_err(|e| PyTypeError::new_err(format!("bodies must hold bytes or None: {e}")))?;
+                owners.push(Some(b));
+            }
+        }
+        let slices: Vec<Option<&[u8]>> = owners.iter().map(|o| o.as_ref().map(|b| b.as_bytes())).collect();
+        run_batches(py, &mut dec, &slices)?;
+    }
+    let (events, summary) = py.allow_threads(|| dec.finish()).map_err(|e| to_pyerr(py, e, None))?;
+    Ok((ArrowTable::new(events), ArrowTable::new(summary)))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(decode_eventstream, m)?)?;
+    m.add_function(wrap_pyfunction!(check_eventstream, m)?)?;
+    m.add_function(wrap_pyfunction!(eventstream_column, m)?)?;
+    m.add_class::<PyEventStreamDecoder>()?;
     Ok(())
 }
