@@ -56,6 +56,10 @@ def encode_capture_entry(
 # --- end cbor ---
 
 # --- begin eventstream ---
+from typing import final as _final
+
+from typing_extensions import disjoint_base as _disjoint_base
+
 def decode_eventstream(
     body: bytes,
     *,
@@ -74,6 +78,8 @@ def eventstream_column(
     max_payload_len: int = 25165824,
 ) -> tuple[ArrowTable, ArrowTable]: ...
 
+@_final
+@_disjoint_base
 class EventStreamDecoder:
     def __new__(
         cls, *, max_headers_len: int = 131072, max_payload_len: int = 25165824
