@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -42,6 +43,8 @@ def pascal(text: str) -> str:
 
 
 def _service_label(host: str) -> str:
+    if _is_local_host(host):
+        return "Local"
     labels = [x for x in host.split(".") if x]
     if len(labels) >= 3 and ".".join(labels[-2:]) in _TWO_PART_SUFFIXES:
         return labels[-3]
@@ -123,11 +126,47 @@ def url_api_name(method: str, url: str) -> str | None:
     return None
 
 
+def _is_local_host(host: str) -> bool:
+    """Loopback, IP literals and single-label names: a reverse proxy or test upstream, whose
+    host says nothing about the API."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return host == "localhost" or "." not in host
+
+
+# Official host to assume for a known API path served from a local/IP host.
+_PATH_HOSTS = (
+    ("/backend-api/codex/responses", "chatgpt.com"),
+    ("/messages/count_tokens", "api.anthropic.com"),
+    ("/messages", "api.anthropic.com"),
+    ("/responses", "api.openai.com"),
+    ("/chat/completions", "api.openai.com"),
+    (":streamgeneratecontent", "generativelanguage.googleapis.com"),
+    (":generatecontent", "generativelanguage.googleapis.com"),
+    (":counttokens", "generativelanguage.googleapis.com"),
+    ("/generateassistantresponse", "q.us-east-1.amazonaws.com"),
+)
+
+
 def api_name(ex: Exchange) -> str:
     target = ex.header("x-amz-target")
     if target and target.strip():
         return target.strip()
-    return url_api_name(ex.method, ex.url) or fallback_api_name(ex.url)
+    known = url_api_name(ex.method, ex.url)
+    if known:
+        return known
+    parts = urlsplit(ex.url)
+    host = (parts.hostname or "").lower()
+    if _is_local_host(host):
+        lpath = parts.path.rstrip("/").lower()
+        for suffix, official in _PATH_HOSTS:
+            if lpath.endswith(suffix):
+                name = url_api_name(ex.method, parts._replace(netloc=official).geturl())
+                if name:
+                    return name
+    return fallback_api_name(ex.url)
 
 
 _MODEL_PATH_RE = re.compile(

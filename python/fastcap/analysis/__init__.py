@@ -1,0 +1,1 @@
+"""Analyses over capture tables (Polars)."""
