@@ -1,0 +1,499 @@
+"""Starting and stopping mitmdump with the capture addon, and running an agent through it.
+
+Used by `fastcap capture`; see `fastcap.commands.capture` for the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fastcap.capture import session as sess
+from fastcap.errors import UsageError
+from fastcap.targets import FORWARD_ENV, Target
+
+ADDON_PATH = Path(__file__).with_name("addon.py").resolve()
+DEFAULT_CONFDIR = Path("~/.mitmproxy").expanduser()
+CA_NAME = "mitmproxy-ca-cert.pem"
+READY_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0
+UNTRUSTED_RE = re.compile(r"The client does not trust the proxy's certificate for (\S+)")
+
+
+class CaptureError(UsageError):
+    """A setup problem with an actionable message (exit 2)."""
+
+
+@dataclass
+class CaptureConfig:
+    target: Target
+    session_dir: Path
+    mode: str = "forward"  # forward | reverse
+    port: int = 0  # 0: first free from 8080 up
+    web: bool = False
+    web_port: int = 0
+    confdir: Path = DEFAULT_CONFDIR
+    filter: str = ""
+    sets: list[str] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)
+    upstream_proxy: str = ""
+    upstream: str = ""  # reverse-mode upstream for targets without one (generic)
+    save: bool = True
+    fmt: str = "cbor"
+    redact: bool = True
+    hosts: list[str] = field(default_factory=list)
+    session_id: str = ""
+
+    @property
+    def listen_ports(self) -> list[int]:
+        if self.mode == "reverse" and self.target.reverse and not self.upstream:
+            return [self.port + r.port_offset for r in self.target.reverse]
+        return [self.port]
+
+
+# ---------------------------------------------------------------------------------- prerequisites
+def find_tool(name: str = "mitmdump") -> str:
+    """Path of mitmdump/mitmweb: PATH first, then next to this interpreter."""
+    found = shutil.which(name)
+    if found:
+        return found
+    local = Path(sys.executable).with_name(name)
+    if local.exists():
+        return str(local)
+    raise CaptureError(
+        f"{name} not found. Install mitmproxy: `uv tool install mitmproxy`, `pipx install mitmproxy`, "
+        "`brew install mitmproxy`, or `pip install 'fastcap[capture]'`."
+    )
+
+
+def mitmproxy_version(tool: str) -> str | None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=30).stdout
+        m = re.search(r"Mitmproxy:\s*(\S+)", out)
+        if m:
+            return m.group(1)
+    return None
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def first_free_port(start: int = 8080, count: int = 1, avoid: Sequence[int] = (), limit: int = 200) -> int:
+    """First port p >= start with p..p+count-1 all free (and not in `avoid`)."""
+    for p in range(start, start + limit):
+        span = range(p, p + count)
+        if all(q not in avoid and port_free(q) for q in span):
+            return p
+    raise CaptureError(f"no free port between {start} and {start + limit}; pass --port")
+
+
+def ensure_ca(confdir: Path) -> Path:
+    """The mitmproxy CA certificate in `confdir`, generated if missing."""
+    ca = confdir / CA_NAME
+    if ca.exists():
+        return ca
+    confdir.mkdir(parents=True, exist_ok=True)
+    try:
+        from mitmproxy.certs import CertStore
+
+        CertStore.from_store(confdir, "mitmproxy", 2048)
+    except ImportError:
+        tool = find_tool("mitmdump")
+        port = first_free_port(18080)
+        proc = subprocess.Popen(
+            [tool, "-q", "--listen-host", "127.0.0.1", "-p", str(port), "--set", f"confdir={confdir}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while not ca.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+    if not ca.exists():
+        raise CaptureError(f"could not create the mitmproxy CA in {confdir}; run `mitmdump` once and retry")
+    return ca
+
+
+def system_ca_file() -> Path | None:
+    paths = ssl.get_default_verify_paths()
+    for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile, paths.openssl_cafile):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    for candidate in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"):
+        if Path(candidate).is_file():
+            return Path(candidate)
+    with contextlib.suppress(ImportError):
+        import certifi
+
+        return Path(certifi.where())
+    return None
+
+
+def make_ca_bundle(ca: Path, dest: Path) -> Path:
+    """System CAs followed by the mitmproxy CA, for SSL_CERT_FILE / REQUESTS_CA_BUNDLE."""
+    parts: list[bytes] = []
+    system = system_ca_file()
+    if system is not None and system.resolve() != dest.resolve():
+        parts.append(system.read_bytes().rstrip() + b"\n")
+    parts.append(ca.read_bytes())
+    dest.write_bytes(b"".join(parts))
+    return dest
+
+
+def check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".fastcap-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CaptureError(f"output directory {directory} is not writable: {exc.strerror or exc}") from None
+
+
+# ---------------------------------------------------------------------------------- command and env
+def build_command(cfg: CaptureConfig, tool: str, *, web_password: str | None = None) -> list[str]:
+    cmd = [tool, "--listen-host", "127.0.0.1"]
+    if cfg.mode == "reverse":
+        if cfg.upstream:
+            cmd += ["--mode", f"reverse:{cfg.upstream}@{cfg.port}"]
+        elif cfg.target.reverse:
+            for r in cfg.target.reverse:
+                cmd += ["--mode", f"reverse:{r.upstream}@{cfg.port + r.port_offset}"]
+        else:
+            raise CaptureError(f"target {cfg.target.name} has no reverse proxy: pass --upstream URL or use --mode forward")
+    elif cfg.upstream_proxy:
+        cmd += ["--mode", f"upstream:{cfg.upstream_proxy}@{cfg.port}"]
+    else:
+        cmd += ["--mode", f"regular@{cfg.port}"]
+    cmd += ["--set", f"confdir={cfg.confdir}"]
+    if cfg.web:
+        cmd += ["--web-port", str(cfg.web_port), "--set", "web_open_browser=false", "--set", "web_host=127.0.0.1"]
+        if web_password:
+            cmd += ["--set", f"web_password={web_password}"]
+    if cfg.save:
+        cmd += [
+            "-s", str(ADDON_PATH),
+            "--set", f"fastcap_out={cfg.session_dir}",
+            "--set", f"fastcap_format={cfg.fmt}",
+            "--set", f"fastcap_target={cfg.target.name}",
+            "--set", f"fastcap_redact={'true' if cfg.redact else 'false'}",
+        ]
+        if cfg.session_id:
+            cmd += ["--set", f"fastcap_session={cfg.session_id}"]
+        if cfg.filter:
+            cmd += ["--set", f"fastcap_filter={cfg.filter}"]
+        for host in cfg.hosts:
+            cmd += ["--set", f"fastcap_hosts={host}"]
+    for script in cfg.scripts:
+        cmd += ["-s", script]
+    for item in cfg.sets:
+        cmd += ["--set", item]
+    return cmd
+
+
+def agent_env(cfg: CaptureConfig, ca: Path, bundle: Path) -> dict[str, str]:
+    """Variables the agent needs (never NODE_TLS_REJECT_UNAUTHORIZED)."""
+    env: dict[str, str] = {}
+    if cfg.mode == "forward":
+        proxy = f"http://127.0.0.1:{cfg.port}"
+        for k, v in FORWARD_ENV.items():
+            env[k] = v.format(proxy=proxy, ca=ca, bundle=bundle)
+    else:
+        if cfg.upstream:
+            env["FASTCAP_PROXY_URL"] = f"http://127.0.0.1:{cfg.port}"
+        else:
+            for r in cfg.target.reverse:
+                base = f"http://127.0.0.1:{cfg.port + r.port_offset}"
+                for k, v in r.env.items():
+                    env[k] = v.format(base=base)
+            env["FASTCAP_PROXY_URL"] = f"http://127.0.0.1:{cfg.port}"
+    return env
+
+
+def manual_steps(cfg: CaptureConfig) -> list[str]:
+    ports = {f"port{i}": p for i, p in enumerate(cfg.listen_ports)}
+    steps = []
+    if cfg.mode == "reverse":
+        for step in cfg.target.manual_steps:
+            with contextlib.suppress(KeyError, IndexError):
+                steps.append(step.format(**ports))
+    return steps
+
+
+def launch_lines(env: dict[str, str], command: str, shell: str) -> str:
+    """A copy-paste launch command for `bash` or `powershell`."""
+    if shell == "powershell":
+        lines = [f"$env:{k} = '{v}'" for k, v in env.items() if not k.islower()]
+        return "\n".join([*lines, command])
+    lines = [f"{k}={shlex.quote(v)} \\" for k, v in env.items() if not k.islower()]
+    return "\n".join([*lines, command])
+
+
+# ---------------------------------------------------------------------------------- process control
+def start_proxy(cfg: CaptureConfig, log_path: Path) -> tuple[subprocess.Popen[bytes], list[str], str | None]:
+    """Start mitmdump (or mitmweb) and wait until every listen port accepts connections."""
+    tool = find_tool("mitmweb" if cfg.web else "mitmdump")
+    password = None
+    if cfg.web:
+        version = mitmproxy_version(tool) or "0"
+        if tuple(int(x) for x in re.findall(r"\d+", version)[:2]) >= (11, 1):
+            password = secrets.token_urlsafe(12)
+    cmd = build_command(cfg, tool, web_password=password)
+    logf = log_path.open("ab")
+    kwargs: dict[str, Any] = {}
+    if sys.platform != "win32":
+        kwargs["start_new_session"] = True  # Ctrl-C in the agent's terminal does not kill the proxy
+    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
+    logf.close()
+    ports = list(cfg.listen_ports) + ([cfg.web_port] if cfg.web else [])
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = list(ports)
+    while pending:
+        if proc.poll() is not None:
+            raise CaptureError(f"{Path(tool).name} exited with code {proc.returncode} at start-up:\n{log_tail(log_path)}")
+        if time.monotonic() > deadline:
+            stop_proxy(proc.pid)
+            raise CaptureError(f"{Path(tool).name} did not listen on {pending} within {READY_TIMEOUT:.0f}s:\n{log_tail(log_path)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", pending[0]), timeout=0.2):
+            pending.pop(0)
+            continue
+        time.sleep(0.05)
+    return proc, cmd, password
+
+
+def stop_proxy(pid: int, timeout: float = STOP_TIMEOUT, proc: subprocess.Popen[bytes] | None = None) -> str:
+    """SIGTERM, wait (polling every 0.2 s), SIGKILL after `timeout`. Returns how it ended."""
+    if not sess.pid_alive(pid):
+        if proc is not None:
+            proc.wait(1)
+        return "already stopped"
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return "stopped"
+        if proc is None and not sess.pid_alive(pid):
+            return "stopped"
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if proc is not None:
+        proc.wait(5)
+    return "killed (capture may be incomplete)"
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def untrusted_hosts(log_path: Path) -> list[str]:
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return []
+    return sorted(set(UNTRUSTED_RE.findall(text)))
+
+
+# ---------------------------------------------------------------------------------- sessions
+def capture_files(cfg: CaptureConfig, session_id: str) -> dict[str, str | None]:
+    return {
+        "capture_file": str(cfg.session_dir / f"{session_id}.cbor") if cfg.save and cfg.fmt in ("cbor", "both") else None,
+        "jsonl_file": str(cfg.session_dir / "traffic.jsonl") if cfg.save and cfg.fmt in ("jsonl", "both") else None,
+    }
+
+
+def prepare(cfg: CaptureConfig) -> tuple[Path, Path]:
+    """Up-front checks; returns (CA path, CA bundle path)."""
+    find_tool("mitmweb" if cfg.web else "mitmdump")
+    check_writable(cfg.session_dir)
+    if cfg.port:
+        busy = [p for p in cfg.listen_ports if not port_free(p)]
+        if busy:
+            raise CaptureError(f"port {busy[0]} is already in use; pass another --port or stop what is listening")
+    else:
+        cfg.port = first_free_port(8080, count=len(cfg.listen_ports))
+    if cfg.web:
+        if cfg.web_port and not port_free(cfg.web_port):
+            raise CaptureError(f"web port {cfg.web_port} is already in use; pass another --web-port")
+        if not cfg.web_port:
+            cfg.web_port = first_free_port(8081, avoid=cfg.listen_ports)
+    if cfg.mode not in cfg.target.modes and not (cfg.mode == "reverse" and cfg.upstream):
+        raise CaptureError(f"target {cfg.target.name} supports --mode {' or '.join(cfg.target.modes)}")
+    ca = ensure_ca(cfg.confdir)
+    bundle = make_ca_bundle(ca, cfg.session_dir / "ca-bundle.pem")
+    return ca, bundle
+
+
+def start_session(cfg: CaptureConfig, base: Path, command: Sequence[str] = ()) -> tuple[dict[str, Any], subprocess.Popen[bytes], dict[str, str]]:
+    ca, bundle = prepare(cfg)
+    session_id = cfg.session_id or f"fastcap-{cfg.session_dir.name}"
+    cfg.session_id = session_id
+    log_path = cfg.session_dir / "mitmdump.log"
+    proc, cmd, password = start_proxy(cfg, log_path)
+    env = agent_env(cfg, ca, bundle)
+    state: dict[str, Any] = {
+        "status": "capturing",
+        "pid": proc.pid,
+        "port": cfg.port,
+        "session_dir": str(cfg.session_dir),
+        "started_at": sess.now_iso(),
+        "agent": cfg.target.name,
+        "mode": cfg.mode,
+        "ports": cfg.listen_ports,
+        "session_id": session_id,
+        "redacted": cfg.redact,
+        **capture_files(cfg, session_id),
+        "log_file": str(log_path),
+        "ca_cert": str(ca),
+        "ca_bundle": str(bundle),
+        "proxy_command": cmd,
+        "env": env,
+        "mitmproxy_version": mitmproxy_version(cmd[0]),
+    }
+    if cfg.web:
+        state["web_url"] = f"http://127.0.0.1:{cfg.web_port}"
+        state["web_password"] = password
+    if command:
+        state["command"] = list(command)
+    sess.write_state(cfg.session_dir, state)
+    sess.remember(base, cfg.session_dir)
+    return state, proc, env
+
+
+def finish_session(
+    session_dir: Path,
+    *,
+    stop: bool = True,
+    report: bool = True,
+    proc: subprocess.Popen[bytes] | None = None,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Stop the proxy, run the report hook and the leak scan, mark the session completed."""
+    state = sess.read_state(session_dir) or {}
+    pid = state.get("pid")
+    if stop and isinstance(pid, int):
+        if proc is not None or sess.is_recorded_proxy(state):
+            how = stop_proxy(pid, proc=proc)
+            state["stopped"] = how
+        else:
+            state["stopped"] = "already stopped"
+    state = {**state, "status": "analyzing"}
+    sess.write_state(session_dir, state)
+    capture = state.get("capture_file") or state.get("jsonl_file")
+    exit_code = 0
+    generated: list[str] = []
+    hook = None
+    if report:
+        try:
+            from fastcap import reports
+
+            hook = getattr(reports, "write_session_reports", None)
+        except ImportError:
+            hook = None
+    if capture and Path(capture).exists() and hook is not None:
+        try:
+            result = hook(Path(capture), session_dir)
+            files = result if isinstance(result, (list, tuple)) else getattr(result, "files", None)
+            if isinstance(files, (list, tuple)):
+                generated = [str(p) for p in files]
+        except Exception as exc:
+            state["error"] = f"report step failed: {exc}"
+            sess.write_state(session_dir, state)
+            echo(f"fastcap: report step failed: {exc}")
+            return 1
+    findings = scan_outputs(session_dir, state, generated)
+    if findings:
+        state["error"] = f"leak scan: {len(findings)} finding(s)"
+        sess.write_state(session_dir, state)
+        for f in findings[:20]:
+            echo(f"leak: {f}")
+        echo(f"fastcap: leak scan failed with {len(findings)} finding(s); session left in 'analyzing'")
+        return 1
+    state["status"] = "completed"
+    state["completed_at"] = sess.now_iso()
+    sess.write_state(session_dir, state)
+    return exit_code
+
+
+def scan_outputs(session_dir: Path, state: dict[str, Any], generated: Sequence[str] = ()) -> list[Any]:
+    """Leak-scan every generated file (not the raw capture, log, CA files or state)."""
+    from fastcap.leakscan import scan_paths
+
+    raw = {state.get("capture_file"), state.get("log_file")}
+    if not state.get("redacted", True):
+        raw.add(state.get("jsonl_file"))
+    skip_names = {"ca-bundle.pem", sess.STATE_FILE, "mitmdump.log"}
+    paths = [Path(p) for p in generated] if generated else [
+        p for p in session_dir.rglob("*")
+        if p.is_file() and str(p) not in raw and p.name not in skip_names and not p.name.startswith(".")
+        and p.suffix != ".cbor"
+    ]
+    return scan_paths(paths)
+
+
+def summary_lines(session_dir: Path) -> list[str]:
+    state = sess.read_state(session_dir) or {}
+    lines = [f"Session directory: {session_dir}"]
+    for key, label in (("capture_file", "Capture (CBOR)"), ("jsonl_file", "Traffic (JSONL)")):
+        if state.get(key):
+            lines.append(f"{label}: {state[key]}  (raw capture: may contain sensitive data)")
+    summary_path = session_dir / "summary.json"
+    if summary_path.exists():
+        with contextlib.suppress(orjson.JSONDecodeError, OSError):
+            s = orjson.loads(summary_path.read_bytes())
+            counts = s.get("counts", {})
+            lines.append(
+                f"Requests: {counts.get('requests', 0)}  streams: {counts.get('streams', 0)}  "
+                f"errors: {counts.get('errors', 0)}  WebSocket messages: {counts.get('ws_messages', 0)}"
+            )
+            if s.get("status"):
+                lines.append("Status codes: " + ", ".join(f"{k}×{v}" for k, v in sorted(s["status"].items())))
+            if s.get("hosts"):
+                lines.append("Hosts: " + ", ".join(f"{k} ({v})" for k, v in sorted(s["hosts"].items(), key=lambda kv: -kv[1])))
+    else:
+        n = sess.count_requests(session_dir, state)
+        if n is not None:
+            lines.append(f"Requests: {n}")
+    log = state.get("log_file")
+    if log:
+        hosts = untrusted_hosts(Path(log))
+        if hosts:
+            lines.append(
+                "Setup error: the client does not trust the proxy's certificate for "
+                + ", ".join(hosts)
+                + " (the agent ignored the CA variables; see the launch instructions)."
+            )
+    if state.get("status") == "completed":
+        reports = sorted(p.name for p in session_dir.glob("*.md"))
+        if reports:
+            lines.append("Reports: " + ", ".join(reports))
+    return lines

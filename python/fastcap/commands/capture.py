@@ -1,0 +1,280 @@
+"""`fastcap capture`: record an agent's traffic through mitmdump with fastcap's addon.
+
+    fastcap capture --target T [--out DIR] -- <agent command>   run the agent through the proxy
+    fastcap capture start [--target T] [options]                start a background capture
+    fastcap capture status                                      show the live session
+    fastcap capture stop                                        stop it and analyse
+    fastcap capture                                             start, or offer to stop a live one
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from fastcap import targets
+from fastcap.capture import runner
+from fastcap.capture import session as sess
+from fastcap.errors import UsageError
+
+ACTIONS = ("start", "stop", "status")
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "capture",
+        help="capture an agent's API traffic through mitmproxy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("words", nargs="*", metavar="[start|stop|status] | -- COMMAND",
+                   help="an action, or the agent command after `--`")
+    p.add_argument("--target", "-t", default="generic", choices=targets.names(), help="agent profile (default: generic)")
+    p.add_argument("--mode", choices=("forward", "reverse"), help="proxy mode (default: the target's first mode)")
+    p.add_argument("--upstream", default="", metavar="URL", help="reverse mode: the API base URL to front")
+    p.add_argument("--out", "-o", type=Path, help="session directory (default: <sessions dir>/<timestamp>)")
+    p.add_argument("--sessions-dir", type=Path, help="base directory of sessions (default: $FASTCAP_SESSIONS_DIR or ~/.fastcap/sessions)")
+    p.add_argument("--port", "-p", type=int, default=0, help="listen port (default: first free from 8080)")
+    p.add_argument("--web", action="store_true", help="run mitmweb (password-protected where supported; browser not opened)")
+    p.add_argument("--web-port", type=int, default=0, help="mitmweb UI port (default: first free from 8081)")
+    p.add_argument("--filter", default="", help="mitmproxy filter expression: record only matching flows")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help="pass an option to mitmdump (repeatable)")
+    p.add_argument("--script", dest="scripts", action="append", default=[], metavar="PATH", help="extra mitmproxy addon script (repeatable)")
+    p.add_argument("--upstream-proxy", default="", metavar="URL", help="chain through an upstream proxy (--mode upstream:URL)")
+    p.add_argument("--no-save", action="store_true", help="do not record (proxy only, e.g. with --web)")
+    p.add_argument("--format", dest="fmt", choices=("cbor", "jsonl", "both"), default="cbor", help="capture format (default: cbor)")
+    p.add_argument("--no-redact", action="store_true", help="record secrets verbatim (redaction is on by default)")
+    p.add_argument("--no-report", action="store_true", help="after stopping, skip the report step (summary only)")
+    p.add_argument("--confdir", type=Path, default=runner.DEFAULT_CONFDIR, help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
+    yn = p.add_mutually_exclusive_group()
+    yn.add_argument("--yes", "-y", action="store_true", help="answer yes: stop and analyse a live capture")
+    yn.add_argument("--no", "-n", action="store_true", help="answer no: leave a live capture running")
+    p.set_defaults(func=run)
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    words: list[str] = list(args.words)
+    base = sess.sessions_base(args.sessions_dir)
+    if words and words[0] in ACTIONS:
+        action, rest = words[0], words[1:]
+        if rest:
+            raise UsageError(f"unexpected arguments after '{action}': {' '.join(rest)} (put an agent command after --)")
+        if action == "status":
+            return cmd_status(args, base)
+        if action == "stop":
+            return cmd_stop(args, base)
+        return cmd_start(args, base, toggle=False)
+    if words:
+        return cmd_run(args, base, words)
+    return cmd_start(args, base, toggle=True)
+
+
+def _config(args: argparse.Namespace, session_dir: Path) -> runner.CaptureConfig:
+    target = targets.get(args.target)
+    mode = args.mode or ("reverse" if args.upstream else target.default_mode)
+    if args.upstream_proxy and mode == "reverse":
+        raise UsageError("--upstream-proxy works with --mode forward only")
+    for item in args.sets:
+        if "=" not in item:
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+    for script in args.scripts:
+        if not Path(script).is_file():
+            raise UsageError(f"--script {script}: no such file")
+    return runner.CaptureConfig(
+        target=target,
+        session_dir=session_dir,
+        mode=mode,
+        port=args.port,
+        web=args.web,
+        web_port=args.web_port,
+        confdir=args.confdir.expanduser(),
+        filter=args.filter,
+        sets=list(args.sets),
+        scripts=[str(Path(s).resolve()) for s in args.scripts],
+        upstream_proxy=args.upstream_proxy,
+        upstream=args.upstream,
+        save=not args.no_save,
+        fmt=args.fmt,
+        redact=not args.no_redact,
+    )
+
+
+def _session_dir(args: argparse.Namespace, base: Path) -> Path:
+    if args.out:
+        out = args.out.expanduser()
+        runner.check_writable(out)
+        return out.resolve()
+    try:
+        return sess.new_session_dir(base)
+    except OSError as exc:
+        raise runner.CaptureError(f"cannot create a session under {base}: {exc}; pass --out DIR") from None
+
+
+def _find_session(args: argparse.Namespace, base: Path) -> Path | None:
+    if args.out:
+        return args.out.expanduser().resolve()
+    return sess.latest_session(base)
+
+
+def _ask(args: argparse.Namespace, question: str) -> bool:
+    if args.yes:
+        return True
+    if args.no:
+        return False
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} Pass --yes or --no (stdin is not a terminal).")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def _print_summary(console: Console, session_dir: Path) -> None:
+    for line in runner.summary_lines(session_dir):
+        console.print(line, markup=False)
+
+
+def _analyse(
+    console: Console, session_dir: Path, args: argparse.Namespace, *, proc: subprocess.Popen[bytes] | None = None
+) -> int:
+    code = runner.finish_session(
+        session_dir, proc=proc, report=not args.no_report, echo=lambda s: console.print(s, markup=False)
+    )
+    _print_summary(console, session_dir)
+    return code
+
+
+# ---------------------------------------------------------------------------------- actions
+def cmd_start(args: argparse.Namespace, base: Path, *, toggle: bool) -> int:
+    console = _console()
+    latest = _find_session(args, base) if not args.out else None
+    state = sess.read_state(latest) if latest else None
+    if latest is not None and state and state.get("status") == "capturing":
+        if sess.is_recorded_proxy(state):
+            n = sess.count_requests(latest, state)
+            if _ask(args, f"Capture in progress (pid {state.get('pid')}, port {state.get('port')}, "
+                          f"{n if n is not None else '?'} requests) in {latest}. Stop and analyse?"):
+                return _analyse(console, latest, args)
+            if toggle:
+                console.print("Leaving it running. Starting another capture.", markup=False)
+        else:
+            console.print(f"mitmdump already stopped. Analysing {latest}.", markup=False)
+            code = _analyse(console, latest, args)
+            if toggle and code != 0:
+                return code
+    cfg = _config(args, _session_dir(args, base))
+    state, _proc, env = runner.start_session(cfg, base)
+    _print_launch(console, cfg, state, env, command=cfg.target.example_command)
+    return 0
+
+
+def _print_launch(console: Console, cfg: runner.CaptureConfig, state: dict[str, Any], env: dict[str, str], command: str) -> None:
+    ports = ", ".join(str(p) for p in cfg.listen_ports)
+    tool = "mitmweb" if cfg.web else "mitmdump"
+    console.print(f"{tool} is running on port {ports} (pid {state['pid']}).", markup=False)
+    if cfg.mode == "reverse":
+        ups = [cfg.upstream] if cfg.upstream else [f"{r.upstream} ({r.purpose})" for r in cfg.target.reverse]
+        for port, up in zip(cfg.listen_ports, ups, strict=False):
+            console.print(f"  :{port} -> {up}", markup=False)
+    if cfg.web:
+        console.print(f"Web UI: {state['web_url']}", markup=False)
+        if state.get("web_password"):
+            console.print(f"Web password: {state['web_password']}", markup=False)
+        else:
+            console.print("Web UI has no password support in this mitmproxy version (bound to 127.0.0.1 only).", markup=False)
+    console.print(f"\nRun {cfg.target.description} through the proxy in another terminal.\n\nbash:", markup=False)
+    console.print(runner.launch_lines(env, command, "bash"), markup=False)
+    console.print("\nPowerShell:", markup=False)
+    console.print(runner.launch_lines(env, command, "powershell"), markup=False)
+    steps = runner.manual_steps(cfg)
+    if steps:
+        console.print("\nManual setup required:", markup=False)
+        for step in steps:
+            console.print(f"  - {step}", markup=False)
+    for note in cfg.target.notes:
+        console.print(f"Note: {note}", markup=False)
+    console.print(
+        "\nWhen you are done, run `fastcap capture stop` (or `fastcap capture` again) to stop the capture "
+        f"and analyse it.\n\nSession directory: {cfg.session_dir}",
+        markup=False,
+    )
+
+
+def cmd_status(args: argparse.Namespace, base: Path) -> int:
+    console = _console()
+    latest = _find_session(args, base)
+    state = sess.read_state(latest) if latest else None
+    if latest is None or state is None:
+        console.print(f"No capture session under {base}.", markup=False)
+        return 1
+    alive = sess.is_recorded_proxy(state)
+    n = sess.count_requests(latest, state)
+    status = state.get("status")
+    if status == "capturing" and not alive:
+        status = "capturing (proxy not running)"
+    console.print(f"Session: {latest}", markup=False)
+    console.print(f"Status: {status}", markup=False)
+    console.print(f"Target: {state.get('agent')}  mode: {state.get('mode')}  port: {state.get('port')}  pid: {state.get('pid')}", markup=False)
+    console.print(f"Started: {state.get('started_at')}", markup=False)
+    if state.get("completed_at"):
+        console.print(f"Completed: {state['completed_at']}", markup=False)
+    console.print(f"Requests captured: {n if n is not None else 'no capture file yet'}", markup=False)
+    if state.get("error"):
+        console.print(f"Error: {state['error']}", markup=False)
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace, base: Path) -> int:
+    console = _console()
+    latest = _find_session(args, base)
+    state = sess.read_state(latest) if latest else None
+    if latest is None or state is None:
+        console.print(f"No capture session under {base}.", markup=False)
+        return 1
+    if state.get("status") == "completed":
+        console.print(f"Session {latest} is already completed.", markup=False)
+        _print_summary(console, latest)
+        return 0
+    if state.get("status") == "capturing" and not sess.is_recorded_proxy(state):
+        console.print("mitmdump already stopped. Analysing capture.", markup=False)
+    return _analyse(console, latest, args)
+
+
+def cmd_run(args: argparse.Namespace, base: Path, command: list[str]) -> int:
+    console = _console()
+    cfg = _config(args, _session_dir(args, base))
+    state, proc, env = runner.start_session(cfg, base, command)
+    console.print(f"fastcap: {Path(state['proxy_command'][0]).name} on port "
+                  f"{', '.join(map(str, cfg.listen_ports))}; running: {' '.join(command)}", markup=False)
+    for step in runner.manual_steps(cfg):
+        console.print(f"fastcap: manual step: {step}", markup=False)
+    child_env = {**os.environ, **env}
+    child_env.pop("NODE_TLS_REJECT_UNAUTHORIZED", None)
+    agent_code = 1
+    try:
+        child = subprocess.Popen(command, env=child_env)
+        try:
+            agent_code = child.wait()
+        except KeyboardInterrupt:
+            child.send_signal(signal.SIGINT)
+            try:
+                agent_code = child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                agent_code = child.wait()
+    except FileNotFoundError:
+        console.print(f"fastcap: error: command not found: {command[0]}", markup=False)
+        agent_code = 127
+    finally:
+        code = _analyse(console, cfg.session_dir, args, proc=proc)
+    console.print(f"Agent exited with code {agent_code}.", markup=False)
+    return agent_code if agent_code != 0 else code
