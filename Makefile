@@ -1,0 +1,48 @@
+# fastcap: `make demo` sets up and analyses the bundled example; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+ACTIVATE := source $(BIN)/activate
+
+.PHONY: setup build demo test test-rust test-python lint bench bench-ci clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install --quiet "maturin>=1.7,<2"
+	$(ACTIVATE) && maturin develop --release --extras dev --quiet 2>&1 | grep -v "^📦\|^🔗\|^🐍\|^⚠️" || true
+	$(BIN)/python -c "import fastcap._native as n; print('fastcap native build:', n.build_profile)"
+
+build:
+	$(ACTIVATE) && maturin develop --release --quiet
+
+demo: setup
+	$(BIN)/fastcap analyze examples/demo_session.cbor --out out/demo
+
+test-rust:
+	cargo test --release -p fastcap-core
+
+lint: setup
+	$(BIN)/ruff check python tests benches
+	$(BIN)/python -m mypy.stubtest fastcap._native --allowlist stubtest-allowlist.txt
+	cargo clippy --release --workspace --quiet -- -D warnings
+
+test-python: setup
+	$(BIN)/python -m pytest -q -ra
+
+bench-ci: setup
+	$(BIN)/python benches/run_ci.py
+
+test: setup test-rust lint test-python bench-ci
+
+bench: setup
+	$(BIN)/python benches/bench_cbor.py --size-mb 200
+	$(BIN)/python benches/bench_eventstream.py
+	$(BIN)/python benches/bench_sse.py
+	$(BIN)/python benches/bench_mitmlog.py
+
+clean:
+	rm -rf target $(VENV) out
