@@ -1,5 +1,5 @@
 """A local HTTPS fake of the model APIs fastcap captures (Anthropic, OpenAI, Gemini, kiro, WebSocket)."""
 
-from tests.fakeupstream.server import FakeUpstream
+from .server import FakeUpstream
 
 __all__ = ["FakeUpstream"]

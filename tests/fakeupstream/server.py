@@ -36,8 +36,8 @@ import orjson
 import wsproto
 import wsproto.events as wse
 
-from tests.fakeupstream import eventstream
-from tests.fakeupstream.certs import make_self_signed
+from . import eventstream
+from .certs import make_self_signed
 
 # Obviously fake credentials; a leak scan of any written file must not find them.
 ANTHROPIC_KEY = "sk-ant-api03-FAKEFAKEFAKEFAKEFAKEFAKE0000"
