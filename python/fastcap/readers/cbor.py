@@ -161,6 +161,9 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
             if isinstance(hdrs, str):
                 ex.response_headers = parse_header_block(hdrs)
             ex.response_started_at = marker["ts"]
+            if marker.get("request_timestamp") is not None:
+                # `rts`: when the proxy forwarded the request; the capture's TTFB is measured from it.
+                ex.request_ended_at = marker["request_timestamp"]
             ex.chunks = [Chunk(t=t, data=data) for t, data in chunks]
             raw = b"".join(c.data for c in ex.chunks)
             ex.response_body, problem = decode_content(raw, ex.header("content-encoding", response=True))

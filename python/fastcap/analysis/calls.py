@@ -1,0 +1,110 @@
+"""The calls table: one row per exchange with what every overview needs.
+
+Built from `CallAnalysis` results (any input format). Timing columns are null when the source
+has no timestamps (mitmdump logs, HAR without timings): never estimated (sse.md §10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import polars as pl
+
+from fastcap.dialects.base import CallAnalysis
+
+CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "index": pl.UInt32,
+    "started_at": pl.Float64,
+    "api_name": pl.Utf8,
+    "dialect": pl.Utf8,
+    "is_model_call": pl.Boolean,
+    "method": pl.Utf8,
+    "host": pl.Utf8,
+    "path": pl.Utf8,
+    "model": pl.Utf8,
+    "status": pl.Int64,
+    "response_kind": pl.Utf8,
+    "ttfb_s": pl.Float64,
+    "ttft_s": pl.Float64,
+    "duration_s": pl.Float64,
+    "chunks": pl.UInt32,
+    "response_bytes": pl.Int64,
+    "text_chars": pl.Int64,
+    "reasoning_chars": pl.Int64,
+    "tool_calls": pl.List(pl.Utf8),
+    "input_total": pl.Int64,
+    "input_uncached": pl.Int64,
+    "cache_read": pl.Int64,
+    "cache_write": pl.Int64,
+    "output_total": pl.Int64,
+    "reasoning_tokens": pl.Int64,
+    "stop_reason": pl.Utf8,
+    "complete": pl.Boolean,
+    "issue_class": pl.Utf8,
+    "error": pl.Utf8,
+    "conversation_id": pl.Utf8,
+    "session_id": pl.Utf8,
+    "retry_after_s": pl.Float64,
+}
+
+
+def _retry_after(analysis: CallAnalysis) -> float | None:
+    value = analysis.exchange.header("retry-after", response=True)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def call_row(a: CallAnalysis) -> dict[str, object]:
+    ex, resp = a.exchange, a.response
+    parts = urlsplit(ex.url)
+    first_t = next((c.t for c in ex.chunks if c.t is not None), None)
+    req_end = ex.request_ended_at or ex.started_at
+    ttfb = (first_t - req_end) if first_t is not None and req_end is not None else None
+    if ttfb is None and ex.response_started_at is not None and req_end is not None and not ex.chunks:
+        ttfb = ex.response_started_at - req_end
+    duration = (ex.ended_at - ex.started_at) if ex.ended_at is not None and ex.started_at is not None else None
+    usage = resp.usage
+    error = ex.error or next((f"{e.type or 'error'}: {e.message or ''}".strip() for e in resp.errors), None)
+    return {
+        "index": ex.index,
+        "started_at": ex.started_at,
+        "api_name": a.api_name,
+        "dialect": a.dialect,
+        "is_model_call": a.is_model_call,
+        "method": ex.method,
+        "host": parts.hostname or "",
+        "path": parts.path or "/",
+        "model": a.request.model or resp.model or ex.model,
+        "status": ex.status,
+        "response_kind": resp.kind,
+        "ttfb_s": ttfb,
+        "ttft_s": resp.ttft,
+        "duration_s": duration,
+        "chunks": len(ex.chunks),
+        "response_bytes": len(ex.response_body) if ex.response_body is not None else None,
+        "text_chars": len(resp.text),
+        "reasoning_chars": len(resp.reasoning_text),
+        "tool_calls": [t.name for t in resp.tool_calls],
+        "input_total": usage.input_total if usage else None,
+        "input_uncached": usage.input_uncached if usage else None,
+        "cache_read": usage.cache_read if usage else None,
+        "cache_write": usage.cache_write if usage else None,
+        "output_total": usage.output_total if usage else None,
+        "reasoning_tokens": usage.reasoning if usage else None,
+        "stop_reason": resp.stop_reason,
+        "complete": resp.complete,
+        "issue_class": a.issue_class,
+        "error": error,
+        "conversation_id": a.request.conversation_id,
+        "session_id": ex.session_id,
+        "retry_after_s": _retry_after(a),
+    }
+
+
+def calls_table(analyses: Iterable[CallAnalysis]) -> pl.DataFrame:
+    return pl.DataFrame([call_row(a) for a in analyses], schema=CALLS_SCHEMA)

@@ -1,0 +1,154 @@
+"""`fastcap analyze FILE`: one pass, a compact overview on the terminal, reports on disk."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fastcap.errors import EXIT_BAD_INPUT, UsageError
+
+PROGRESS_MIN_BYTES = 4 << 20  # show progress bars for inputs above a few MB
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="overview of a capture (requests, models, status, TTFT, tokens, issues) plus Markdown reports",
+        description=(
+            "Read a capture (CBOR V2, mitmdump flow_detail log, .mitm, HAR or JSONL; detected from its content), "
+            "print a compact overview and write reports into --out."
+        ),
+    )
+    p.add_argument("file", help="capture file")
+    p.add_argument("--out", metavar="DIR", help="report directory (default: <file stem>_fastcap next to the input)")
+    p.add_argument("--format", dest="fmt", choices=["auto", "cbor", "mitmlog", "mitm", "har", "jsonl"], default="auto")
+    p.add_argument("--json", action="store_true", help="also write analysis.json (and report.json)")
+    p.add_argument("--parquet", action="store_true", help="also write calls.parquet (one row per call)")
+    p.add_argument("--no-reports", action="store_true", help="only the overview: no per-call files or session reports")
+    p.add_argument("--recover", action="store_true", help="skip past corrupt CBOR entries instead of stopping there")
+    p.add_argument("--no-redact", action="store_true", help="do not redact secrets in the reports (raw values!)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def _progress(enabled: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=True,
+    )
+
+
+def _read_cbor(path: Path, *, recover: bool, show: bool) -> tuple[Any, list[dict[str, Any]]]:
+    import polars as pl
+
+    from fastcap import _native
+
+    reader = _native.CaptureReader(str(path), recover=recover)
+    frames = []
+    with _progress(show) as progress:
+        task = progress.add_task("reading", total=reader.size)
+        while (batch := reader.next_batch()) is not None:
+            frames.append(pl.DataFrame(batch))
+            progress.update(task, completed=reader.position)
+    entries = pl.concat(frames) if frames else pl.DataFrame(reader.read_all())
+    return entries, reader.diagnostics
+
+
+def run(args: argparse.Namespace) -> int:
+    from fastcap.analysis.calls import calls_table
+    from fastcap.analysis.overview import build_overview, render_markdown, render_text
+    from fastcap.dialects import analyze_exchange
+    from fastcap.readers import detect_format, read_exchanges
+
+    path = Path(args.file)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, expected a capture file")
+    started = time.perf_counter()
+    fmt = detect_format(path) if args.fmt == "auto" else args.fmt
+    show = not args.quiet and sys.stderr.isatty() and path.stat().st_size >= PROGRESS_MIN_BYTES
+    fatal: dict[str, Any] | None = None
+    warnings: list[str] = []
+    if fmt == "cbor":
+        from fastcap.readers.cbor import exchanges_from_entries
+
+        entries, diagnostics = _read_cbor(path, recover=args.recover, show=show)
+        fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
+        warnings = [f"{path}: byte {d['offset']}: {d['message']}" for d in diagnostics if not d["fatal"] and d["kind"] != "duplicate_key"]
+        exchanges = exchanges_from_entries(entries, source_path=str(path))
+    else:
+        exchanges = read_exchanges(path, fmt=fmt)
+
+    analyses = [analyze_exchange(ex) for ex in exchanges]
+    calls = calls_table(analyses)
+    overview = build_overview(calls, source=path.name, fmt=fmt)
+    print(render_text(overview))
+
+    out_dir = Path(args.out) if args.out else path.with_name(f"{path.stem}_fastcap")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "analysis.md").write_text(render_markdown(overview, calls), encoding="utf-8")
+    written = ["analysis.md"]
+    if args.json:
+        (out_dir / "analysis.json").write_bytes(orjson.dumps(overview.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+        written.append("analysis.json")
+    if args.parquet:
+        calls.write_parquet(out_dir / "calls.parquet")
+        written.append("calls.parquet")
+    if not args.no_reports and exchanges:
+        from fastcap.reports import write_reports
+
+        by_id = {id(a.exchange): a for a in analyses}
+        with _progress(show and len(exchanges) > 50) as progress:
+            tasks: dict[str, Any] = {}
+
+            def report_progress(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = progress.add_task(phase, total=total)
+                progress.update(tasks[phase], completed=done)
+
+            result = write_reports(
+                exchanges,
+                out_dir,
+                source=path,
+                json=args.json,
+                redact=not args.no_redact,
+                progress=report_progress,
+                analyzer=lambda ex: by_id[id(ex)],
+            )
+        written.append(f"{len(result.files)} report files")
+    from fastcap.leakscan import scan_paths
+
+    if not args.no_redact:
+        findings = scan_paths([p for p in out_dir.iterdir() if p.is_file()])
+        if findings:
+            for f in findings[:20]:
+                print(f"fastcap: leak scan: {f}", file=sys.stderr)
+            print(f"fastcap: error: leak scan found {len(findings)} secret(s) in {out_dir}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
+    for w in warnings:
+        print(f"fastcap: warning: {w}", file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    print(f"Wrote {', '.join(written)} to {out_dir} in {elapsed:.2f}s")
+    if fatal is not None:
+        print(
+            f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']} "
+            f"(the {len(exchanges)} calls above come from the complete entries before it; --recover skips past it)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    return 0
