@@ -101,9 +101,10 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
         request_body=req_bytes,
         request_body_text=req_text,
     )
-    fidelities: list[str] = []
+    # `fidelity` describes the response body (as for the other readers); a request body that
+    # was stored as a JSON value is flagged instead.
     if req_json:
-        fidelities.append("json_value")
+        flags.add("request_json_value")
     if resp is not None:
         status = resp.get("status_code")
         ex.status = status if isinstance(status, int) and not isinstance(status, bool) else None
@@ -111,17 +112,11 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
         rb, rt, rj = _body(resp.get("body"), _b64(ext.get("response_body_b64")), flags, "")
         ex.response_body, ex.response_body_text = rb, rt
         if rj:
-            fidelities.append("json_value")
+            ex.fidelity = "json_value"
         elif rt is not None:
-            fidelities.append("text_log")
+            ex.fidelity = "text_log"
     else:
-        fidelities.append("missing")
-    if "missing" in fidelities:
         ex.fidelity = "missing"
-    elif "text_log" in fidelities:
-        ex.fidelity = "text_log"
-    elif "json_value" in fidelities:
-        ex.fidelity = "json_value"
     ex.ended_at = _f(ext.get("ended_at")) or _f(rec.get("timestamp"))
     ex.started_at = _f(ext.get("started_at"))
     ex.request_ended_at = _f(ext.get("request_ended_at"))
