@@ -16,6 +16,7 @@ from fastcap.dialects.base import CallAnalysis
 CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "index": pl.UInt32,
     "started_at": pl.Float64,
+    "ended_at": pl.Float64,
     "api_name": pl.Utf8,
     "dialect": pl.Utf8,
     "is_model_call": pl.Boolean,
@@ -69,10 +70,13 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         ttfb = ex.response_started_at - req_end
     duration = (ex.ended_at - ex.started_at) if ex.ended_at is not None and ex.started_at is not None else None
     usage = resp.usage
-    error = ex.error or next((f"{e.type or 'error'}: {e.message or ''}".strip() for e in resp.errors), None)
+    # The provider's own error (body or stream) says more than the bare HTTP status line.
+    errors = sorted(resp.errors, key=lambda e: e.source == "http_status")
+    error = ex.error or next((f"{e.type or 'error'}: {e.message or ''}".strip() for e in errors), None)
     return {
         "index": ex.index,
         "started_at": ex.started_at,
+        "ended_at": ex.ended_at,
         "api_name": a.api_name,
         "dialect": a.dialect,
         "is_model_call": a.is_model_call,

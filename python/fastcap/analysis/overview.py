@@ -91,14 +91,17 @@ def _issues(calls: pl.DataFrame) -> list[Issue]:
         if row["error"]:
             what += f": {row['error'][:160]}"
         out.append(Issue(kind, row["index"], what))
-    # Slow gaps: per session in time order (never across unrelated sessions).
+    # Slow gaps: idle time between the end of one call and the start of the next in the same
+    # conversation (else capture session), in time order; never across unrelated sessions.
     timed = calls.filter(pl.col("started_at").is_not_null()).sort("started_at")
     if timed.height > 1:
-        timed = timed.with_columns(
-            _sess=pl.coalesce("conversation_id", "session_id").fill_null(""),
-        ).with_columns(_gap=pl.col("started_at").diff().over("_sess"))
+        sess = pl.coalesce("conversation_id", "session_id").fill_null("")
+        timed = timed.with_columns(_sess=sess).with_columns(
+            _gap=pl.col("started_at") - pl.coalesce("ended_at", "started_at").shift(1).over("_sess"),
+            _prev=pl.col("index").shift(1).over("_sess"),
+        )
         for row in timed.filter(pl.col("_gap") > SLOW_GAP_S).iter_rows(named=True):
-            out.append(Issue("slow_gap", row["index"], f"#{row['index'] + 1:02d} {row['api_name']} started {row['_gap']:.1f}s after the previous call"))
+            out.append(Issue("slow_gap", row["index"], f"#{row['index'] + 1:02d} {row['api_name']} started {row['_gap']:.1f}s after call #{row['_prev'] + 1:02d} ended"))
     order = list(ISSUE_LABELS)
     return sorted(out, key=lambda i: (order.index(i.kind) if i.kind in order else 99, i.call_index or 0))
 
