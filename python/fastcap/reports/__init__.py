@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fastcap.dialects.base import CallAnalysis
 from fastcap.model import Exchange
 from fastcap.reports.calls import render_call
-from fastcap.reports.context import Call, ReportContext, build_calls
+from fastcap.reports.context import ReportContext, build_calls
 from fastcap.reports.dissect import render_dissect
 from fastcap.reports.jsonout import write_json
 from fastcap.reports.safety import SafetyUnavailable, get_redactor, leak_scan
@@ -83,19 +84,20 @@ def write_reports(
     json: bool = False,
     redact: bool = True,
     progress: Progress | None = None,
-    calls: list[Call] | None = None,
+    analyzer: Callable[[Exchange], CallAnalysis] | None = None,
 ) -> ReportResult:
     """Render `exchanges` into `out_dir`; raises `LeakScanError` when the leak scan finds secrets.
 
-    `calls` lets a caller pass pre-analysed calls (tests; `fastcap analyze` reuse).
+    `analyzer` replaces `fastcap.dialects.analyze_exchange` (tests, callers with cached analyses).
     """
     chosen = _styles(styles)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     redactor = get_redactor(redact)
     total = len(exchanges)
-    if calls is None:
-        calls = build_calls(exchanges, progress=(lambda n: progress("analyse", n, total)) if progress else None)
+    calls = build_calls(
+        exchanges, analyzer=analyzer, progress=(lambda n: progress("analyse", n, total)) if progress else None
+    )
     ctx = ReportContext(
         calls=calls,
         redactor=redactor,

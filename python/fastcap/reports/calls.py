@@ -118,7 +118,7 @@ def _stream_notes(resp: ResponseInfo, redactor: Redactor) -> list[str]:
         lines.append(note(f"Stream error: {redactor.text(text)}"))
     for n in resp.notes:
         lines.append(note(redactor.text(n)))
-    return lines
+    return list(dict.fromkeys(lines))
 
 
 def _events_table(resp: ResponseInfo, redactor: Redactor, *, kiro: bool) -> list[str]:

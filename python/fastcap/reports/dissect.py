@@ -6,6 +6,7 @@ content-type SSE detection, `call_id` from the dialect, safe fences, escaped cel
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -316,8 +317,7 @@ def _tool_calls_section(call: Call, redactor: Redactor) -> list[str]:
         lines.append(f"- `{tc.name}` (call_id: `{tc.id or '-'}`)")
         args = tc.arguments_raw
         if tc.arguments_json_valid and tc.arguments is not None:
-            args = json_text(redactor.json(tc.arguments, url=call.ex.url)).replace("\n", " ")
-            args = " ".join(args.split())
+            args = json.dumps(redactor.json(tc.arguments, url=call.ex.url), ensure_ascii=False)
         else:
             args = redactor.text(args)
         if args:

@@ -1,0 +1,103 @@
+"""`fastcap report CAPTURE`: per-call files, `report.md`, `analysis_report.md` (and `report.json`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from fastcap.errors import UsageError
+
+PROGRESS_THRESHOLD = 50  # show a progress bar from this many calls on
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="write Markdown reports (per-call files, report.md, analysis_report.md) for a capture",
+        description="Write the kiro-capture style per-call files and report.md and the "
+        "agent-system-dissect style analysis_report.md for a capture. Secrets are redacted and "
+        "every written file is leak-scanned.",
+    )
+    p.add_argument("capture", metavar="CAPTURE", help="capture file (fastcap .cbor, mitmdump log, .mitm flows, HAR, traffic.jsonl)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: <capture name>_report next to the capture)")
+    p.add_argument("--style", default="calls,session,dissect", help="comma-separated: calls, session, dissect (default: all)")
+    p.add_argument("--json", action="store_true", help="also write report.json (the report.md content, machine-readable)")
+    p.add_argument("--title", metavar="T", help="report title")
+    p.add_argument("--no-redact", action="store_true", help="do not redact secrets (leak-scan findings become warnings)")
+    p.set_defaults(func=run)
+
+
+def _default_out(capture: Path) -> Path:
+    return capture.parent / f"{capture.stem}_report"
+
+
+def run(args: argparse.Namespace) -> int:
+    from fastcap.reports import STYLES, LeakScanError, write_reports
+
+    try:
+        from fastcap.readers import read_exchanges
+    except ImportError as exc:
+        raise UsageError(f"capture readers are not available in this build ({exc})") from exc
+
+    capture = Path(args.capture)
+    if not capture.exists():
+        raise UsageError(f"no such capture: {capture}")
+    if capture.is_dir():
+        raise UsageError(f"{capture} is a directory; give the capture file")
+    styles = [s.strip() for s in str(args.style).split(",") if s.strip()]
+    bad = [s for s in styles if s not in STYLES]
+    if bad or not styles:
+        raise UsageError(f"--style: unknown style {', '.join(bad) or '(none)'}; choose from {', '.join(STYLES)}")
+    out = Path(args.out) if args.out else _default_out(capture)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+
+    exchanges = read_exchanges(str(capture))
+    kwargs: dict[str, Any] = {
+        "title": args.title,
+        "source": capture,
+        "styles": styles,
+        "json": bool(args.json),
+        "redact": not args.no_redact,
+    }
+    try:
+        if len(exchanges) >= PROGRESS_THRESHOLD and sys.stderr.isatty():
+            result = _with_progress(exchanges, out, kwargs)
+        else:
+            result = write_reports(exchanges, out, **kwargs)
+    except LeakScanError as exc:
+        print(f"fastcap: error: {exc}", file=sys.stderr)
+        r = exc.result
+        print(_summary(r, "FAILED"), file=sys.stderr)
+        return 1
+    for finding in result.leak_findings:
+        print(f"fastcap: warning: {finding}", file=sys.stderr)
+    scan = "passed" if result.leak_scan == "passed" else f"{len(result.leak_findings)} finding(s), redaction off"
+    print(_summary(result, scan))
+    return 0
+
+
+def _summary(result: Any, scan: str) -> str:
+    return (
+        f"Wrote {len(result.files)} files to {result.out_dir}: {result.calls} calls, "
+        f"{result.model_calls} model calls; leak scan {scan}"
+    )
+
+
+def _with_progress(exchanges: list[Any], out: Path, kwargs: dict[str, Any]) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from fastcap.reports import write_reports
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                label = "Analysing calls" if phase == "analyse" else "Writing call files"
+                tasks[phase] = bar.add_task(label, total=total)
+            bar.update(tasks[phase], completed=done)
+
+        return write_reports(exchanges, out, progress=progress, **kwargs)
