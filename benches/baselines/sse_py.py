@@ -154,6 +154,10 @@ class PySseParser:
             self._skip_lf = False
             self.stats.cr += 1
         self.stats.ends_with_newline = self._pos > 0 and not self._partial
+        if self._first_line and self._partial == BOM:
+            # The body is just a BOM: no line at all.
+            self.stats.bom = True
+            self._partial.clear()
         if self._partial:
             self.stats.partial_last_line = True
             line = bytes(self._partial)

@@ -95,6 +95,8 @@ class EventStreamDecoder:
 # --- end eventstream ---
 
 # --- begin sse ---
+from typing import final  # noqa: E402
+
 def sse_events(
     body: bytes,
     *,
@@ -103,6 +105,7 @@ def sse_events(
 ) -> dict[str, Any]:
     """{"events": [event dicts], "stats": stats dict}; see SseDecoder for the keys."""
 
+@final
 class SseDecoder:
     """Incremental WHATWG SSE decoder. Event dicts: index, type, data, last_event_id, byte_start,
     byte_end, terminated, is_done, t_first_byte, t_last_byte."""
