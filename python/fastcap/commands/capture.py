@@ -156,7 +156,7 @@ def _analyse(
 # ---------------------------------------------------------------------------------- actions
 def cmd_start(args: argparse.Namespace, base: Path, *, toggle: bool) -> int:
     console = _console()
-    latest = _find_session(args, base) if not args.out else None
+    latest = _find_session(args, base)
     state = sess.read_state(latest) if latest else None
     if latest is not None and state and state.get("status") == "capturing":
         if sess.is_recorded_proxy(state):
@@ -164,13 +164,17 @@ def cmd_start(args: argparse.Namespace, base: Path, *, toggle: bool) -> int:
             if _ask(args, f"Capture in progress (pid {state.get('pid')}, port {state.get('port')}, "
                           f"{n if n is not None else '?'} requests) in {latest}. Stop and analyse?"):
                 return _analyse(console, latest, args)
-            if toggle:
-                console.print("Leaving it running. Starting another capture.", markup=False)
+            if args.out:
+                console.print("Leaving it running.", markup=False)
+                return 0
+            console.print("Leaving it running. Starting another capture.", markup=False)
         else:
             console.print(f"mitmdump already stopped. Analysing {latest}.", markup=False)
             code = _analyse(console, latest, args)
-            if toggle and code != 0:
+            if args.out or code != 0:
                 return code
+    elif args.out and state is not None:
+        raise UsageError(f"{latest} already holds a capture session ({state.get('status')}); choose another --out")
     cfg = _config(args, _session_dir(args, base))
     state, _proc, env = runner.start_session(cfg, base)
     _print_launch(console, cfg, state, env, command=cfg.target.example_command)
