@@ -262,10 +262,12 @@ fn eventstream_column(
     max_payload_len: u32,
 ) -> PyResult<(ArrowTable, ArrowTable)> {
     let opts = options(mode, max_headers_len, max_payload_len)?;
-    let mut dec = ColumnDecoder::new(opts);
+    let total = |s: &[Option<&[u8]>]| s.iter().map(|b| b.map_or(0, <[u8]>::len)).sum();
+    let mut dec;
     if bodies.hasattr(intern!(py, "__arrow_c_array__"))? {
         let arr: Arc<dyn Array> = import_arrow_array(bodies)?;
         let slices = arrow_bodies(arr.as_ref())?;
+        dec = ColumnDecoder::with_capacity(opts, total(&slices));
         run_batches(py, &mut dec, &slices)?;
     } else {
         if bodies.is_instance_of::<PyBytes>() {
@@ -286,6 +288,7 @@ fn eventstream_column(
             }
         }
         let slices: Vec<Option<&[u8]>> = owners.iter().map(|o| o.as_ref().map(|b| b.as_bytes())).collect();
+        dec = ColumnDecoder::with_capacity(opts, total(&slices));
         run_batches(py, &mut dec, &slices)?;
     }
     let (events, summary) = py.allow_threads(|| dec.finish()).map_err(|e| to_pyerr(py, e, None))?;
