@@ -17,6 +17,7 @@ boundaries) that crossed the proxy. Endpoints:
 | POST /pause | SSE with a long pause between events |
 | POST /gzip | gzip-encoded SSE, flushed per event |
 | GET /stream?n=&delay=&size= | generic SSE stream for load tests and benchmarks |
+| GET /stamped?n=&delay=&size= | SSE events carrying the server's send time (benchmarks) |
 | GET /ws | WebSocket: answers each message with a text and a binary message |
 """
 
@@ -280,6 +281,22 @@ class FakeUpstream:
         await writer.drain()
         return True
 
+    async def _stamped(self, writer: asyncio.StreamWriter, n: int, delay: float, size: int) -> bool:
+        """SSE whose events carry the server's send time (`t`), for latency benchmarks."""
+        import time
+
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        await writer.drain()
+        pad = "x" * max(0, size - 60)
+        for i in range(n):
+            await asyncio.sleep(delay)
+            ev = _sse(None, {"t": time.time(), "i": i, "p": pad})
+            writer.write(f"{len(ev):x}\r\n".encode() + ev + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
     async def _json(self, writer: asyncio.StreamWriter, code: int, body: bytes, extra: str = "") -> bool:
         writer.write(
             f"HTTP/1.1 {code} {REASONS.get(code, 'Status')}\r\ncontent-type: application/json\r\n"
@@ -329,6 +346,11 @@ class FakeUpstream:
             return await self._stream(
                 writer, "text/event-stream", generic_events(n, size), delay=delay, first_delay=first
             )
+        if path == "/stamped":
+            n = int(query.get("n", ["50"])[0])
+            delay = float(query.get("delay", ["0.005"])[0])
+            size = int(query.get("size", ["200"])[0])
+            return await self._stamped(writer, n, delay, size)
         if path == "/ws":
             await self._websocket(reader, writer, head)
             return False
