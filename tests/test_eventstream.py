@@ -23,7 +23,8 @@ SUBDIRS = ("smithy-rs", "codewhisperer-shaped", "bedrock-real")
 
 
 def _expected(sub: str) -> dict[str, Any]:
-    return json.loads((DATA / sub / "expected.json").read_text())
+    out: dict[str, Any] = json.loads((DATA / sub / "expected.json").read_text())
+    return out
 
 
 def _all_fixtures() -> list[tuple[str, bytes]]:
@@ -57,7 +58,7 @@ def enc_header(name: bytes, code: int, value: Any) -> bytes:
     if code in (5, 8):
         return out + struct.pack(">q", value)
     if code in (6, 7):
-        raw = value if code == 6 else value.encode()
+        raw: bytes = value if code == 6 else value.encode()
         return out + struct.pack(">H", len(raw)) + raw
     if code == 9:
         return out + uuid.UUID(value).bytes
@@ -176,7 +177,8 @@ def test_smithy_concatenation_chunks_1_to_11() -> None:
 
 
 def _type(f: dict[str, Any]) -> str:
-    return f["exception_type"] if f["message_type"] == "exception" else f["event_type"]
+    t: str = f["exception_type"] if f["message_type"] == "exception" else f["event_type"]
+    return t
 
 
 def test_codewhisperer_shaped() -> None:

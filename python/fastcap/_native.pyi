@@ -58,8 +58,6 @@ def encode_capture_entry(
 # --- begin eventstream ---
 from typing import final as _final
 
-from typing_extensions import disjoint_base as _disjoint_base
-
 def decode_eventstream(
     body: bytes,
     *,
@@ -79,7 +77,6 @@ def eventstream_column(
 ) -> tuple[ArrowTable, ArrowTable]: ...
 
 @_final
-@_disjoint_base
 class EventStreamDecoder:
     def __new__(
         cls, *, max_headers_len: int = 131072, max_payload_len: int = 25165824
