@@ -1,0 +1,18 @@
+"""`fastcap inspect`: the CBOR V2 reference inspector's modes (cbor-v2.md §10), done right (§11).
+
+Modules, one job each:
+
+- `common`: section banners, number/size/time formatting, time zones.
+- `prepare`: entry columns every mode uses (A-session id, status, inherited backend/model,
+  correlation key) and the per-request table (`requests_of`), all Polars joins, linear time.
+- `filters`: time parsing, `--range`, the global filters (session, time, backend) and the listing
+  filters/selection.
+- `content`: per-request content accounting (vectorised SSE splitter; dialects for JSON and
+  EventStream bodies).
+- `redaction`: secrets out of payloads before they are displayed or exported.
+- `summary`, `listing`, `timeline`, `issues`, `streaming`, `track`, `sessions`, `analyze`,
+  `export`: one output mode each.
+- `run`: the order of operations (§10.2) on top of all of these.
+"""
+
+from __future__ import annotations

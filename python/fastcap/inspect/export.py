@@ -1,0 +1,127 @@
+"""`--json [FILE]` (§10.15, fixed per §11.6): the header verbatim and every selected entry with its
+payload (`text` when valid UTF-8, else `data_b64`), expanded metadata, every SSE event of the
+payload (JSON events embedded as parsed JSON) or the parsed JSON body. Payloads are redacted
+unless `--no-redact`; every filter applies.
+
+Events are split by one call of the native SSE splitter over all exported payloads; valid JSON
+event data is embedded as-is (`orjson.Fragment`), so no event is parsed in Python.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import polars as pl
+
+from fastcap import _native
+from fastcap.capture_file import expand_meta
+from fastcap.inspect.common import dir_name, sym
+from fastcap.inspect.redaction import redact_payload, split_http
+from fastcap.redact import redact_url
+
+FORMAT = "fastcap-inspect-json/1"
+
+
+def _payload_fields(data: bytes) -> dict[str, Any]:
+    try:
+        return {"text": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"data_b64": base64.b64encode(data).decode("ascii")}
+
+
+def _json_body(data: bytes) -> Any:
+    parts = split_http(data)
+    body = parts[1] if parts is not None else data
+    head = body[:1]
+    if head not in (b"{", b"[") and body.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return orjson.Fragment(body)
+
+
+def _events(payloads: list[bytes]) -> dict[int, list[Any]]:
+    idx = [i for i, p in enumerate(payloads) if p and p.lstrip()[:6].startswith((b"data:", b"event:", b":", b"id:"))]
+    if not idx:
+        return {}
+    ev = pl.DataFrame(_native.sse_column([payloads[i] for i in idx]))
+    out: dict[int, list[Any]] = {}
+    for e, etype, data, json_error, is_done in ev.select(
+        "exchange_index", "event_type", "data", "json_error", "is_done"
+    ).iter_rows():
+        if json_error is False:
+            value: Any = orjson.Fragment(data.encode("utf-8"))
+        elif json_error is None and not is_done:
+            try:
+                value = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                value = data
+        else:
+            value = data
+        out.setdefault(idx[e], []).append({"event": etype, "data": value})
+    return out
+
+
+def export_document(header: dict[str, Any], df: pl.DataFrame, *, source: str, applied: list[str],
+                    redact: bool, diagnostics: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = df.to_dicts()
+    payloads = [
+        (redact_payload(r["data"], r["dir"], r.get("url")) if redact else r["data"]) or b"" for r in rows
+    ]
+    events = _events(payloads)
+    entries = []
+    for i, r in enumerate(rows):
+        meta = expand_meta(r)
+        if redact and isinstance(meta.get("url"), str):
+            meta["url"] = redact_url(meta["url"])
+        entry: dict[str, Any] = {
+            "index": r["file_index"],
+            "offset": r["offset"],
+            "seq": r["seq"],
+            "direction": dir_name(r["dir"]),
+            "direction_symbol": sym(r["dir"]),
+            "timestamp": r["ts"],
+            "data_length": r["data_len"],
+            "compressed": bool(r["compressed"]),
+            "metadata": meta,
+        }
+        inherited = {}
+        if r.get("backend") is None and r.get("be_eff"):
+            inherited["backend"] = r["be_eff"]
+        if r.get("model") is None and r.get("mod_eff"):
+            inherited["model"] = r["mod_eff"]
+        if inherited:
+            entry["inherited"] = inherited
+        if r.get("key") is not None:
+            entry["request_key"] = r["key"]
+        if r.get("problems"):
+            entry["problems"] = r["problems"]
+        data = payloads[i]
+        if redact and data is not r["data"] and data != (r["data"] or b""):
+            entry["payload_redacted"] = True
+        if data or r["data"] is not None:
+            entry.update(_payload_fields(data))
+        if i in events:
+            entry["events"] = events[i]
+        elif data:
+            parsed = _json_body(data)
+            if parsed is not None:
+                entry["parsed"] = parsed
+        entries.append(entry)
+    return {
+        "format": FORMAT,
+        "source": source,
+        "header": header,
+        "filters": applied,
+        "redacted": redact,
+        "diagnostics": diagnostics,
+        "entries": entries,
+    }
+
+
+def dumps(doc: dict[str, Any]) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)

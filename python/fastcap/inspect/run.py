@@ -1,0 +1,174 @@
+"""The order of operations of `fastcap inspect` (cbor-v2.md §10.2), with fastcap's changes:
+
+1. flag values are checked before anything is printed (bad value: `UsageError`, exit 2);
+2. the capture is read once; a corrupt entry does not stop the run: every section is printed from
+   the complete entries, then the one-line error follows and the exit status is 2;
+3. `--list-backends` prints and stops;
+4. the global filters (session, time, backend) define the view; `--json` exports it (every filter
+   applies) and stops;
+5. the summary of the view, then the sections in the reference's fixed order: timeline, issues,
+   sessions, B2BUA, track-request, streaming, listing, analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+import polars as pl
+
+from fastcap.capture_file import read_capture
+from fastcap.errors import UsageError
+from fastcap.inspect import content as content_mod
+from fastcap.inspect.analyze import analyze_lines
+from fastcap.inspect.common import BP, PC, parse_zone
+from fastcap.inspect.export import dumps, export_document
+from fastcap.inspect.filters import apply_global, listing_filters, parse_range, select
+from fastcap.inspect.issues import detect, issues_lines
+from fastcap.inspect.listing import listing_limit, listing_lines, listing_wanted
+from fastcap.inspect.prepare import prepare, requests_of
+from fastcap.inspect.sessions import b2bua_lines, sessions_lines
+from fastcap.inspect.streaming import streaming_lines
+from fastcap.inspect.summary import backend_names, list_backends_lines, status_lines, summary_lines
+from fastcap.inspect.timeline import timeline_lines
+from fastcap.inspect.track import track_lines
+
+
+def _emit(out: TextIO, lines: Iterable[str]) -> None:
+    out.write("\n".join(lines))
+    out.write("\n")
+
+
+def check_flags(args: argparse.Namespace) -> tuple[int, int] | None:
+    for name in ("entries", "last", "context"):
+        v = getattr(args, name)
+        if v is not None and v < 0:
+            raise UsageError(f"--{name}: must be 0 or more, got {v}")
+    if args.max_data is not None and args.max_data < 1:
+        raise UsageError(f"--max-data: must be at least 1, got {args.max_data}")
+    if args.track_request is not None and args.track_request < 1:
+        raise UsageError(f"--track-request: requests are numbered from 1, got {args.track_request}")
+    for name in ("entry", "around"):
+        v = getattr(args, name)
+        if v is not None and v < 0:
+            raise UsageError(f"--{name}: a seq is 0 or more, got {v}")
+    return parse_range(args.range) if args.range is not None else None
+
+
+def with_content(df: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
+    c = content_mod.content_table(df, requests)
+    out = requests
+    for d in (BP, PC):
+        out = out.join(content_mod.leg(c, d), on="key", how="left", maintain_order="left")
+    return out
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    seq_range = check_flags(args)
+    zone = parse_zone(args.tz)
+    path = Path(args.capture)
+    if not path.exists():
+        raise UsageError(f"no such capture: {path}")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give the capture file")
+    result = read_capture(path, recover=args.recover, errors="keep", warn=False)
+    fatal = result.fatal
+    for d in result.diagnostics:
+        if not d["fatal"]:
+            print(f"fastcap: warning: {path}: byte {d['offset']}: {d['message']}", file=err)
+    df = prepare(result.entries)
+    status = _run_modes(args, result.header, df, result.diagnostics, zone, seq_range, str(path), out, err)
+    if fatal is not None:
+        out.flush()
+        hint = "" if args.recover else " (use --recover to skip past it)"
+        print(f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']}; "
+              f"the {df.height} complete entries before it were used{hint}", file=err)
+        return 2
+    return status
+
+
+def _run_modes(args: argparse.Namespace, header: dict[str, Any], df: pl.DataFrame,
+               diagnostics: list[dict[str, Any]], zone: Any, seq_range: tuple[int, int] | None,
+               source: str, out: TextIO, err: TextIO) -> int:
+    if args.list_backends:
+        _emit(out, list_backends_lines(df))
+        return 0
+    backend = args.backend
+    if backend is not None:
+        names = backend_names(df)
+        if backend.lower() not in {n.lower() for n in names}:
+            print(f"Warning: Backend '{backend}' not found in capture.", file=err)
+            print(f"Available backends: {', '.join(names)}" if names
+                  else "No backend information available in this capture.", file=err)
+    view = apply_global(df, session_id=args.session_id, start=args.start_time, end=args.end_time,
+                        backend=backend, zone=zone)
+    v = view.df
+    if args.json is not None:
+        listed = listing_filters(v, direction=args.direction, session_substring=args.session_substring,
+                                 search=args.search)
+        limit = int(args.entries) if (args.entries or 0) > 0 else None
+        sel = select(listed, entry=args.entry, around=args.around, context=args.context,
+                     seq_range=seq_range, last=args.last, limit=limit)
+        applied = list(view.applied) + _listing_applied(args)
+        doc = export_document(header, sel.df, source=source, applied=applied, redact=not args.no_redact,
+                              diagnostics=diagnostics)
+        data = dumps(doc)
+        if args.json == "-":
+            out.write(data.decode("utf-8"))
+            out.write("\n")
+        else:
+            Path(args.json).write_bytes(data + b"\n")
+            out.write(f"Exported {sel.df.height} entries to {args.json}\n")
+        return 0
+    requests = requests_of(v)
+    _emit(out, summary_lines(header, v, total=view.total, applied=view.applied, requests=requests, zone=zone))
+    need_content = args.analyze or args.detect_issues
+    if need_content:
+        requests = with_content(v, requests)
+    if args.status_summary:
+        _emit(out, status_lines(requests))
+    if view.notices:
+        _emit(out, ["", *view.notices])
+    issues = detect(v, requests) if need_content else []
+    if args.timeline:
+        _emit(out, timeline_lines(v, zone, backend))
+    if args.detect_issues:
+        _emit(out, issues_lines(issues, backend))
+    if args.group_by_session:
+        _emit(out, sessions_lines(v))
+    if args.b2bua:
+        _emit(out, b2bua_lines(v))
+    if args.track_request is not None:
+        _emit(out, track_lines(v, requests, args.track_request, backend))
+    if args.analyze_streaming:
+        _emit(out, streaming_lines(v, requests, backend))
+    if listing_wanted(args):
+        listed = listing_filters(v, direction=args.direction, session_substring=args.session_substring,
+                                 search=args.search)
+        sel = select(listed, entry=args.entry, around=args.around, context=args.context,
+                     seq_range=seq_range, last=args.last, limit=listing_limit(args))
+        _emit(out, listing_lines(sel, zone=zone, verbose=args.verbose, hexdump=args.hex,
+                                 max_data=args.max_data, redact=not args.no_redact, backend=backend))
+    if args.analyze:
+        _emit(out, analyze_lines(v, requests, issues, backend))
+    return 0
+
+
+def _listing_applied(args: argparse.Namespace) -> list[str]:
+    parts = []
+    for flag, attr in (("direction", "direction"), ("session-substring", "session_substring"),
+                       ("search", "search"), ("entry", "entry"), ("around", "around"), ("range", "range"),
+                       ("last", "last")):
+        v = getattr(args, attr)
+        if v is not None:
+            parts.append(f"{flag}={v}")
+    if args.around is not None:
+        parts.append(f"context={args.context}")
+    if (args.entries or 0) > 0:
+        parts.append(f"entries={args.entries}")
+    return parts
