@@ -806,7 +806,8 @@ class Capture:
                 try:
                     from mitmproxy.net import encoding
 
-                    body = encoding.decode(raw, enc)
+                    decoded = encoding.decode(raw, enc)
+                    body = decoded if isinstance(decoded, bytes) else raw
                 except (ValueError, TypeError):
                     body = raw
             ctype = resp.headers.get("content-type", "")
