@@ -77,17 +77,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give the capture file")
     result = read_capture(path, recover=args.recover, errors="keep", warn=False)
-    fatal = result.fatal
+    # With --recover the reader skips past corrupt entries: those become warnings.
+    fatal = None if args.recover else result.fatal
     for d in result.diagnostics:
-        if not d["fatal"]:
+        if d is not fatal:
             print(f"fastcap: warning: {path}: byte {d['offset']}: {d['message']}", file=err)
     df = prepare(result.entries)
     status = _run_modes(args, result.header, df, result.diagnostics, zone, seq_range, str(path), out, err)
     if fatal is not None:
         out.flush()
-        hint = "" if args.recover else " (use --recover to skip past it)"
         print(f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']}; "
-              f"the {df.height} complete entries before it were used{hint}", file=err)
+              f"the {df.height} complete entries before it were used (use --recover to skip past it)", file=err)
         return 2
     return status
 
