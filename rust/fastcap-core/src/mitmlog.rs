@@ -18,7 +18,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use memchr::{memchr, memchr_iter, memmem};
+use memchr::{memchr, memmem};
 
 use crate::arrow_util::Table;
 use crate::error::{Format, FormatError, Result};
@@ -150,7 +150,8 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<ParsedLog> {
     }
     // SAFETY: the map is read-only and lives only for this call; a file truncated underneath us
     // by another process is the usual mmap caveat and is not something a log reader guards against.
-    let map = unsafe { memmap2::Mmap::map(&file)? };
+    // `populate` pre-faults the pages with read-ahead instead of one fault per page.
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
     parse_bytes(&map)
 }
 
@@ -180,7 +181,7 @@ pub fn parse_bytes(data: &[u8]) -> Result<ParsedLog> {
         }
     };
     info.had_ansi = memchr(0x1b, text.as_bytes()).is_some();
-    let mut parser = Parser::new(info);
+    let mut parser = Parser::new(info, data.len());
     parser.run(&text)?;
     parser.finish()
 }
@@ -577,14 +578,11 @@ fn finish_body(mut body: Body) -> Body {
         }
     }
     if body.flags & BODY_HEXDUMP == 0 {
-        let mut pos = 0;
-        while let Some(p) = memchr(b'\\', &tb[pos..]) {
-            let at = pos + p;
-            if at + 3 < tb.len() && tb[at + 1] == b'x' && tb[at + 2].is_ascii_hexdigit() && tb[at + 3].is_ascii_hexdigit() {
+        for at in memmem::find_iter(tb, b"\\x") {
+            if at + 3 < tb.len() && tb[at + 2].is_ascii_hexdigit() && tb[at + 3].is_ascii_hexdigit() {
                 body.flags |= BODY_HAS_ESCAPE;
                 break;
             }
-            pos = at + 1;
         }
         if memmem::find(tb, "\u{FFFD}".as_bytes()).is_some() {
             body.flags |= BODY_HAS_REPLACEMENT;
@@ -670,7 +668,9 @@ const BATCH_BYTES: usize = 256 << 20;
 const BATCH_ROWS: usize = 16_384;
 
 impl Columns {
-    fn new() -> Self {
+    /// `body_bytes`: expected body text per batch; reserving it up front avoids repeated
+    /// reallocation (and page faults) while the value buffers grow.
+    fn new(body_bytes: usize) -> Self {
         let lb = || ListBuilder::new(StringBuilder::new());
         Columns {
             offset: UInt64Builder::new(),
@@ -682,7 +682,7 @@ impl Columns {
             request_version: StringBuilder::new(),
             req_names: lb(),
             req_values: lb(),
-            req_body: StringBuilder::new(),
+            req_body: StringBuilder::with_capacity(1024, body_bytes / 4),
             req_bytes: BinaryBuilder::new(),
             req_flags: UInt32Builder::new(),
             req_lines: UInt32Builder::new(),
@@ -694,7 +694,7 @@ impl Columns {
             size_max: UInt64Builder::new(),
             resp_names: lb(),
             resp_values: lb(),
-            resp_body: StringBuilder::new(),
+            resp_body: StringBuilder::with_capacity(1024, body_bytes),
             resp_bytes: BinaryBuilder::new(),
             resp_flags: UInt32Builder::new(),
             resp_lines: UInt32Builder::new(),
@@ -707,7 +707,7 @@ impl Columns {
         }
     }
 
-    fn push(&mut self, f: FlowRec) {
+    fn push(&mut self, f: &mut FlowRec) {
         self.offset.append_value(f.offset);
         self.line.append_value(f.line);
         self.client.append_value(&f.client);
@@ -722,7 +722,7 @@ impl Columns {
         self.req_names.append(true);
         self.req_values.append(true);
         let mut bytes = f.url.len();
-        push_body(&mut self.req_body, &mut self.req_bytes, &mut self.req_flags, &mut self.req_lines, f.req_body, &mut bytes);
+        push_body(&mut self.req_body, &mut self.req_bytes, &mut self.req_flags, &mut self.req_lines, f.req_body.as_ref(), &mut bytes);
         if f.has_response {
             self.status.append_value(f.status);
             self.reason.append_value(&f.reason);
@@ -742,7 +742,7 @@ impl Columns {
         }
         self.resp_names.append(true);
         self.resp_values.append(true);
-        push_body(&mut self.resp_body, &mut self.resp_bytes, &mut self.resp_flags, &mut self.resp_lines, f.resp_body, &mut bytes);
+        push_body(&mut self.resp_body, &mut self.resp_bytes, &mut self.resp_flags, &mut self.resp_lines, f.resp_body.as_ref(), &mut bytes);
         self.error.append_option(f.error.as_deref());
         for l in &f.log_context {
             self.log_context.values().append_value(l);
@@ -798,7 +798,7 @@ fn push_body(
     bin: &mut BinaryBuilder,
     flags: &mut UInt32Builder,
     lines: &mut UInt32Builder,
-    body: Option<Body>,
+    body: Option<&Body>,
     bytes: &mut usize,
 ) {
     match body {
@@ -825,6 +825,98 @@ fn push_body(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Line splitting
+
+/// Iterator over the positions of `\n`, 64 bytes at a time.
+///
+/// Hand-written because it is the hottest loop: log lines average ~40 bytes, and calling
+/// `memchr` once per line pays its setup cost on every short search (~18% of the parse in
+/// profiles). Here one pass builds a 64-bit mask of newline positions per 64-byte block (SSE2 on
+/// x86_64, SWAR elsewhere) and the positions are popped with `trailing_zeros`.
+struct LineEnds<'a> {
+    data: &'a [u8],
+    base: usize,
+    mask: u64,
+}
+
+impl<'a> LineEnds<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        let mut it = LineEnds { data, base: 0, mask: 0 };
+        it.mask = it.block_mask(0);
+        it
+    }
+
+    #[inline]
+    fn block_mask(&self, base: usize) -> u64 {
+        let rest = &self.data[base.min(self.data.len())..];
+        if rest.len() >= 64 {
+            newline_mask64(&rest[..64])
+        } else {
+            let mut m = 0u64;
+            for (i, &b) in rest.iter().enumerate() {
+                if b == b'\n' {
+                    m |= 1 << i;
+                }
+            }
+            m
+        }
+    }
+}
+
+impl Iterator for LineEnds<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += 64;
+            if self.base >= self.data.len() {
+                return None;
+            }
+            self.mask = self.block_mask(self.base);
+        }
+        let tz = self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(self.base + tz)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn newline_mask64(block: &[u8]) -> u64 {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    debug_assert!(block.len() >= 64);
+    // SAFETY: SSE2 is part of the x86_64 baseline; the four unaligned 16-byte loads stay inside
+    // `block`, which has at least 64 bytes.
+    unsafe {
+        let nl = _mm_set1_epi8(b'\n' as i8);
+        let p = block.as_ptr() as *const __m128i;
+        let m0 = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p), nl)) as u16 as u64;
+        let m1 = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.add(1)), nl)) as u16 as u64;
+        let m2 = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.add(2)), nl)) as u16 as u64;
+        let m3 = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.add(3)), nl)) as u16 as u64;
+        m0 | (m1 << 16) | (m2 << 32) | (m3 << 48)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn newline_mask64(block: &[u8]) -> u64 {
+    // SWAR: exact zero-byte test on `word ^ 0x0a..` (no false positives), 8 bytes at a time.
+    let mut m = 0u64;
+    for (k, chunk) in block[..64].chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ 0x0a0a_0a0a_0a0a_0a0a;
+        let zero = !(((x & 0x7f7f_7f7f_7f7f_7f7f).wrapping_add(0x7f7f_7f7f_7f7f_7f7f)) | x | 0x7f7f_7f7f_7f7f_7f7f);
+        let mut bits = 0u64;
+        for i in 0..8 {
+            bits |= ((zero >> (i * 8 + 7)) & 1) << i;
+        }
+        m |= bits << (k * 8);
+    }
+    m
+}
+
+// ---------------------------------------------------------------------------------------------
 // The state machine
 
 struct Parser {
@@ -843,13 +935,16 @@ struct Parser {
     saw_hexdump: bool,
     saw_missing_11: bool,
     saw_missing_12: bool,
+    /// Body buffers handed back after a flow was written, reused to avoid allocation churn.
+    spare: Vec<String>,
 }
 
 impl Parser {
-    fn new(info: LogInfo) -> Self {
+    fn new(info: LogInfo, input_len: usize) -> Self {
         Parser {
+            spare: Vec::new(),
             info,
-            cols: Columns::new(),
+            cols: Columns::new(input_len.min(BATCH_BYTES)),
             schema: schema(),
             batches: Vec::new(),
             cur: None,
@@ -872,7 +967,7 @@ impl Parser {
         let ansi = self.info.had_ansi;
         // Hot loop: one memchr per line, then a cheap first-bytes dispatch. Body lines (the bulk
         // of any log) take the `    ` branch and are appended to the body buffer directly.
-        let mut ends = memchr_iter(b'\n', bytes);
+        let mut ends = LineEnds::new(bytes);
         loop {
             let (end, next) = match ends.next() {
                 Some(e) => (e, e + 1),
@@ -916,7 +1011,9 @@ impl Parser {
                         Section::RespAfterHeaders => Section::RespBody,
                         _ => Section::MsgBody,
                     };
-                    self.body = Body::default();
+                    let mut text = self.spare.pop().unwrap_or_default();
+                    text.clear();
+                    self.body = Body { text, ..Body::default() };
                     self.body_line(content, had_cr);
                 }
                 Section::ReqHeaders => {
@@ -1122,10 +1219,13 @@ impl Parser {
             self.end_body();
         }
         self.finish_msg();
-        if let Some(f) = self.cur.take() {
+        if let Some(mut f) = self.cur.take() {
             self.last_flow_of_client.insert(f.client.clone(), self.info.flows as u32);
             self.info.flows += 1;
-            self.cols.push(f);
+            self.cols.push(&mut f);
+            for b in [f.req_body.take(), f.resp_body.take()].into_iter().flatten() {
+                self.spare.push(b.text);
+            }
             if self.cols.rows >= BATCH_ROWS || self.cols.bytes >= BATCH_BYTES {
                 let b = self.cols.batch(&self.schema);
                 if let Ok(b) = b {
@@ -1176,6 +1276,23 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_ends_match_memchr() {
+        let mut data = Vec::new();
+        for i in 0..500u32 {
+            data.extend(std::iter::repeat_n(b'a', (i * 7 % 131) as usize));
+            data.push(b'\n');
+            if i % 5 == 0 {
+                data.push(b'\n');
+            }
+        }
+        for cut in [0, 1, 63, 64, 65, 127, 1000, data.len()] {
+            let d = &data[..cut.min(data.len())];
+            let want: Vec<usize> = memchr::memchr_iter(b'\n', d).collect();
+            assert_eq!(LineEnds::new(d).collect::<Vec<_>>(), want, "cut {cut}");
+        }
+    }
 
     #[test]
     fn sizes() {
