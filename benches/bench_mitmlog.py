@@ -127,7 +127,7 @@ def _flow(rng: random.Random, i: int, clock: list[float]) -> str:
             "",
             f" << HTTP/2.0 200 OK {len(resp) / 1024:.1f}k",
             "    content-type: text/event-stream; charset=utf-8",
-            "    request-id: req_" + "%016x" % rng.getrandbits(64),
+            "    request-id: req_" + f"{rng.getrandbits(64):016x}",
             "",
             _indent(resp),
             "",
@@ -136,7 +136,7 @@ def _flow(rng: random.Random, i: int, clock: list[float]) -> str:
         req = json.dumps(
             {
                 "conversationState": {
-                    "conversationId": "%032x" % rng.getrandbits(128),
+                    "conversationId": f"{rng.getrandbits(128):032x}",
                     "currentMessage": {"userInputMessage": {"content": _sentence(rng, 40)}},
                 }
             }
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"log: {mb:.1f} MB generated in {gen_s:.1f}s ({path})")
         print(f"build: {_native.build_profile}")
 
-        rust_s, (table, info) = timed(lambda: _native.parse_mitmlog(str(path)), args.repeat)
+        rust_s, (table, _info) = timed(lambda: _native.parse_mitmlog(str(path)), args.repeat)
         flows = table.num_rows
         print(f"rust    {rust_s:8.3f}s  {mb / rust_s:9.1f} MB/s  flows={flows}")
         if not args.skip_reader:
