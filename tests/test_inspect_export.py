@@ -107,3 +107,18 @@ def test_binary_payload_is_base64(tmp_path: Path, capsys: pytest.CaptureFixture[
     doc = export(capsys, str(path))
     assert "text" not in doc["entries"][0]
     assert base64.b64decode(doc["entries"][0]["data_b64"]) == blob
+
+
+@pytest.mark.parametrize("binary_neighbour", [False, True])
+def test_json_body_fields_redacted(tmp_path: Path, capsys: pytest.CaptureFixture[str], binary_neighbour: bool) -> None:
+    entries = golden_entries()[:2]
+    ts, d, seq, _, meta = entries[0]
+    entries[0] = (ts, d, seq, b'{"model":"m","API_KEY":"sk-secret-123"}', meta)
+    if binary_neighbour:  # a non-UTF-8 payload switches the pre-check to its per-payload path
+        entries.append((ts + 1, 3, 9, b"\xff\xfe\x00", {"sid": "sess-1"}))
+    path = tmp_path / "body.cbor"
+    path.write_bytes(encode("b", T0, entries))
+    rc = main(["inspect", str(path), "--json"])
+    out, _ = capsys.readouterr()
+    assert rc == 0 and "sk-secret-123" not in out
+    assert json.loads(out)["entries"][0]["parsed"]["API_KEY"] == "[REDACTED]"

@@ -16,9 +16,9 @@ import orjson
 import polars as pl
 
 from fastcap import _native
-from fastcap.capture_file import expand_meta
+from fastcap.capture_file import META_KEYS
 from fastcap.inspect.common import dir_name, sym
-from fastcap.inspect.redaction import redact_payload, split_http
+from fastcap.inspect.redaction import maybe_secret, redact_payload, split_http
 from fastcap.redact import redact_url
 
 FORMAT = "fastcap-inspect-json/1"
@@ -66,16 +66,42 @@ def _events(payloads: list[bytes]) -> dict[int, list[Any]]:
     return out
 
 
+_JSON_KINDS = {long for _, long, kind in META_KEYS if kind == "json"}
+
+
+def _metadata(df: pl.DataFrame) -> list[dict[str, Any]]:
+    """`expand_meta` for every row, touching only the metadata columns that hold any value."""
+    present = [long for _, long, _ in META_KEYS if long in df.columns and df[long].null_count() < df.height]
+    cols = {c: df[c].to_list() for c in present}
+    extra = df["meta_extra"].to_list() if "meta_extra" in df.columns else [None] * df.height
+    out: list[dict[str, Any]] = []
+    for i in range(df.height):
+        meta: dict[str, Any] = {}
+        for c in present:
+            v = cols[c][i]
+            if v is not None:
+                meta[c] = orjson.loads(v) if c in _JSON_KINDS else v
+        if extra[i]:
+            meta.update(orjson.loads(extra[i]))
+        out.append(meta)
+    return out
+
+
 def export_document(header: dict[str, Any], df: pl.DataFrame, *, source: str, applied: list[str],
                     redact: bool, diagnostics: list[dict[str, Any]]) -> dict[str, Any]:
-    rows = df.to_dicts()
-    payloads = [
-        (redact_payload(r["data"], r["dir"], r.get("url")) if redact else r["data"]) or b"" for r in rows
-    ]
+    metas = _metadata(df)
+    rows = df.select("file_index", "offset", "seq", "dir", "ts", "data_len", "compressed", "data", "url",
+                     "backend", "model", "be_eff", "mod_eff", "key", "problems").to_dicts()
+    if redact:
+        maybe = maybe_secret(df["data"])
+        payloads = [redact_payload(r["data"], r["dir"], r.get("url"), maybe=m) or b""
+                    for r, m in zip(rows, maybe, strict=True)]
+    else:
+        payloads = [r["data"] or b"" for r in rows]
     events = _events(payloads)
     entries = []
     for i, r in enumerate(rows):
-        meta = expand_meta(r)
+        meta = metas[i]
         if redact and isinstance(meta.get("url"), str):
             meta["url"] = redact_url(meta["url"])
         entry: dict[str, Any] = {

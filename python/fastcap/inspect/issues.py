@@ -40,7 +40,8 @@ class Issue:
 def slow_gaps(df: pl.DataFrame) -> list[Issue]:
     grp = pl.coalesce(pl.col("asid"), pl.lit("req:") + pl.col("key"))
     gaps = (
-        df.filter(pl.col("ts").is_not_null())
+        df.select("ts", "seq", "asid", "key")
+        .filter(pl.col("ts").is_not_null())
         .with_columns(grp.alias("_grp"))
         .filter(pl.col("_grp").is_not_null())
         .sort(["_grp", "ts", "seq"])

@@ -20,15 +20,16 @@ import polars as pl
 
 from fastcap.inspect.common import BP, CP, PB, PC
 
+_NARROW = ("ts", "dir", "request_id", "backend", "model", "is_stream_start", "a_session_id", "session_id")
+
 
 def prepare(entries: pl.DataFrame) -> pl.DataFrame:
     """`entries` plus `row`, `asid`, `status`, `payload`, `be_eff`, `mod_eff`, `key`,
-    `req_backend`, `req_model`. Row order (file order) is kept."""
-    df = entries.with_columns(
+    `req_backend`, `req_model`. Row order (file order) is kept. The joins run on a narrow frame
+    without the payload column, whose result is stacked onto the entries (no payload copies)."""
+    df = entries.select(_NARROW).with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
         pl.coalesce("a_session_id", "session_id").alias("asid"),
-        pl.coalesce("http_status_code", "status_code").alias("status"),
-        (pl.col("data_len") > 0).alias("payload"),
         pl.col("dir").cast(pl.Int64).alias("dir"),
     )
     # Chunks carry no `be`/`mod`: inherit them from the same request id and leg (§5, §11.4).
@@ -53,7 +54,13 @@ def prepare(entries: pl.DataFrame) -> pl.DataFrame:
             pl.col("mod_eff").drop_nulls().first().alias("req_model"),
         )
     )
-    return df.join(rb, on="key", how="left", maintain_order="left")
+    df = df.join(rb, on="key", how="left", maintain_order="left")
+    added = df.select("row", "asid", "be_eff", "mod_eff", "key", "req_backend", "req_model")
+    return entries.with_columns(
+        pl.col("dir").cast(pl.Int64),
+        pl.coalesce("http_status_code", "status_code").alias("status"),
+        (pl.col("data_len") > 0).alias("payload"),
+    ).hstack(added.get_columns())
 
 
 def _with_key(df: pl.DataFrame) -> pl.DataFrame:
@@ -104,7 +111,7 @@ def requests_of(df: pl.DataFrame) -> pl.DataFrame:
     se = pl.col("is_stream_end").fill_null(False)
     chunk = pl.col("chunk_index").is_not_null()
     pay = pl.col("payload")
-    keyed = df.filter(pl.col("key").is_not_null()).sort(["ts", "seq"], nulls_last=True)
+    keyed = df.select(pl.exclude("data")).filter(pl.col("key").is_not_null()).sort(["ts", "seq"], nulls_last=True)
     req = keyed.group_by("key", maintain_order=True).agg(
         pl.col("request_id").drop_nulls().first().alias("rid"),
         pl.col("asid").drop_nulls().first().alias("asid"),

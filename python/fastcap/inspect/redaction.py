@@ -8,8 +8,37 @@ SSE, EventStream bodies). Bytes come back unchanged (same object) when nothing w
 
 from __future__ import annotations
 
+import polars as pl
+
 from fastcap.inspect.common import BP, PB
-from fastcap.redact import is_sensitive_header, marker, redact_body, redact_url
+from fastcap.redact import (
+    DEFAULT_BODY_FIELDS,
+    OAUTH_ONLY_FIELDS,
+    is_sensitive_header,
+    marker,
+    redact_body,
+    redact_url,
+)
+
+_NAMES = sorted({n.lower() for n in DEFAULT_BODY_FIELDS | OAUTH_ONLY_FIELDS})
+# Names containing another name add nothing to a substring pre-check.
+_CORE = [n for n in _NAMES if not any(o != n and o in n for o in _NAMES)]
+_CORE_B = [n.encode() for n in _CORE]
+
+
+def maybe_secret(data: pl.Series) -> list[bool]:
+    """Per payload: could it hold a secret body field? One Aho-Corasick pass in Polars when every
+    payload is UTF-8, else a lower-cased substring check per payload. False means `redact_body`
+    would return it unchanged."""
+    try:
+        text = data.cast(pl.String)
+    except pl.exceptions.PolarsError:
+        out = []
+        for d in data.to_list():
+            low = d.lower() if d else b""
+            out.append(any(n in low for n in _CORE_B))
+        return out
+    return text.str.contains_any(_CORE, ascii_case_insensitive=True).fill_null(False).to_list()
 
 _METHODS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"CONNECT ")
 
@@ -64,9 +93,12 @@ def redact_http(data: bytes, url: str | None = None) -> bytes:
     return b"\r\n".join(lines) + sep + new_body
 
 
-def redact_payload(data: bytes, direction: int | None, url: str | None = None) -> bytes:
+def redact_payload(data: bytes, direction: int | None, url: str | None = None, *, maybe: bool = True) -> bytes:
+    """`maybe=False` (from `maybe_secret`) skips the body check of a non-HTTP payload."""
     if not data:
         return data
     if direction in (PB, BP) and split_http(data) is not None:
         return redact_http(data, url)
+    if not maybe:
+        return data
     return redact_body(data, "", url=url)

@@ -11,7 +11,7 @@ from fastcap.inspect.common import PB, banner
 
 def sessions_lines(df: pl.DataFrame) -> Iterator[str]:
     yield banner("ENTRIES GROUPED BY SESSION")
-    have = df.filter(pl.col("asid").is_not_null())
+    have = df.select(pl.exclude("data")).filter(pl.col("asid").is_not_null())
     if have.height == 0:
         yield "No session information available"
         return
@@ -46,7 +46,8 @@ def sessions_lines(df: pl.DataFrame) -> Iterator[str]:
 def b2bua_lines(df: pl.DataFrame) -> Iterator[str]:
     yield banner("B2BUA LEG CORRELATION (from P->B metadata)")
     pairs = (
-        df.filter((pl.col("dir") == PB) & pl.col("b_session_id").is_not_null())
+        df.select("dir", "asid", "b_session_id", "ts", "seq")
+        .filter((pl.col("dir") == PB) & pl.col("b_session_id").is_not_null())
         .sort(["ts", "seq"], nulls_last=True)
         .group_by(["asid", "b_session_id"], maintain_order=True)
         .len()

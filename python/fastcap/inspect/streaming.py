@@ -17,7 +17,8 @@ _SRC = {"meta": "from ttfb_ms", "ts": "from timestamps"}
 def slow_chunks(df: pl.DataFrame) -> dict[str, list[tuple[int, float]]]:
     """Gaps > 5 s between consecutive B->P payload entries of one request, in time order."""
     gaps = (
-        df.filter((pl.col("dir") == BP) & pl.col("payload") & pl.col("key").is_not_null())
+        df.select("dir", "payload", "key", "ts", "seq")
+        .filter((pl.col("dir") == BP) & pl.col("payload") & pl.col("key").is_not_null())
         .sort(["key", "ts", "seq"])
         .with_columns(pl.col("ts").diff().over("key").alias("_gap"))
         .filter(pl.col("_gap") > SLOW_CHUNK_S)

@@ -19,7 +19,7 @@ def _fmt1(e: pl.Expr) -> pl.Expr:
 
 
 def timeline_frame(df: pl.DataFrame, zone: Zone) -> pl.DataFrame:
-    d = df.sort(["ts", "seq"], nulls_last=True)
+    d = df.select(pl.exclude("data")).sort(["ts", "seq"], nulls_last=True)
     gap = pl.col("ts").diff()
     gap_txt = (
         pl.when(gap.is_null())
