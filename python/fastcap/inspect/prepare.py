@@ -81,7 +81,7 @@ def _with_key(df: pl.DataFrame) -> pl.DataFrame:
         no_rid.filter(pl.col("ts").is_not_null())
         .select("row", "ts", sess.alias("_sess"))
         .sort("ts")
-        .join_asof(anchors, on="ts", by="_sess", strategy="backward")
+        .join_asof(anchors, on="ts", by="_sess", strategy="backward", check_sortedness=False)
         .select("row", "_akey")
     )
     df = df.join(matched, on="row", how="left", maintain_order="left")
