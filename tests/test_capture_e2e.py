@@ -113,7 +113,7 @@ def test_stream_bytes_chunks_and_ttft(forward: Mitmdump, upstream: FakeUpstream,
     assert ttfb_capture >= fs.FIRST_DELAY * 0.9
     if path == "/generateAssistantResponse":
         frames = eventstream.decode_frames(b"".join(e["data"] for e in payload))
-        assert [h[":event-type"] for h, _ in frames][0] == "assistantResponseEvent"
+        assert next(h[":event-type"] for h, _ in frames) == "assistantResponseEvent"
         assert req["meta"]["mod"] == "claude-kiro" and req["meta"]["be"] == "kiro"
     if path.startswith("/v1beta"):
         assert req["meta"]["be"] == "gemini" and req["meta"]["mod"] == "gemini-2.5-pro"

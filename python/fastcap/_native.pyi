@@ -3,6 +3,7 @@
 import os
 from collections.abc import Sequence
 from typing import Any, Final, Literal
+from typing import final as _final
 
 __version__: Final[str]
 build_profile: Final[str]
@@ -21,6 +22,7 @@ class FlowFileError(FormatError): ...
 # --- end errors ---
 
 # --- begin arrow ---
+@_final
 class ArrowTable:
     @property
     def num_rows(self) -> int: ...
@@ -31,10 +33,11 @@ class ArrowTable:
 # --- end arrow ---
 
 # --- begin cbor ---
+@_final
 class CaptureReader:
-    def __init__(
-        self, path: str | os.PathLike[str], *, recover: bool = False, batch_rows: int = 65536, decompress: bool = True
-    ) -> None: ...
+    def __new__(
+        cls, path: str | os.PathLike[str], *, recover: bool = False, batch_rows: int = 16384, decompress: bool = True
+    ) -> CaptureReader: ...
     @property
     def path(self) -> str: ...
     @property
@@ -56,7 +59,6 @@ def encode_capture_entry(
 # --- end cbor ---
 
 # --- begin eventstream ---
-from typing import final as _final
 
 def decode_eventstream(
     body: bytes,
@@ -92,7 +94,6 @@ class EventStreamDecoder:
 # --- end eventstream ---
 
 # --- begin sse ---
-from typing import final  # noqa: E402
 
 def sse_events(
     body: bytes,
@@ -102,7 +103,7 @@ def sse_events(
 ) -> dict[str, Any]:
     """{"events": [event dicts], "stats": stats dict}; see SseDecoder for the keys."""
 
-@final
+@_final
 class SseDecoder:
     """Incremental WHATWG SSE decoder. Event dicts: index, type, data, last_event_id, byte_start,
     byte_end, terminated, is_done, t_first_byte, t_last_byte."""

@@ -16,7 +16,7 @@ def make_self_signed(directory: Path) -> tuple[Path, Path]:
     """Write cert.pem and key.pem into `directory`; returns their paths."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fastcap fake upstream")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

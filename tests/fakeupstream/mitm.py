@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import cbor2
-
 import fastcap.capture.addon as addon_module
 
 ADDON = Path(addon_module.__file__).resolve()

@@ -19,14 +19,14 @@ use crate::errors::to_pyerr;
 /// while decoding).
 #[pyclass(module = "fastcap._native", name = "CaptureReader")]
 pub struct CaptureReader {
-    inner: Mutex<EntryReader<Source>>,
+    inner: Mutex<EntryReader>,
     path: String,
 }
 
 #[pymethods]
 impl CaptureReader {
     #[new]
-    #[pyo3(signature = (path, *, recover=false, batch_rows=65536, decompress=true))]
+    #[pyo3(signature = (path, *, recover=false, batch_rows=16384, decompress=true))]
     fn new(py: Python<'_>, path: PathBuf, recover: bool, batch_rows: usize, decompress: bool) -> PyResult<Self> {
         let shown = path.display().to_string();
         if batch_rows == 0 {
@@ -83,7 +83,7 @@ impl CaptureReader {
     /// The next batch of entries, or None at the end of the file.
     fn next_batch(&self, py: Python<'_>) -> Option<ArrowTable> {
         let mut guard = self.inner.lock().unwrap();
-        let r: &mut EntryReader<Source> = &mut guard;
+        let r: &mut EntryReader = &mut guard;
         let schema = r.schema();
         let batch = py.allow_threads(|| r.next_batch());
         batch.map(|b| ArrowTable::new(Table::new(schema, vec![b])))
@@ -92,7 +92,7 @@ impl CaptureReader {
     /// Every remaining entry as one table; checks for Ctrl-C between batches.
     fn read_all(&self, py: Python<'_>) -> PyResult<ArrowTable> {
         let mut guard = self.inner.lock().unwrap();
-        let r: &mut EntryReader<Source> = &mut guard;
+        let r: &mut EntryReader = &mut guard;
         let schema = r.schema();
         let mut batches = Vec::new();
         loop {

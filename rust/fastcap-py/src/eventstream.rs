@@ -196,7 +196,7 @@ const BATCH_BODIES: usize = 512;
 /// Or fewer bodies when they are large, so Ctrl-C is seen within a few milliseconds.
 const BATCH_BYTES: usize = 8 << 20;
 
-fn run_batches<'a>(py: Python<'_>, dec: &mut ColumnDecoder, bodies: &[Option<&'a [u8]>]) -> PyResult<()> {
+fn run_batches(py: Python<'_>, dec: &mut ColumnDecoder, bodies: &[Option<&[u8]>]) -> PyResult<()> {
     let mut i = 0;
     while i < bodies.len() {
         let mut j = i;

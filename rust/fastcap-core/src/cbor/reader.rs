@@ -5,15 +5,18 @@
 //! order; every fault is reported with its byte offset and never discards earlier entries (§8).
 
 use std::borrow::Cow;
-use std::io::Read;
 use std::sync::Arc;
 
+use std::panic::AssertUnwindSafe;
+use std::ptr::NonNull;
+
 use arrow_array::builder::{
-    BinaryViewBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringViewBuilder, UInt64Builder, UInt8Builder,
+    make_view, BooleanBuilder, Float64Builder, Int64Builder, StringViewBuilder, UInt64Builder, UInt8Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, BinaryViewArray, RecordBatch};
+use arrow_buffer::{Buffer, NullBufferBuilder, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use flate2::read::ZlibDecoder;
+use libdeflater::{DecompressionError, Decompressor};
 
 use super::decode::{Cursor, DecodeError, Head, Value};
 use super::meta::{index_of, Kind, META_KEYS};
@@ -173,7 +176,11 @@ struct Row<'a> {
     seq: Option<u64>,
     data: Option<Cow<'a, [u8]>>,
     enc: Option<Cow<'a, str>>,
-    meta: [Mv<'a>; 44],
+    /// Only the keys present (typically 3–12 of 44): a dense 44-slot array made every entry
+    /// cost a 1.6 KB zero-fill and copy, which dominated reading.
+    meta: Vec<(u8, Mv<'a>)>,
+    /// Bit i set when META_KEYS[i] is present.
+    present: u64,
     meta_extra: serde_json::Map<String, serde_json::Value>,
     entry_extra: serde_json::Map<String, serde_json::Value>,
     problems: u8,
@@ -187,7 +194,8 @@ impl<'a> Row<'a> {
             seq: None,
             data: None,
             enc: None,
-            meta: std::array::from_fn(|_| Mv::None),
+            meta: Vec::new(),
+            present: 0,
             meta_extra: serde_json::Map::new(),
             entry_extra: serde_json::Map::new(),
             problems: 0,
@@ -201,7 +209,11 @@ struct Builders {
     ts: Float64Builder,
     dir: UInt8Builder,
     seq: UInt64Builder,
-    data: BinaryViewBuilder,
+    // `data` is a BinaryView column built by hand: values stored raw in the file are views into
+    // the memory map itself (buffer 0, zero-copy); decompressed payloads go to buffer 1.
+    data_views: Vec<u128>,
+    data_nulls: NullBufferBuilder,
+    owned: Vec<u8>,
     data_len: UInt64Builder,
     compressed: BooleanBuilder,
     enc: StringViewBuilder,
@@ -227,7 +239,9 @@ impl Builders {
             ts: Float64Builder::with_capacity(cap),
             dir: UInt8Builder::with_capacity(cap),
             seq: UInt64Builder::with_capacity(cap),
-            data: BinaryViewBuilder::with_capacity(cap),
+            data_views: Vec::with_capacity(cap),
+            data_nulls: NullBufferBuilder::new(cap),
+            owned: Vec::new(),
             data_len: UInt64Builder::with_capacity(cap),
             compressed: BooleanBuilder::with_capacity(cap),
             enc: StringViewBuilder::with_capacity(cap),
@@ -247,7 +261,8 @@ impl Builders {
         }
     }
 
-    fn push(&mut self, file_index: u64, offset: u64, row: Row<'_>, compressed: bool) {
+    /// `window` is the file region buffer 0 will expose for this batch.
+    fn push(&mut self, window: &[u8], file_index: u64, offset: u64, row: Row<'_>, compressed: bool) {
         self.file_index.append_value(file_index);
         self.offset.append_value(offset);
         self.ts.append_option(row.ts);
@@ -255,18 +270,33 @@ impl Builders {
         self.seq.append_option(row.seq);
         match &row.data {
             Some(d) => {
-                self.data.append_value(d.as_ref());
+                let view = match d {
+                    Cow::Borrowed(b) if b.len() > 12 => {
+                        // Offset of the payload inside this batch's window of the file.
+                        let off = b.as_ptr() as usize - window.as_ptr() as usize;
+                        make_view(b, 0, u32::try_from(off).expect("batch window under 4 GiB"))
+                    }
+                    _ if d.len() <= 12 => make_view(d, 0, 0),
+                    _ => {
+                        let off = self.owned.len();
+                        self.owned.extend_from_slice(d);
+                        make_view(d, 1, u32::try_from(off).expect("owned payloads under 4 GiB per batch"))
+                    }
+                };
+                self.data_views.push(view);
+                self.data_nulls.append_non_null();
                 self.data_len.append_value(d.len() as u64);
             }
             None => {
-                self.data.append_null();
+                self.data_views.push(0);
+                self.data_nulls.append_null();
                 self.data_len.append_null();
             }
         }
         self.compressed.append_value(compressed);
         self.enc.append_option(row.enc.as_deref());
-        for (b, v) in self.meta.iter_mut().zip(row.meta) {
-            match (b, v) {
+        for (i, v) in row.meta {
+            match (&mut self.meta[i as usize], v) {
                 (MetaBuilder::Text(b), Mv::Text(s)) => b.append_value(s.as_ref()),
                 (MetaBuilder::Text(b), Mv::Json(s)) => b.append_value(&s),
                 (MetaBuilder::Text(b), _) => b.append_null(),
@@ -276,6 +306,17 @@ impl Builders {
                 (MetaBuilder::Float(b), _) => b.append_null(),
                 (MetaBuilder::Flag(b), Mv::Flag(f)) => b.append_value(f),
                 (MetaBuilder::Flag(b), _) => b.append_null(),
+            }
+        }
+        let mut missing = !row.present & ((1u64 << META_KEYS.len()) - 1);
+        while missing != 0 {
+            let i = missing.trailing_zeros() as usize;
+            missing &= missing - 1;
+            match &mut self.meta[i] {
+                MetaBuilder::Text(b) => b.append_null(),
+                MetaBuilder::Int(b) => b.append_null(),
+                MetaBuilder::Float(b) => b.append_null(),
+                MetaBuilder::Flag(b) => b.append_null(),
             }
         }
         if row.meta_extra.is_empty() {
@@ -307,14 +348,17 @@ impl Builders {
         self.rows += 1;
     }
 
-    fn finish(mut self, schema: &SchemaRef) -> RecordBatch {
+    fn finish(mut self, schema: &SchemaRef, window: Buffer) -> RecordBatch {
+        let owned = Buffer::from_vec(std::mem::take(&mut self.owned));
+        let data = BinaryViewArray::try_new(ScalarBuffer::from(std::mem::take(&mut self.data_views)), vec![window, owned], self.data_nulls.finish())
+            .expect("payload views are within their buffers");
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.file_index.finish()),
             Arc::new(self.offset.finish()),
             Arc::new(self.ts.finish()),
             Arc::new(self.dir.finish()),
             Arc::new(self.seq.finish()),
-            Arc::new(self.data.finish()),
+            Arc::new(data),
             Arc::new(self.data_len.finish()),
             Arc::new(self.compressed.finish()),
             Arc::new(self.enc.finish()),
@@ -335,6 +379,8 @@ impl Builders {
 }
 
 /// What an entry parse produced.
+// Boxing the row would cost an allocation per entry in the hot loop; the enum lives on the stack.
+#[allow(clippy::large_enum_variant)]
 enum Parsed<'a> {
     Entry(Row<'a>),
     /// The item decoded but is not a map.
@@ -372,8 +418,11 @@ fn parse_meta<'a>(cur: &mut Cursor<'a>, row: &mut Row<'a>) -> Result<(), DecodeE
         let key = cur.text_after(kh, kat)?;
         match index_of(&key) {
             Some(i) => {
-                if !matches!(row.meta[i], Mv::None) {
+                if row.present & (1 << i) != 0 {
+                    // Duplicate key: the last value wins (cbor-v2.md §1.2).
                     row.problems |= P_DUPLICATE;
+                    row.meta.retain(|(j, _)| *j as usize != i);
+                    row.present &= !(1 << i);
                 }
                 let vat = cur.pos;
                 let vh = cur.head()?;
@@ -389,13 +438,19 @@ fn parse_meta<'a>(cur: &mut Cursor<'a>, row: &mut Row<'a>) -> Result<(), DecodeE
                     _ => None,
                 };
                 match parsed {
-                    Some(v) => row.meta[i] = v,
+                    Some(v) => {
+                        row.meta.push((i as u8, v));
+                        row.present |= 1 << i;
+                    }
                     None => {
                         // Wrong type: an integral float where an int is expected is still a value.
                         cur.pos = vat;
                         let v = cur.value()?;
                         match (META_KEYS[i].kind, &v) {
-                            (Kind::Int, Value::Float(_)) if v.as_i64().is_some() => row.meta[i] = Mv::Int(v.as_i64().unwrap()),
+                            (Kind::Int, Value::Float(_)) if v.as_i64().is_some() => {
+                                row.meta.push((i as u8, Mv::Int(v.as_i64().unwrap())));
+                                row.present |= 1 << i;
+                            }
                             (Kind::Flag, Value::Null) | (_, Value::Null) => {}
                             _ => {
                                 row.problems |= P_SCHEMA;
@@ -535,7 +590,8 @@ fn dup(p: &mut u8, seen: bool) {
 pub struct ReadOptions {
     /// Resynchronise on the next plausible entry after a decode error instead of stopping.
     pub recover: bool,
-    /// Rows per record batch.
+    /// Rows per record batch. Kept moderate so each column buffer stays below the allocator's
+    /// mmap threshold and is recycled between batches instead of page-faulted in afresh.
     pub batch_rows: usize,
     /// Decompress `enc: "zlib"` payloads.
     pub decompress: bool,
@@ -543,13 +599,17 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { recover: false, batch_rows: 65_536, decompress: true }
+        ReadOptions { recover: false, batch_rows: 16_384, decompress: true }
     }
 }
 
+/// Bytes shared between the reader and the Arrow buffers that point into them.
+type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
 /// Streams the entries of a capture held in memory (typically a memory map) as record batches.
-pub struct EntryReader<B: AsRef<[u8]>> {
-    buf: B,
+/// Payloads stored uncompressed are not copied: the batches reference the mapped file.
+pub struct EntryReader {
+    buf: Shared,
     pos: usize,
     file_index: u64,
     pub header: Header,
@@ -559,12 +619,15 @@ pub struct EntryReader<B: AsRef<[u8]>> {
     done: bool,
 }
 
-impl<B: AsRef<[u8]>> EntryReader<B> {
-    pub fn new(buf: B, opts: ReadOptions) -> Result<Self, FormatError> {
+/// Largest span of the file one batch may reference (view offsets are 32-bit).
+const MAX_WINDOW: usize = 1 << 31;
+
+impl EntryReader {
+    pub fn new(buf: impl AsRef<[u8]> + Send + Sync + 'static, opts: ReadOptions) -> Result<Self, FormatError> {
         let header = parse_header(buf.as_ref())?;
         Ok(EntryReader {
             pos: header.end,
-            buf,
+            buf: Arc::new(buf),
             file_index: 0,
             header,
             diagnostics: Vec::new(),
@@ -584,7 +647,7 @@ impl<B: AsRef<[u8]>> EntryReader<B> {
     }
 
     pub fn total_len(&self) -> usize {
-        self.buf.as_ref().len()
+        (*self.buf).as_ref().len()
     }
 
     /// The first diagnostic that ended or damaged the read, if any.
@@ -597,9 +660,11 @@ impl<B: AsRef<[u8]>> EntryReader<B> {
         if self.done {
             return None;
         }
-        let buf = self.buf.as_ref();
-        let mut b = Builders::new(self.opts.batch_rows.min(1 << 16));
-        while b.rows < self.opts.batch_rows {
+        let shared = Arc::clone(&self.buf);
+        let buf: &[u8] = (*shared).as_ref();
+        let window_start = self.pos;
+        let mut rows: Vec<(u64, usize, Row<'_>)> = Vec::with_capacity(self.opts.batch_rows.min(1 << 16));
+        while rows.len() < self.opts.batch_rows && self.pos - window_start < MAX_WINDOW {
             if self.pos >= buf.len() {
                 self.done = true;
                 break;
@@ -607,9 +672,8 @@ impl<B: AsRef<[u8]>> EntryReader<B> {
             let start = self.pos;
             let mut cur = Cursor::new(buf, start);
             match parse_entry(&mut cur) {
-                Ok(Parsed::Entry(mut row)) => {
-                    let compressed = decompress(&self.opts, &mut self.diagnostics, self.file_index, &mut row, start);
-                    b.push(self.file_index, start as u64, row, compressed);
+                Ok(Parsed::Entry(row)) => {
+                    rows.push((self.file_index, start, row));
                     self.file_index += 1;
                     self.pos = cur.pos;
                 }
@@ -679,37 +743,101 @@ impl<B: AsRef<[u8]>> EntryReader<B> {
                 }
             }
         }
-        if b.rows == 0 && self.done {
+        if rows.is_empty() && self.done {
             return None;
         }
-        Some(b.finish(&self.schema))
+        let compressed = decompress_rows(&self.opts, &mut rows, &mut self.diagnostics);
+        let window = &buf[window_start..self.pos];
+        let mut b = Builders::new(rows.len());
+        for ((index, start, row), was_compressed) in rows.into_iter().zip(compressed) {
+            b.push(window, index, start as u64, row, was_compressed);
+        }
+        let owner = AssertUnwindSafe(Arc::clone(&shared));
+        let ptr = NonNull::new(window.as_ptr() as *mut u8).unwrap_or(NonNull::dangling());
+        // SAFETY: `window` lies inside the bytes `owner` keeps alive (and never mutates) for as
+        // long as the buffer exists.
+        let window_buf = unsafe { Buffer::from_custom_allocation(ptr, window.len(), Arc::new(owner)) };
+        Some(b.finish(&self.schema, window_buf))
     }
 }
 
-/// Apply the zlib rule; returns whether the stored payload was compressed.
-fn decompress(opts: &ReadOptions, diags: &mut Vec<Diagnostic>, index: u64, row: &mut Row<'_>, start: usize) -> bool {
-    let Some(enc) = row.enc.as_deref() else { return false };
-    let mut note = |kind: &'static str, message: String| {
-        diags.push(Diagnostic { kind, offset: start as u64, index: Some(index), seq: row.seq, bytes: None, message });
+/// Apply the zlib rule to a batch; returns, per row, whether its stored payload was compressed.
+///
+/// Captures from the reference writer compress most stream chunks (anything over 128 bytes that
+/// shrinks), so inflating thousands of small buffers dominates reading. libdeflate's one-shot
+/// decompressor has far less per-call cost than a streaming zlib state, and large batches are
+/// split across two threads (the machines this runs on have two cores).
+fn decompress_rows(opts: &ReadOptions, rows: &mut [(u64, usize, Row<'_>)], diags: &mut Vec<Diagnostic>) -> Vec<bool> {
+    let compressed: Vec<bool> = rows.iter().map(|(_, _, r)| r.enc.is_some()).collect();
+    if !compressed.iter().any(|&c| c) {
+        return compressed;
+    }
+    let work: usize = rows
+        .iter()
+        .filter(|(_, _, r)| r.enc.as_deref() == Some("zlib"))
+        .map(|(_, _, r)| r.data.as_ref().map_or(0, |d| d.len()))
+        .sum();
+    let mut found: Vec<Diagnostic> = if opts.decompress && work > (512 << 10) && rows.len() > 64 {
+        let mid = rows.len() / 2;
+        let (left, right) = rows.split_at_mut(mid);
+        std::thread::scope(|scope| {
+            let handle = scope.spawn(|| inflate_rows(opts, right));
+            let mut out = inflate_rows(opts, left);
+            out.extend(handle.join().expect("decompression thread"));
+            out
+        })
+    } else {
+        inflate_rows(opts, rows)
     };
-    if enc != "zlib" {
-        note("unknown_encoding", format!("unknown enc \"{enc}\"; payload kept as stored"));
-        row.problems |= P_UNKNOWN_ENC;
-        return false;
-    }
-    if !opts.decompress {
-        return true;
-    }
-    let Some(data) = row.data.as_deref() else { return true };
-    let mut out = Vec::with_capacity(data.len() * 4);
-    match ZlibDecoder::new(data).read_to_end(&mut out) {
-        Ok(_) => row.data = Some(Cow::Owned(out)),
-        Err(e) => {
-            note("decompress_error", format!("zlib payload does not decompress ({e}); compressed bytes kept"));
-            row.problems |= P_DECOMPRESS;
+    diags.append(&mut found);
+    compressed
+}
+
+fn inflate_rows(opts: &ReadOptions, rows: &mut [(u64, usize, Row<'_>)]) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut inflater = Decompressor::new();
+    for (index, start, row) in rows.iter_mut() {
+        let Some(enc) = row.enc.as_deref() else { continue };
+        let mut note = |kind: &'static str, message: String| {
+            diags.push(Diagnostic { kind, offset: *start as u64, index: Some(*index), seq: row.seq, bytes: None, message });
+        };
+        if enc != "zlib" {
+            note("unknown_encoding", format!("unknown enc \"{enc}\"; payload kept as stored"));
+            row.problems |= P_UNKNOWN_ENC;
+            continue;
+        }
+        if !opts.decompress {
+            continue;
+        }
+        let Some(data) = row.data.as_deref() else { continue };
+        match inflate(&mut inflater, data) {
+            Ok(out) => row.data = Some(Cow::Owned(out)),
+            Err(e) => {
+                note("decompress_error", format!("zlib payload does not decompress ({e}); compressed bytes kept"));
+                row.problems |= P_DECOMPRESS;
+            }
         }
     }
-    true
+    diags
+}
+
+/// Largest payload we will inflate one entry to; a guard against decompression bombs.
+const MAX_INFLATED: usize = 1 << 30;
+
+fn inflate(inflater: &mut Decompressor, data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut cap = data.len().saturating_mul(4).max(512);
+    loop {
+        let mut out = vec![0u8; cap];
+        match inflater.zlib_decompress(data, &mut out) {
+            Ok(n) => {
+                out.truncate(n);
+                return Ok(out);
+            }
+            Err(DecompressionError::InsufficientSpace) if cap < MAX_INFLATED => cap = cap.saturating_mul(4).min(MAX_INFLATED),
+            Err(DecompressionError::InsufficientSpace) => return Err("payload inflates beyond 1 GiB".into()),
+            Err(DecompressionError::BadData) => return Err("invalid zlib data".into()),
+        }
+    }
 }
 
 /// Find the next offset at or after `from` where a complete, plausible entry decodes: a map whose

@@ -1,0 +1,24 @@
+//! Read a CBOR V2 capture with the core reader and print throughput (no Python involved).
+//!
+//!     cargo run --release -p fastcap-core --example read_capture -- FILE [--no-decompress]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use fastcap_core::cbor::{EntryReader, ReadOptions, Source};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = PathBuf::from(args.next().expect("usage: read_capture FILE [--no-decompress]"));
+    let decompress = args.next().as_deref() != Some("--no-decompress");
+    let source = Source::open(&path).expect("open");
+    let len = source.as_ref().len();
+    let start = Instant::now();
+    let mut reader = EntryReader::new(source, ReadOptions { decompress, ..Default::default() }).expect("header");
+    let mut rows = 0;
+    while let Some(batch) = reader.next_batch() {
+        rows += batch.num_rows();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("{rows} entries, {:.0} MB/s, {} diagnostics", len as f64 / secs / 1e6, reader.diagnostics.len());
+}
