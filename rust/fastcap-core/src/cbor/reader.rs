@@ -67,6 +67,13 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, FormatError> {
     if buf.is_empty() {
         return Err(header_err("missing_header", 0, "empty file; expected a CBOR map with magic \"LLMPROXY-CAPTURE-V2\"".into()));
     }
+    if buf[0] >> 5 != 5 {
+        // Not even a map: say what the file starts with rather than decoding arbitrary bytes.
+        return Err(header_err("bad_header", 0, format!(
+            "not a CBOR V2 capture: the file starts with byte 0x{:02x}, expected a CBOR map (0xa0-0xbf) with magic \"{MAGIC}\"",
+            buf[0]
+        )));
+    }
     let mut cur = Cursor::new(buf, 0);
     let raw = cur.value().map_err(|e| {
         if e.eof {
