@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from fastcap.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
