@@ -33,11 +33,11 @@ if str(ROOT) not in sys.path:
 
 import cbor2  # noqa: E402
 import polars as pl  # noqa: E402
-
-from benches.gen_capture import generate  # noqa: E402
 from fastcap import _native  # noqa: E402
 from fastcap.analysis.content import content_table  # noqa: E402
 from fastcap.analysis.requests import request_table  # noqa: E402
+
+from benches.gen_capture import generate  # noqa: E402
 
 
 def best_of(n: int, fn: Callable[[], Any]) -> tuple[float, Any]:
