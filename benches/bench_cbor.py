@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         t_ref, ref = best_of(1, lambda: reference_analyze(items))
         assert len(ref) == req.height, f"request count differs: reference {len(ref)}, fastcap {req.height}"
         rows.append(("analyze (correlate + content)", t_an, "reference --analyze", t_ref))
-    del items
+
 
     print(f"{'fastcap':32} {'MB/s':>9}   {'baseline':22} {'MB/s':>9}   ratio")
     ratios = {}
