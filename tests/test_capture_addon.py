@@ -95,6 +95,12 @@ def test_streamed_response_legs(tmp_path: Path) -> None:
     assert line["request"]["headers"]["x-api-key"] == "[REDACTED]"
     assert line["response"]["body"] == b"".join(chunks).decode()
     assert len(line["fastcap"]["chunks"]) == 2
+    # The JSONL reader understands the extension: chunks come back with their arrival times.
+    from fastcap.readers.jsonl import read_jsonl
+
+    (ex,) = read_jsonl(tmp_path / "traffic.jsonl")
+    assert [c.data for c in ex.chunks] == chunks
+    assert all(c.t is not None for c in ex.chunks) and ex.started_at is not None and ex.ended_at is not None
     summary = orjson.loads((tmp_path / "summary.json").read_bytes())
     assert summary["counts"]["requests"] == 1 and summary["counts"]["streams"] == 1
 

@@ -792,8 +792,9 @@ class Capture:
             "session_id": self.session_id,
             "backend": state.backend,
             "model": state.model,
-            "request_start": req.timestamp_start,
-            "request_end": req.timestamp_end,
+            # Key names as documented in fastcap.readers.jsonl (the reader of this extension).
+            "started_at": req.timestamp_start,
+            "request_ended_at": req.timestamp_end,
             "request_captured": state.rts,
             "streamed": state.streamed,
         }
@@ -825,12 +826,12 @@ class Capture:
                 "headers": _fold(_fmt_headers(resp.headers.fields, self.redact)),
                 "body": value,
             }
-            ext["response_start"] = resp.timestamp_start
-            ext["response_end"] = resp.timestamp_end or now
+            ext["response_started_at"] = resp.timestamp_start
+            ext["ended_at"] = resp.timestamp_end or now
             ext["body_encoding"] = enc
             ext["response_bytes"] = state.total_bytes
             if state.streamed:
-                ext["chunks"] = [[round(t, 6), n] for t, n in state.chunk_times]
+                ext["chunks"] = [{"t": round(t, 6), "len": n} for t, n in state.chunk_times]
                 ext["ttfb_ms"] = (state.chunk_times[0][0] - state.rts) * 1000.0 if state.chunk_times else None
         if error is not None:
             ext["error"] = error
