@@ -1,0 +1,126 @@
+"""`fastcap decode BODY`: what one raw response body says (SSE or AWS EventStream)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fastcap.errors import UsageError
+
+# A representative URL per API, so the dialect that owns the body is the one that decodes it.
+DIALECT_URLS = {
+    "anthropic": "https://api.anthropic.com/v1/messages",
+    "openai-responses": "https://api.openai.com/v1/responses",
+    "openai-chat": "https://api.openai.com/v1/chat/completions",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta/models/gemini:streamGenerateContent?alt=sse",
+    "kiro": "https://q.us-east-1.amazonaws.com/generateAssistantResponse",
+    "bedrock": "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream",
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "decode",
+        help="decode one raw response body (SSE or AWS EventStream) into text, thinking, tool calls, usage",
+        description="Decode a response body saved to a file ('-' for stdin). The framing (SSE or EventStream) and the "
+        "API are guessed from the bytes unless --api is given.",
+    )
+    p.add_argument("body", help="body file, or - for standard input")
+    p.add_argument("--api", choices=sorted(DIALECT_URLS), help="the API that produced the body (default: guessed)")
+    p.add_argument("--events", action="store_true", help="also list every event")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def _looks_eventstream(body: bytes) -> bool:
+    from fastcap import _native
+
+    return len(body) >= 16 and _native.decode_eventstream(body[: min(len(body), 1 << 16)])["frames"] != []
+
+
+def _guess_api(body: bytes, eventstream: bool) -> str:
+    if eventstream:
+        return "bedrock" if b"contentBlock" in body[:4096] or b'"bytes"' in body[:4096] else "kiro"
+    head = body[:8192]
+    if b"message_start" in head or b"content_block" in head:
+        return "anthropic"
+    if b'"response.' in head or b"event: response." in head:
+        return "openai-responses"
+    if b"candidates" in head or b"usageMetadata" in head:
+        return "gemini"
+    return "openai-chat"
+
+
+def run(args: argparse.Namespace) -> int:
+    from fastcap.dialects import analyze_exchange
+    from fastcap.model import Exchange
+
+    if args.body == "-":
+        body = sys.stdin.buffer.read()
+    else:
+        path = Path(args.body)
+        if path.is_dir():
+            raise UsageError(f"{path}: is a directory, expected a body file")
+        body = path.read_bytes()
+    if not body:
+        raise UsageError(f"{args.body}: byte 0: empty body; expected an SSE or AWS EventStream response body")
+    eventstream = _looks_eventstream(body)
+    api = args.api or _guess_api(body, eventstream)
+    ctype = "application/vnd.amazon.eventstream" if eventstream else "text/event-stream"
+    ex = Exchange(index=0, source="body", method="POST", url=DIALECT_URLS[api], status=200,
+                  response_headers=[("content-type", ctype)], response_body=body)
+    if api == "kiro":
+        ex.request_headers.append(("x-amz-target", "AmazonCodeWhispererStreamingService.GenerateAssistantResponse"))
+    a = analyze_exchange(ex)
+    r = a.response
+    result: dict[str, Any] = {
+        "api": a.api_name,
+        "framing": "eventstream" if eventstream else "sse",
+        "events": len(r.events),
+        "event_counts": r.event_counts,
+        "model": r.model,
+        "text": r.text,
+        "reasoning": r.reasoning_text,
+        "tool_calls": [{"id": t.id, "name": t.name, "arguments": t.arguments if t.arguments_json_valid else t.arguments_raw}
+                       for t in r.tool_calls],
+        "stop_reason": r.stop_reason,
+        "usage": None if r.usage is None else {k: getattr(r.usage, k) for k in
+                                              ("input_total", "cache_read", "cache_write", "output_total", "reasoning")},
+        "errors": [{"type": e.type, "message": e.message} for e in r.errors],
+        "complete": r.complete,
+        "notes": r.notes,
+    }
+    if r.context_usage_pct:
+        result["context_usage_pct"] = r.context_usage_pct
+    if r.credits:
+        result["credits"] = r.credits
+    if args.events:
+        result["event_list"] = [{"index": e.index, "type": e.type, "summary": e.summary} for e in r.events]
+    if args.json:
+        sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    print(f"{result['api']} ({result['framing']}): {result['events']} events"
+          + (f", model {r.model}" if r.model else "") + (f", stop {r.stop_reason}" if r.stop_reason else "")
+          + ("" if r.complete is not False else ", INCOMPLETE"))
+    if r.reasoning_text:
+        print(f"\nThinking ({len(r.reasoning_text):,} chars):\n{r.reasoning_text}")
+    print(f"\nText ({len(r.text):,} chars):\n{r.text}")
+    for t in result["tool_calls"]:
+        print(f"\nTool call {t['name']} ({t['id'] or 'no id'}): {orjson.dumps(t['arguments']).decode()}")
+    if result["usage"]:
+        u = result["usage"]
+        print(f"\nUsage: {u['input_total']} input ({u['cache_read']} cache read, {u['cache_write']} cache write) | "
+              f"{u['output_total']} output ({u['reasoning']} reasoning)")
+    for e in result["errors"]:
+        print(f"Error: {e['type']}: {e['message']}")
+    for n in r.notes:
+        print(f"Note: {n}")
+    if args.events:
+        print()
+        for e in result["event_list"]:
+            print(f"{e['index']:>4}  {e['type']:<28} {e['summary'][:100]}")
+    return 0

@@ -1,0 +1,188 @@
+"""Writing `Exchange`s out: CBOR V2 (the legs fastcap's addon records), traffic.jsonl
+(reports.md §3.1 with the `fastcap` extension the JSONL reader documents) and Parquet.
+
+Redaction is on by default and goes through `fastcap.redact`, like every file fastcap writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import polars as pl
+
+from fastcap import _native
+from fastcap.model import Exchange
+from fastcap.redact import DEFAULT, RedactionConfig, redact_body, redact_headers, redact_url
+
+P2B, B2P = 2, 3
+
+
+def _redacted(ex: Exchange, config: RedactionConfig | None) -> tuple[str, list[tuple[str, str]], bytes, list[tuple[str, str]], bytes | None]:
+    url = ex.url
+    req_headers, resp_headers = list(ex.request_headers), list(ex.response_headers)
+    req_body = ex.request_body if ex.request_body is not None else (ex.request_body_text or "").encode()
+    resp_body = ex.response_body
+    if config is not None:
+        url = redact_url(url, config)
+        req_headers = redact_headers(req_headers, config)
+        resp_headers = redact_headers(resp_headers, config)
+        req_body = redact_body(req_body, ex.request_content_type, config, url=ex.url)
+        if resp_body is not None:
+            resp_body = redact_body(resp_body, ex.content_type, config, url=ex.url)
+    return url, req_headers, req_body, resp_headers, resp_body
+
+
+def _head(lines: Sequence[tuple[str, str]]) -> str:
+    return "".join(f"{k}: {v}\r\n" for k, v in lines)
+
+
+def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, session_id: str | None = None,
+               redact: RedactionConfig | None = DEFAULT) -> int:
+    """Write exchanges as a CBOR V2 capture; returns the number of entries written."""
+    sid = session_id or Path(path).stem
+    created = next((ex.started_at for ex in exchanges if ex.started_at is not None), 0.0)
+    seq = 0
+    with open(path, "wb") as f:
+        f.write(_native.encode_capture_header(sid, created))
+
+        def put(ts: float | None, direction: int, data: bytes, meta: dict[str, Any]) -> None:
+            nonlocal seq
+            f.write(_native.encode_capture_entry(ts if ts is not None else created, direction, seq, data, meta))
+            seq += 1
+
+        for ex in exchanges:
+            url, req_headers, req_body, resp_headers, resp_body = _redacted(ex, redact)
+            rid = ex.request_id or f"{sid}-{ex.index}"
+            parts = urlsplit(url)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            common = {"sid": ex.session_id or sid, "be": ex.backend, "mod": ex.model, "rid": rid}
+            http = {"transport": "http", "http_method": ex.method, "url": url}
+            put(ex.started_at, P2B, f"{ex.method} {target} HTTP/1.1\r\n{_head(req_headers)}\r\n".encode() + req_body,
+                {**common, "wire_schema": "v2", **http, "event": "request"})
+            if ex.status is None and resp_body is None:
+                if ex.error:
+                    put(ex.ended_at, B2P, b"", {**common, "eos": True, "eos_sig": "error_termination", "eos_reason": ex.error,
+                                               "eos_term": "error", "eos_err_cls": "transport_error", "wire_schema": "v2"})
+                continue
+            status = {"sc": ex.status, "http_status": ex.status, "http_reason": ex.reason, "http_version": ex.http_version}
+            if ex.chunks and redact is None:
+                # Streamed response with arrival times: start marker, chunks, end marker.
+                put(ex.response_started_at or ex.chunks[0].t, B2P, b"", {**common, "ss": True, **status, "rts": ex.request_ended_at,
+                                                                         **http, "event": "response", "hdrs": _head(resp_headers)})
+                for i, chunk in enumerate(ex.chunks, 1):
+                    put(chunk.t, B2P, chunk.data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status})
+                put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(ex.chunks), "tb": sum(len(c.data) for c in ex.chunks),
+                                            "sc": ex.status})
+            elif ex.chunks:
+                # Redacted streams: the chunks are redacted as one body, then re-split at the
+                # original boundaries when the length is unchanged (so arrival times survive).
+                body = resp_body or b""
+                sizes = [len(c.data) for c in ex.chunks]
+                pieces: list[tuple[float | None, bytes]]
+                if sum(sizes) == len(body):
+                    pos, pieces = 0, []
+                    for c, n in zip(ex.chunks, sizes, strict=True):
+                        pieces.append((c.t, body[pos: pos + n]))
+                        pos += n
+                else:
+                    pieces = [(ex.chunks[0].t, body)]
+                put(ex.response_started_at or ex.chunks[0].t, B2P, b"", {**common, "ss": True, **status, "rts": ex.request_ended_at,
+                                                                         **http, "event": "response", "hdrs": _head(resp_headers)})
+                for i, (t, data) in enumerate(pieces, 1):
+                    put(t, B2P, data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status})
+                put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(pieces), "tb": sum(len(d) for _, d in pieces), "sc": ex.status})
+            else:
+                head = f"{ex.http_version} {ex.status} {ex.reason}\r\n{_head(resp_headers)}\r\n".encode()
+                put(ex.ended_at or ex.response_started_at, B2P, head + (resp_body or b""),
+                    {**common, **status, "wire_schema": "v2", "transport": "http", "event": "response"})
+            if ex.error:
+                put(ex.ended_at, B2P, b"", {**common, "eos": True, "eos_sig": "error_termination", "eos_reason": ex.error,
+                                           "eos_term": "error", "eos_err_cls": "transport_error", "wire_schema": "v2"})
+    return seq
+
+
+def _body_value(body: bytes | None, content_type: str) -> tuple[Any, bool]:
+    """reports.md §3.1: SSE as text, JSON parsed, other text as text, null when empty."""
+    if not body:
+        return None, False
+    if "text/event-stream" not in content_type:
+        try:
+            return orjson.loads(body), False
+        except orjson.JSONDecodeError:
+            pass
+    text = body.decode("utf-8", "replace")
+    return text, "\ufffd" in text
+
+
+def jsonl_record(ex: Exchange, redact: RedactionConfig | None = DEFAULT) -> dict[str, Any]:
+    url, req_headers, req_body, resp_headers, resp_body = _redacted(ex, redact)
+
+    def fold(pairs: list[tuple[str, str]]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in pairs:
+            out[k] = f"{out[k]}, {v}" if k in out else v
+        return out
+
+    req_value, _ = _body_value(req_body, ex.request_content_type)
+    ext: dict[str, Any] = {
+        "started_at": ex.started_at, "request_ended_at": ex.request_ended_at,
+        "response_started_at": ex.response_started_at, "ended_at": ex.ended_at,
+        "session_id": ex.session_id, "request_id": ex.request_id, "backend": ex.backend, "model": ex.model,
+    }
+    response = None
+    if ex.status is not None or resp_body is not None:
+        value, lossy = _body_value(resp_body, ex.content_type)
+        # A parsed JSON value or lossy text cannot give the wire bytes back: keep them exactly.
+        if resp_body is not None and (lossy or not isinstance(value, str)):
+            ext["response_body_b64"] = base64.b64encode(resp_body).decode()
+        response = {"status_code": ex.status, "headers": fold(resp_headers), "body": value}
+        if ex.chunks and resp_body is not None and sum(len(c.data) for c in ex.chunks) == len(resp_body):
+            ext["chunks"] = [{"t": c.t, "len": len(c.data)} for c in ex.chunks]
+    if ex.error:
+        ext["error"] = ex.error
+    return {
+        "timestamp": ex.ended_at or ex.started_at,
+        "request": {"method": ex.method, "url": url, "headers": fold(req_headers), "body": req_value},
+        "response": response,
+        "fastcap": {k: v for k, v in ext.items() if v is not None},
+    }
+
+
+def write_jsonl(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = DEFAULT) -> int:
+    with open(path, "wb") as f:
+        for ex in exchanges:
+            f.write(orjson.dumps(jsonl_record(ex, redact)) + b"\n")
+    return len(exchanges)
+
+
+def exchanges_frame(exchanges: Sequence[Exchange], *, redact: RedactionConfig | None = DEFAULT) -> pl.DataFrame:
+    """One row per exchange, bodies as binary, headers as lists of {name, value}."""
+    rows = []
+    for ex in exchanges:
+        url, req_headers, req_body, resp_headers, resp_body = _redacted(ex, redact)
+        rows.append({
+            "index": ex.index, "source": ex.source, "method": ex.method, "url": url, "http_version": ex.http_version,
+            "status": ex.status, "reason": ex.reason,
+            "request_headers": [{"name": k, "value": v} for k, v in req_headers],
+            "request_body": req_body,
+            "response_headers": [{"name": k, "value": v} for k, v in resp_headers],
+            "response_body": resp_body,
+            "response_body_text": ex.response_body_text,
+            "chunk_times": [c.t for c in ex.chunks], "chunk_sizes": [len(c.data) for c in ex.chunks],
+            "started_at": ex.started_at, "request_ended_at": ex.request_ended_at,
+            "response_started_at": ex.response_started_at, "ended_at": ex.ended_at,
+            "fidelity": ex.fidelity, "flags": sorted(ex.flags), "error": ex.error,
+            "request_id": ex.request_id, "session_id": ex.session_id, "backend": ex.backend, "model": ex.model,
+        })
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def write_parquet(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = DEFAULT) -> int:
+    exchanges_frame(exchanges, redact=redact).write_parquet(path)
+    return len(exchanges)
