@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from fastcap.cli import main
 from fastcap.leakscan import scan_paths
 from fastcap.model import Chunk, Exchange
