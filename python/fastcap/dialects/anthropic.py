@@ -20,6 +20,7 @@ from fastcap.dialects._util import (
     finish_timing,
     fmt_num,
     hash_message,
+    http_error,
     i,
     is_sse,
     loads,
@@ -399,10 +400,8 @@ def parse_response(ex: Exchange) -> ResponseInfo:
             r.flags |= stream.flags
             r.notes.extend(stream.notes)
             run_sse(ex, stream, r)
-            if (ex.status or 0) >= 400:
-                r.errors.insert(
-                    0, ErrorInfo(type=str(ex.status), message=ex.reason or None, source="http_status")
-                )
+            if (err := http_error(ex)) is not None:
+                r.errors.insert(0, err)
             return r
     r, v = non_stream_response(ex)
     parse_message_json(r, v)

@@ -21,6 +21,7 @@ from fastcap.dialects._util import (
     error_summary,
     finish_timing,
     hash_message,
+    http_error,
     i,
     loads,
     lst,
@@ -391,10 +392,8 @@ def parse_response(ex: Exchange) -> ResponseInfo:
                 run_invoke_stream(ex, fs, r)
             else:
                 run_converse(ex, fs, r)
-            if (ex.status or 0) >= 400:
-                r.errors.insert(
-                    0, ErrorInfo(type=str(ex.status), message=ex.reason or None, source="http_status")
-                )
+            if (err := http_error(ex)) is not None:
+                r.errors.insert(0, err)
             return r
     r, v = non_stream_response(ex)
     if op == "InvokeModel":

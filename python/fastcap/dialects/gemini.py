@@ -22,6 +22,7 @@ from fastcap.dialects._util import (
     error_summary,
     finish_timing,
     hash_message,
+    http_error,
     i,
     is_sse,
     loads,
@@ -317,10 +318,8 @@ def parse_response(ex: Exchange) -> ResponseInfo:
                     add_event(r, "message", acc.feed(extra, None), None)
             acc.finish(ex)
             r.complete = acc.finish_reason is not None
-            if (ex.status or 0) >= 400:
-                r.errors.insert(
-                    0, ErrorInfo(type=str(ex.status), message=ex.reason or None, source="http_status")
-                )
+            if (err := http_error(ex)) is not None:
+                r.errors.insert(0, err)
             return r
     r, v = non_stream_response(ex)
     if isinstance(v, list):

@@ -19,6 +19,7 @@ from fastcap.dialects._util import (
     dumps,
     finish_timing,
     hash_message,
+    http_error,
     loads,
     lst,
     make_tool_call,
@@ -377,10 +378,8 @@ def parse_response(ex: Exchange) -> ResponseInfo:
         if fs is not None:
             r = ResponseInfo(kind="eventstream")
             run_frames(ex, fs, r)
-            if (ex.status or 0) >= 400:
-                r.errors.insert(
-                    0, ErrorInfo(type=str(ex.status), message=ex.reason or None, source="http_status")
-                )
+            if (err := http_error(ex)) is not None:
+                r.errors.insert(0, err)
             return r
         if ex.response_body is None and ex.response_body_text is not None:
             r = ResponseInfo(kind="eventstream", flags={"recovered_from_text"})

@@ -18,6 +18,7 @@ from fastcap.dialects._util import (
     error_summary,
     finish_timing,
     hash_message,
+    http_error,
     i,
     is_sse,
     loads,
@@ -443,10 +444,8 @@ def parse_response(ex: Exchange) -> ResponseInfo:
             r.flags |= stream.flags
             r.notes.extend(stream.notes)
             run_events(ex, [(e.type, e.data, e.t_last) for e in stream.events], r)
-            if (ex.status or 0) >= 400:
-                r.errors.insert(
-                    0, ErrorInfo(type=str(ex.status), message=ex.reason or None, source="http_status")
-                )
+            if (err := http_error(ex)) is not None:
+                r.errors.insert(0, err)
             return r
     r, v = non_stream_response(ex)
     parse_response_json(r, v)
