@@ -57,7 +57,7 @@ def test_run_form_generic(tmp_path: Path, upstream: FakeUpstream, env: dict[str,
     out = tmp_path / "session"
     r = _fastcap(
         ["capture", "--target", "generic", "--out", str(out), "--confdir", str(tmp_path / "conf"),
-         "--set", "ssl_insecure=true", "--format", "both", "--no-report", "--",
+         "--set", "ssl_insecure=true", "--format", "both", "--",
          sys.executable, str(client), upstream.url, fs.ANTHROPIC_KEY],
         env,
     )
@@ -73,6 +73,11 @@ def test_run_form_generic(tmp_path: Path, upstream: FakeUpstream, env: dict[str,
     assert b"".join(e["data"] for e in entries if e["dir"] == 3) == b"".join(fs.anthropic_events())
     assert runner.scan_outputs(out, state) == []
     assert fs.ANTHROPIC_KEY not in (out / "traffic.jsonl").read_text()
+    # The report step ran on stop: per-call file, session report and the dissect-style report.
+    reports = {p.name for p in out.rglob("*.md")}
+    assert {"report.md", "analysis_report.md"} <= reports and any(n.endswith("_Messages.md") for n in reports), reports
+    for md in out.rglob("*.md"):
+        assert fs.ANTHROPIC_KEY not in md.read_text()
 
 
 @pytest.fixture
