@@ -141,9 +141,16 @@ pub fn order_meta(meta: Vec<(String, Value)>) -> Vec<(String, Value)> {
         }
         match index_of(&k) {
             Some(i) => {
-                if META_KEYS[i].kind == super::meta::Kind::Flag && v == Value::Bool(false) {
+                let kind = META_KEYS[i].kind;
+                if kind == super::meta::Kind::Flag && v == Value::Bool(false) {
                     continue;
                 }
+                // Timing keys are floats in the reference writer even when integral (`1400.0`).
+                let v = match (kind, v) {
+                    (super::meta::Kind::Float, Value::Uint(u)) => Value::Float(u as f64),
+                    (super::meta::Kind::Float, Value::Nint(n)) => Value::Float(-1.0 - n as f64),
+                    (_, v) => v,
+                };
                 known.retain(|(j, _, _)| *j != i);
                 known.push((i, k, v));
             }
@@ -215,9 +222,11 @@ mod tests {
             ("sid".into(), Value::Text("s".into())),
             ("se".into(), Value::Bool(false)),
             ("mod".into(), Value::Null),
+            ("lat".into(), Value::Uint(1400)),
         ]);
         let keys: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["sid", "ci", "zz"]);
+        assert_eq!(keys, ["sid", "ci", "lat", "zz"]);
+        assert_eq!(m[2].1, Value::Float(1400.0));
     }
 
     fn decode_hex(s: &str) -> Vec<u8> {
