@@ -4,9 +4,9 @@ applies the zlib rule (cbor-v2.md §1–§4)."""
 
 from __future__ import annotations
 
+from fastcap._native import __version__
 from fastcap._native import encode_capture_entry as encode_entry
 from fastcap._native import encode_capture_header as encode_header
-from fastcap._native import __version__
 
 MAGIC = "LLMPROXY-CAPTURE-V2"
 BACKEND = f"native {__version__}"
