@@ -23,6 +23,14 @@ WORDS = ("the", "parser", "fails", "because", "newline", "test", "fix", "functio
 
 def _delta_chunks(rng: random.Random, kind: int, n: int) -> list[bytes]:
     out = []
+    if kind == 0:
+        out.append(b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",'
+                   b'"content":[],"model":"claude-sonnet-4-5","usage":{"input_tokens":900,"cache_read_input_tokens":4096,"output_tokens":1}}}\n\n'
+                   b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n')
+    elif kind == 2:
+        out.append(b'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_1","status":"in_progress","model":"gpt-5-codex"}}\n\n'
+                   b'event: response.output_item.added\ndata: {"type":"response.output_item.added","output_index":0,'
+                   b'"item":{"type":"message","id":"msg_1","role":"assistant","content":[]}}\n\n')
     for i in range(n):
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40)))
         if kind == 0:

@@ -107,3 +107,30 @@ def test_version_names_native_build(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert info.value.code == 0
     assert "native build:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("source", ["demo", "generated"])
+def test_streaming_analysis_agrees_with_full_analysis(tmp_path: Path, source: str) -> None:
+    """The flat-memory path for large captures gives the same calls, statuses, models and tokens."""
+    from fastcap.analysis.calls import calls_table
+    from fastcap.analysis.stream_cbor import calls_from_scan, scan
+    from fastcap.dialects import analyze_exchange
+    from fastcap.readers import read_exchanges
+
+    if source == "demo":
+        path = DEMO
+    else:
+        sys.path.insert(0, str(ROOT))
+        from benches.gen_capture import generate
+
+        path = tmp_path / "gen.cbor"
+        generate(path, 1.5)
+    full = calls_table([analyze_exchange(ex) for ex in read_exchanges(path)])
+    meta, content, diagnostics = scan(path)
+    streamed = calls_from_scan(meta, content)
+    assert diagnostics == []
+    cols = ["api_name", "model", "status", "chunks", "response_bytes", "input_total", "cache_read", "cache_write", "output_total"]
+    assert streamed.select(cols).to_dicts() == full.select(cols).to_dicts()
+    assert streamed["text_chars"].to_list() == full["text_chars"].to_list()
+    assert streamed["tool_calls"].to_list() == full["tool_calls"].to_list()
+    assert streamed["issue_class"].to_list() == full["issue_class"].to_list()

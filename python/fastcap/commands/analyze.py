@@ -13,6 +13,7 @@ import orjson
 from fastcap.errors import EXIT_BAD_INPUT, UsageError
 
 PROGRESS_MIN_BYTES = 4 << 20  # show progress bars for inputs above a few MB
+STREAMING_MIN_BYTES = 128 << 20  # above this, CBOR captures are analysed in one streaming pass
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +34,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--recover", action="store_true", help="skip past corrupt CBOR entries instead of stopping there")
     p.add_argument("--no-redact", action="store_true", help="do not redact secrets in the reports (raw values!)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--streaming",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="CBOR only: stream the capture with flat memory (vectorised content accounting, no per-call reports); "
+        f"auto = on above {STREAMING_MIN_BYTES >> 20} MB",
+    )
     p.set_defaults(func=run)
 
 
@@ -67,9 +75,52 @@ def _read_cbor(path: Path, *, recover: bool, show: bool) -> tuple[Any, list[dict
     return entries, reader.diagnostics
 
 
+def _write_overview(args: argparse.Namespace, out_dir: Path, overview: Any, calls: Any) -> list[str]:
+    from fastcap.analysis.overview import render_markdown
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "analysis.md").write_text(render_markdown(overview, calls), encoding="utf-8")
+    written = ["analysis.md"]
+    if args.json:
+        (out_dir / "analysis.json").write_bytes(orjson.dumps(overview.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+        written.append("analysis.json")
+    if args.parquet:
+        calls.write_parquet(out_dir / "calls.parquet")
+        written.append("calls.parquet")
+    return written
+
+
+def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: float) -> int:
+    """Large CBOR captures: one streaming pass, flat memory, overview and data outputs only."""
+    from fastcap.analysis.overview import build_overview, render_text
+    from fastcap.analysis.stream_cbor import calls_from_scan, scan
+
+    with _progress(show) as progress:
+        task = progress.add_task("analysing", total=path.stat().st_size)
+        meta, content, diagnostics = scan(path, recover=args.recover, on_progress=lambda done, _total: progress.update(task, completed=done))
+    calls = calls_from_scan(meta, content)
+    overview = build_overview(calls, source=path.name, fmt="cbor")
+    # TTFT needs per-event arrival times, which the streaming pass does not keep.
+    overview.notes = [n for n in overview.notes if "TTFT" not in n]
+    overview.notes.append("Streaming analysis: TTFT is not computed (use --streaming off or `fastcap report` for it).")
+    print(render_text(overview))
+    out_dir = Path(args.out) if args.out else path.with_name(f"{path.stem}_fastcap")
+    written = _write_overview(args, out_dir, overview, calls)
+    fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
+    for d in diagnostics:
+        if not d["fatal"] and d["kind"] != "duplicate_key":
+            print(f"fastcap: warning: {path}: byte {d['offset']}: {d['message']}", file=sys.stderr)
+    print(f"Wrote {', '.join(written)} to {out_dir} in {time.perf_counter() - started:.2f}s "
+          "(per-call reports are not written in streaming mode; use `fastcap report`)")
+    if fatal is not None:
+        print(f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from fastcap.analysis.calls import calls_table
-    from fastcap.analysis.overview import build_overview, render_markdown, render_text
+    from fastcap.analysis.overview import build_overview, render_text
     from fastcap.dialects import analyze_exchange
     from fastcap.readers import detect_format, read_exchanges
 
@@ -83,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     show = not args.quiet and sys.stderr.isatty() and path.stat().st_size >= PROGRESS_MIN_BYTES
     fatal: dict[str, Any] | None = None
     warnings: list[str] = []
+    streaming = fmt == "cbor" and (
+        args.streaming == "on" or (args.streaming == "auto" and path.stat().st_size >= STREAMING_MIN_BYTES)
+    )
+    if streaming:
+        return _run_streaming(args, path, show, started)
     if fmt == "cbor":
         from fastcap.readers.cbor import exchanges_from_entries
 
@@ -99,15 +155,7 @@ def run(args: argparse.Namespace) -> int:
     print(render_text(overview))
 
     out_dir = Path(args.out) if args.out else path.with_name(f"{path.stem}_fastcap")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "analysis.md").write_text(render_markdown(overview, calls), encoding="utf-8")
-    written = ["analysis.md"]
-    if args.json:
-        (out_dir / "analysis.json").write_bytes(orjson.dumps(overview.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
-        written.append("analysis.json")
-    if args.parquet:
-        calls.write_parquet(out_dir / "calls.parquet")
-        written.append("calls.parquet")
+    written = _write_overview(args, out_dir, overview, calls)
     if not args.no_reports and exchanges:
         from fastcap.reports import write_reports
 

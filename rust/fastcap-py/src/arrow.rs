@@ -37,6 +37,31 @@ impl ArrowTable {
         self.table.num_rows()
     }
 
+    /// A table of only these columns, sharing their buffers. Exporting a projection (rather than
+    /// selecting after import) matters for memory: a consumer that keeps one imported column
+    /// alive keeps the whole exported batch alive, payload buffers included.
+    fn select(&self, columns: Vec<String>) -> PyResult<ArrowTable> {
+        let indices = columns
+            .iter()
+            .map(|c| {
+                self.table
+                    .schema
+                    .index_of(c)
+                    .map_err(|_| pyo3::exceptions::PyKeyError::new_err(format!("no column {c:?}")))
+            })
+            .collect::<PyResult<Vec<usize>>>()?;
+        let schema = std::sync::Arc::new(
+            self.table.schema.project(&indices).map_err(|e| PyRuntimeError::new_err(e.to_string()))?,
+        );
+        let batches = self
+            .table
+            .batches
+            .iter()
+            .map(|b| b.project(&indices).map_err(|e| PyRuntimeError::new_err(e.to_string())))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(ArrowTable::new(Table::new(schema, batches)))
+    }
+
     /// Arrow PyCapsule stream export. `requested_schema` is accepted and ignored (we only
     /// ever offer our own schema, which consumers may cast).
     #[pyo3(signature = (requested_schema=None))]

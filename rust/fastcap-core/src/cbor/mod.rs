@@ -27,7 +27,35 @@ impl AsRef<[u8]> for Source {
     }
 }
 
+impl From<Vec<u8>> for Source {
+    fn from(v: Vec<u8>) -> Self {
+        Source::Owned(v)
+    }
+}
+
+/// Files above this size are not pre-faulted, and the pages of entries already decoded are
+/// released as reading goes on, so memory stays flat however large the capture.
+pub const LARGE_FILE: u64 = 256 << 20;
+
 impl Source {
+    /// Drop the pages of `[offset, offset + len)` from this process's resident set (large mapped
+    /// files only). They stay valid: a later access re-reads them from the page cache.
+    pub fn release(&self, offset: usize, len: usize) {
+        #[cfg(unix)]
+        if let Source::Mapped(m) = self {
+            if m.len() as u64 >= LARGE_FILE && len > 0 {
+                // Page-align the start; the range is clamped to the map.
+                let page = 4096;
+                let start = offset / page * page;
+                let end = (offset + len).min(m.len());
+                // SAFETY: the map is a read-only private file mapping: MADV_DONTNEED only drops
+                // our copies of the pages; their content is re-read from the file on access.
+                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+            }
+        }
+        let _ = (offset, len);
+    }
+
     /// Map a file read-only. Mapping keeps memory flat: pages are file-backed and evictable.
     pub fn open(path: &Path) -> std::io::Result<Source> {
         let file = File::open(path)?;
@@ -45,7 +73,7 @@ impl Source {
         // Pre-fault small and medium files in one go (cheaper than a page fault per 4 KiB);
         // large ones rely on sequential read-ahead so memory stays flat.
         let mut opts = memmap2::MmapOptions::new();
-        if meta.len() <= (256 << 20) {
+        if meta.len() < LARGE_FILE {
             opts.populate();
         }
         let map = unsafe { opts.map(&file)? };

@@ -611,7 +611,7 @@ impl Default for ReadOptions {
 }
 
 /// Bytes shared between the reader and the Arrow buffers that point into them.
-type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
+type Shared = Arc<super::Source>;
 
 /// Streams the entries of a capture held in memory (typically a memory map) as record batches.
 /// Payloads stored uncompressed are not copied: the batches reference the mapped file.
@@ -624,13 +624,15 @@ pub struct EntryReader {
     opts: ReadOptions,
     schema: SchemaRef,
     done: bool,
+    last_window: Option<(usize, usize)>,
 }
 
 /// Largest span of the file one batch may reference (view offsets are 32-bit).
 const MAX_WINDOW: usize = 1 << 31;
 
 impl EntryReader {
-    pub fn new(buf: impl AsRef<[u8]> + Send + Sync + 'static, opts: ReadOptions) -> Result<Self, FormatError> {
+    pub fn new(buf: impl Into<super::Source>, opts: ReadOptions) -> Result<Self, FormatError> {
+        let buf: super::Source = buf.into();
         let header = parse_header(buf.as_ref())?;
         Ok(EntryReader {
             pos: header.end,
@@ -641,6 +643,7 @@ impl EntryReader {
             opts,
             schema: schema(),
             done: false,
+            last_window: None,
         })
     }
 
@@ -670,6 +673,10 @@ impl EntryReader {
         let shared = Arc::clone(&self.buf);
         let buf: &[u8] = (*shared).as_ref();
         let window_start = self.pos;
+        // The previous batch's pages are no longer needed by the reader.
+        if let Some((start, len)) = self.last_window.take() {
+            shared.release(start, len);
+        }
         let mut rows: Vec<(u64, usize, Row<'_>)> = Vec::with_capacity(self.opts.batch_rows.min(1 << 16));
         while rows.len() < self.opts.batch_rows && self.pos - window_start < MAX_WINDOW {
             if self.pos >= buf.len() {
@@ -764,6 +771,7 @@ impl EntryReader {
         // SAFETY: `window` lies inside the bytes `owner` keeps alive (and never mutates) for as
         // long as the buffer exists.
         let window_buf = unsafe { Buffer::from_custom_allocation(ptr, window.len(), Arc::new(owner)) };
+        self.last_window = Some((window_start, self.pos - window_start));
         Some(b.finish(&self.schema, window_buf))
     }
 }

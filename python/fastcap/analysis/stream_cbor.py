@@ -1,0 +1,236 @@
+"""Streaming analysis of large CBOR V2 captures with flat memory.
+
+Batches are reduced to their metadata columns as they are read; response payloads are held only
+until their stream ends (stream-end marker, completion entry, or a non-stream response), then
+split and field-extracted in one native call per flush (`_native.sse_column`). The result is the
+same calls table `fastcap.analysis.calls` builds from full dialect analyses, computed without a
+Python object per event or per entry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import polars as pl
+
+from fastcap import _native
+from fastcap.analysis.calls import CALLS_SCHEMA
+from fastcap.analysis.requests import BACKEND_TO_PROXY, request_table
+from fastcap.dialects import is_model_call
+from fastcap.dialects._naming import api_name
+from fastcap.model import Exchange
+
+# Metadata request_table() needs; the payload column is dropped batch by batch, and repeated
+# strings are stored as categoricals (4 bytes a row instead of a 16-byte view), which is what
+# keeps memory flat on multi-GB captures.
+META_COLUMNS = [
+    "file_index", "ts", "dir", "seq", "data_len", "session_id", "a_session_id", "b_session_id", "backend", "model",
+    "request_id", "chunk_index", "is_stream_start", "is_stream_end", "total_chunks", "total_bytes", "canonical_usage",
+    "status_code", "retry_after_seconds", "latency_ms", "ttfb_ms",
+    "stream_duration_ms", "eos_signal", "eos_reason", "eos_termination_category", "eos_error_classification",
+    "eos_error_status_code", "transport", "http_method", "url", "http_status_code",
+]
+
+FLUSH_BYTES = 64 << 20  # split finished bodies in batches of about this size
+
+DIALECT_BY_API = {
+    "Anthropic": "anthropic", "OpenAI.Responses": "openai_responses", "ChatGPT": "openai_responses",
+    "OpenAI.ChatCompletions": "openai_chat", "Gemini": "gemini", "CodeAssist": "gemini", "Bedrock": "bedrock",
+}
+
+
+def _body(data: bytes) -> bytes:
+    """Strip the HTTP framing of a non-stream V2 B->P entry."""
+    if data.startswith(b"HTTP/"):
+        _, sep, body = data.partition(b"\r\n\r\n")
+        return body if sep else data
+    return data
+
+
+class _Bodies:
+    """Per-request payloads of open responses, flushed through the native splitter when done."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, list[bytes]] = {}
+        self.done_keys: list[str] = []
+        self.done_bodies: list[bytes] = []
+        self.body_bytes: dict[str, int] = {}
+        self.done_size = 0
+        self.parts: list[pl.DataFrame] = []
+
+    def add(self, key: str, chunks: list[bytes]) -> None:
+        self.open.setdefault(key, []).extend(chunks)
+
+    def finish(self, key: str) -> None:
+        chunks = self.open.pop(key, None)
+        if chunks is None:
+            return
+        body = _body(b"".join(chunks))
+        self.body_bytes[key] = len(body)
+        self.done_keys.append(key)
+        self.done_bodies.append(body)
+        self.done_size += len(body)
+        if self.done_size >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.done_keys:
+            return
+        events = pl.DataFrame(_native.sse_column(self.done_bodies))
+        keys = pl.DataFrame({"exchange_index": pl.Series(range(len(self.done_keys)), dtype=pl.UInt32), "request_id": self.done_keys})
+        if events.height:
+            agg = events.group_by("exchange_index").agg(
+                events=pl.len(),
+                text_chars=pl.col("text").str.len_chars().sum().cast(pl.Int64),
+                reasoning_chars=pl.col("reasoning").str.len_chars().sum().cast(pl.Int64),
+                tool_calls=pl.col("tool_name").drop_nulls(),
+                sse_model=pl.col("model").drop_nulls().first(),
+                stop_reason=pl.col("stop_reason").drop_nulls().last(),
+                error_type=pl.col("error_type").drop_nulls().first(),
+                error_message=pl.col("error_message").drop_nulls().first(),
+                done=pl.col("is_done").any(),
+                input_tokens=pl.col("input_tokens").drop_nulls().last(),
+                output_tokens=pl.col("output_tokens").drop_nulls().last(),
+                cache_read_tokens=pl.col("cache_read_tokens").drop_nulls().last(),
+                cache_write_tokens=pl.col("cache_write_tokens").drop_nulls().last(),
+                reasoning_tokens=pl.col("reasoning_tokens").drop_nulls().last(),
+            )
+            self.parts.append(keys.join(agg, on="exchange_index", how="left").drop("exchange_index"))
+        else:
+            self.parts.append(keys.drop("exchange_index"))
+        self.done_keys, self.done_bodies, self.done_size = [], [], 0
+
+    def close(self) -> pl.DataFrame:
+        for key in list(self.open):
+            self.finish(key)
+        self.flush()
+        sizes = pl.DataFrame({"request_id": list(self.body_bytes), "body_bytes": list(self.body_bytes.values())},
+                             schema={"request_id": pl.Utf8, "body_bytes": pl.Int64})
+        if not self.parts:
+            return sizes
+        return pl.concat(self.parts, how="diagonal_relaxed").join(sizes, on="request_id", how="left")
+
+
+def scan(path: str | os.PathLike[str], *, recover: bool = False,
+         on_progress: Callable[[int, int], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, list[dict[str, Any]]]:
+    """Read a capture batch by batch; returns (metadata entries, per-request content, diagnostics)."""
+    reader = _native.CaptureReader(os.fspath(path), recover=recover)
+    metas: list[pl.DataFrame] = []
+    bodies = _Bodies()
+    streaming: set[str] = set()
+    while (batch := reader.next_batch()) is not None:
+        metas.append(pl.DataFrame(batch.select(META_COLUMNS)).with_columns(pl.col(pl.String).cast(pl.Categorical)))
+        df = pl.DataFrame(batch.select(["dir", "request_id", "data", "data_len", "is_stream_start", "is_stream_end", "eos"]))
+        del batch
+        bp = df.filter((pl.col("dir") == BACKEND_TO_PROXY) & pl.col("request_id").is_not_null()).select(
+            "request_id", "data", "data_len", "is_stream_start", "is_stream_end", "eos",
+        )
+        del df
+        if bp.height:
+            grouped = bp.group_by("request_id", maintain_order=True).agg(
+                pl.col("data").filter(pl.col("data_len") > 0),
+                started=pl.col("is_stream_start").fill_null(False).any(),
+                ended=(pl.col("is_stream_end").fill_null(False) | pl.col("eos").fill_null(False)).any(),
+            )
+            for key, datas, started, ended in grouped.iter_rows():
+                if started:
+                    streaming.add(key)
+                if datas:
+                    bodies.add(key, datas)
+                # A non-stream response is complete as soon as it arrives.
+                if ended or (datas and key not in streaming):
+                    bodies.finish(key)
+                    streaming.discard(key)
+        if on_progress is not None:
+            on_progress(reader.position, reader.size)
+    content = bodies.close()
+    meta = pl.concat(metas) if metas else pl.DataFrame(reader.read_all()).select(META_COLUMNS)
+    del metas
+
+    return meta, content, reader.diagnostics
+
+
+def _api(method: str | None, url: str | None) -> str:
+    return api_name(Exchange(index=0, source="cbor", method=method or "POST", url=url or ""))
+
+
+def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
+    """The calls table (`CALLS_SCHEMA`) from streamed metadata and content aggregates."""
+    # One row per request: back to plain strings now that the per-entry volume is gone.
+    req = request_table(meta).with_columns(pl.col(pl.Categorical).cast(pl.String))
+    req = req.join(content, on="request_id", how="left")
+    urls = req.select("http_method", "url").unique()
+    names = {(m, u): _api(m, u) for m, u in urls.iter_rows()}
+    req = req.with_columns(
+        api_name=pl.struct("http_method", "url").map_elements(lambda r: names[(r["http_method"], r["url"])], return_dtype=pl.Utf8),
+    )
+    req = req.with_columns(
+        dialect=pl.col("api_name").map_elements(
+            lambda n: next((d for prefix, d in DIALECT_BY_API.items() if n.startswith(prefix)), "generic"), return_dtype=pl.Utf8
+        ),
+        is_model_call=pl.col("api_name").map_elements(is_model_call, return_dtype=pl.Boolean)
+        | pl.col("url").fill_null("").str.contains(r"(/messages|/chat/completions|/responses|:streamGenerateContent|:generateContent)$"),
+    )
+    anthropic = pl.col("dialect").is_in(["anthropic", "bedrock"])
+    inp, cr, cw = (pl.col(c).cast(pl.Int64) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens"))
+    input_total = pl.when(anthropic).then(inp + cr.fill_null(0) + cw.fill_null(0)).otherwise(inp)
+    output_total = pl.when(pl.col("dialect") == "gemini").then(
+        pl.col("output_tokens").cast(pl.Int64) + pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0)
+    ).otherwise(pl.col("output_tokens").cast(pl.Int64))
+    err_text = pl.concat_str([pl.col("error_type"), pl.col("error_message")], separator=" ", ignore_nulls=True)
+    rate_words = err_text.str.contains(r"(?i)rate|quota|throttl|RESOURCE_EXHAUSTED|overloaded")
+    status = pl.col("status")
+    issue = (
+        pl.when(status == 429).then(pl.lit("rate_limit"))
+        .when(status >= 500).then(pl.lit("server_error"))
+        .when(status >= 400).then(pl.lit("client_error"))
+        .when(pl.col("error_type").is_not_null() & rate_words).then(pl.lit("rate_limit"))
+        .when(pl.col("error_type").is_not_null()).then(pl.lit("stream_error"))
+        .when(pl.col("eos_termination") == "error").then(pl.lit("cut_stream"))
+        .when(pl.col("is_stream") & ~pl.col("complete")).then(pl.lit("cut_stream"))
+        .otherwise(None)
+    )
+    calls = req.with_row_index("index").select(
+        pl.col("index").cast(pl.UInt32),
+        started_at=pl.col("request_ts"),
+        ended_at=pl.coalesce("stream_end_ts", "last_backend_ts"),
+        api_name=pl.col("api_name"),
+        dialect=pl.col("dialect"),
+        is_model_call=pl.col("is_model_call"),
+        method=pl.col("http_method"),
+        host=pl.col("url").map_elements(lambda u: urlsplit(u).hostname or "", return_dtype=pl.Utf8),
+        path=pl.col("url").map_elements(lambda u: urlsplit(u).path or "/", return_dtype=pl.Utf8),
+        model=pl.coalesce("model", "sse_model"),
+        status=status,
+        response_kind=pl.when(pl.col("is_stream")).then(pl.lit("sse")).otherwise(pl.lit("json")),
+        ttfb_s=pl.col("ttfb_s"),
+        ttft_s=pl.lit(None, pl.Float64),
+        duration_s=pl.col("latency_s"),
+        # Non-stream responses are one entry holding HTTP framing: no chunks, body bytes only.
+        chunks=pl.when(pl.col("is_stream")).then(pl.col("chunks")).otherwise(0).cast(pl.UInt32),
+        response_bytes=pl.coalesce(pl.col("body_bytes"), pl.col("response_bytes").cast(pl.Int64)),
+        text_chars=pl.col("text_chars").fill_null(0),
+        reasoning_chars=pl.col("reasoning_chars").fill_null(0),
+        tool_calls=pl.col("tool_calls").fill_null(pl.lit([], pl.List(pl.Utf8))),
+        input_total=input_total,
+        input_uncached=inp - pl.when(anthropic).then(0).otherwise(cr.fill_null(0)),
+        cache_read=cr,
+        cache_write=cw,
+        output_total=output_total,
+        reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64),
+        stop_reason=pl.col("stop_reason"),
+        complete=pl.col("complete"),
+        issue_class=issue,
+        error=pl.when(pl.col("error_type").is_not_null())
+        .then(err_text)
+        .when(pl.col("eos_termination") == "error")
+        .then(pl.col("eos_reason"))
+        .otherwise(None),
+        conversation_id=pl.lit(None, pl.Utf8),
+        session_id=pl.col("a_session_id"),
+        retry_after_s=pl.col("retry_after_s"),
+    )
+    return calls.select([pl.col(name).cast(dtype) for name, dtype in CALLS_SCHEMA.items()])
