@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastcap import _native
 from fastcap._native import (
     CaptureFormatError,
@@ -14,7 +16,27 @@ from fastcap._native import (
 
 __version__: str = _native.__version__
 
+# The Polars-facing API is imported on first use, so `import fastcap` stays cheap.
+_LAZY = {
+    "read_cbor": "fastcap.capture_file",
+    "iter_cbor": "fastcap.capture_file",
+    "read_capture": "fastcap.capture_file",
+    "Capture": "fastcap.capture_file",
+    "read_exchanges": "fastcap.readers",
+    "analyze_exchange": "fastcap.dialects",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastcap' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 __all__ = [
+    "Capture",
     "CaptureFormatError",
     "EventStreamError",
     "FlowFileError",
@@ -22,4 +44,9 @@ __all__ = [
     "MitmLogError",
     "SseError",
     "__version__",
+    "analyze_exchange",
+    "iter_cbor",
+    "read_capture",
+    "read_cbor",
+    "read_exchanges",
 ]
