@@ -13,7 +13,7 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(BIN)/pip install --quiet "maturin>=1.7,<2"
-	$(ACTIVATE) && maturin develop --release --extras dev --quiet 2>&1 | grep -v "^📦\|^🔗\|^🐍\|^⚠️" || true
+	$(ACTIVATE) && maturin develop --release --extras dev
 	$(BIN)/python -c "import fastcap._native as n; print('fastcap native build:', n.build_profile)"
 
 build:
