@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ACTIVATE := source $(BIN)/activate
 
+# The sub-targets of `test` assume `setup` ran (it is `test`'s first prerequisite).
 .PHONY: setup build demo test test-rust test-python lint bench bench-ci clean
 
 $(BIN)/python:
@@ -25,15 +26,15 @@ demo: setup
 test-rust:
 	cargo test --release -p fastcap-core
 
-lint: setup
+lint:
 	$(BIN)/ruff check python tests benches
 	$(BIN)/python -m mypy.stubtest fastcap._native --allowlist stubtest-allowlist.txt
 	cargo clippy --release --workspace --quiet -- -D warnings
 
-test-python: setup
+test-python:
 	$(BIN)/python -m pytest -q -ra
 
-bench-ci: setup
+bench-ci:
 	$(BIN)/python benches/run_ci.py
 
 test: setup test-rust lint test-python bench-ci
