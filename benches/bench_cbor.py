@@ -4,7 +4,8 @@
            against cbor2 decoding every item;
 * load:    the same with every zlib payload decompressed, against cbor2 + `zlib.decompress`
            (what the reference inspector does before any analysis);
-* analyze: fastcap request correlation + vectorised content accounting (read included), against
+* analyze: what `fastcap analyze` runs on large captures (streaming read, request correlation,
+           vectorised content accounting: `analysis.stream_cbor`), against
            the reference inspector's per-request correlation (`--analyze`, cbor-v2.md §10.7–10.8:
            a rescan of the rest of the file for every client request, JSON per SSE line) in plain
            Python on pre-decoded entries (load time excluded from the baseline).
@@ -34,8 +35,7 @@ if str(ROOT) not in sys.path:
 import cbor2  # noqa: E402
 import polars as pl  # noqa: E402
 from fastcap import _native  # noqa: E402
-from fastcap.analysis.content import content_table  # noqa: E402
-from fastcap.analysis.requests import request_table  # noqa: E402
+from fastcap.analysis.stream_cbor import calls_from_scan, scan  # noqa: E402
 
 from benches.gen_capture import generate  # noqa: E402
 
@@ -113,9 +113,9 @@ def reference_analyze(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def fastcap_analyze(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    entries = fastcap_read(path, decompress=True)
-    return request_table(entries), content_table(entries)
+def fastcap_analyze(path: Path) -> pl.DataFrame:
+    meta, content, _ = scan(path)
+    return calls_from_scan(meta, content)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,10 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         ("read (payloads as stored)", t_read, "cbor2 decode", t_cbor2),
         ("load (zlib decompressed)", t_load, "cbor2 + zlib", t_cbor2_load),
     ]
-    t_an, (req, content) = best_of(args.repeat, lambda: fastcap_analyze(path))
+    t_an, calls = best_of(args.repeat, lambda: fastcap_analyze(path))
     if not args.skip_analyze_baseline:
         t_ref, ref = best_of(1, lambda: reference_analyze(items))
-        assert len(ref) == req.height, f"request count differs: reference {len(ref)}, fastcap {req.height}"
+        assert len(ref) == calls.height, f"request count differs: reference {len(ref)}, fastcap {calls.height}"
         rows.append(("analyze (correlate + content)", t_an, "reference --analyze", t_ref))
 
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = tb / t
         ratios[name.split()[0]] = ratio
         print(f"{name:32} {mb / t:9.1f}   {base_name:22} {mb / tb:9.1f}   {ratio:6.1f}x")
-    print(f"requests: {req.height:,}, content rows: {content.height:,}")
+    print(f"requests: {calls.height:,}, with text: {int((calls['text_chars'] > 0).sum()):,}")
 
     failed = False
     if args.check_min_read_ratio is not None and ratios["read"] < args.check_min_read_ratio:
