@@ -19,6 +19,7 @@ import polars as pl
 from fastcap import _native
 from fastcap.model import Exchange
 from fastcap.redact import DEFAULT, RedactionConfig, redact_body, redact_headers, redact_url
+from fastcap.traffic_jsonl import body_value, fold_headers
 
 P2B, B2P = 2, 3
 
@@ -107,29 +108,10 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
     return seq
 
 
-def _body_value(body: bytes | None, content_type: str) -> tuple[Any, bool]:
-    """reports.md §3.1: SSE as text, JSON parsed, other text as text, null when empty."""
-    if not body:
-        return None, False
-    if "text/event-stream" not in content_type:
-        try:
-            return orjson.loads(body), False
-        except orjson.JSONDecodeError:
-            pass
-    text = body.decode("utf-8", "replace")
-    return text, "\ufffd" in text
-
-
 def jsonl_record(ex: Exchange, redact: RedactionConfig | None = DEFAULT) -> dict[str, Any]:
     url, req_headers, req_body, resp_headers, resp_body = _redacted(ex, redact)
 
-    def fold(pairs: list[tuple[str, str]]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for k, v in pairs:
-            out[k] = f"{out[k]}, {v}" if k in out else v
-        return out
-
-    req_value, _ = _body_value(req_body, ex.request_content_type)
+    req_value, _ = body_value(req_body, ex.request_content_type)
     ext: dict[str, Any] = {
         "started_at": ex.started_at, "request_ended_at": ex.request_ended_at,
         "response_started_at": ex.response_started_at, "ended_at": ex.ended_at,
@@ -137,18 +119,18 @@ def jsonl_record(ex: Exchange, redact: RedactionConfig | None = DEFAULT) -> dict
     }
     response = None
     if ex.status is not None or resp_body is not None:
-        value, lossy = _body_value(resp_body, ex.content_type)
+        value, lossy = body_value(resp_body, ex.content_type)
         # A parsed JSON value or lossy text cannot give the wire bytes back: keep them exactly.
         if resp_body is not None and (lossy or not isinstance(value, str)):
             ext["response_body_b64"] = base64.b64encode(resp_body).decode()
-        response = {"status_code": ex.status, "headers": fold(resp_headers), "body": value}
+        response = {"status_code": ex.status, "headers": fold_headers(resp_headers), "body": value}
         if ex.chunks and resp_body is not None and sum(len(c.data) for c in ex.chunks) == len(resp_body):
             ext["chunks"] = [{"t": c.t, "len": len(c.data)} for c in ex.chunks]
     if ex.error:
         ext["error"] = ex.error
     return {
         "timestamp": ex.ended_at or ex.started_at,
-        "request": {"method": ex.method, "url": url, "headers": fold(req_headers), "body": req_value},
+        "request": {"method": ex.method, "url": url, "headers": fold_headers(req_headers), "body": req_value},
         "response": response,
         "fastcap": {k: v for k, v in ext.items() if v is not None},
     }

@@ -51,6 +51,7 @@ from fastcap.redact import (
     redact_url,
 )
 from fastcap.targets import backend_for, host_matches
+from fastcap.traffic_jsonl import body_value, fold_headers
 
 try:
     import fcntl
@@ -103,15 +104,6 @@ def _header_block(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"{k}: {v}\r\n" for k, v in pairs)
 
 
-def _fold(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    index: dict[str, str] = {}
-    for k, v in pairs:
-        key = index.setdefault(k.lower(), k)
-        out[key] = f"{out[key]}, {v}" if key in out else v
-    return out
-
-
 def _model_from(body: bytes, path: str) -> str | None:
     m = _GEMINI_MODEL_RE.search(path)
     if m:
@@ -132,27 +124,6 @@ def _model_from(body: bytes, path: str) -> str | None:
         return mid if isinstance(mid, str) else None
     except (KeyError, TypeError):
         return None
-
-
-def _body_value(body: bytes, content_type: str) -> tuple[Any, bool]:
-    """traffic.jsonl body: raw text for SSE, parsed JSON, else text; None when empty.
-
-    Second value: True when the bytes were not valid UTF-8 (the text is lossy).
-    """
-    if not body:
-        return None, False
-    try:
-        text = body.decode("utf-8")
-        lossy = False
-    except UnicodeDecodeError:
-        text = body.decode("utf-8", "replace")
-        lossy = True
-    if "text/event-stream" in content_type or lossy:
-        return text, lossy
-    try:
-        return orjson.loads(body), False
-    except orjson.JSONDecodeError:
-        return text, False
 
 
 class Capture:
@@ -779,7 +750,7 @@ class Capture:
         req = flow.request
         req_pairs = _fmt_headers(req.headers.fields, self.redact)
         req_body = req.get_content(strict=False) or b""
-        req_val, _ = _body_value(self._cap(req_body), req.headers.get("content-type", ""))
+        req_val, _ = body_value(self._cap(req_body), req.headers.get("content-type", ""))
         if self.redact is not None and isinstance(req_val, (dict, list)):
             req_val = redact_json(req_val, self.redact, url=state.url)
         elif self.redact is not None and isinstance(req_val, str):
@@ -812,7 +783,7 @@ class Capture:
                 except (ValueError, TypeError):
                     body = raw
             ctype = resp.headers.get("content-type", "")
-            value, lossy = _body_value(body, ctype)
+            value, lossy = body_value(body, ctype)
             if self.redact is not None and isinstance(value, (dict, list)):
                 value = redact_json(value, self.redact, url=state.url)
             elif self.redact is not None and isinstance(value, str) and not lossy:
@@ -823,7 +794,7 @@ class Capture:
                 ext["response_body_b64"] = base64.b64encode(body).decode()
             response = {
                 "status_code": resp.status_code,
-                "headers": _fold(_fmt_headers(resp.headers.fields, self.redact)),
+                "headers": fold_headers(_fmt_headers(resp.headers.fields, self.redact)),
                 "body": value,
             }
             ext["response_started_at"] = resp.timestamp_start
@@ -842,7 +813,7 @@ class Capture:
             "request": {
                 "method": req.method,
                 "url": self._redact_url(req.pretty_url),
-                "headers": _fold(req_pairs),
+                "headers": fold_headers(req_pairs),
                 "body": req_val,
             },
             "response": response,
