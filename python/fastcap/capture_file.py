@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -66,12 +66,25 @@ def _warn_nonfatal(path: str, diagnostics: list[dict[str, Any]]) -> None:
 
 
 def read_capture(
-    path: str | os.PathLike[str], *, recover: bool = False, errors: ErrorPolicy = "raise", warn: bool = True
+    path: str | os.PathLike[str],
+    *,
+    recover: bool = False,
+    errors: ErrorPolicy = "raise",
+    warn: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ReadResult:
     """Read a whole capture. A corrupt entry raises `CaptureFormatError` (with `.partial`, the
-    entries before it) unless `errors="keep"` or `recover=True`."""
+    entries before it) unless `errors="keep"` or `recover=True`. `on_progress(done, total)` gets
+    byte positions after every batch."""
     reader = _native.CaptureReader(os.fspath(path), recover=recover)
-    entries = pl.DataFrame(reader.read_all())
+    if on_progress is None:
+        entries = pl.DataFrame(reader.read_all())
+    else:
+        frames = []
+        while (batch := reader.next_batch()) is not None:
+            frames.append(pl.DataFrame(batch))
+            on_progress(reader.position, reader.size)
+        entries = pl.concat(frames) if frames else pl.DataFrame(reader.read_all())
     diags = reader.diagnostics
     result = ReadResult(header=reader.header, entries=entries, diagnostics=diags)
     fatal = result.fatal

@@ -59,22 +59,6 @@ def _progress(enabled: bool) -> Any:
     )
 
 
-def _read_cbor(path: Path, *, recover: bool, show: bool) -> tuple[Any, list[dict[str, Any]]]:
-    import polars as pl
-
-    from fastcap import _native
-
-    reader = _native.CaptureReader(str(path), recover=recover)
-    frames = []
-    with _progress(show) as progress:
-        task = progress.add_task("reading", total=reader.size)
-        while (batch := reader.next_batch()) is not None:
-            frames.append(pl.DataFrame(batch))
-            progress.update(task, completed=reader.position)
-    entries = pl.concat(frames) if frames else pl.DataFrame(reader.read_all())
-    return entries, reader.diagnostics
-
-
 def _write_overview(args: argparse.Namespace, out_dir: Path, overview: Any, calls: Any) -> list[str]:
     from fastcap.analysis.overview import render_markdown
 
@@ -140,9 +124,16 @@ def run(args: argparse.Namespace) -> int:
     if streaming:
         return _run_streaming(args, path, show, started)
     if fmt == "cbor":
+        from fastcap.capture_file import read_capture
         from fastcap.readers.cbor import exchanges_from_entries
 
-        entries, diagnostics = _read_cbor(path, recover=args.recover, show=show)
+        with _progress(show) as progress:
+            task = progress.add_task("reading", total=path.stat().st_size)
+            result = read_capture(
+                path, recover=args.recover, errors="keep", warn=False,
+                on_progress=lambda done, _total: progress.update(task, completed=done),
+            )
+        entries, diagnostics = result.entries, result.diagnostics
         fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
         warnings = [f"{path}: byte {d['offset']}: {d['message']}" for d in diagnostics if not d["fatal"] and d["kind"] != "duplicate_key"]
         exchanges = exchanges_from_entries(entries, source_path=str(path))
