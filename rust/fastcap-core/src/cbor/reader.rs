@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 
-use arrow_array::builder::{
-    make_view, BooleanBuilder, Float64Builder, Int64Builder, StringViewBuilder, UInt64Builder, UInt8Builder,
-};
-use arrow_array::{ArrayRef, BinaryViewArray, RecordBatch};
-use arrow_buffer::{Buffer, NullBufferBuilder, ScalarBuffer};
+use arrow_array::builder::{make_view, StringViewBuilder};
+use arrow_array::types::{Float64Type, Int64Type, UInt64Type, UInt8Type};
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, UInt64Array};
+use arrow_buffer::Buffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use libdeflater::{DecompressionError, Decompressor};
 
+use super::columns::{Arena, Flags, Sparse, Views};
 use super::decode::{Cursor, DecodeError, Head, Value};
 use super::meta::{index_of, Kind, META_KEYS};
 use super::writer::MAGIC;
@@ -161,435 +161,493 @@ pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-#[derive(Default)]
-enum Mv<'a> {
-    #[default]
-    None,
-    Text(Cow<'a, str>),
-    Int(i64),
-    Float(f64),
-    Flag(bool),
-    Json(String),
-}
-
 const P_SCHEMA: u8 = 1;
 const P_UNKNOWN_ENC: u8 = 2;
 const P_DECOMPRESS: u8 = 4;
 const P_DUPLICATE: u8 = 8;
 
-struct Row<'a> {
-    ts: Option<f64>,
-    dir: Option<u64>,
-    seq: Option<u64>,
-    data: Option<Cow<'a, [u8]>>,
-    enc: Option<Cow<'a, str>>,
-    /// Only the keys present (typically 3–12 of 44): a dense 44-slot array made every entry
-    /// cost a 1.6 KB zero-fill and copy, which dominated reading.
-    meta: Vec<(u8, Mv<'a>)>,
-    /// Bit i set when META_KEYS[i] is present.
-    present: u64,
-    meta_extra: serde_json::Map<String, serde_json::Value>,
-    entry_extra: serde_json::Map<String, serde_json::Value>,
-    problems: u8,
+/// A metadata column of the kind its key declares.
+enum MetaCol {
+    Text(Views),
+    Int(Sparse<i64>),
+    Float(Sparse<f64>),
+    Flag(Flags),
 }
 
-impl<'a> Row<'a> {
-    fn new() -> Self {
-        Row {
-            ts: None,
-            dir: None,
-            seq: None,
-            data: None,
-            enc: None,
-            meta: Vec::new(),
-            present: 0,
-            meta_extra: serde_json::Map::new(),
-            entry_extra: serde_json::Map::new(),
-            problems: 0,
+/// One batch of entries, decoded column by column (see `columns.rs` for why).
+struct Batch {
+    /// Address of the first byte of the batch window in memory; views are relative to it.
+    base: usize,
+    /// Absolute file offset of the window start.
+    window_start: usize,
+    /// Rows this batch has room for (its columns live in `arena`).
+    cap: usize,
+    rows: usize,
+    arena: Arena,
+    file_index: Vec<u64>,
+    offset: Vec<u64>,
+    ts: Sparse<f64>,
+    dir: Sparse<u8>,
+    seq: Sparse<u64>,
+    data: Views,
+    data_len: Sparse<u64>,
+    compressed: Vec<bool>,
+    enc: Views,
+    meta: Vec<MetaCol>,
+    meta_extra: Views,
+    entry_extra: Views,
+    problems: Vec<u8>,
+    /// Entries whose payload is `enc: "zlib"`: (row, absolute payload start, payload length).
+    zlib: Vec<(usize, usize, usize)>,
+}
+
+/// Per-entry state while its keys are decoded.
+#[derive(Default)]
+struct EntryState {
+    /// Bits 0–43: META_KEYS present; the entry-level keys use the bits above.
+    seen: u64,
+    problems: u8,
+    dir: Option<u64>,
+    /// Absolute start and length of a payload borrowed from the file (zlib needs it).
+    data_at: Option<(usize, usize)>,
+    enc_zlib: bool,
+    enc_other: Option<String>,
+    meta_extra: Option<serde_json::Map<String, serde_json::Value>>,
+    entry_extra: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+const SEEN_TS: u64 = 1 << 50;
+const SEEN_DIR: u64 = 1 << 51;
+const SEEN_SEQ: u64 = 1 << 52;
+const SEEN_DATA: u64 = 1 << 53;
+const SEEN_ENC: u64 = 1 << 54;
+
+impl EntryState {
+    /// Record key `bit` as seen; a second occurrence flags a duplicate (the last value wins).
+    #[inline]
+    fn see(&mut self, bit: u64) {
+        if self.seen & bit != 0 {
+            self.problems |= P_DUPLICATE;
         }
+        self.seen |= bit;
+    }
+
+    fn extra(map: &mut Option<serde_json::Map<String, serde_json::Value>>, key: String, v: serde_json::Value) {
+        map.get_or_insert_with(serde_json::Map::new).insert(key, v);
     }
 }
 
-struct Builders {
-    file_index: UInt64Builder,
-    offset: UInt64Builder,
-    ts: Float64Builder,
-    dir: UInt8Builder,
-    seq: UInt64Builder,
-    // `data` is a BinaryView column built by hand: values stored raw in the file are views into
-    // the memory map itself (buffer 0, zero-copy); decompressed payloads go to buffer 1.
-    data_views: Vec<u128>,
-    data_nulls: NullBufferBuilder,
-    owned: Vec<u8>,
-    data_len: UInt64Builder,
-    compressed: BooleanBuilder,
-    enc: StringViewBuilder,
-    meta: Vec<MetaBuilder>,
-    meta_extra: StringViewBuilder,
-    entry_extra: StringViewBuilder,
-    problems: StringViewBuilder,
-    rows: usize,
+/// What parsing one item produced.
+enum Parsed {
+    /// An entry was appended at the batch's next row.
+    Entry { enc_other: Option<String>, seq: Option<u64> },
+    /// The item decoded but is not a map; nothing was appended.
+    NotAMap(&'static str),
 }
 
-enum MetaBuilder {
-    Text(StringViewBuilder),
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Flag(BooleanBuilder),
-}
+impl Batch {
+    /// Arena bytes a batch of `cap` rows needs.
+    fn footprint(cap: usize) -> usize {
+        let meta: usize = META_KEYS
+            .iter()
+            .map(|k| match k.kind {
+                Kind::Text | Kind::Json => Views::footprint(cap),
+                Kind::Int => Sparse::<i64>::footprint(cap),
+                Kind::Float => Sparse::<f64>::footprint(cap),
+                Kind::Flag => Flags::footprint(cap),
+            })
+            .sum();
+        meta + Sparse::<f64>::footprint(cap)
+            + Sparse::<u8>::footprint(cap)
+            + 2 * Sparse::<u64>::footprint(cap)
+            + 4 * Views::footprint(cap)
+    }
 
-impl Builders {
-    fn new(cap: usize) -> Self {
-        Builders {
-            file_index: UInt64Builder::with_capacity(cap),
-            offset: UInt64Builder::with_capacity(cap),
-            ts: Float64Builder::with_capacity(cap),
-            dir: UInt8Builder::with_capacity(cap),
-            seq: UInt64Builder::with_capacity(cap),
-            data_views: Vec::with_capacity(cap),
-            data_nulls: NullBufferBuilder::new(cap),
-            owned: Vec::new(),
-            data_len: UInt64Builder::with_capacity(cap),
-            compressed: BooleanBuilder::with_capacity(cap),
-            enc: StringViewBuilder::with_capacity(cap),
+    fn new(cap: usize, buf: &[u8], window_start: usize) -> Self {
+        let mut arena = Arena::new(Batch::footprint(cap));
+        let a = &mut arena;
+        Batch {
+            base: buf[window_start..].as_ptr() as usize,
+            window_start,
+            cap,
+            rows: 0,
+            file_index: Vec::with_capacity(cap),
+            offset: Vec::with_capacity(cap),
+            ts: Sparse::new(a, cap),
+            dir: Sparse::new(a, cap),
+            seq: Sparse::new(a, cap),
+            data: Views::new(a, cap),
+            data_len: Sparse::new(a, cap),
+            compressed: Vec::with_capacity(cap),
+            enc: Views::new(a, cap),
             meta: META_KEYS
                 .iter()
                 .map(|k| match k.kind {
-                    Kind::Text | Kind::Json => MetaBuilder::Text(StringViewBuilder::with_capacity(cap)),
-                    Kind::Int => MetaBuilder::Int(Int64Builder::with_capacity(cap)),
-                    Kind::Float => MetaBuilder::Float(Float64Builder::with_capacity(cap)),
-                    Kind::Flag => MetaBuilder::Flag(BooleanBuilder::with_capacity(cap)),
+                    Kind::Text | Kind::Json => MetaCol::Text(Views::new(a, cap)),
+                    Kind::Int => MetaCol::Int(Sparse::new(a, cap)),
+                    Kind::Float => MetaCol::Float(Sparse::new(a, cap)),
+                    Kind::Flag => MetaCol::Flag(Flags::new(a, cap)),
                 })
                 .collect(),
-            meta_extra: StringViewBuilder::new(),
-            entry_extra: StringViewBuilder::new(),
-            problems: StringViewBuilder::new(),
-            rows: 0,
+            meta_extra: Views::new(a, cap),
+            entry_extra: Views::new(a, cap),
+            problems: Vec::with_capacity(cap),
+            zlib: Vec::new(),
+            arena,
         }
     }
 
-    /// `window` is the file region buffer 0 will expose for this batch.
-    fn push(&mut self, window: &[u8], file_index: u64, offset: u64, row: Row<'_>, compressed: bool) {
-        self.file_index.append_value(file_index);
-        self.offset.append_value(offset);
-        self.ts.append_option(row.ts);
-        self.dir.append_option(row.dir.map(|d| d.min(255) as u8));
-        self.seq.append_option(row.seq);
-        match &row.data {
-            Some(d) => {
-                let view = match d {
-                    Cow::Borrowed(b) if b.len() > 12 => {
-                        // Offset of the payload inside this batch's window of the file.
-                        let off = b.as_ptr() as usize - window.as_ptr() as usize;
-                        make_view(b, 0, u32::try_from(off).expect("batch window under 4 GiB"))
+    /// Undo whatever a failed entry wrote at row `self.rows`.
+    fn rollback(&mut self) {
+        let r = self.rows;
+        self.ts.clear(r);
+        self.dir.clear(r);
+        self.seq.clear(r);
+        self.data.clear(r);
+        self.data_len.clear(r);
+        self.enc.clear(r);
+        for m in &mut self.meta {
+            match m {
+                MetaCol::Text(c) => c.clear(r),
+                MetaCol::Int(c) => c.clear(r),
+                MetaCol::Float(c) => c.clear(r),
+                MetaCol::Flag(c) => c.clear(r),
+            }
+        }
+    }
+
+    /// Decode the item at the cursor. On `Err` the caller must call [`Batch::rollback`].
+    fn parse_entry(&mut self, cur: &mut Cursor<'_>, file_index: u64) -> Result<Parsed, DecodeError> {
+        let at = cur.pos;
+        let h = cur.head()?;
+        if h.major != 5 {
+            cur.skip_after(h, at, 0)?;
+            return Ok(Parsed::NotAMap(match h.major {
+                0 | 1 => "an integer",
+                2 => "a byte string",
+                3 => "a text string",
+                4 => "an array",
+                6 => "a tagged item",
+                _ => "a simple value",
+            }));
+        }
+        let row = self.rows;
+        let mut st = EntryState::default();
+        let mut n = 0u64;
+        loop {
+            if h.indefinite() {
+                match cur.peek() {
+                    Some(0xff) => {
+                        cur.pos += 1;
+                        break;
                     }
-                    _ if d.len() <= 12 => make_view(d, 0, 0),
-                    _ => {
-                        let off = self.owned.len();
-                        self.owned.extend_from_slice(d);
-                        make_view(d, 1, u32::try_from(off).expect("owned payloads under 4 GiB per batch"))
+                    None => return Err(DecodeError { offset: cur.pos, message: "input ends inside an entry".into(), eof: true }),
+                    _ => {}
+                }
+            } else if n == h.arg {
+                break;
+            }
+            n += 1;
+            let kat = cur.pos;
+            let kh = cur.head()?;
+            if kh.major != 3 {
+                let k = cur.value_after(kh, kat, 1)?;
+                let v = cur.value()?;
+                EntryState::extra(&mut st.entry_extra, k.to_json().to_string(), v.to_json());
+                continue;
+            }
+            let key = key_after(cur, kh, kat)?;
+            let vat = cur.pos;
+            let vh: Head = cur.head()?;
+            match key.as_ref() {
+                b"ts" => {
+                    st.see(SEEN_TS);
+                    match cur.number_after(vh, vat)? {
+                        Some(t) => self.ts.put(row, t),
+                        None => {
+                            // The last value wins even when it is not a number.
+                            self.ts.clear(row);
+                            st.problems |= P_SCHEMA;
+                        }
                     }
-                };
-                self.data_views.push(view);
-                self.data_nulls.append_non_null();
-                self.data_len.append_value(d.len() as u64);
-            }
-            None => {
-                self.data_views.push(0);
-                self.data_nulls.append_null();
-                self.data_len.append_null();
-            }
-        }
-        self.compressed.append_value(compressed);
-        self.enc.append_option(row.enc.as_deref());
-        for (i, v) in row.meta {
-            match (&mut self.meta[i as usize], v) {
-                (MetaBuilder::Text(b), Mv::Text(s)) => b.append_value(s.as_ref()),
-                (MetaBuilder::Text(b), Mv::Json(s)) => b.append_value(&s),
-                (MetaBuilder::Text(b), _) => b.append_null(),
-                (MetaBuilder::Int(b), Mv::Int(i)) => b.append_value(i),
-                (MetaBuilder::Int(b), _) => b.append_null(),
-                (MetaBuilder::Float(b), Mv::Float(f)) => b.append_value(f),
-                (MetaBuilder::Float(b), _) => b.append_null(),
-                (MetaBuilder::Flag(b), Mv::Flag(f)) => b.append_value(f),
-                (MetaBuilder::Flag(b), _) => b.append_null(),
-            }
-        }
-        let mut missing = !row.present & ((1u64 << META_KEYS.len()) - 1);
-        while missing != 0 {
-            let i = missing.trailing_zeros() as usize;
-            missing &= missing - 1;
-            match &mut self.meta[i] {
-                MetaBuilder::Text(b) => b.append_null(),
-                MetaBuilder::Int(b) => b.append_null(),
-                MetaBuilder::Float(b) => b.append_null(),
-                MetaBuilder::Flag(b) => b.append_null(),
-            }
-        }
-        if row.meta_extra.is_empty() {
-            self.meta_extra.append_null();
-        } else {
-            self.meta_extra.append_value(serde_json::Value::Object(row.meta_extra).to_string());
-        }
-        if row.entry_extra.is_empty() {
-            self.entry_extra.append_null();
-        } else {
-            self.entry_extra.append_value(serde_json::Value::Object(row.entry_extra).to_string());
-        }
-        if row.problems == 0 {
-            self.problems.append_null();
-        } else {
-            let mut names = Vec::new();
-            for (bit, name) in [
-                (P_SCHEMA, "schema_error"),
-                (P_UNKNOWN_ENC, "unknown_encoding"),
-                (P_DECOMPRESS, "decompress_error"),
-                (P_DUPLICATE, "duplicate_key"),
-            ] {
-                if row.problems & bit != 0 {
-                    names.push(name);
+                }
+                b"dir" | b"seq" => {
+                    let v = if vh.major == 0 {
+                        Some(vh.arg)
+                    } else {
+                        cur.pos = vat;
+                        cur.value()?.as_i64().and_then(|i| u64::try_from(i).ok())
+                    };
+                    if key.as_ref() == b"dir" {
+                        st.see(SEEN_DIR);
+                        st.dir = v;
+                        if let Some(d) = v {
+                            self.dir.put(row, d.min(255) as u8);
+                        }
+                    } else {
+                        st.see(SEEN_SEQ);
+                        if let Some(s) = v {
+                            self.seq.put(row, s);
+                        }
+                    }
+                    if v.is_none() {
+                        st.problems |= P_SCHEMA;
+                    }
+                }
+                b"data" => {
+                    st.see(SEEN_DATA);
+                    let payload: Option<Cow<'_, [u8]>> = match vh.major {
+                        2 => Some(cur.bytes_after(vh, vat)?),
+                        // The reference writer coerces text to bytes; accept text as its UTF-8.
+                        3 => Some(match cur.text_after(vh, vat)? {
+                            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+                            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+                        }),
+                        _ => {
+                            cur.skip_after(vh, vat, 1)?;
+                            st.problems |= P_SCHEMA;
+                            None
+                        }
+                    };
+                    st.data_at = None;
+                    if let Some(p) = payload {
+                        self.data_len.put(row, p.len() as u64);
+                        if let Cow::Borrowed(b) = p {
+                            st.data_at = Some((self.window_start + (b.as_ptr() as usize - self.base), b.len()));
+                        }
+                        self.data.put(row, p, self.base);
+                    }
+                }
+                b"enc" => {
+                    st.see(SEEN_ENC);
+                    if vh.major == 3 {
+                        let e = cur.text_after(vh, vat)?;
+                        st.enc_zlib = e == "zlib";
+                        st.enc_other = if st.enc_zlib { None } else { Some(e.to_string()) };
+                        self.enc.put_str(row, e, self.base);
+                    } else {
+                        let v = cur.value_after(vh, vat, 1)?;
+                        EntryState::extra(&mut st.entry_extra, "enc".into(), v.to_json());
+                        st.problems |= P_UNKNOWN_ENC;
+                    }
+                }
+                b"meta" => {
+                    cur.pos = vat;
+                    self.parse_meta(cur, &mut st)?;
+                }
+                _ => {
+                    let v = cur.value_after(vh, vat, 1)?;
+                    EntryState::extra(&mut st.entry_extra, utf8_key(cur, &key, kat)?, v.to_json());
                 }
             }
-            self.problems.append_value(names.join(","));
         }
+        // The entry is complete: write the per-row columns.
+        let required = SEEN_TS | SEEN_DIR | SEEN_SEQ | SEEN_DATA;
+        if st.seen & required != required
+            || self.ts.get(row).is_none()
+            || self.seq.get(row).is_none()
+            || self.data_len.get(row).is_none()
+            || st.dir.is_none_or(|d| d > 3)
+        {
+            st.problems |= P_SCHEMA;
+        }
+        let has_enc = self.enc.views.get(row).is_some();
+        if st.enc_zlib {
+            if let (Some((start, len)), true) = (st.data_at, self.data_len.get(row).is_some()) {
+                self.zlib.push((row, start, len));
+            }
+        }
+        if st.enc_other.is_some() {
+            st.problems |= P_UNKNOWN_ENC;
+        }
+        if let Some(m) = st.meta_extra {
+            self.meta_extra.put_owned(row, serde_json::Value::Object(m).to_string().as_bytes());
+        }
+        if let Some(m) = st.entry_extra {
+            self.entry_extra.put_owned(row, serde_json::Value::Object(m).to_string().as_bytes());
+        }
+        self.file_index.push(file_index);
+        self.offset.push(at as u64);
+        self.compressed.push(has_enc);
+        self.problems.push(st.problems);
         self.rows += 1;
+        Ok(Parsed::Entry { enc_other: st.enc_other, seq: self.seq.get(row) })
+    }
+
+    fn parse_meta(&mut self, cur: &mut Cursor<'_>, st: &mut EntryState) -> Result<(), DecodeError> {
+        let row = self.rows;
+        let at = cur.pos;
+        let h = cur.head()?;
+        if h.major != 5 {
+            let v = cur.value_after(h, at, 1)?;
+            EntryState::extra(&mut st.entry_extra, "meta".into(), v.to_json());
+            st.problems |= P_SCHEMA;
+            return Ok(());
+        }
+        let mut n = 0u64;
+        loop {
+            if h.indefinite() {
+                if cur.peek() == Some(0xff) {
+                    cur.pos += 1;
+                    break;
+                }
+            } else if n == h.arg {
+                break;
+            }
+            n += 1;
+            let kat = cur.pos;
+            let kh = cur.head()?;
+            if kh.major != 3 {
+                let k = cur.value_after(kh, kat, 1)?;
+                let v = cur.value()?;
+                EntryState::extra(&mut st.meta_extra, k.to_json().to_string(), v.to_json());
+                continue;
+            }
+            let key = key_after(cur, kh, kat)?;
+            let Some(i) = index_of(&key) else {
+                let v = cur.value()?;
+                EntryState::extra(&mut st.meta_extra, utf8_key(cur, &key, kat)?, v.to_json());
+                continue;
+            };
+            if st.seen & (1 << i) != 0 {
+                // Duplicate key: the last value wins (cbor-v2.md §1.2); a later value of the
+                // wrong type must not leave the earlier one standing.
+                st.problems |= P_DUPLICATE;
+                self.clear_meta(i, row);
+            }
+            let vat = cur.pos;
+            let vh = cur.head()?;
+            let base = self.base;
+            let stored = match (&mut self.meta[i], META_KEYS[i].kind) {
+                (MetaCol::Text(c), Kind::Text) if vh.major == 3 => {
+                    c.put_str(row, cur.text_after(vh, vat)?, base);
+                    true
+                }
+                (MetaCol::Text(c), Kind::Json) => {
+                    c.put_owned(row, cur.value_after(vh, vat, 1)?.to_json().to_string().as_bytes());
+                    true
+                }
+                (MetaCol::Int(c), _) if vh.major == 0 && vh.arg <= i64::MAX as u64 => {
+                    c.put(row, vh.arg as i64);
+                    true
+                }
+                (MetaCol::Int(c), _) if vh.major == 1 && vh.arg <= i64::MAX as u64 => {
+                    c.put(row, -1 - vh.arg as i64);
+                    true
+                }
+                (MetaCol::Float(c), _) if matches!(vh.major, 0 | 1) || (vh.major == 7 && matches!(vh.info, 25..=27)) => {
+                    match cur.number_after(vh, vat)? {
+                        Some(f) => {
+                            c.put(row, f);
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                (MetaCol::Flag(c), _) if vh.major == 7 && matches!(vh.info, 20 | 21) => {
+                    c.put(row, vh.info == 21);
+                    true
+                }
+                _ => false,
+            };
+            if stored {
+                st.seen |= 1 << i;
+                continue;
+            }
+            // Wrong type: an integral float where an int is expected is still a value; null is
+            // absence; anything else is kept verbatim in meta_extra and flagged.
+            cur.pos = vat;
+            let v = cur.value()?;
+            match (&mut self.meta[i], &v) {
+                (MetaCol::Int(c), Value::Float(_)) if v.as_i64().is_some() => {
+                    c.put(row, v.as_i64().unwrap_or_default());
+                    st.seen |= 1 << i;
+                }
+                (_, Value::Null) => {}
+                _ => {
+                    st.problems |= P_SCHEMA;
+                    EntryState::extra(&mut st.meta_extra, META_KEYS[i].compact.to_owned(), v.to_json());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop the value already written for meta key `i` at `row` (a duplicate key follows).
+    fn clear_meta(&mut self, i: usize, row: usize) {
+        match &mut self.meta[i] {
+            MetaCol::Text(c) => c.clear(row),
+            MetaCol::Int(c) => c.clear(row),
+            MetaCol::Float(c) => c.clear(row),
+            MetaCol::Flag(c) => c.clear(row),
+        }
     }
 
     fn finish(mut self, schema: &SchemaRef, window: Buffer) -> RecordBatch {
-        let owned = Buffer::from_vec(std::mem::take(&mut self.owned));
-        let data = BinaryViewArray::try_new(ScalarBuffer::from(std::mem::take(&mut self.data_views)), vec![window, owned], self.data_nulls.finish())
-            .expect("payload views are within their buffers");
+        let rows = self.rows;
+        let arena = &self.arena;
+        let problems = problems_column(&self.problems);
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.file_index.finish()),
-            Arc::new(self.offset.finish()),
-            Arc::new(self.ts.finish()),
-            Arc::new(self.dir.finish()),
-            Arc::new(self.seq.finish()),
-            Arc::new(data),
-            Arc::new(self.data_len.finish()),
-            Arc::new(self.compressed.finish()),
-            Arc::new(self.enc.finish()),
+            Arc::new(UInt64Array::from(std::mem::take(&mut self.file_index))),
+            Arc::new(UInt64Array::from(std::mem::take(&mut self.offset))),
+            self.ts.primitive::<Float64Type>(arena, rows),
+            self.dir.primitive::<UInt8Type>(arena, rows),
+            self.seq.primitive::<UInt64Type>(arena, rows),
+            self.data.binary(arena, rows, &window),
+            self.data_len.primitive::<UInt64Type>(arena, rows),
+            Arc::new(BooleanArray::from(std::mem::take(&mut self.compressed))),
+            self.enc.utf8(arena, rows, &window),
         ];
-        for b in self.meta.iter_mut() {
-            cols.push(match b {
-                MetaBuilder::Text(b) => Arc::new(b.finish()),
-                MetaBuilder::Int(b) => Arc::new(b.finish()),
-                MetaBuilder::Float(b) => Arc::new(b.finish()),
-                MetaBuilder::Flag(b) => Arc::new(b.finish()),
+        for m in self.meta.iter_mut() {
+            cols.push(match m {
+                MetaCol::Text(c) => c.utf8(arena, rows, &window),
+                MetaCol::Int(c) => c.primitive::<Int64Type>(arena, rows),
+                MetaCol::Float(c) => c.primitive::<Float64Type>(arena, rows),
+                MetaCol::Flag(c) => c.boolean(arena, rows),
             });
         }
-        cols.push(Arc::new(self.meta_extra.finish()));
-        cols.push(Arc::new(self.entry_extra.finish()));
-        cols.push(Arc::new(self.problems.finish()));
+        cols.push(self.meta_extra.utf8(arena, rows, &window));
+        cols.push(self.entry_extra.utf8(arena, rows, &window));
+        cols.push(problems);
         RecordBatch::try_new(Arc::clone(schema), cols).expect("entries batch matches its schema")
     }
 }
 
-/// What an entry parse produced.
-// Boxing the row would cost an allocation per entry in the hot loop; the enum lives on the stack.
-#[allow(clippy::large_enum_variant)]
-enum Parsed<'a> {
-    Entry(Row<'a>),
-    /// The item decoded but is not a map.
-    NotAMap(&'static str),
-}
-
-fn parse_meta<'a>(cur: &mut Cursor<'a>, row: &mut Row<'a>) -> Result<(), DecodeError> {
-    let at = cur.pos;
-    let h = cur.head()?;
-    if h.major != 5 {
-        let v = cur.value_after(h, at, 1)?;
-        row.entry_extra.insert("meta".into(), v.to_json());
-        row.problems |= P_SCHEMA;
-        return Ok(());
-    }
-    let mut n = 0u64;
-    loop {
-        if h.indefinite() {
-            if cur.peek() == Some(0xff) {
-                cur.pos += 1;
-                break;
-            }
-        } else if n == h.arg {
-            break;
-        }
-        n += 1;
-        let kat = cur.pos;
-        let kh = cur.head()?;
-        if kh.major != 3 {
-            let k = cur.value_after(kh, kat, 1)?;
-            let v = cur.value()?;
-            row.meta_extra.insert(k.to_json().to_string(), v.to_json());
-            continue;
-        }
-        let key = cur.text_after(kh, kat)?;
-        match index_of(&key) {
-            Some(i) => {
-                if row.present & (1 << i) != 0 {
-                    // Duplicate key: the last value wins (cbor-v2.md §1.2).
-                    row.problems |= P_DUPLICATE;
-                    row.meta.retain(|(j, _)| *j as usize != i);
-                    row.present &= !(1 << i);
-                }
-                let vat = cur.pos;
-                let vh = cur.head()?;
-                let parsed = match META_KEYS[i].kind {
-                    Kind::Text if vh.major == 3 => Some(Mv::Text(cur.text_after(vh, vat)?)),
-                    Kind::Int if vh.major == 0 => i64::try_from(vh.arg).ok().map(Mv::Int),
-                    Kind::Int if vh.major == 1 => i64::try_from(vh.arg).ok().map(|n| Mv::Int(-1 - n)),
-                    Kind::Float if matches!(vh.major, 0 | 1) || (vh.major == 7 && matches!(vh.info, 25..=27)) => {
-                        cur.number_after(vh, vat)?.map(Mv::Float)
-                    }
-                    Kind::Flag if vh.major == 7 && matches!(vh.info, 20 | 21) => Some(Mv::Flag(vh.info == 21)),
-                    Kind::Json => Some(Mv::Json(cur.value_after(vh, vat, 1)?.to_json().to_string())),
-                    _ => None,
-                };
-                match parsed {
-                    Some(v) => {
-                        row.meta.push((i as u8, v));
-                        row.present |= 1 << i;
-                    }
-                    None => {
-                        // Wrong type: an integral float where an int is expected is still a value.
-                        cur.pos = vat;
-                        let v = cur.value()?;
-                        match (META_KEYS[i].kind, &v) {
-                            (Kind::Int, Value::Float(_)) if v.as_i64().is_some() => {
-                                row.meta.push((i as u8, Mv::Int(v.as_i64().unwrap())));
-                                row.present |= 1 << i;
-                            }
-                            (Kind::Flag, Value::Null) | (_, Value::Null) => {}
-                            _ => {
-                                row.problems |= P_SCHEMA;
-                                row.meta_extra.insert(key.into_owned(), v.to_json());
-                            }
-                        }
-                    }
-                }
-            }
-            None => {
-                let v = cur.value()?;
-                row.meta_extra.insert(key.into_owned(), v.to_json());
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse_entry<'a>(cur: &mut Cursor<'a>) -> Result<Parsed<'a>, DecodeError> {
-    let at = cur.pos;
-    let h = cur.head()?;
-    if h.major != 5 {
-        cur.skip_after(h, at, 0)?;
-        return Ok(Parsed::NotAMap(match h.major {
-            0 | 1 => "an integer",
-            2 => "a byte string",
-            3 => "a text string",
-            4 => "an array",
-            6 => "a tagged item",
-            _ => "a simple value",
-        }));
-    }
-    let mut row = Row::new();
-    let mut n = 0u64;
-    loop {
-        if h.indefinite() {
-            match cur.peek() {
-                Some(0xff) => {
-                    cur.pos += 1;
-                    break;
-                }
-                None => return Err(DecodeError { offset: cur.pos, message: "input ends inside an entry".into(), eof: true }),
-                _ => {}
-            }
-        } else if n == h.arg {
-            break;
-        }
-        n += 1;
-        let kat = cur.pos;
-        let kh = cur.head()?;
-        let key: Cow<'a, str> = if kh.major == 3 {
-            cur.text_after(kh, kat)?
-        } else {
-            let k = cur.value_after(kh, kat, 1)?;
-            let v = cur.value()?;
-            row.entry_extra.insert(k.to_json().to_string(), v.to_json());
-            continue;
-        };
-        let vat = cur.pos;
-        let vh: Head = cur.head()?;
-        match key.as_ref() {
-            "ts" => {
-                dup(&mut row.problems, row.ts.is_some());
-                row.ts = cur.number_after(vh, vat)?;
-                if row.ts.is_none() {
-                    row.problems |= P_SCHEMA;
-                }
-            }
-            "dir" | "seq" => {
-                let v = if vh.major == 0 {
-                    Some(vh.arg)
-                } else {
-                    cur.pos = vat;
-                    cur.value()?.as_i64().and_then(|i| u64::try_from(i).ok())
-                };
-                if v.is_none() {
-                    row.problems |= P_SCHEMA;
-                }
-                if key == "dir" {
-                    dup(&mut row.problems, row.dir.is_some());
-                    row.dir = v;
-                } else {
-                    dup(&mut row.problems, row.seq.is_some());
-                    row.seq = v;
-                }
-            }
-            "data" => {
-                dup(&mut row.problems, row.data.is_some());
-                row.data = match vh.major {
-                    2 => Some(cur.bytes_after(vh, vat)?),
-                    // The reference writer coerces text to bytes; accept text as its UTF-8.
-                    3 => Some(match cur.text_after(vh, vat)? {
-                        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-                        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-                    }),
-                    _ => {
-                        cur.skip_after(vh, vat, 1)?;
-                        row.problems |= P_SCHEMA;
-                        None
-                    }
-                };
-            }
-            "enc" => {
-                if vh.major == 3 {
-                    row.enc = Some(cur.text_after(vh, vat)?);
-                } else {
-                    let v = cur.value_after(vh, vat, 1)?;
-                    row.entry_extra.insert("enc".into(), v.to_json());
-                    row.problems |= P_UNKNOWN_ENC;
-                }
-            }
-            "meta" => {
-                cur.pos = vat;
-                parse_meta(cur, &mut row)?;
-            }
-            _ => {
-                let v = cur.value_after(vh, vat, 1)?;
-                row.entry_extra.insert(key.into_owned(), v.to_json());
-            }
-        }
-    }
-    if row.ts.is_none() || row.dir.is_none() || row.seq.is_none() || row.data.is_none() || row.dir.is_some_and(|d| d > 3) {
-        row.problems |= P_SCHEMA;
-    }
-    Ok(Parsed::Entry(row))
-}
-
+/// A map key as raw bytes: borrowed when definite, so known keys are matched without a UTF-8
+/// check (they are ASCII); unknown keys are validated by [`utf8_key`] before being kept.
 #[inline]
-fn dup(p: &mut u8, seen: bool) {
-    if seen {
-        *p |= P_DUPLICATE;
+fn key_after<'a>(cur: &mut Cursor<'a>, kh: Head, kat: usize) -> Result<Cow<'a, [u8]>, DecodeError> {
+    if kh.indefinite() {
+        return Ok(Cow::Owned(cur.text_after(kh, kat)?.into_owned().into_bytes()));
     }
+    cur.bytes_after(kh, kat)
+}
+
+fn utf8_key(cur: &Cursor<'_>, key: &[u8], kat: usize) -> Result<String, DecodeError> {
+    std::str::from_utf8(key).map(str::to_owned).map_err(|_| cur.err(kat, "invalid UTF-8 in a text string"))
+}
+
+fn problems_column(problems: &[u8]) -> ArrayRef {
+    let mut b = StringViewBuilder::new();
+    for &p in problems {
+        if p == 0 {
+            b.append_null();
+            continue;
+        }
+        let mut names = Vec::new();
+        for (bit, name) in [
+            (P_SCHEMA, "schema_error"),
+            (P_UNKNOWN_ENC, "unknown_encoding"),
+            (P_DECOMPRESS, "decompress_error"),
+            (P_DUPLICATE, "duplicate_key"),
+        ] {
+            if p & bit != 0 {
+                names.push(name);
+            }
+        }
+        b.append_value(names.join(","));
+    }
+    Arc::new(b.finish())
 }
 
 /// Options for [`EntryReader`].
@@ -597,8 +655,8 @@ fn dup(p: &mut u8, seen: bool) {
 pub struct ReadOptions {
     /// Resynchronise on the next plausible entry after a decode error instead of stopping.
     pub recover: bool,
-    /// Rows per record batch. Kept moderate so each column buffer stays below the allocator's
-    /// mmap threshold and is recycled between batches instead of page-faulted in afresh.
+    /// Rows per record batch (at most 65,536). A batch's columns share one arena of about
+    /// 600 bytes per row, so this bounds the memory one batch holds.
     pub batch_rows: usize,
     /// Decompress `enc: "zlib"` payloads.
     pub decompress: bool,
@@ -677,17 +735,29 @@ impl EntryReader {
         if let Some((start, len)) = self.last_window.take() {
             shared.release(start, len);
         }
-        let mut rows: Vec<(u64, usize, Row<'_>)> = Vec::with_capacity(self.opts.batch_rows.min(1 << 16));
-        while rows.len() < self.opts.batch_rows && self.pos - window_start < MAX_WINDOW {
+        // Size the columns for the rows the rest of the file can plausibly hold, so the last, short
+        // batch of a file does not map a full batch of columns (a batch also ends when full).
+        let cap = self.opts.batch_rows.clamp(1, 1 << 16).min(buf.len().saturating_sub(window_start) / 16 + 1);
+        let mut batch = Batch::new(cap, buf, window_start.min(buf.len()));
+        while batch.rows < batch.cap && self.pos - window_start < MAX_WINDOW {
             if self.pos >= buf.len() {
                 self.done = true;
                 break;
             }
             let start = self.pos;
             let mut cur = Cursor::new(buf, start);
-            match parse_entry(&mut cur) {
-                Ok(Parsed::Entry(row)) => {
-                    rows.push((self.file_index, start, row));
+            match batch.parse_entry(&mut cur, self.file_index) {
+                Ok(Parsed::Entry { enc_other, seq }) => {
+                    if let Some(enc) = enc_other {
+                        self.diagnostics.push(Diagnostic {
+                            kind: "unknown_encoding",
+                            offset: start as u64,
+                            index: Some(self.file_index),
+                            seq,
+                            bytes: None,
+                            message: format!("unknown enc \"{enc}\"; payload kept as stored"),
+                        });
+                    }
                     self.file_index += 1;
                     self.pos = cur.pos;
                 }
@@ -704,6 +774,7 @@ impl EntryReader {
                     self.pos = cur.pos;
                 }
                 Err(e) if e.eof => {
+                    batch.rollback();
                     self.diagnostics.push(Diagnostic {
                         kind: "truncated_tail",
                         offset: start as u64,
@@ -716,6 +787,7 @@ impl EntryReader {
                     break;
                 }
                 Err(e) => {
+                    batch.rollback();
                     self.diagnostics.push(Diagnostic {
                         kind: "decode_error",
                         offset: start as u64,
@@ -757,106 +829,122 @@ impl EntryReader {
                 }
             }
         }
-        if rows.is_empty() && self.done {
+        if batch.rows == 0 && self.done {
             return None;
         }
-        let compressed = decompress_rows(&self.opts, &mut rows, &mut self.diagnostics);
-        let window = &buf[window_start..self.pos];
-        let mut b = Builders::new(rows.len());
-        for ((index, start, row), was_compressed) in rows.into_iter().zip(compressed) {
-            b.push(window, index, start as u64, row, was_compressed);
+        if self.opts.decompress && !batch.zlib.is_empty() {
+            inflate_batch(&mut batch, buf, &mut self.diagnostics);
         }
+        let window = &buf[window_start.min(buf.len())..self.pos.max(window_start).min(buf.len())];
         let owner = AssertUnwindSafe(Arc::clone(&shared));
         let ptr = NonNull::new(window.as_ptr() as *mut u8).unwrap_or(NonNull::dangling());
         // SAFETY: `window` lies inside the bytes `owner` keeps alive (and never mutates) for as
         // long as the buffer exists.
         let window_buf = unsafe { Buffer::from_custom_allocation(ptr, window.len(), Arc::new(owner)) };
         self.last_window = Some((window_start, self.pos - window_start));
-        Some(b.finish(&self.schema, window_buf))
+        Some(batch.finish(&self.schema, window_buf))
     }
 }
 
-/// Apply the zlib rule to a batch; returns, per row, whether its stored payload was compressed.
+/// Inflate the batch's `enc: "zlib"` payloads and point their views at the results.
 ///
 /// Captures from the reference writer compress most stream chunks (anything over 128 bytes that
-/// shrinks), so inflating thousands of small buffers dominates reading. libdeflate's one-shot
-/// decompressor has far less per-call cost than a streaming zlib state, and large batches are
-/// split across two threads (the machines this runs on have two cores).
-fn decompress_rows(opts: &ReadOptions, rows: &mut [(u64, usize, Row<'_>)], diags: &mut Vec<Diagnostic>) -> Vec<bool> {
-    let compressed: Vec<bool> = rows.iter().map(|(_, _, r)| r.enc.is_some()).collect();
-    if !compressed.iter().any(|&c| c) {
-        return compressed;
-    }
-    let work: usize = rows
-        .iter()
-        .filter(|(_, _, r)| r.enc.as_deref() == Some("zlib"))
-        .map(|(_, _, r)| r.data.as_ref().map_or(0, |d| d.len()))
-        .sum();
-    let mut found: Vec<Diagnostic> = if opts.decompress && work > (512 << 10) && rows.len() > 64 {
-        let mid = rows.len() / 2;
-        let (left, right) = rows.split_at_mut(mid);
+/// shrinks), so inflating thousands of small buffers dominates loading. libdeflate's one-shot
+/// decompressor has far less per-call cost than a streaming zlib state; each worker inflates
+/// straight into one growing buffer that becomes an extra Arrow buffer of the payload column,
+/// and large batches are split across two threads (the machines this runs on have two cores).
+fn inflate_batch(batch: &mut Batch, buf: &[u8], diags: &mut Vec<Diagnostic>) {
+    let jobs = std::mem::take(&mut batch.zlib);
+    let work: usize = jobs.iter().map(|j| j.2).sum();
+    let first_buffer = 2 + batch.data.extra.len() as u32;
+    let results: Vec<Inflated> = if work > (512 << 10) && jobs.len() > 64 {
+        let (left, right) = jobs.split_at(jobs.len() / 2);
         std::thread::scope(|scope| {
-            let handle = scope.spawn(|| inflate_rows(opts, right));
-            let mut out = inflate_rows(opts, left);
-            out.extend(handle.join().expect("decompression thread"));
-            out
+            let handle = scope.spawn(|| inflate_jobs(right, buf, first_buffer + 1));
+            let a = inflate_jobs(left, buf, first_buffer);
+            vec![a, handle.join().expect("decompression thread")]
         })
     } else {
-        inflate_rows(opts, rows)
+        vec![inflate_jobs(&jobs, buf, first_buffer)]
     };
-    diags.append(&mut found);
-    compressed
-}
-
-fn inflate_rows(opts: &ReadOptions, rows: &mut [(u64, usize, Row<'_>)]) -> Vec<Diagnostic> {
-    let mut diags = Vec::new();
-    let mut inflater = Decompressor::new();
-    for (index, start, row) in rows.iter_mut() {
-        let Some(enc) = row.enc.as_deref() else { continue };
-        let mut note = |kind: &'static str, message: String| {
-            diags.push(Diagnostic { kind, offset: *start as u64, index: Some(*index), seq: row.seq, bytes: None, message });
-        };
-        if enc != "zlib" {
-            note("unknown_encoding", format!("unknown enc \"{enc}\"; payload kept as stored"));
-            row.problems |= P_UNKNOWN_ENC;
-            continue;
-        }
-        if !opts.decompress {
-            continue;
-        }
-        let Some(data) = row.data.as_deref() else { continue };
-        match inflate(&mut inflater, data) {
-            Ok(out) => row.data = Some(Cow::Owned(out)),
-            Err(e) => {
-                note("decompress_error", format!("zlib payload does not decompress ({e}); compressed bytes kept"));
-                row.problems |= P_DECOMPRESS;
+    for part in results {
+        batch.data.extra.push(Buffer::from_vec(part.out));
+        for (row, outcome) in part.rows {
+            match outcome {
+                Ok((view, len)) => {
+                    batch.data.views.put(row, view);
+                    batch.data_len.put(row, len as u64);
+                }
+                Err(message) => {
+                    batch.problems[row] |= P_DECOMPRESS;
+                    diags.push(Diagnostic {
+                        kind: "decompress_error",
+                        offset: batch.offset[row],
+                        index: Some(batch.file_index[row]),
+                        seq: batch.seq.get(row),
+                        bytes: None,
+                        message: format!("zlib payload does not decompress ({message}); compressed bytes kept"),
+                    });
+                }
             }
         }
     }
-    diags
+}
+
+/// A payload's new view and inflated length, or why it did not inflate.
+type InflateOutcome = Result<(u128, usize), String>;
+
+/// One worker's output: the inflated bytes, and per row its outcome.
+struct Inflated {
+    out: Vec<u8>,
+    rows: Vec<(usize, InflateOutcome)>,
+}
+
+fn inflate_jobs(jobs: &[(usize, usize, usize)], buf: &[u8], buffer_index: u32) -> Inflated {
+    let mut inflater = Decompressor::new();
+    let mut out = Vec::new();
+    let rows = jobs
+        .iter()
+        .map(|&(row, start, len)| {
+            let r = inflate_into(&mut inflater, &buf[start..start + len], &mut out).map(|(off, n)| {
+                let view = make_view(&out[off..off + n], buffer_index, u32::try_from(off).expect("inflated payloads under 4 GiB per batch"));
+                (view, n)
+            });
+            (row, r)
+        })
+        .collect();
+    Inflated { out, rows }
 }
 
 /// Largest payload we will inflate one entry to; a guard against decompression bombs.
 const MAX_INFLATED: usize = 1 << 30;
 
-fn inflate(inflater: &mut Decompressor, data: &[u8]) -> Result<Vec<u8>, String> {
+/// Inflate `data` onto the end of `out`; returns the offset and length of the result.
+fn inflate_into(inflater: &mut Decompressor, data: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize), String> {
+    let start = out.len();
     let mut cap = data.len().saturating_mul(4).max(512);
     loop {
-        let mut out = vec![0u8; cap];
-        match inflater.zlib_decompress(data, &mut out) {
+        out.resize(start + cap, 0);
+        match inflater.zlib_decompress(data, &mut out[start..]) {
             Ok(n) => {
-                out.truncate(n);
-                return Ok(out);
+                out.truncate(start + n);
+                return Ok((start, n));
             }
             Err(DecompressionError::InsufficientSpace) if cap < MAX_INFLATED => cap = cap.saturating_mul(4).min(MAX_INFLATED),
-            Err(DecompressionError::InsufficientSpace) => return Err("payload inflates beyond 1 GiB".into()),
-            Err(DecompressionError::BadData) => return Err("invalid zlib data".into()),
+            Err(e) => {
+                out.truncate(start);
+                return Err(match e {
+                    DecompressionError::InsufficientSpace => "payload inflates beyond 1 GiB".into(),
+                    DecompressionError::BadData => "invalid zlib data".into(),
+                });
+            }
         }
     }
 }
 
 /// Find the next offset at or after `from` where a complete, plausible entry decodes: a map whose
-/// first key is `ts` (how every writer we know starts an entry) and that parses with a valid `dir`.
+/// first key is `ts` (how every writer we know starts an entry), with a numeric `ts` and a valid
+/// `dir`.
 pub fn resync(buf: &[u8], from: usize) -> Option<usize> {
     let finder = memchr::memmem::Finder::new(b"\x62ts");
     let mut at = from;
@@ -867,8 +955,10 @@ pub fn resync(buf: &[u8], from: usize) -> Option<usize> {
             let b = buf[start];
             if start >= from && ((0xa1..=0xb7).contains(&b) || b == 0xbf) {
                 let mut cur = Cursor::new(buf, start);
-                if let Ok(Parsed::Entry(row)) = parse_entry(&mut cur) {
-                    if row.dir.is_some_and(|d| d <= 3) && row.ts.is_some() {
+                if let Ok(v) = cur.value() {
+                    let ts_ok = v.get("ts").and_then(Value::as_f64).is_some();
+                    let dir_ok = v.get("dir").and_then(Value::as_i64).is_some_and(|d| (0..=3).contains(&d));
+                    if ts_ok && dir_ok {
                         return Some(start);
                     }
                 }

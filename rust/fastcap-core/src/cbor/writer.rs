@@ -139,7 +139,7 @@ pub fn order_meta(meta: Vec<(String, Value)>) -> Vec<(String, Value)> {
         if matches!(v, Value::Null) {
             continue;
         }
-        match index_of(&k) {
+        match index_of(k.as_bytes()) {
             Some(i) => {
                 let kind = META_KEYS[i].kind;
                 if kind == super::meta::Kind::Flag && v == Value::Bool(false) {

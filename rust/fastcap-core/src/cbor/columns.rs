@@ -1,0 +1,288 @@
+//! Column sinks the entry parser writes into directly, one batch at a time.
+//!
+//! Why not arrow's builders: an entry carries 3–12 of the 44 metadata keys, and a row-wise builder
+//! has to append a null to every absent column for every entry (44 appends) and copy every string
+//! into its own buffer. These sinks are *sparse*: a value is written at its row and the gap before
+//! it is left as the zeroed memory it already is, so an entry costs only the keys it has. Strings are
+//! *zero-copy*: a text value stored definite-length in the file becomes a view into the batch's
+//! window of the memory map (buffer 0), exactly like payloads; only values that had to be built
+//! (indefinite-length strings, JSON renderings) are copied, into the column's own buffer 1.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow_array::builder::make_view;
+use arrow_array::{ArrayRef, BinaryViewArray, BooleanArray, PrimitiveArray, StringViewArray};
+use arrow_array::types::ArrowPrimitiveType;
+use arrow_buffer::{ArrowNativeType, BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
+use memmap2::{MmapOptions, MmapRaw};
+use std::panic::AssertUnwindSafe;
+use std::ptr::NonNull;
+
+/// Zeroed memory for all the columns of one batch: one anonymous mapping, carved into regions.
+///
+/// Why not a `Vec` per column: a kept batch's columns are fresh memory, and faulting it in one
+/// 4 KiB page at a time was a third of the read time. One mapping per batch can ask for
+/// transparent huge pages (a fault per 2 MiB), is zero without a memset, and columns a batch
+/// never writes are never faulted in at all.
+pub(super) struct Arena {
+    map: Arc<AssertUnwindSafe<MmapRaw>>,
+    used: usize,
+}
+
+impl Arena {
+    /// An arena of at least `bytes` bytes.
+    pub fn new(bytes: usize) -> Self {
+        let len = bytes.max(1).next_multiple_of(4096);
+        let map = MmapOptions::new().len(len).map_anon().expect("anonymous memory for a batch of columns");
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::HugePage);
+        Arena { map: Arc::new(AssertUnwindSafe(MmapRaw::from(map))), used: 0 }
+    }
+
+    /// Bytes to reserve for a region of `bytes` bytes (regions are 64-byte aligned, as Arrow
+    /// recommends).
+    pub const fn region(bytes: usize) -> usize {
+        bytes.next_multiple_of(64)
+    }
+
+    fn take(&mut self, bytes: usize) -> NonNull<u8> {
+        let size = Arena::region(bytes);
+        assert!(self.used + size <= self.map.len(), "batch arena sized too small");
+        // SAFETY: the offset is inside the mapping (checked above).
+        let p = unsafe { self.map.as_mut_ptr().add(self.used) };
+        self.used += size;
+        NonNull::new(p).expect("mapping is not null")
+    }
+
+    /// An Arrow buffer over the first `len` bytes at `ptr` that keeps the whole arena alive.
+    fn buffer(&self, ptr: NonNull<u8>, len: usize) -> Buffer {
+        // SAFETY: `ptr..ptr+len` lies inside the mapping, which the Arc owner keeps alive and
+        // which nobody writes once the batch is finished.
+        unsafe { Buffer::from_custom_allocation(ptr, len, self.map.clone()) }
+    }
+}
+
+/// A nullable column of fixed-width values filled sparsely by row number, in an [`Arena`].
+/// An absent value costs nothing: the memory is already zero (value 0, null).
+pub(super) struct Sparse<T: Copy + Default> {
+    vals: NonNull<T>,
+    valid: NonNull<u8>,
+    cap: usize,
+}
+
+impl<T: Copy + Default> Sparse<T> {
+    /// Arena bytes one column of `cap` rows needs.
+    pub const fn footprint(cap: usize) -> usize {
+        Arena::region(cap * std::mem::size_of::<T>()) + Arena::region(cap.div_ceil(8))
+    }
+
+    pub fn new(arena: &mut Arena, cap: usize) -> Self {
+        let vals = arena.take(cap * std::mem::size_of::<T>()).cast::<T>();
+        let valid = arena.take(cap.div_ceil(8));
+        Sparse { vals, valid, cap }
+    }
+
+    /// Set `row` (`row < cap`); writing a row again (a duplicate key) replaces its value: the
+    /// last one wins.
+    #[inline]
+    pub fn put(&mut self, row: usize, v: T) {
+        assert!(row < self.cap, "row beyond the batch capacity");
+        // SAFETY: row < cap, and both regions were sized for cap rows.
+        unsafe {
+            self.vals.as_ptr().add(row).write(v);
+            *self.valid.as_ptr().add(row >> 3) |= 1 << (row & 7);
+        }
+    }
+
+    /// The value at `row` if it was written.
+    #[inline]
+    pub fn get(&self, row: usize) -> Option<T> {
+        if row >= self.cap {
+            return None;
+        }
+        // SAFETY: row < cap.
+        unsafe {
+            if *self.valid.as_ptr().add(row >> 3) & (1 << (row & 7)) != 0 {
+                Some(self.vals.as_ptr().add(row).read())
+            } else {
+                None
+            }
+        }
+    }
+
+    /// Forget the value at `row` (an entry that failed half-way, or a duplicate key whose last
+    /// value is unusable).
+    #[inline]
+    pub fn clear(&mut self, row: usize) {
+        if row < self.cap {
+            // SAFETY: row < cap.
+            unsafe {
+                self.vals.as_ptr().add(row).write(T::default());
+                *self.valid.as_ptr().add(row >> 3) &= !(1 << (row & 7));
+            }
+        }
+    }
+
+    /// The first `rows` values and their validity, as Arrow buffers over the arena.
+    pub fn finish(&self, arena: &Arena, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>)
+    where
+        T: ArrowNativeType,
+    {
+        assert!(rows <= self.cap);
+        let vals = ScalarBuffer::new(arena.buffer(self.vals.cast(), rows * std::mem::size_of::<T>()), 0, rows);
+        (vals, nulls_of(arena, self.valid, rows))
+    }
+
+    pub fn primitive<P: ArrowPrimitiveType<Native = T>>(&self, arena: &Arena, rows: usize) -> ArrayRef
+    where
+        T: ArrowNativeType,
+    {
+        let (vals, nulls) = self.finish(arena, rows);
+        Arc::new(PrimitiveArray::<P>::new(vals, nulls))
+    }
+}
+
+/// A nullable boolean column (flags): values and validity both bit-packed in an [`Arena`].
+pub(super) struct Flags {
+    values: NonNull<u8>,
+    valid: NonNull<u8>,
+    cap: usize,
+}
+
+impl Flags {
+    pub const fn footprint(cap: usize) -> usize {
+        Arena::region(cap.div_ceil(8)) * 2
+    }
+
+    pub fn new(arena: &mut Arena, cap: usize) -> Self {
+        let values = arena.take(cap.div_ceil(8));
+        let valid = arena.take(cap.div_ceil(8));
+        Flags { values, valid, cap }
+    }
+
+    #[inline]
+    pub fn put(&mut self, row: usize, v: bool) {
+        assert!(row < self.cap, "row beyond the batch capacity");
+        // SAFETY: row < cap and both bitmaps hold cap bits.
+        unsafe {
+            let b = self.values.as_ptr().add(row >> 3);
+            if v {
+                *b |= 1 << (row & 7);
+            } else {
+                *b &= !(1 << (row & 7));
+            }
+            *self.valid.as_ptr().add(row >> 3) |= 1 << (row & 7);
+        }
+    }
+
+    #[inline]
+    pub fn clear(&mut self, row: usize) {
+        if row < self.cap {
+            // SAFETY: row < cap.
+            unsafe {
+                *self.values.as_ptr().add(row >> 3) &= !(1 << (row & 7));
+                *self.valid.as_ptr().add(row >> 3) &= !(1 << (row & 7));
+            }
+        }
+    }
+
+    pub fn boolean(&self, arena: &Arena, rows: usize) -> ArrayRef {
+        assert!(rows <= self.cap);
+        let values = BooleanBuffer::new(arena.buffer(self.values, rows.div_ceil(8)), 0, rows);
+        Arc::new(BooleanArray::new(values, nulls_of(arena, self.valid, rows)))
+    }
+}
+
+/// The validity bitmap at `valid` as a null buffer (`None` when nothing is null).
+fn nulls_of(arena: &Arena, valid: NonNull<u8>, rows: usize) -> Option<NullBuffer> {
+    let nulls = NullBuffer::new(BooleanBuffer::new(arena.buffer(valid, rows.div_ceil(8)), 0, rows));
+    if nulls.null_count() == 0 {
+        None
+    } else {
+        Some(nulls)
+    }
+}
+
+/// A view column (Utf8View or BinaryView): views into the batch window (buffer 0) or into the
+/// column's own buffer (buffer 1), plus any extra buffers appended by the caller.
+pub(super) struct Views {
+    pub views: Sparse<u128>,
+    pub owned: Vec<u8>,
+    pub extra: Vec<Buffer>,
+}
+
+impl Views {
+    pub const fn footprint(cap: usize) -> usize {
+        Sparse::<u128>::footprint(cap)
+    }
+
+    pub fn new(arena: &mut Arena, cap: usize) -> Self {
+        Views { views: Sparse::new(arena, cap), owned: Vec::new(), extra: Vec::new() }
+    }
+
+    /// Store `v` at `row`; `base` is the address where the batch window starts in the file.
+    #[inline]
+    pub fn put(&mut self, row: usize, v: Cow<'_, [u8]>, base: usize) {
+        let view = match v {
+            Cow::Borrowed(b) if b.len() > 12 => {
+                let off = b.as_ptr() as usize - base;
+                make_view(b, 0, u32::try_from(off).expect("batch window under 4 GiB"))
+            }
+            ref b if b.len() <= 12 => make_view(b, 0, 0),
+            b => self.own(&b),
+        };
+        self.views.put(row, view);
+    }
+
+    #[inline]
+    pub fn put_str(&mut self, row: usize, s: Cow<'_, str>, base: usize) {
+        let b = match s {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
+        self.put(row, b, base);
+    }
+
+    /// Store a value built in memory (copied into buffer 1).
+    #[inline]
+    pub fn put_owned(&mut self, row: usize, b: &[u8]) {
+        let view = if b.len() <= 12 { make_view(b, 0, 0) } else { self.own(b) };
+        self.views.put(row, view);
+    }
+
+    fn own(&mut self, b: &[u8]) -> u128 {
+        let off = self.owned.len();
+        self.owned.extend_from_slice(b);
+        make_view(b, 1, u32::try_from(off).expect("owned values under 4 GiB per batch"))
+    }
+
+    fn buffers(&mut self, window: &Buffer) -> Vec<Buffer> {
+        let mut bufs = vec![window.clone(), Buffer::from_vec(std::mem::take(&mut self.owned))];
+        bufs.append(&mut self.extra);
+        bufs
+    }
+
+    /// SAFETY contract of the callers: every view was made by `put*` from bytes that lie in the
+    /// window (buffer 0), in `owned` (buffer 1) or in an `extra` buffer at the index recorded.
+    pub fn binary(&mut self, arena: &Arena, rows: usize, window: &Buffer) -> ArrayRef {
+        let (views, nulls) = self.views.finish(arena, rows);
+        let buffers = self.buffers(window);
+        // SAFETY: see above; the views were built from slices of exactly these buffers.
+        Arc::new(unsafe { BinaryViewArray::new_unchecked(views, buffers.into(), nulls) })
+    }
+
+    /// As [`Views::binary`]; additionally every value was UTF-8 (checked while decoding, or
+    /// produced by serde_json).
+    pub fn utf8(&mut self, arena: &Arena, rows: usize, window: &Buffer) -> ArrayRef {
+        let (views, nulls) = self.views.finish(arena, rows);
+        let buffers = self.buffers(window);
+        // SAFETY: views are in bounds (see `binary`) and every value was validated as UTF-8.
+        Arc::new(unsafe { StringViewArray::new_unchecked(views, buffers.into(), nulls) })
+    }
+
+    #[inline]
+    pub fn clear(&mut self, row: usize) {
+        self.views.clear(row);
+    }
+}
