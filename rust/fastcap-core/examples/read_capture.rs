@@ -16,8 +16,13 @@ fn main() {
     let start = Instant::now();
     let mut reader = EntryReader::new(source, ReadOptions { decompress, ..Default::default() }).expect("header");
     let mut rows = 0;
-    while let Some(batch) = reader.next_batch() {
-        rows += batch.num_rows();
+    let mut kept = Vec::new();
+    while !reader.is_done() {
+        for batch in reader.next_round(64 << 20) {
+            rows += batch.num_rows();
+            // Keep the batches, as a reader into a DataFrame does.
+            kept.push(batch);
+        }
     }
     let secs = start.elapsed().as_secs_f64();
     println!("{rows} entries, {:.0} MB/s, {} diagnostics", len as f64 / secs / 1e6, reader.diagnostics.len());

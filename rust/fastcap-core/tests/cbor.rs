@@ -270,3 +270,110 @@ fn contains_float(v: &Value) -> bool {
         _ => false,
     }
 }
+
+/// One row of a read: file index, offset, ts, payload, request id, problems.
+type RowSummary = (u64, u64, f64, Vec<u8>, Option<String>, Option<String>);
+
+/// Everything a read produced, row by row, for comparing read strategies.
+fn rows_of(batches: &[arrow_array::RecordBatch]) -> Vec<RowSummary> {
+    let mut out = Vec::new();
+    for b in batches {
+        let col = |n: &str| b.column_by_name(n).unwrap().clone();
+        let (fi, off, ts, data, rid, problems) = (col("file_index"), col("offset"), col("ts"), col("data"), col("request_id"), col("problems"));
+        let fi = fi.as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap();
+        let off = off.as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap();
+        let ts = ts.as_any().downcast_ref::<Float64Array>().unwrap();
+        let data = data.as_any().downcast_ref::<BinaryViewArray>().unwrap();
+        let rid = rid.as_any().downcast_ref::<StringViewArray>().unwrap();
+        let problems = problems.as_any().downcast_ref::<StringViewArray>().unwrap();
+        for i in 0..b.num_rows() {
+            out.push((
+                fi.value(i),
+                off.value(i),
+                ts.value(i),
+                data.value(i).to_vec(),
+                rid.is_valid(i).then(|| rid.value(i).to_owned()),
+                problems.is_valid(i).then(|| problems.value(i).to_owned()),
+            ));
+        }
+    }
+    out
+}
+
+/// A capture of `n` small entries, with one large entry whose payload holds complete, plausible
+/// entries (a capture of a capture) starting at byte `decoy_at` or so.
+fn big_capture(n: usize, decoy_at: Option<usize>) -> Vec<u8> {
+    let mut out = encode_header("par", 1.0, None);
+    let meta = |i: usize| vec![("rid".to_owned(), Value::Text(format!("req-{}", i / 50))), ("ci".to_owned(), Value::Uint(i as u64 % 50))];
+    let mut decoy_done = false;
+    for i in 0..n {
+        if let (Some(at), false) = (decoy_at, decoy_done) {
+            if out.len() >= at.saturating_sub(100_000) {
+                // 200 KB of back-to-back entries as one payload, stored uncompressed.
+                let mut inner = Vec::new();
+                for j in 0..1000 {
+                    inner.extend(encode_entry(9.0, 1, j, &[b'y'; 150], &meta(j as usize), false));
+                }
+                out.extend(encode_entry(2.0, 3, 999_999, &inner, &[], false));
+                decoy_done = true;
+            }
+        }
+        let body = format!("data: {{\"i\":{i},\"pad\":\"{}\"}}\n\n", "x".repeat(40 + i % 300));
+        // Every tenth payload compressed (the zlib path must also line up), the rest stored.
+        out.extend(encode_entry(1.0 + i as f64, 3, i as u64, body.as_bytes(), &order_meta(meta(i)), i % 10 == 0));
+    }
+    out
+}
+
+fn read_sequential(buf: &[u8], opts: ReadOptions) -> (Vec<arrow_array::RecordBatch>, Vec<String>) {
+    let mut r = EntryReader::new(buf.to_vec(), opts).unwrap();
+    let mut batches = Vec::new();
+    while let Some(b) = r.next_batch() {
+        batches.push(b);
+    }
+    (batches, r.diagnostics.iter().map(|d| format!("{} {} {:?} {:?}", d.kind, d.offset, d.index, d.bytes)).collect())
+}
+
+fn read_rounds(buf: &[u8], opts: ReadOptions, span: usize) -> (Vec<arrow_array::RecordBatch>, Vec<String>, (u64, u64)) {
+    let mut r = EntryReader::new(buf.to_vec(), opts).unwrap();
+    let mut batches = Vec::new();
+    while !r.is_done() {
+        batches.extend(r.next_round(span));
+    }
+    (batches, r.diagnostics.iter().map(|d| format!("{} {} {:?} {:?}", d.kind, d.offset, d.index, d.bytes)).collect(), r.speculation)
+}
+
+#[test]
+fn two_thread_rounds_equal_a_sequential_read() {
+    let plain = big_capture(30_000, None);
+    assert!(plain.len() > 6 << 20, "big enough to be split: {}", plain.len());
+    // A decoy payload right where the split lands, and entries damaged in each half.
+    let decoy = big_capture(30_000, Some(plain.len() / 2));
+    let mut damaged = plain.clone();
+    for frac in [3, 7] {
+        let at = damaged.len() * frac / 10;
+        let at = damaged[at..].windows(4).position(|w| w == b"req-").unwrap() + at;
+        damaged[at] = 0xff; // invalid UTF-8 in a request id
+    }
+    let mut truncated = plain.clone();
+    truncated.truncate(plain.len() - 7);
+    for (name, buf) in [("plain", &plain), ("decoy", &decoy), ("damaged", &damaged), ("truncated", &truncated)] {
+        for recover in [false, true] {
+            let opts = ReadOptions { recover, batch_rows: 4096, ..Default::default() };
+            let (seq_batches, seq_diags) = read_sequential(buf, opts);
+            for span in [usize::MAX, 5 << 20] {
+                let (par_batches, par_diags, (kept, discarded)) = read_rounds(buf, opts, span);
+                match (name, span) {
+                    ("plain", _) => assert!(kept > 0 && discarded == 0, "{kept} {discarded}"),
+                    ("decoy", usize::MAX) => assert_eq!(discarded, 1, "the decoy is rejected ({kept} kept)"),
+                    ("damaged", _) if !recover => assert!(discarded > 0, "a fault before the split discards the speculation"),
+                    _ => {}
+                }
+                assert_eq!(par_diags, seq_diags, "{name} recover={recover} span={span}");
+                let (a, b) = (rows_of(&seq_batches), rows_of(&par_batches));
+                assert_eq!(a.len(), b.len(), "{name} recover={recover} span={span}");
+                assert!(a == b, "{name} recover={recover} span={span}: rows differ");
+            }
+        }
+    }
+}

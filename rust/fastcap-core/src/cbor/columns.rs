@@ -9,6 +9,8 @@
 //! (indefinite-length strings, JSON renderings) are copied, into the column's own buffer 1.
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use arrow_array::builder::make_view;
@@ -25,19 +27,29 @@ use std::ptr::NonNull;
 /// 4 KiB page at a time was a third of the read time. One mapping per batch can ask for
 /// transparent huge pages (a fault per 2 MiB), is zero without a memset, and columns a batch
 /// never writes are never faulted in at all.
+///
+/// Columns take their region on their first value, so the regions in use sit together and a
+/// column the batch never writes costs nothing: it is finished over `zeros`, one shared region
+/// that is never written (all values 0, all null).
 pub(super) struct Arena {
     map: Arc<AssertUnwindSafe<MmapRaw>>,
-    used: usize,
+    used: Cell<usize>,
+    zeros: NonNull<u8>,
+    zeros_len: usize,
 }
 
 impl Arena {
-    /// An arena of at least `bytes` bytes.
-    pub fn new(bytes: usize) -> Self {
-        let len = bytes.max(1).next_multiple_of(4096);
+    /// An arena with room for `bytes` bytes of regions besides a `zeros` region of `zeros_len`.
+    /// Only the pages actually written are ever backed by memory, so sizing for the worst case
+    /// (every column written) is free.
+    pub fn new(bytes: usize, zeros_len: usize) -> Rc<Self> {
+        let len = (bytes + Arena::region(zeros_len)).max(1).next_multiple_of(4096);
         let map = MmapOptions::new().len(len).map_anon().expect("anonymous memory for a batch of columns");
         #[cfg(target_os = "linux")]
         let _ = map.advise(memmap2::Advice::HugePage);
-        Arena { map: Arc::new(AssertUnwindSafe(MmapRaw::from(map))), used: 0 }
+        let map = MmapRaw::from(map);
+        let zeros = NonNull::new(map.as_mut_ptr()).expect("mapping is not null");
+        Rc::new(Arena { map: Arc::new(AssertUnwindSafe(map)), used: Cell::new(Arena::region(zeros_len)), zeros, zeros_len })
     }
 
     /// Bytes to reserve for a region of `bytes` bytes (regions are 64-byte aligned, as Arrow
@@ -46,13 +58,20 @@ impl Arena {
         bytes.next_multiple_of(64)
     }
 
-    fn take(&mut self, bytes: usize) -> NonNull<u8> {
+    fn take(&self, bytes: usize) -> NonNull<u8> {
         let size = Arena::region(bytes);
-        assert!(self.used + size <= self.map.len(), "batch arena sized too small");
+        let used = self.used.get();
+        assert!(used + size <= self.map.len(), "batch arena sized too small");
         // SAFETY: the offset is inside the mapping (checked above).
-        let p = unsafe { self.map.as_mut_ptr().add(self.used) };
-        self.used += size;
+        let p = unsafe { self.map.as_mut_ptr().add(used) };
+        self.used.set(used + size);
         NonNull::new(p).expect("mapping is not null")
+    }
+
+    /// `len` bytes of the shared zeros region.
+    fn zeros(&self, len: usize) -> NonNull<u8> {
+        assert!(len <= self.zeros_len, "zeros region sized too small");
+        self.zeros
     }
 
     /// An Arrow buffer over the first `len` bytes at `ptr` that keeps the whole arena alive.
@@ -66,21 +85,27 @@ impl Arena {
 /// A nullable column of fixed-width values filled sparsely by row number, in an [`Arena`].
 /// An absent value costs nothing: the memory is already zero (value 0, null).
 pub(super) struct Sparse<T: Copy + Default> {
-    vals: NonNull<T>,
-    valid: NonNull<u8>,
+    arena: Rc<Arena>,
+    /// Values and validity, taken from the arena on the first value.
+    region: Option<(NonNull<T>, NonNull<u8>)>,
     cap: usize,
 }
 
 impl<T: Copy + Default> Sparse<T> {
-    /// Arena bytes one column of `cap` rows needs.
+    /// Arena bytes one column of `cap` rows may need.
     pub const fn footprint(cap: usize) -> usize {
         Arena::region(cap * std::mem::size_of::<T>()) + Arena::region(cap.div_ceil(8))
     }
 
-    pub fn new(arena: &mut Arena, cap: usize) -> Self {
-        let vals = arena.take(cap * std::mem::size_of::<T>()).cast::<T>();
-        let valid = arena.take(cap.div_ceil(8));
-        Sparse { vals, valid, cap }
+    pub fn new(arena: &Rc<Arena>, cap: usize) -> Self {
+        Sparse { arena: Rc::clone(arena), region: None, cap }
+    }
+
+    #[cold]
+    fn take_region(&mut self) -> (NonNull<T>, NonNull<u8>) {
+        let vals = self.arena.take(self.cap * std::mem::size_of::<T>()).cast::<T>();
+        let valid = self.arena.take(self.cap.div_ceil(8));
+        *self.region.insert((vals, valid))
     }
 
     /// Set `row` (`row < cap`); writing a row again (a duplicate key) replaces its value: the
@@ -88,23 +113,28 @@ impl<T: Copy + Default> Sparse<T> {
     #[inline]
     pub fn put(&mut self, row: usize, v: T) {
         assert!(row < self.cap, "row beyond the batch capacity");
+        let (vals, valid) = match self.region {
+            Some(r) => r,
+            None => self.take_region(),
+        };
         // SAFETY: row < cap, and both regions were sized for cap rows.
         unsafe {
-            self.vals.as_ptr().add(row).write(v);
-            *self.valid.as_ptr().add(row >> 3) |= 1 << (row & 7);
+            vals.as_ptr().add(row).write(v);
+            *valid.as_ptr().add(row >> 3) |= 1 << (row & 7);
         }
     }
 
     /// The value at `row` if it was written.
     #[inline]
     pub fn get(&self, row: usize) -> Option<T> {
+        let (vals, valid) = self.region?;
         if row >= self.cap {
             return None;
         }
         // SAFETY: row < cap.
         unsafe {
-            if *self.valid.as_ptr().add(row >> 3) & (1 << (row & 7)) != 0 {
-                Some(self.vals.as_ptr().add(row).read())
+            if *valid.as_ptr().add(row >> 3) & (1 << (row & 7)) != 0 {
+                Some(vals.as_ptr().add(row).read())
             } else {
                 None
             }
@@ -115,38 +145,44 @@ impl<T: Copy + Default> Sparse<T> {
     /// value is unusable).
     #[inline]
     pub fn clear(&mut self, row: usize) {
-        if row < self.cap {
+        if let (Some((vals, valid)), true) = (self.region, row < self.cap) {
             // SAFETY: row < cap.
             unsafe {
-                self.vals.as_ptr().add(row).write(T::default());
-                *self.valid.as_ptr().add(row >> 3) &= !(1 << (row & 7));
+                vals.as_ptr().add(row).write(T::default());
+                *valid.as_ptr().add(row >> 3) &= !(1 << (row & 7));
             }
         }
     }
 
     /// The first `rows` values and their validity, as Arrow buffers over the arena.
-    pub fn finish(&self, arena: &Arena, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>)
+    pub fn finish(&self, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>)
     where
         T: ArrowNativeType,
     {
         assert!(rows <= self.cap);
-        let vals = ScalarBuffer::new(arena.buffer(self.vals.cast(), rows * std::mem::size_of::<T>()), 0, rows);
-        (vals, nulls_of(arena, self.valid, rows))
+        let bytes = rows * std::mem::size_of::<T>();
+        let a = &self.arena;
+        let (vals, valid) = match self.region {
+            Some((vals, valid)) => (vals.cast::<u8>(), valid),
+            None => (a.zeros(bytes), a.zeros(rows.div_ceil(8))),
+        };
+        (ScalarBuffer::new(a.buffer(vals, bytes), 0, rows), nulls_of(a, valid, rows))
     }
 
-    pub fn primitive<P: ArrowPrimitiveType<Native = T>>(&self, arena: &Arena, rows: usize) -> ArrayRef
+    pub fn primitive<P: ArrowPrimitiveType<Native = T>>(&self, rows: usize) -> ArrayRef
     where
         T: ArrowNativeType,
     {
-        let (vals, nulls) = self.finish(arena, rows);
+        let (vals, nulls) = self.finish(rows);
         Arc::new(PrimitiveArray::<P>::new(vals, nulls))
     }
 }
 
-/// A nullable boolean column (flags): values and validity both bit-packed in an [`Arena`].
+/// A nullable boolean column (flags): values and validity both bit-packed in an [`Arena`],
+/// taken on the first value.
 pub(super) struct Flags {
-    values: NonNull<u8>,
-    valid: NonNull<u8>,
+    arena: Rc<Arena>,
+    region: Option<(NonNull<u8>, NonNull<u8>)>,
     cap: usize,
 }
 
@@ -155,42 +191,47 @@ impl Flags {
         Arena::region(cap.div_ceil(8)) * 2
     }
 
-    pub fn new(arena: &mut Arena, cap: usize) -> Self {
-        let values = arena.take(cap.div_ceil(8));
-        let valid = arena.take(cap.div_ceil(8));
-        Flags { values, valid, cap }
+    pub fn new(arena: &Rc<Arena>, cap: usize) -> Self {
+        Flags { arena: Rc::clone(arena), region: None, cap }
     }
 
     #[inline]
     pub fn put(&mut self, row: usize, v: bool) {
         assert!(row < self.cap, "row beyond the batch capacity");
+        let (values, valid) = match self.region {
+            Some(r) => r,
+            None => *self.region.insert((self.arena.take(self.cap.div_ceil(8)), self.arena.take(self.cap.div_ceil(8)))),
+        };
         // SAFETY: row < cap and both bitmaps hold cap bits.
         unsafe {
-            let b = self.values.as_ptr().add(row >> 3);
+            let b = values.as_ptr().add(row >> 3);
             if v {
                 *b |= 1 << (row & 7);
             } else {
                 *b &= !(1 << (row & 7));
             }
-            *self.valid.as_ptr().add(row >> 3) |= 1 << (row & 7);
+            *valid.as_ptr().add(row >> 3) |= 1 << (row & 7);
         }
     }
 
     #[inline]
     pub fn clear(&mut self, row: usize) {
-        if row < self.cap {
+        if let (Some((values, valid)), true) = (self.region, row < self.cap) {
             // SAFETY: row < cap.
             unsafe {
-                *self.values.as_ptr().add(row >> 3) &= !(1 << (row & 7));
-                *self.valid.as_ptr().add(row >> 3) &= !(1 << (row & 7));
+                *values.as_ptr().add(row >> 3) &= !(1 << (row & 7));
+                *valid.as_ptr().add(row >> 3) &= !(1 << (row & 7));
             }
         }
     }
 
-    pub fn boolean(&self, arena: &Arena, rows: usize) -> ArrayRef {
+    pub fn boolean(&self, rows: usize) -> ArrayRef {
         assert!(rows <= self.cap);
-        let values = BooleanBuffer::new(arena.buffer(self.values, rows.div_ceil(8)), 0, rows);
-        Arc::new(BooleanArray::new(values, nulls_of(arena, self.valid, rows)))
+        let a = &self.arena;
+        let n = rows.div_ceil(8);
+        let (values, valid) = self.region.unwrap_or_else(|| (a.zeros(n), a.zeros(n)));
+        let values = BooleanBuffer::new(a.buffer(values, n), 0, rows);
+        Arc::new(BooleanArray::new(values, nulls_of(a, valid, rows)))
     }
 }
 
@@ -217,7 +258,7 @@ impl Views {
         Sparse::<u128>::footprint(cap)
     }
 
-    pub fn new(arena: &mut Arena, cap: usize) -> Self {
+    pub fn new(arena: &Rc<Arena>, cap: usize) -> Self {
         Views { views: Sparse::new(arena, cap), owned: Vec::new(), extra: Vec::new() }
     }
 
@@ -265,8 +306,8 @@ impl Views {
 
     /// SAFETY contract of the callers: every view was made by `put*` from bytes that lie in the
     /// window (buffer 0), in `owned` (buffer 1) or in an `extra` buffer at the index recorded.
-    pub fn binary(&mut self, arena: &Arena, rows: usize, window: &Buffer) -> ArrayRef {
-        let (views, nulls) = self.views.finish(arena, rows);
+    pub fn binary(&mut self, rows: usize, window: &Buffer) -> ArrayRef {
+        let (views, nulls) = self.views.finish(rows);
         let buffers = self.buffers(window);
         // SAFETY: see above; the views were built from slices of exactly these buffers.
         Arc::new(unsafe { BinaryViewArray::new_unchecked(views, buffers.into(), nulls) })
@@ -274,8 +315,8 @@ impl Views {
 
     /// As [`Views::binary`]; additionally every value was UTF-8 (checked while decoding, or
     /// produced by serde_json).
-    pub fn utf8(&mut self, arena: &Arena, rows: usize, window: &Buffer) -> ArrayRef {
-        let (views, nulls) = self.views.finish(arena, rows);
+    pub fn utf8(&mut self, rows: usize, window: &Buffer) -> ArrayRef {
+        let (views, nulls) = self.views.finish(rows);
         let buffers = self.buffers(window);
         // SAFETY: views are in bounds (see `binary`) and every value was validated as UTF-8.
         Arc::new(unsafe { StringViewArray::new_unchecked(views, buffers.into(), nulls) })

@@ -183,7 +183,6 @@ struct Batch {
     /// Rows this batch has room for (its columns live in `arena`).
     cap: usize,
     rows: usize,
-    arena: Arena,
     file_index: Vec<u64>,
     offset: Vec<u64>,
     ts: Sparse<f64>,
@@ -264,8 +263,8 @@ impl Batch {
     }
 
     fn new(cap: usize, buf: &[u8], window_start: usize) -> Self {
-        let mut arena = Arena::new(Batch::footprint(cap));
-        let a = &mut arena;
+        let arena = Arena::new(Batch::footprint(cap), cap * 16);
+        let a = &arena;
         Batch {
             base: buf[window_start..].as_ptr() as usize,
             window_start,
@@ -293,7 +292,6 @@ impl Batch {
             entry_extra: Views::new(a, cap),
             problems: Vec::with_capacity(cap),
             zlib: Vec::new(),
-            arena,
         }
     }
 
@@ -585,29 +583,28 @@ impl Batch {
 
     fn finish(mut self, schema: &SchemaRef, window: Buffer) -> RecordBatch {
         let rows = self.rows;
-        let arena = &self.arena;
         let problems = problems_column(&self.problems);
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from(std::mem::take(&mut self.file_index))),
             Arc::new(UInt64Array::from(std::mem::take(&mut self.offset))),
-            self.ts.primitive::<Float64Type>(arena, rows),
-            self.dir.primitive::<UInt8Type>(arena, rows),
-            self.seq.primitive::<UInt64Type>(arena, rows),
-            self.data.binary(arena, rows, &window),
-            self.data_len.primitive::<UInt64Type>(arena, rows),
+            self.ts.primitive::<Float64Type>(rows),
+            self.dir.primitive::<UInt8Type>(rows),
+            self.seq.primitive::<UInt64Type>(rows),
+            self.data.binary(rows, &window),
+            self.data_len.primitive::<UInt64Type>(rows),
             Arc::new(BooleanArray::from(std::mem::take(&mut self.compressed))),
-            self.enc.utf8(arena, rows, &window),
+            self.enc.utf8(rows, &window),
         ];
         for m in self.meta.iter_mut() {
             cols.push(match m {
-                MetaCol::Text(c) => c.utf8(arena, rows, &window),
-                MetaCol::Int(c) => c.primitive::<Int64Type>(arena, rows),
-                MetaCol::Float(c) => c.primitive::<Float64Type>(arena, rows),
-                MetaCol::Flag(c) => c.boolean(arena, rows),
+                MetaCol::Text(c) => c.utf8(rows, &window),
+                MetaCol::Int(c) => c.primitive::<Int64Type>(rows),
+                MetaCol::Float(c) => c.primitive::<Float64Type>(rows),
+                MetaCol::Flag(c) => c.boolean(rows),
             });
         }
-        cols.push(self.meta_extra.utf8(arena, rows, &window));
-        cols.push(self.entry_extra.utf8(arena, rows, &window));
+        cols.push(self.meta_extra.utf8(rows, &window));
+        cols.push(self.entry_extra.utf8(rows, &window));
         cols.push(problems);
         RecordBatch::try_new(Arc::clone(schema), cols).expect("entries batch matches its schema")
     }
@@ -672,15 +669,24 @@ impl Default for ReadOptions {
 type Shared = Arc<super::Source>;
 
 /// Streams the entries of a capture held in memory (typically a memory map) as record batches.
-/// Payloads stored uncompressed are not copied: the batches reference the mapped file.
+/// Payloads and strings stored definite-length are not copied: the batches reference the file.
 pub struct EntryReader {
     buf: Shared,
-    pos: usize,
-    file_index: u64,
     pub header: Header,
     pub diagnostics: Vec<Diagnostic>,
     opts: ReadOptions,
     schema: SchemaRef,
+    scan: Scan,
+    /// Two-thread rounds whose speculative half was kept / discarded (see [`EntryReader::next_round`]).
+    pub speculation: (u64, u64),
+}
+
+/// Where a sequential decode stands: one per reader, plus one per speculative worker.
+struct Scan {
+    pos: usize,
+    /// Index of the next item in file order (relative to the scan's start for a worker).
+    file_index: u64,
+    diagnostics: Vec<Diagnostic>,
     done: bool,
     last_window: Option<(usize, usize)>,
 }
@@ -688,20 +694,21 @@ pub struct EntryReader {
 /// Largest span of the file one batch may reference (view offsets are 32-bit).
 const MAX_WINDOW: usize = 1 << 31;
 
+/// Smallest stretch of file worth decoding on two threads.
+const MIN_PARALLEL: usize = 2 << 20;
+
 impl EntryReader {
     pub fn new(buf: impl Into<super::Source>, opts: ReadOptions) -> Result<Self, FormatError> {
         let buf: super::Source = buf.into();
         let header = parse_header(buf.as_ref())?;
         Ok(EntryReader {
-            pos: header.end,
+            scan: Scan::new(header.end),
             buf: Arc::new(buf),
-            file_index: 0,
             header,
             diagnostics: Vec::new(),
             opts,
             schema: schema(),
-            done: false,
-            last_window: None,
+            speculation: (0, 0),
         })
     }
 
@@ -711,11 +718,16 @@ impl EntryReader {
 
     /// Bytes consumed so far (for progress reporting).
     pub fn position(&self) -> usize {
-        self.pos
+        self.scan.pos
     }
 
     pub fn total_len(&self) -> usize {
         (*self.buf).as_ref().len()
+    }
+
+    /// True once every entry has been returned (or a fault ended the read).
+    pub fn is_done(&self) -> bool {
+        self.scan.done
     }
 
     /// The first diagnostic that ended or damaged the read, if any.
@@ -725,11 +737,105 @@ impl EntryReader {
 
     /// Decode up to `batch_rows` entries. Returns `None` at the end.
     pub fn next_batch(&mut self) -> Option<RecordBatch> {
+        let shared = Arc::clone(&self.buf);
+        let batch = self.scan.batch(&shared, &self.opts, &self.schema, usize::MAX);
+        self.diagnostics.append(&mut self.scan.diagnostics);
+        batch
+    }
+
+    /// Decode the entries of roughly the next `span` bytes (possibly none, at the end), on two
+    /// threads when the stretch is large enough.
+    ///
+    /// CBOR sequences have no framing, so the second thread *speculates*: it starts at the first
+    /// plausible entry after the middle (see [`resync`]) while this thread decodes up to that
+    /// point. The speculation is kept only if this thread's last entry ends exactly where the
+    /// second one started, which proves the start was a real entry boundary; otherwise (a payload
+    /// that happens to contain an entry, a fault before the middle) its work is discarded and
+    /// decoding continues sequentially. The result is always what a sequential read gives.
+    pub fn next_round(&mut self, span: usize) -> Vec<RecordBatch> {
+        let shared = Arc::clone(&self.buf);
+        let buf: &[u8] = (*shared).as_ref();
+        let (opts, schema) = (&self.opts, &self.schema);
+        let start = self.scan.pos;
+        let end = start.saturating_add(span).min(buf.len());
+        let mut out = Vec::new();
+        let split = if end - start >= MIN_PARALLEL && !self.scan.done {
+            resync_within(buf, start + (end - start) / 2, end)
+        } else {
+            None
+        };
+        match split {
+            None => {
+                while !self.scan.done && self.scan.pos < end {
+                    out.extend(self.scan.batch(&shared, opts, schema, end));
+                }
+            }
+            Some(split) => {
+                let mut ahead = Scan::new(split);
+                let behind = &mut self.scan;
+                let ahead_batches = std::thread::scope(|scope| {
+                    let worker = scope.spawn(|| {
+                        let mut batches = Vec::new();
+                        while !ahead.done && ahead.pos < end {
+                            batches.extend(ahead.batch(&shared, opts, schema, end));
+                        }
+                        batches
+                    });
+                    while !behind.done && behind.pos < split {
+                        out.extend(behind.batch(&shared, opts, schema, split));
+                    }
+                    worker.join().expect("decode thread")
+                });
+                if self.scan.done || self.scan.pos != split {
+                    self.speculation.1 += 1;
+                } else {
+                    self.speculation.0 += 1;
+                    let shift = self.scan.file_index;
+                    out.extend(ahead_batches.into_iter().map(|b| shift_file_index(b, shift)));
+                    self.scan.diagnostics.extend(ahead.diagnostics.into_iter().map(|mut d| {
+                        d.index = d.index.map(|i| i + shift);
+                        d
+                    }));
+                    self.scan.pos = ahead.pos;
+                    self.scan.file_index += ahead.file_index;
+                    self.scan.done = ahead.done;
+                    if let Some((s, l)) = std::mem::replace(&mut self.scan.last_window, ahead.last_window) {
+                        shared.release(s, l);
+                    }
+                }
+            }
+        }
+        if self.scan.pos >= buf.len() {
+            self.scan.done = true;
+        }
+        self.diagnostics.append(&mut self.scan.diagnostics);
+        out
+    }
+}
+
+/// `batch` with its file_index column offset by `shift` (a speculative worker counts from 0).
+fn shift_file_index(batch: RecordBatch, shift: u64) -> RecordBatch {
+    if shift == 0 {
+        return batch;
+    }
+    let mut cols = batch.columns().to_vec();
+    let old = cols[0].as_any().downcast_ref::<UInt64Array>().expect("file_index is UInt64");
+    cols[0] = Arc::new(UInt64Array::from_iter_values(old.values().iter().map(|i| i + shift)));
+    RecordBatch::try_new(batch.schema(), cols).expect("same schema")
+}
+
+impl Scan {
+    fn new(pos: usize) -> Self {
+        Scan { pos, file_index: 0, diagnostics: Vec::new(), done: false, last_window: None }
+    }
+
+    /// Decode up to `batch_rows` entries, stopping at the first entry that starts at or after
+    /// `limit`. Returns `None` when there was nothing to decode.
+    fn batch(&mut self, shared: &Shared, opts: &ReadOptions, schema: &SchemaRef, limit: usize) -> Option<RecordBatch> {
         if self.done {
             return None;
         }
-        let shared = Arc::clone(&self.buf);
-        let buf: &[u8] = (*shared).as_ref();
+        let buf: &[u8] = (**shared).as_ref();
         let window_start = self.pos;
         // The previous batch's pages are no longer needed by the reader.
         if let Some((start, len)) = self.last_window.take() {
@@ -737,9 +843,9 @@ impl EntryReader {
         }
         // Size the columns for the rows the rest of the file can plausibly hold, so the last, short
         // batch of a file does not map a full batch of columns (a batch also ends when full).
-        let cap = self.opts.batch_rows.clamp(1, 1 << 16).min(buf.len().saturating_sub(window_start) / 16 + 1);
+        let cap = opts.batch_rows.clamp(1, 1 << 16).min(buf.len().saturating_sub(window_start) / 16 + 1);
         let mut batch = Batch::new(cap, buf, window_start.min(buf.len()));
-        while batch.rows < batch.cap && self.pos - window_start < MAX_WINDOW {
+        while batch.rows < batch.cap && self.pos < limit && self.pos - window_start < MAX_WINDOW {
             if self.pos >= buf.len() {
                 self.done = true;
                 break;
@@ -796,53 +902,56 @@ impl EntryReader {
                         bytes: None,
                         message: format!("entry {} is not valid CBOR: {} at byte {}", self.file_index, e.message, e.offset),
                     });
-                    if self.opts.recover {
-                        match resync(buf, start + 1) {
-                            Some(next) => {
-                                self.diagnostics.push(Diagnostic {
-                                    kind: "resync_skip",
-                                    offset: start as u64,
-                                    index: Some(self.file_index),
-                                    seq: None,
-                                    bytes: Some((next - start) as u64),
-                                    message: format!("skipped {} bytes to the next plausible entry at byte {next}", next - start),
-                                });
-                                self.pos = next;
-                            }
-                            None => {
-                                self.diagnostics.push(Diagnostic {
-                                    kind: "resync_skip",
-                                    offset: start as u64,
-                                    index: Some(self.file_index),
-                                    seq: None,
-                                    bytes: Some((buf.len() - start) as u64),
-                                    message: format!("no further entry found; skipped the last {} bytes", buf.len() - start),
-                                });
-                                self.done = true;
-                                break;
-                            }
-                        }
-                    } else {
+                    if !opts.recover {
                         self.done = true;
                         break;
+                    }
+                    match resync(buf, start + 1) {
+                        Some(next) => {
+                            self.diagnostics.push(Diagnostic {
+                                kind: "resync_skip",
+                                offset: start as u64,
+                                index: Some(self.file_index),
+                                seq: None,
+                                bytes: Some((next - start) as u64),
+                                message: format!("skipped {} bytes to the next plausible entry at byte {next}", next - start),
+                            });
+                            self.pos = next;
+                        }
+                        None => {
+                            self.diagnostics.push(Diagnostic {
+                                kind: "resync_skip",
+                                offset: start as u64,
+                                index: Some(self.file_index),
+                                seq: None,
+                                bytes: Some((buf.len() - start) as u64),
+                                message: format!("no further entry found; skipped the last {} bytes", buf.len() - start),
+                            });
+                            self.done = true;
+                            break;
+                        }
                     }
                 }
             }
         }
-        if batch.rows == 0 && self.done {
+        if self.pos >= buf.len() {
+            self.done = true;
+        }
+        if batch.rows == 0 {
             return None;
         }
-        if self.opts.decompress && !batch.zlib.is_empty() {
+        if opts.decompress && !batch.zlib.is_empty() {
             inflate_batch(&mut batch, buf, &mut self.diagnostics);
         }
+        // A resync may have moved past bytes it skipped; the window still spans them.
         let window = &buf[window_start.min(buf.len())..self.pos.max(window_start).min(buf.len())];
-        let owner = AssertUnwindSafe(Arc::clone(&shared));
+        let owner = AssertUnwindSafe(Arc::clone(shared));
         let ptr = NonNull::new(window.as_ptr() as *mut u8).unwrap_or(NonNull::dangling());
         // SAFETY: `window` lies inside the bytes `owner` keeps alive (and never mutates) for as
         // long as the buffer exists.
         let window_buf = unsafe { Buffer::from_custom_allocation(ptr, window.len(), Arc::new(owner)) };
         self.last_window = Some((window_start, self.pos - window_start));
-        Some(batch.finish(&self.schema, window_buf))
+        Some(batch.finish(schema, window_buf))
     }
 }
 
@@ -946,10 +1055,16 @@ fn inflate_into(inflater: &mut Decompressor, data: &[u8], out: &mut Vec<u8>) -> 
 /// first key is `ts` (how every writer we know starts an entry), with a numeric `ts` and a valid
 /// `dir`.
 pub fn resync(buf: &[u8], from: usize) -> Option<usize> {
+    resync_within(buf, from, buf.len())
+}
+
+/// [`resync`] for an entry starting before `until`.
+fn resync_within(buf: &[u8], from: usize, until: usize) -> Option<usize> {
     let finder = memchr::memmem::Finder::new(b"\x62ts");
+    let until = until.min(buf.len());
     let mut at = from;
-    while at < buf.len() {
-        let hit = finder.find(&buf[at..])? + at;
+    while at < until {
+        let hit = finder.find(&buf[at..until])? + at;
         if hit >= 1 {
             let start = hit - 1;
             let b = buf[start];
