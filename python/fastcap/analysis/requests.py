@@ -38,13 +38,31 @@ def with_request_keys(entries: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# Columns of pre-aggregated rows (see `stream_cbor`): a row may stand for `n_rows` stream chunks
+# of one request and direction, from `file_index` (its first) to `last_index`, arriving from
+# `ts` to `last_ts`, with `data_len` their summed payload bytes.
+WEIGHT_COLUMNS = ("n_rows", "last_ts", "last_index")
+
+
+def with_weights(entries: pl.DataFrame) -> pl.DataFrame:
+    """Entries as rows of weight 1, unless they already carry `WEIGHT_COLUMNS`."""
+    if "n_rows" in entries.columns:
+        return entries
+    return entries.with_columns(n_rows=pl.lit(1, pl.UInt32), last_ts=pl.col("ts"), last_index=pl.col("file_index"))
+
+
 def _first(expr: pl.Expr, cond: pl.Expr) -> pl.Expr:
     return expr.filter(cond & expr.is_not_null()).first()
 
 
+def _last(expr: pl.Expr, cond: pl.Expr) -> pl.Expr:
+    """The value of the row matching `cond` that ends last in the file."""
+    return expr.sort_by("last_index").filter(cond.sort_by("last_index")).last()
+
+
 def request_table(entries: pl.DataFrame) -> pl.DataFrame:
     """Aggregate entries into one row per request key (see module docstring for the columns)."""
-    df = with_request_keys(entries)
+    df = with_request_keys(with_weights(entries))
     d = pl.col("dir")
     cp, pc, pb, bp = d == CLIENT_TO_PROXY, d == PROXY_TO_CLIENT, d == PROXY_TO_BACKEND, d == BACKEND_TO_PROXY
     payload = pl.col("data_len").fill_null(0) > 0
@@ -72,9 +90,9 @@ def request_table(entries: pl.DataFrame) -> pl.DataFrame:
         stream_start_ts=_first(pl.col("ts"), bp & pl.col("is_stream_start").fill_null(False)),
         stream_end_ts=_first(pl.col("ts"), bp & pl.col("is_stream_end").fill_null(False)),
         first_payload_ts=_first(pl.col("ts"), bp & payload),
-        last_payload_ts=pl.col("ts").filter(bp & payload).last(),
-        last_backend_ts=pl.col("ts").filter(bp).last(),
-        chunks=(bp & payload).sum(),
+        last_payload_ts=_last(pl.col("last_ts"), bp & payload),
+        last_backend_ts=_last(pl.col("last_ts"), bp),
+        chunks=pl.col("n_rows").filter(bp & payload).sum(),
         response_bytes=pl.col("data_len").filter(bp & payload).sum(),
         marker_total_chunks=_first(pl.col("total_chunks"), bp),
         marker_total_bytes=_first(pl.col("total_bytes"), bp),
@@ -88,10 +106,10 @@ def request_table(entries: pl.DataFrame) -> pl.DataFrame:
         eos_error_class=_first(pl.col("eos_error_classification"), bp),
         eos_error_status=_first(pl.col("eos_error_status_code"), bp),
         canonical_usage=_first(pl.col("canonical_usage"), bp),
-        client_chunks=(pc & payload).sum(),
+        client_chunks=pl.col("n_rows").filter(pc & payload).sum(),
         client_bytes=pl.col("data_len").filter(pc & payload).sum(),
-        last_client_ts=pl.col("ts").filter(pc).last(),
-        entries=pl.len(),
+        last_client_ts=_last(pl.col("last_ts"), pc),
+        entries=pl.col("n_rows").sum(),
     )
     req_ts = pl.coalesce("backend_ts", "client_ts")
     grouped = grouped.with_columns(request_ts=req_ts).with_columns(

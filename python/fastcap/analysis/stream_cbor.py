@@ -18,7 +18,13 @@ import polars as pl
 
 from fastcap import _native
 from fastcap.analysis.calls import CALLS_SCHEMA
-from fastcap.analysis.requests import BACKEND_TO_PROXY, request_table
+from fastcap.analysis.requests import (
+    BACKEND_TO_PROXY,
+    PROXY_TO_CLIENT,
+    WEIGHT_COLUMNS,
+    request_table,
+    with_weights,
+)
 from fastcap.dialects import is_model_call
 from fastcap.dialects._naming import api_name
 from fastcap.model import Exchange
@@ -34,7 +40,8 @@ META_COLUMNS = [
     "eos_error_status_code", "transport", "http_method", "url", "http_status_code",
 ]
 
-FLUSH_BYTES = 64 << 20  # split finished bodies in batches of about this size
+FLUSH_BYTES = 16 << 20  # split finished bodies in batches of about this size
+ROUND_BYTES = 32 << 20  # read the file in rounds of about this size
 
 DIALECT_BY_API = {
     "Anthropic": "anthropic", "OpenAI.Responses": "openai_responses", "ChatGPT": "openai_responses",
@@ -51,24 +58,18 @@ def _body(data: bytes) -> bytes:
 
 
 class _Bodies:
-    """Per-request payloads of open responses, flushed through the native splitter when done."""
+    """Finished response bodies, split and field-extracted through the native splitter in
+    batches of about FLUSH_BYTES."""
 
     def __init__(self) -> None:
-        self.open: dict[str, list[bytes]] = {}
         self.done_keys: list[str] = []
         self.done_bodies: list[bytes] = []
         self.body_bytes: dict[str, int] = {}
         self.done_size = 0
         self.parts: list[pl.DataFrame] = []
 
-    def add(self, key: str, chunks: list[bytes]) -> None:
-        self.open.setdefault(key, []).extend(chunks)
-
-    def finish(self, key: str) -> None:
-        chunks = self.open.pop(key, None)
-        if chunks is None:
-            return
-        body = _body(b"".join(chunks))
+    def finish(self, key: str, raw: bytes) -> None:
+        body = _body(raw)
         self.body_bytes[key] = len(body)
         self.done_keys.append(key)
         self.done_bodies.append(body)
@@ -98,14 +99,16 @@ class _Bodies:
                 cache_write_tokens=pl.col("cache_write_tokens").drop_nulls().last(),
                 reasoning_tokens=pl.col("reasoning_tokens").drop_nulls().last(),
             )
-            self.parts.append(keys.join(agg, on="exchange_index", how="left").drop("exchange_index"))
+            part = keys.join(agg, on="exchange_index", how="left").drop("exchange_index")
+            # Rebuild the few hundred rows from Python values: string results of an aggregation
+            # are views into the event table's buffers, and keeping any of them would keep every
+            # flush's events (all the streamed text) alive until the end of the capture.
+            self.parts.append(pl.from_dicts(part.to_dicts(), schema=part.schema))
         else:
             self.parts.append(keys.drop("exchange_index"))
         self.done_keys, self.done_bodies, self.done_size = [], [], 0
 
     def close(self) -> pl.DataFrame:
-        for key in list(self.open):
-            self.finish(key)
         self.flush()
         sizes = pl.DataFrame({"request_id": list(self.body_bytes), "body_bytes": list(self.body_bytes.values())},
                              schema={"request_id": pl.Utf8, "body_bytes": pl.Int64})
@@ -117,40 +120,59 @@ class _Bodies:
 def scan(path: str | os.PathLike[str], *, recover: bool = False,
          on_progress: Callable[[int, int], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, list[dict[str, Any]]]:
     """Read a capture batch by batch; returns (metadata entries, per-request content, diagnostics)."""
-    reader = _native.CaptureReader(os.fspath(path), recover=recover)
+    # Only backend responses are read for content: the client leg of a gateway capture repeats
+    # them, so its payloads stay compressed (half the inflating on such captures).
+    reader = _native.CaptureReader(os.fspath(path), recover=recover, decompress_dirs=[BACKEND_TO_PROXY])
     metas: list[pl.DataFrame] = []
     bodies = _Bodies()
-    streaming: set[str] = set()
-    while (batch := reader.next_batch()) is not None:
-        metas.append(pl.DataFrame(batch.select(META_COLUMNS)).with_columns(pl.col(pl.String).cast(pl.Categorical)))
-        df = pl.DataFrame(batch.select(["dir", "request_id", "data", "data_len", "is_stream_start", "is_stream_end", "eos"]))
+    assembler = _native.BodyAssembler(BACKEND_TO_PROXY)
+    # Rounds decode on two threads; each is reduced before the next is read, and bodies are
+    # reassembled natively (no Python object per chunk).
+    while (batch := reader.next_round(ROUND_BYTES)) is not None:
+        metas.append(_reduce_meta(pl.DataFrame(batch.select(META_COLUMNS))))
+        for key, raw in assembler.feed(batch):
+            bodies.finish(key, raw)
         del batch
-        bp = df.filter((pl.col("dir") == BACKEND_TO_PROXY) & pl.col("request_id").is_not_null()).select(
-            "request_id", "data", "data_len", "is_stream_start", "is_stream_end", "eos",
-        )
-        del df
-        if bp.height:
-            grouped = bp.group_by("request_id", maintain_order=True).agg(
-                pl.col("data").filter(pl.col("data_len") > 0),
-                started=pl.col("is_stream_start").fill_null(False).any(),
-                ended=(pl.col("is_stream_end").fill_null(False) | pl.col("eos").fill_null(False)).any(),
-            )
-            for key, datas, started, ended in grouped.iter_rows():
-                if started:
-                    streaming.add(key)
-                if datas:
-                    bodies.add(key, datas)
-                # A non-stream response is complete as soon as it arrives.
-                if ended or (datas and key not in streaming):
-                    bodies.finish(key)
-                    streaming.discard(key)
         if on_progress is not None:
             on_progress(reader.position, reader.size)
+    for key, raw in assembler.close():
+        bodies.finish(key, raw)
     content = bodies.close()
-    meta = pl.concat(metas) if metas else pl.DataFrame(reader.read_all()).select(META_COLUMNS)
+    meta = pl.concat(metas) if metas else with_weights(pl.DataFrame(reader.read_all()).select(META_COLUMNS))
     del metas
 
     return meta, content, reader.diagnostics
+
+
+def _reduce_meta(meta: pl.DataFrame) -> pl.DataFrame:
+    """Collapse each request's payload entries per direction in this round (its stream chunks,
+    nearly every entry of a capture) into one weighted row (`requests.WEIGHT_COLUMNS`), keep
+    every other entry (requests, markers) as it is, and store repeated strings as categoricals.
+
+    What is kept of a multi-GB file is then about one row per request and round instead of one
+    per entry, in fresh memory, so none of the round's decoded columns stay referenced. The
+    collapsed row sits at its first chunk and holds each column's first value among its chunks:
+    chunks repeat their request's metadata (cbor-v2.md §5), and everything `request_table`
+    takes from them is a first value, except the counts, sums and last times the weights carry.
+    """
+    d = pl.col("dir")
+    chunk = ((d == BACKEND_TO_PROXY) | (d == PROXY_TO_CLIENT)) & pl.col("request_id").is_not_null() & (
+        pl.col("data_len").fill_null(0) > 0
+    )
+    meta = meta.with_columns(_chunk=chunk)
+    kept = with_weights(meta.filter(~pl.col("_chunk")).drop("_chunk"))
+    firsts = [pl.col(c).drop_nulls().first() for c in META_COLUMNS if c not in ("request_id", "dir", "file_index", "ts", "data_len")]
+    chunks = meta.filter(pl.col("_chunk")).drop("_chunk").group_by("request_id", "dir", maintain_order=True).agg(
+        pl.col("file_index").first(),
+        pl.col("ts").first(),
+        *firsts,
+        data_len=pl.col("data_len").sum(),
+        n_rows=pl.len().cast(pl.UInt32),
+        last_ts=pl.col("ts").last(),
+        last_index=pl.col("file_index").last(),
+    )
+    out = pl.concat([kept, chunks], how="diagonal_relaxed").sort("file_index")
+    return out.select([*META_COLUMNS, *WEIGHT_COLUMNS]).with_columns(pl.col(pl.String).cast(pl.Categorical))
 
 
 def _api(method: str | None, url: str | None) -> str:

@@ -377,3 +377,41 @@ fn two_thread_rounds_equal_a_sequential_read() {
         }
     }
 }
+
+#[test]
+fn body_assembler_joins_streams_across_batches_and_hands_cut_ones_over_at_close() {
+    use fastcap_core::cbor::assemble::BodyAssembler;
+    let m = |pairs: &[(&str, Value)]| order_meta(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect());
+    let t = |s: &str| Value::Text(s.to_owned());
+    let mut file = encode_header("asm", 1.0, None);
+    // Stream A: start marker, two chunks, end marker; B: a non-stream response; C: cut stream.
+    type Meta = Vec<(String, Value)>;
+    let entries: Vec<(u8, &[u8], Meta)> = vec![
+        (3, b"", m(&[("rid", t("A")), ("ss", Value::Bool(true))])),
+        (3, b"data: a1\n\n", m(&[("rid", t("A")), ("ci", Value::Uint(1))])),
+        (2, b"POST /v1/messages", m(&[("rid", t("B"))])),
+        (3, b"", m(&[("rid", t("C")), ("ss", Value::Bool(true))])),
+        (3, b"data: c1\n\n", m(&[("rid", t("C")), ("ci", Value::Uint(1))])),
+        (3, b"HTTP/1.1 200 OK\r\n\r\n{}", m(&[("rid", t("B"))])),
+        (1, b"data: a1\n\n", m(&[("rid", t("A")), ("ci", Value::Uint(1))])),
+        (3, b"data: a2\n\n", m(&[("rid", t("A")), ("ci", Value::Uint(2))])),
+        (3, b"", m(&[("rid", t("A")), ("se", Value::Bool(true))])),
+    ];
+    for (i, (dir, data, meta)) in entries.iter().enumerate() {
+        file.extend(encode_entry(i as f64, *dir, i as u64, data, meta, true));
+    }
+    // Batches of two entries, so every stream spans batches.
+    let mut r = EntryReader::new(file, ReadOptions { batch_rows: 2, ..Default::default() }).unwrap();
+    let mut asm = BodyAssembler::new(3);
+    let mut done = Vec::new();
+    while let Some(b) = r.next_batch() {
+        done.extend(asm.feed(&b));
+    }
+    let at_close = asm.close();
+    let as_text = |v: &[(String, Vec<u8>)]| v.iter().map(|(k, b)| (k.clone(), String::from_utf8(b.clone()).unwrap())).collect::<Vec<_>>();
+    assert_eq!(
+        as_text(&done),
+        [("B".to_owned(), "HTTP/1.1 200 OK\r\n\r\n{}".to_owned()), ("A".to_owned(), "data: a1\n\ndata: a2\n\n".to_owned())]
+    );
+    assert_eq!(as_text(&at_close), [("C".to_owned(), "data: c1\n\n".to_owned())]);
+}

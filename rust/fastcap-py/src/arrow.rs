@@ -19,6 +19,10 @@ impl ArrowTable {
     pub fn new(table: Table) -> Self {
         ArrowTable { table }
     }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
 }
 
 #[pymethods]

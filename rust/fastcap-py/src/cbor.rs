@@ -26,14 +26,31 @@ pub struct CaptureReader {
 #[pymethods]
 impl CaptureReader {
     #[new]
-    #[pyo3(signature = (path, *, recover=false, batch_rows=16384, decompress=true))]
-    fn new(py: Python<'_>, path: PathBuf, recover: bool, batch_rows: usize, decompress: bool) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, recover=false, batch_rows=16384, decompress=true, decompress_dirs=None))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        recover: bool,
+        batch_rows: usize,
+        decompress: bool,
+        decompress_dirs: Option<Vec<u8>>,
+    ) -> PyResult<Self> {
         let shown = path.display().to_string();
         if batch_rows == 0 {
             return Err(PyValueError::new_err("batch_rows must be positive"));
         }
+        let decompress_dirs = match decompress_dirs {
+            None => u16::MAX,
+            Some(dirs) => dirs.iter().try_fold(0u16, |mask, &d| {
+                if d > 3 {
+                    Err(PyValueError::new_err(format!("decompress_dirs: {d} is not a direction (0-3)")))
+                } else {
+                    Ok(mask | 1 << d)
+                }
+            })?,
+        };
         let source = Source::open(&path).map_err(|e| to_pyerr(py, Error::Io(e), Some(&shown)))?;
-        let opts = ReadOptions { recover, batch_rows, decompress };
+        let opts = ReadOptions { recover, batch_rows, decompress, decompress_dirs };
         let reader = EntryReader::new(source, opts).map_err(|e| to_pyerr(py, Error::Format(e), Some(&shown)))?;
         Ok(CaptureReader { inner: Mutex::new(reader), path: shown })
     }
@@ -89,6 +106,24 @@ impl CaptureReader {
         batch.map(|b| ArrowTable::new(Table::new(schema, vec![b])))
     }
 
+    /// The entries of roughly the next `span_bytes` of the file as one table, decoded on two
+    /// threads; None at the end.
+    #[pyo3(signature = (span_bytes=67_108_864))]
+    fn next_round(&self, py: Python<'_>, span_bytes: usize) -> Option<ArrowTable> {
+        let mut guard = self.inner.lock().unwrap();
+        let r: &mut EntryReader = &mut guard;
+        let schema = r.schema();
+        loop {
+            if r.is_done() {
+                return None;
+            }
+            let batches = py.allow_threads(|| r.next_round(span_bytes.max(1)));
+            if !batches.is_empty() {
+                return Some(ArrowTable::new(Table::new(schema, batches)));
+            }
+        }
+    }
+
     /// Every remaining entry as one table, decoded on two threads in rounds of 64 MiB; checks
     /// for Ctrl-C between rounds.
     fn read_all(&self, py: Python<'_>) -> PyResult<ArrowTable> {
@@ -101,6 +136,48 @@ impl CaptureReader {
             py.check_signals()?;
         }
         Ok(ArrowTable::new(Table::new(schema, batches)))
+    }
+}
+
+/// Reassembles response bodies per request from the reader's tables (see
+/// `fastcap_core::cbor::assemble`).
+#[pyclass(module = "fastcap._native", name = "BodyAssembler")]
+pub struct BodyAssembler {
+    inner: Mutex<fastcap_core::cbor::assemble::BodyAssembler>,
+}
+
+fn bodies_to_py<'py>(py: Python<'py>, done: Vec<(String, Vec<u8>)>) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for (key, body) in done {
+        out.append((key, PyBytes::new(py, &body)))?;
+    }
+    Ok(out)
+}
+
+#[pymethods]
+impl BodyAssembler {
+    #[new]
+    #[pyo3(signature = (direction=3))]
+    fn new(direction: u8) -> PyResult<Self> {
+        if direction > 3 {
+            return Err(PyValueError::new_err(format!("direction {direction} is not 0-3")));
+        }
+        Ok(BodyAssembler { inner: Mutex::new(fastcap_core::cbor::assemble::BodyAssembler::new(direction)) })
+    }
+
+    /// Take in a table from `CaptureReader`; returns the (request_id, body) pairs it completed.
+    fn feed<'py>(&self, py: Python<'py>, table: PyRef<'py, ArrowTable>) -> PyResult<Bound<'py, PyList>> {
+        let batches = table.table().batches.clone();
+        let mut guard = self.inner.lock().unwrap();
+        let inner: &mut fastcap_core::cbor::assemble::BodyAssembler = &mut guard;
+        let done = py.allow_threads(|| batches.iter().flat_map(|b| inner.feed(b)).collect::<Vec<_>>());
+        bodies_to_py(py, done)
+    }
+
+    /// The bodies still open (streams cut short), in opening order.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let done = self.inner.lock().unwrap().close();
+        bodies_to_py(py, done)
     }
 }
 
@@ -239,6 +316,7 @@ fn capture_meta_keys() -> Vec<(&'static str, &'static str, &'static str)> {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CaptureReader>()?;
+    m.add_class::<BodyAssembler>()?;
     m.add_function(wrap_pyfunction!(capture_meta_keys, m)?)?;
     m.add_function(wrap_pyfunction!(encode_capture_header, m)?)?;
     m.add_function(wrap_pyfunction!(encode_capture_entry, m)?)?;

@@ -1,5 +1,6 @@
 //! LLMPROXY-CAPTURE-V2: the CBOR wire-capture format (see `shared/specs/cbor-v2.md`).
 
+pub mod assemble;
 mod columns;
 pub mod decode;
 pub mod meta;

@@ -198,6 +198,8 @@ struct Batch {
     problems: Vec<u8>,
     /// Entries whose payload is `enc: "zlib"`: (row, absolute payload start, payload length).
     zlib: Vec<(usize, usize, usize)>,
+    /// Directions whose zlib payloads are queued in `zlib` (see [`ReadOptions::decompress_dirs`]).
+    decompress_dirs: u16,
 }
 
 /// Per-entry state while its keys are decoded.
@@ -292,6 +294,7 @@ impl Batch {
             entry_extra: Views::new(a, cap),
             problems: Vec::with_capacity(cap),
             zlib: Vec::new(),
+            decompress_dirs: u16::MAX,
         }
     }
 
@@ -450,7 +453,8 @@ impl Batch {
             st.problems |= P_SCHEMA;
         }
         let has_enc = self.enc.views.get(row).is_some();
-        if st.enc_zlib {
+        let dir_bit = 1u16 << st.dir.filter(|&d| d < 15).unwrap_or(15);
+        if st.enc_zlib && self.decompress_dirs & dir_bit != 0 {
             if let (Some((start, len)), true) = (st.data_at, self.data_len.get(row).is_some()) {
                 self.zlib.push((row, start, len));
             }
@@ -657,11 +661,15 @@ pub struct ReadOptions {
     pub batch_rows: usize,
     /// Decompress `enc: "zlib"` payloads.
     pub decompress: bool,
+    /// With `decompress`, only the payloads of these directions (bit `d` for `dir == d`; entries
+    /// without a valid `dir` follow bit 15). Analysis that reads only the backend's responses
+    /// skips inflating the client leg, which in gateway captures repeats the same bytes.
+    pub decompress_dirs: u16,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { recover: false, batch_rows: 16_384, decompress: true }
+        ReadOptions { recover: false, batch_rows: 16_384, decompress: true, decompress_dirs: u16::MAX }
     }
 }
 
@@ -679,6 +687,8 @@ pub struct EntryReader {
     scan: Scan,
     /// Two-thread rounds whose speculative half was kept / discarded (see [`EntryReader::next_round`]).
     pub speculation: (u64, u64),
+    /// Start of the bytes handed out by the last call; released from memory at the next one.
+    handed_out: usize,
 }
 
 /// Where a sequential decode stands: one per reader, plus one per speculative worker.
@@ -701,14 +711,16 @@ impl EntryReader {
     pub fn new(buf: impl Into<super::Source>, opts: ReadOptions) -> Result<Self, FormatError> {
         let buf: super::Source = buf.into();
         let header = parse_header(buf.as_ref())?;
+        let start = header.end;
         Ok(EntryReader {
-            scan: Scan::new(header.end),
+            scan: Scan::new(start),
             buf: Arc::new(buf),
             header,
             diagnostics: Vec::new(),
             opts,
             schema: schema(),
             speculation: (0, 0),
+            handed_out: start,
         })
     }
 
@@ -735,8 +747,21 @@ impl EntryReader {
         self.diagnostics.iter().find(|d| d.is_fatal())
     }
 
+    /// The caller is done with what the previous call returned (it asks for more): drop those
+    /// file pages from memory again. Decoding released them once already, but reading the
+    /// payloads afterwards faults them back in; without this, a multi-GB capture would stay
+    /// resident page by page.
+    fn release_handed_out(&mut self) {
+        let pos = self.scan.pos;
+        if pos > self.handed_out {
+            self.buf.release(self.handed_out, pos - self.handed_out);
+        }
+        self.handed_out = pos;
+    }
+
     /// Decode up to `batch_rows` entries. Returns `None` at the end.
     pub fn next_batch(&mut self) -> Option<RecordBatch> {
+        self.release_handed_out();
         let shared = Arc::clone(&self.buf);
         let batch = self.scan.batch(&shared, &self.opts, &self.schema, usize::MAX);
         self.diagnostics.append(&mut self.scan.diagnostics);
@@ -753,6 +778,7 @@ impl EntryReader {
     /// that happens to contain an entry, a fault before the middle) its work is discarded and
     /// decoding continues sequentially. The result is always what a sequential read gives.
     pub fn next_round(&mut self, span: usize) -> Vec<RecordBatch> {
+        self.release_handed_out();
         let shared = Arc::clone(&self.buf);
         let buf: &[u8] = (*shared).as_ref();
         let (opts, schema) = (&self.opts, &self.schema);
@@ -845,6 +871,7 @@ impl Scan {
         // batch of a file does not map a full batch of columns (a batch also ends when full).
         let cap = opts.batch_rows.clamp(1, 1 << 16).min(buf.len().saturating_sub(window_start) / 16 + 1);
         let mut batch = Batch::new(cap, buf, window_start.min(buf.len()));
+        batch.decompress_dirs = opts.decompress_dirs;
         while batch.rows < batch.cap && self.pos < limit && self.pos - window_start < MAX_WINDOW {
             if self.pos >= buf.len() {
                 self.done = true;
