@@ -1,6 +1,6 @@
 //! Read a CBOR V2 capture with the core reader and print throughput (no Python involved).
 //!
-//!     cargo run --release -p fastcap-core --example read_capture -- FILE [--no-decompress]
+//!     cargo run --release -p fastcap-core --example read_capture -- FILE [--no-decompress] [--sequential]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,8 +9,10 @@ use fastcap_core::cbor::{EntryReader, ReadOptions, Source};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let path = PathBuf::from(args.next().expect("usage: read_capture FILE [--no-decompress]"));
-    let decompress = args.next().as_deref() != Some("--no-decompress");
+    let path = PathBuf::from(args.next().expect("usage: read_capture FILE [--no-decompress] [--sequential]"));
+    let flags: Vec<String> = args.collect();
+    let decompress = !flags.iter().any(|f| f == "--no-decompress");
+    let sequential = flags.iter().any(|f| f == "--sequential");
     let source = Source::open(&path).expect("open");
     let len = source.as_ref().len();
     let start = Instant::now();
@@ -18,7 +20,8 @@ fn main() {
     let mut rows = 0;
     let mut kept = Vec::new();
     while !reader.is_done() {
-        for batch in reader.next_round(64 << 20) {
+        let batches = if sequential { reader.next_batch().into_iter().collect() } else { reader.next_round(64 << 20) };
+        for batch in batches {
             rows += batch.num_rows();
             // Keep the batches, as a reader into a DataFrame does.
             kept.push(batch);
