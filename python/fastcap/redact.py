@@ -13,8 +13,16 @@ Public API (keep it small):
 - `redact_body(body, content_type, config, url=None) -> bytes`: JSON, form-encoded, SSE and
   AWS EventStream bodies. **Returns the very same object when nothing was redacted**, so callers
   can keep byte-exact bodies and test `result is body` cheaply.
+- `redact_text(text, config)`: secrets inside free text (assistant output, prompts, tool arguments,
+  URLs, log text), found by the same patterns the leak scan uses (`fastcap.secret_patterns`).
 
-Every value is replaced whole; no prefix or suffix is ever kept.
+Two presets: `DEFAULT` redacts named things only (headers, query parameters, body fields), which is
+what the capture addon applies to every chunk on the proxy's hot path; `OUTPUT` also runs
+`redact_text` over every string (JSON string values, text bodies, header values, URLs), which is what
+reports and converted files use, so a key pasted into a prompt does not reach them.
+
+Every value is replaced whole; no prefix or suffix is ever kept (`Bearer <token>` keeps the scheme
+word, `Signature=<hex>` the parameter name).
 """
 
 from __future__ import annotations
@@ -30,70 +38,25 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from fastcap.secret_patterns import (
+    DEFAULT_BODY_FIELDS,
+    DEFAULT_HEADER_SUFFIXES,
+    DEFAULT_HEADERS,
+    DEFAULT_QUERY_PARAMS,
+    FIELD_RE,
+    HEADER_LINE_RE,
+    NAME_TRIGGERS,
+    OAUTH_ONLY_FIELDS,
+    VALUE_PATTERNS,
+    SecretPattern,
+    is_sensitive_field_name,
+)
+
 REDACTED = "[REDACTED]"
 MARKER_RE = re.compile(r"\[REDACTED(?::[0-9a-f]{8})?\]")
 
-DEFAULT_HEADERS: frozenset[str] = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",
-        "x-goog-api-key",
-        "x-amz-security-token",
-        "cookie",
-        "set-cookie",
-        "openai-organization",
-        "openai-project",
-        "x-amzn-kiro-profile-arn",
-    }
-)
-DEFAULT_HEADER_SUFFIXES: tuple[str, ...] = ("-token", "-secret", "-api-key")
-DEFAULT_QUERY_PARAMS: frozenset[str] = frozenset(
-    p.lower()
-    for p in (
-        "key",
-        "api_key",
-        "apikey",
-        "access_token",
-        "token",
-        "id_token",
-        "refresh_token",
-        "client_secret",
-        "X-Amz-Security-Token",
-        "X-Amz-Signature",
-        "X-Amz-Credential",
-        "signature",
-        "sig",
-    )
-)
-DEFAULT_BODY_FIELDS: frozenset[str] = frozenset(
-    f.lower()
-    for f in (
-        "refreshToken",
-        "clientSecret",
-        "accessToken",
-        "idToken",
-        "deviceCode",
-        "AccessKeyId",
-        "SecretKey",
-        "SessionToken",
-        "SecretAccessKey",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "client_secret",
-        "code_verifier",
-        "api_key",
-        "apiKey",
-        "password",
-        "secret",
-        "private_key",
-        "authorization",
-    )
-)
-# Redacted only on OAuth token endpoints / callback paths (elsewhere `code` is an error code etc.).
-OAUTH_ONLY_FIELDS: frozenset[str] = frozenset({"code"})
+# Which names are secret lives in `fastcap.secret_patterns` (shared with the leak scan); re-exported
+# here because callers have always imported them from this module.
 _OAUTH_PATH_RE = re.compile(r"(?i)(oauth|/token\b|/callback|/authorize|createtoken)")
 
 
@@ -106,6 +69,8 @@ class RedactionConfig:
     query_params: frozenset[str] = DEFAULT_QUERY_PARAMS
     body_fields: frozenset[str] = DEFAULT_BODY_FIELDS
     fingerprint: bool = False
+    # Also redact secrets found by shape in free text (strings inside bodies, header values, URLs).
+    free_text: bool = False
     # Derived lower-case sets (filled in __post_init__).
     _headers_lc: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     _fields_lc: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
@@ -126,6 +91,7 @@ class RedactionConfig:
         add_params: Iterable[str] = (),
         remove_params: Iterable[str] = (),
         fingerprint: bool | None = None,
+        free_text: bool | None = None,
     ) -> RedactionConfig:
         """A copy with names added/removed (the configurable list of reports.md §6.2)."""
 
@@ -139,10 +105,12 @@ class RedactionConfig:
             body_fields=upd(self.body_fields, add_fields, remove_fields),
             query_params=upd(self.query_params, add_params, remove_params),
             fingerprint=self.fingerprint if fingerprint is None else fingerprint,
+            free_text=self.free_text if free_text is None else free_text,
         )
 
 
 DEFAULT = RedactionConfig()
+OUTPUT = RedactionConfig(free_text=True)
 
 
 def marker(value: str | bytes | None, config: RedactionConfig = DEFAULT) -> str:
@@ -166,8 +134,110 @@ def is_sensitive_header(name: str, config: RedactionConfig = DEFAULT) -> bool:
 def redact_headers(
     pairs: Iterable[tuple[str, str]], config: RedactionConfig = DEFAULT
 ) -> list[tuple[str, str]]:
-    """Header pairs with sensitive values replaced (names, order and duplicates kept)."""
-    return [(k, marker(v, config) if is_sensitive_header(k, config) else v) for k, v in pairs]
+    """Header pairs with sensitive values replaced (names, order and duplicates kept); with
+    `free_text`, secrets inside the other values too (a key in a `referer` URL, say)."""
+    out: list[tuple[str, str]] = []
+    for k, v in pairs:
+        if is_sensitive_header(k, config):
+            out.append((k, marker(v, config)))
+        else:
+            out.append((k, redact_text(v, config) if config.free_text else v))
+    return out
+
+
+# --- free text ----------------------------------------------------------------------------------
+
+# `x-api-key: <value>` inside a line (a curl command in assistant text), beyond what the leak scan
+# checks (it only looks at header lines). Key-like header names only: `cookie: it stores…` is prose.
+# The value must look like a credential: 8+ token characters with a digit, or 20+.
+_INLINE_NAMES = sorted(
+    [h for h in DEFAULT_HEADERS if h.endswith(("key", "token"))], key=len, reverse=True
+)
+_INLINE_KEY_RE = re.compile(
+    r"(?i)\b((?:" + "|".join(re.escape(h) for h in _INLINE_NAMES) + r")|[A-Za-z0-9-]+(?:"
+    + "|".join(re.escape(s) for s in DEFAULT_HEADER_SUFFIXES)
+    + r"))([\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED)([A-Za-z0-9._~+/=-]{8,})"
+)
+_TEXT_TRIGGERS: tuple[str, ...] = tuple(
+    sorted({t for p in VALUE_PATTERNS for t in p.triggers} | set(NAME_TRIGGERS))
+)
+_TEXT_TRIGGERS_B: tuple[bytes, ...] = tuple(t.encode() for t in _TEXT_TRIGGERS)
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when `redact_text` certainly has nothing to do (no pattern's literal occurs)."""
+    low = text.lower()
+    return any(t in low for t in _TEXT_TRIGGERS)
+
+
+def _sub_pattern(pattern: SecretPattern, text: str, config: RedactionConfig) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if pattern.group == 0:
+            return marker(m.group(0), config)
+        start, end = m.span(pattern.group)
+        whole = m.group(0)
+        offset = m.start()
+        return whole[: start - offset] + marker(m.group(pattern.group), config) + whole[end - offset :]
+
+    return pattern.redaction_regex.sub(repl, text)
+
+
+def _redact_line(line: str, config: RedactionConfig) -> str:
+    """The leak scan's two name rules on one line: a sensitive header line and JSON fields."""
+    hm = HEADER_LINE_RE.match(line)
+    if hm:
+        value = hm.group(2).strip().strip("`'\"")
+        if value and not is_marker(value):
+            line = line[: hm.start(2)] + marker(value, config) + line[hm.end(2) :]
+
+    def field(m: re.Match[str]) -> str:
+        raw = m.group(2)
+        if raw in ("{", "["):
+            return m.group(0)
+        value = raw[1:-1] if raw.startswith('"') else raw
+        if not value or is_marker(value):
+            return m.group(0)
+        return m.group(0)[: m.start(2) - m.start()] + '"' + marker(value, config) + '"'
+
+    return FIELD_RE.sub(field, line)
+
+
+def _inline_key(m: re.Match[str], config: RedactionConfig) -> str:
+    value = m.group(3)
+    if len(value) < 20 and not any(c.isdigit() for c in value):
+        return m.group(0)
+    return m.group(1) + m.group(2) + marker(value, config)
+
+
+def redact_text(text: str, config: RedactionConfig = DEFAULT) -> str:
+    """`text` with every secret the leak scan would report replaced by the marker.
+
+    Credentials recognised by shape (`sk-ant-…`, `sk-proj-…`, `AKIA…`, `Bearer <token>`, JWTs, private
+    key blocks, … — `fastcap.secret_patterns.VALUE_PATTERNS`), the value of a sensitive header line
+    (`x-api-key: …`, also inside a line for key-like names) and scalar values of secret JSON keys
+    written in the text. Returns `text` unchanged when nothing matched. Literal pre-checks keep
+    ordinary text (no `sk-`, `bearer`, `authorization`, … anywhere) at the cost of one `lower()`.
+    """
+    if not text:
+        return text
+    low = text.lower()
+    out = text
+    for pattern in VALUE_PATTERNS:
+        if any(t in low for t in pattern.triggers):
+            out = _sub_pattern(pattern, out, config)
+    if any(t in low for t in NAME_TRIGGERS):
+        # Line by line as the scan reads files (`str.splitlines` separators), keeping the endings.
+        lines = out.splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            parts = line.splitlines()
+            body = parts[0] if parts else ""
+            if ":" in body:
+                new = _redact_line(body, config)
+                if new != body:
+                    lines[i] = new + line[len(body) :]
+        out = "".join(lines)
+        out = _INLINE_KEY_RE.sub(lambda m: _inline_key(m, config), out)
+    return out
 
 
 def _is_oauth_path(path: str) -> bool:
@@ -178,7 +248,17 @@ def redact_url(url: str, config: RedactionConfig = DEFAULT, *, encode_marker: bo
     """URL with secret query values replaced. Unchanged (same string) when nothing matched.
 
     `encode_marker=True` writes the marker URL-encoded (`%5BREDACTED%5D`) for machine-readable URLs.
+    With `free_text`, secrets elsewhere in the URL (a key in the path) are replaced as well.
     """
+    out = _redact_query(url, config, encode_marker)
+    if config.free_text:
+        text = redact_text(out, config)
+        if text != out:
+            out = MARKER_RE.sub(lambda m: quote(m.group(0), safe=""), text) if encode_marker else text
+    return out
+
+
+def _redact_query(url: str, config: RedactionConfig, encode_marker: bool) -> str:
     if "?" not in url:
         return url
     try:
@@ -221,7 +301,22 @@ def redact_json(value: Any, config: RedactionConfig = DEFAULT, *, url: str | Non
     return result
 
 
+def _secret_scalar(key: Any, value: Any) -> bool:
+    """A scalar under a key the leak scan treats as a secret field (header names used as JSON keys,
+    `*-token` / `*-secret` / `*-api-key`): what `FIELD_RE` would report once rendered."""
+    if isinstance(value, str):
+        scalar = bool(value) and not is_marker(value)
+    else:
+        scalar = isinstance(value, int | float) and not isinstance(value, bool)
+    return scalar and isinstance(key, str) and is_sensitive_field_name(key)
+
+
 def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        if not config.free_text:
+            return value, False
+        text = redact_text(value, config)
+        return (text, True) if text != value else (value, False)
     if isinstance(value, dict):
         changed = False
         out: dict[Any, Any] = {}
@@ -230,6 +325,9 @@ def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) ->
                 if v is None:
                     out[k] = v
                     continue
+                out[k] = marker(v if isinstance(v, str) else orjson.dumps(v), config)
+                changed = True
+            elif config.free_text and _secret_scalar(k, v):
                 out[k] = marker(v if isinstance(v, str) else orjson.dumps(v), config)
                 changed = True
             else:
@@ -248,22 +346,38 @@ def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) ->
     return value, False
 
 
-def _json_bytes(body: bytes, names: frozenset[str], config: RedactionConfig) -> bytes | None:
-    """Redacted JSON bytes, or None if `body` is not JSON or nothing changed."""
+def _json_try(body: bytes, names: frozenset[str], config: RedactionConfig) -> tuple[bool, bytes | None]:
+    """(is JSON, redacted bytes or None when nothing changed)."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None
+        return False, None
     new, changed = _redact_value(parsed, names, config)
-    if not changed:
-        return None
-    return orjson.dumps(new)
+    return True, orjson.dumps(new) if changed else None
 
 
-def _quick_reject(body: bytes, names: frozenset[str]) -> bool:
-    """True when no sensitive name can occur in `body` (cheap pre-check on the hot path)."""
+def _json_bytes(body: bytes, names: frozenset[str], config: RedactionConfig) -> bytes | None:
+    """Redacted JSON bytes, or None if `body` is not JSON or nothing changed."""
+    return _json_try(body, names, config)[1]
+
+
+def _quick_reject(body: bytes, names: frozenset[str], config: RedactionConfig = DEFAULT) -> bool:
+    """True when no sensitive name (nor, with `free_text`, any secret's literal) can occur in
+    `body` (cheap pre-check on the hot path)."""
     low = body.lower()
-    return not any(n.encode() in low for n in names)
+    if any(n.encode() in low for n in names):
+        return False
+    return not (config.free_text and any(t in low for t in _TEXT_TRIGGERS_B))
+
+
+def _text_bytes(body: bytes, config: RedactionConfig) -> bytes:
+    """`redact_text` over a UTF-8 body; other bytes (binary) are left alone."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    out = redact_text(text, config)
+    return body if out == text else out.encode("utf-8")
 
 
 def redact_body(
@@ -275,12 +389,13 @@ def redact_body(
 ) -> bytes:
     """Redact a body by content type (JSON, form, SSE, EventStream; JSON sniffed otherwise).
 
-    Returns `body` itself (same object) when nothing was redacted; non-JSON text is left alone.
+    Returns `body` itself (same object) when nothing was redacted. Non-JSON text is left alone
+    unless `config.free_text`, which runs `redact_text` over it (and over every JSON string).
     """
     if not body:
         return body
     names = _field_names(config, url)
-    if _quick_reject(body, names):
+    if _quick_reject(body, names, config):
         return body
     ct = content_type.split(";")[0].strip().lower()
     if ct == "application/vnd.amazon.eventstream":
@@ -291,13 +406,14 @@ def redact_body(
         return redact_form(body, config, url=url)
     stripped = body.lstrip()
     if stripped[:1] in (b"{", b"["):
-        out = _json_bytes(body, names, config)
-        return body if out is None else out
-    if stripped.startswith((b"data:", b"event:", b":", b"id:")):
+        is_json, out = _json_try(body, names, config)
+        if is_json or not config.free_text:
+            return body if out is None else out
+    elif stripped.startswith((b"data:", b"event:", b":", b"id:")):
         return redact_sse(body, config, url=url)
-    if b"=" in body and b"\n" not in body and b" " not in body:
+    elif b"=" in body and b"\n" not in body and b" " not in body:
         return redact_form(body, config, url=url)
-    return body
+    return _text_bytes(body, config) if config.free_text else body
 
 
 def redact_form(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> bytes:
@@ -307,6 +423,11 @@ def redact_form(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | No
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
     except (UnicodeDecodeError, ValueError):
         return body
+    if config.free_text:
+        redacted = [(k, marker(v, config) if k.lower() in names else redact_text(v, config)) for k, v in pairs]
+        if redacted == pairs:
+            return body
+        return urlencode(redacted).encode()
     if not any(k.lower() in names for k, _ in pairs):
         return body
     return urlencode([(k, marker(v, config) if k.lower() in names else v) for k, v in pairs]).encode()
@@ -316,14 +437,18 @@ _SSE_LINE_RE = re.compile(rb"^(data:[ ]?)(.*?)(\r?)$", re.MULTILINE)
 
 
 def redact_sse(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> bytes:
-    """Redact JSON found on `data:` lines; every other byte (line endings included) is kept."""
+    """Redact JSON found on `data:` lines (with `free_text`, secrets in non-JSON data too); every
+    other byte (line endings included) is kept."""
     names = _field_names(config, url)
     changed = False
 
     def sub(m: re.Match[bytes]) -> bytes:
         nonlocal changed
         payload = m.group(2)
-        out = _json_bytes(payload, names, config) if payload[:1] in (b"{", b"[") else None
+        is_json, out = _json_try(payload, names, config) if payload[:1] in (b"{", b"[") else (False, None)
+        if out is None and not is_json and config.free_text:
+            text = _text_bytes(payload, config)
+            out = None if text is payload else text
         if out is None:
             return m.group(0)
         changed = True
@@ -377,18 +502,26 @@ def encode_eventstream_frame(raw_headers: bytes, payload: bytes) -> bytes:
 
 __all__ = [
     "DEFAULT",
+    "DEFAULT_BODY_FIELDS",
+    "DEFAULT_HEADERS",
+    "DEFAULT_HEADER_SUFFIXES",
+    "DEFAULT_QUERY_PARAMS",
     "MARKER_RE",
+    "OAUTH_ONLY_FIELDS",
+    "OUTPUT",
     "REDACTED",
     "RedactionConfig",
     "encode_eventstream_frame",
     "is_marker",
     "is_sensitive_header",
     "marker",
+    "may_hold_secret",
     "redact_body",
     "redact_eventstream",
     "redact_form",
     "redact_headers",
     "redact_json",
     "redact_sse",
+    "redact_text",
     "redact_url",
 ]
