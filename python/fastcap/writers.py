@@ -1,7 +1,10 @@
 """Writing `Exchange`s out: CBOR V2 (the legs fastcap's addon records), traffic.jsonl
 (reports.md §3.1 with the `fastcap` extension the JSONL reader documents) and Parquet.
 
-Redaction is on by default and goes through `fastcap.redact`, like every file fastcap writes.
+Redaction is on by default and goes through `fastcap.redact`, like every file fastcap writes; the
+default is the `OUTPUT` configuration, which also scrubs secrets inside free text (prompts, assistant
+text, tool arguments, URLs). A body that redaction changed loses its chunk boundaries in CBOR output
+when its length changed (it is then written as one chunk at the first chunk's arrival time).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import polars as pl
 
 from fastcap import _native
 from fastcap.model import Exchange
-from fastcap.redact import DEFAULT, RedactionConfig, redact_body, redact_headers, redact_url
+from fastcap.redact import OUTPUT, RedactionConfig, redact_body, redact_headers, redact_text, redact_url
 from fastcap.traffic_jsonl import body_value, fold_headers
 
 P2B, B2P = 2, 3
@@ -39,12 +42,17 @@ def _redacted(ex: Exchange, config: RedactionConfig | None) -> tuple[str, list[t
     return url, req_headers, req_body, resp_headers, resp_body
 
 
+def _redacted_text(text: str | None, config: RedactionConfig | None) -> str | None:
+    """A body known only as text (mitmdump logs): its secrets by shape, as in every other output."""
+    return redact_text(text, config) if text is not None and config is not None else text
+
+
 def _head(lines: Sequence[tuple[str, str]]) -> str:
     return "".join(f"{k}: {v}\r\n" for k, v in lines)
 
 
 def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, session_id: str | None = None,
-               redact: RedactionConfig | None = DEFAULT) -> int:
+               redact: RedactionConfig | None = OUTPUT) -> int:
     """Write exchanges as a CBOR V2 capture; returns the number of entries written."""
     sid = session_id or Path(path).stem
     created = next((ex.started_at for ex in exchanges if ex.started_at is not None), 0.0)
@@ -108,7 +116,7 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
     return seq
 
 
-def jsonl_record(ex: Exchange, redact: RedactionConfig | None = DEFAULT) -> dict[str, Any]:
+def jsonl_record(ex: Exchange, redact: RedactionConfig | None = OUTPUT) -> dict[str, Any]:
     url, req_headers, req_body, resp_headers, resp_body = _redacted(ex, redact)
 
     req_value, _ = body_value(req_body, ex.request_content_type)
@@ -136,14 +144,14 @@ def jsonl_record(ex: Exchange, redact: RedactionConfig | None = DEFAULT) -> dict
     }
 
 
-def write_jsonl(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = DEFAULT) -> int:
+def write_jsonl(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = OUTPUT) -> int:
     with open(path, "wb") as f:
         for ex in exchanges:
             f.write(orjson.dumps(jsonl_record(ex, redact)) + b"\n")
     return len(exchanges)
 
 
-def exchanges_frame(exchanges: Sequence[Exchange], *, redact: RedactionConfig | None = DEFAULT) -> pl.DataFrame:
+def exchanges_frame(exchanges: Sequence[Exchange], *, redact: RedactionConfig | None = OUTPUT) -> pl.DataFrame:
     """One row per exchange, bodies as binary, headers as lists of {name, value}."""
     rows = []
     for ex in exchanges:
@@ -155,7 +163,7 @@ def exchanges_frame(exchanges: Sequence[Exchange], *, redact: RedactionConfig | 
             "request_body": req_body,
             "response_headers": [{"name": k, "value": v} for k, v in resp_headers],
             "response_body": resp_body,
-            "response_body_text": ex.response_body_text,
+            "response_body_text": _redacted_text(ex.response_body_text, redact),
             "chunk_times": [c.t for c in ex.chunks], "chunk_sizes": [len(c.data) for c in ex.chunks],
             "started_at": ex.started_at, "request_ended_at": ex.request_ended_at,
             "response_started_at": ex.response_started_at, "ended_at": ex.ended_at,
@@ -165,6 +173,6 @@ def exchanges_frame(exchanges: Sequence[Exchange], *, redact: RedactionConfig | 
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-def write_parquet(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = DEFAULT) -> int:
+def write_parquet(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = OUTPUT) -> int:
     exchanges_frame(exchanges, redact=redact).write_parquet(path)
     return len(exchanges)

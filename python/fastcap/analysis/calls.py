@@ -112,3 +112,20 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
 
 def calls_table(analyses: Iterable[CallAnalysis]) -> pl.DataFrame:
     return pl.DataFrame([call_row(a) for a in analyses], schema=CALLS_SCHEMA)
+
+
+# Columns that carry text from the traffic itself (provider error messages can quote what was sent).
+TEXT_COLUMNS = ("api_name", "path", "model", "stop_reason", "error", "conversation_id")
+
+
+def redact_calls(calls: pl.DataFrame) -> pl.DataFrame:
+    """The table with secrets in its text columns replaced (`fastcap.redact.redact_text`), for the
+    files `fastcap analyze` writes (analysis.md, analysis.json, calls.parquet)."""
+    from fastcap.redact import OUTPUT, redact_text
+
+    def scrub(value: str) -> str:
+        return redact_text(value, OUTPUT)
+
+    return calls.with_columns(
+        pl.col(c).map_elements(scrub, return_dtype=pl.Utf8, skip_nulls=True) for c in TEXT_COLUMNS
+    )

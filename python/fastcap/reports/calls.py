@@ -206,7 +206,7 @@ def response_kind(call: Call) -> str:
 
 def render_call(call: Call, redactor: Redactor) -> str:
     ex = call.ex
-    lines = [f"# {call.nn}. {call.api}", "", "## Request", ""]
+    lines = [f"# {call.nn}. {redactor.text(call.api)}", "", "## Request", ""]
     lines += [fence(f"{ex.method} {redactor.url(ex.url)}"), ""]
     lines += ["### Request Headers", "", header_block(redactor.headers(ex.request_headers)), ""]
     lines += ["### Request Body", "", *body_block(decode_body(ex, "request", redactor)), ""]

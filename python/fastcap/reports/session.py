@@ -246,7 +246,7 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
         }
         for c in calls
     ]
-    return {
+    data = {
         "title": f"Capture Analysis Report — {ctx.title or session_timestamp(ctx)}",
         "agent": agent_name(calls),
         "environment": build_environment(ctx, kiro),
@@ -265,6 +265,10 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
         ),
         "model_catalogue": catalogue,
     }
+    # Every string of the report (user agents, model ids, tree labels, findings) goes through the
+    # free-text redaction once more: report.md and report.json are rendered from this data only.
+    scrubbed: dict[str, Any] = ctx.redactor.json(data)
+    return scrubbed
 
 
 # --- rendering ---------------------------------------------------------------------------------------
