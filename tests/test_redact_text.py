@@ -4,6 +4,8 @@ left alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 from fastcap import leakscan
@@ -18,7 +20,7 @@ from fastcap.redact import (
     redact_text,
     redact_url,
 )
-from fastcap.secret_patterns import VALUE_PATTERNS
+from fastcap.secret_patterns import TRIGGERS, VALUE_PATTERNS
 from test_reports_fixtures import es_body
 
 # Fake credentials, one per pattern family (assembled so the test source itself stays scannable).
@@ -122,7 +124,7 @@ def test_unchanged_text_and_the_cheap_precheck() -> None:
     plain = "nothing to see here " * 1000
     assert not may_hold_secret(plain)
     assert redact_text(plain) is plain
-    assert may_hold_secret("Bearer x") and may_hold_secret("SK-ANT")
+    assert may_hold_secret("Bearer x") and may_hold_secret("SK-ANT-X")
 
 
 def test_scan_finds_nothing_after_redaction_of_a_mixed_corpus() -> None:
@@ -178,3 +180,26 @@ def test_output_config_headers_and_urls() -> None:
     assert redact_url(url, OUTPUT) == "https://api.example.test/keys/[REDACTED]/send?key=[REDACTED]&q=1"
     assert redact_url(url, OUTPUT, encode_marker=True) == "https://api.example.test/keys/%5BREDACTED%5D/send?key=%5BREDACTED%5D&q=1"
     assert redact_url(url, DEFAULT).startswith(f"https://api.example.test/keys/{GOOGLE}/")
+
+
+def test_literal_prechecks_do_not_change_what_the_scan_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Including the non-ASCII letters a case-insensitive expression matches to ASCII (ı, K).
+    corpus = "\n".join([
+        *ALL_SHAPES, f"Bearer {BEARER}", "auth: Bas\u0131c dXNlcm5hbWU6cGFzc3dvcmQxMjM=", "\u212aEY: x",
+        "x-api-key: abc", '  "password": "p", "cookie": 3', "plain words only", "Signature=" + "ab" * 32,
+        "set-cookie: a=b", "x-upstream-secret: s", "-----BEGIN EC PRIVATE KEY-----",
+    ])
+    with_precheck = [str(f) for f in leakscan.scan_text(corpus)]
+    monkeypatch.setattr(leakscan, "present_triggers", lambda text, among=(): set(TRIGGERS))
+    assert [str(f) for f in leakscan.scan_text(corpus)] == with_precheck
+    assert len(with_precheck) >= len(ALL_SHAPES) + 8
+    assert _findings(redact_text(corpus)) == []
+
+
+def test_scan_paths_reads_large_files_in_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "big.md"
+    filler = "ordinary line of report text\n" * 200_000  # ~6 MB: more than one block
+    path.write_text(filler + f"leaked {ANTHROPIC}\n" + filler + "x-api-key: abc\n")
+    found = leakscan.scan_paths([path])
+    assert {f.line for f in found} == {200_001, 400_002}
+    assert {"Anthropic key / OAuth token", "un-redacted header x-api-key"} <= {f.pattern for f in found}

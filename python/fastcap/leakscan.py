@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastcap.redact import is_marker
-from fastcap.secret_patterns import FIELD_RE, HEADER_LINE_RE, VALUE_PATTERNS
+from fastcap.secret_patterns import (
+    FIELD_RE,
+    HEADER_LINE_RE,
+    NAME_TRIGGER_SET,
+    TRIGGERS,
+    VALUE_PATTERNS,
+    present_triggers,
+)
 
 AllowEntry = str | re.Pattern[str]
 
@@ -58,13 +65,25 @@ def _allowed(text: str, allowlist: Sequence[AllowEntry]) -> bool:
     return False
 
 
-def _scan_line(line: str, path: str, lineno: int, allowlist: Sequence[AllowEntry]) -> Iterator[Finding]:
-    for name, rx in PATTERNS:
+def _scan_line(
+    line: str, path: str, lineno: int, allowlist: Sequence[AllowEntry], among: Iterable[str] = TRIGGERS
+) -> Iterator[Finding]:
+    # Skip every expression whose literals are absent (most lines hold none); same findings, a
+    # fraction of the regular-expression work. `among`: the literals present in the whole file.
+    present = present_triggers(line, among)
+    if not present:
+        return
+    for pattern in VALUE_PATTERNS:
+        if present.isdisjoint(pattern.triggers):
+            continue
+        name, rx = pattern.name, pattern.regex
         for m in rx.finditer(line):
             text = m.group(0)
             if is_marker(text) or _allowed(text, allowlist):
                 continue
             yield Finding(path, lineno, name, _excerpt(text))
+    if present.isdisjoint(NAME_TRIGGER_SET):
+        return
     hm = HEADER_LINE_RE.match(line)
     if hm:
         value = hm.group(2).strip().strip("`'\"")
@@ -140,13 +159,24 @@ def scan_paths(
             texts = _cbor_texts(f)
             if texts is not None:
                 for index, text in enumerate(texts):
-                    for line in text.splitlines():
-                        findings.extend(_scan_line(line, str(f), index + 1, allowlist))
+                    among = present_triggers(text)
+                    if among:
+                        for line in text.splitlines():
+                            findings.extend(_scan_line(line, str(f), index + 1, allowlist, among))
                 continue
         with f.open("rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                findings.extend(_scan_line(raw.decode("utf-8", "replace").rstrip("\r\n"), str(f), lineno, allowlist))
+            lineno = 0
+            while block := fh.readlines(_BLOCK_BYTES):
+                lines = [raw.decode("utf-8", "replace").rstrip("\r\n") for raw in block]
+                among = present_triggers("\n".join(lines))
+                for i, line in enumerate(lines, lineno + 1):
+                    if among:  # else no line of the block can match
+                        findings.extend(_scan_line(line, str(f), i, allowlist, among))
+                lineno += len(lines)
     return findings
+
+
+_BLOCK_BYTES = 4 << 20  # lines are pre-checked a block at a time (large traffic.jsonl files too)
 
 
 __all__ = ["PATTERNS", "Finding", "scan_paths", "scan_text"]

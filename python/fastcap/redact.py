@@ -45,11 +45,13 @@ from fastcap.secret_patterns import (
     DEFAULT_QUERY_PARAMS,
     FIELD_RE,
     HEADER_LINE_RE,
-    NAME_TRIGGERS,
+    NAME_TRIGGER_SET,
     OAUTH_ONLY_FIELDS,
+    TRIGGERS,
     VALUE_PATTERNS,
     SecretPattern,
     is_sensitive_field_name,
+    present_triggers,
 )
 
 REDACTED = "[REDACTED]"
@@ -158,16 +160,14 @@ _INLINE_KEY_RE = re.compile(
     + "|".join(re.escape(s) for s in DEFAULT_HEADER_SUFFIXES)
     + r"))([\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED)([A-Za-z0-9._~+/=-]{8,})"
 )
-_TEXT_TRIGGERS: tuple[str, ...] = tuple(
-    sorted({t for p in VALUE_PATTERNS for t in p.triggers} | set(NAME_TRIGGERS))
-)
-_TEXT_TRIGGERS_B: tuple[bytes, ...] = tuple(t.encode() for t in _TEXT_TRIGGERS)
+_TEXT_TRIGGERS_B: tuple[bytes, ...] = tuple(t.encode() for t in TRIGGERS)
+# No pattern, header line or field rule matches fewer characters (`cookie:x`).
+_MIN_SECRET_TEXT = 8
 
 
 def may_hold_secret(text: str) -> bool:
     """False when `redact_text` certainly has nothing to do (no pattern's literal occurs)."""
-    low = text.lower()
-    return any(t in low for t in _TEXT_TRIGGERS)
+    return len(text) >= _MIN_SECRET_TEXT and bool(present_triggers(text))
 
 
 def _sub_pattern(pattern: SecretPattern, text: str, config: RedactionConfig) -> str:
@@ -209,6 +209,25 @@ def _inline_key(m: re.Match[str], config: RedactionConfig) -> str:
     return m.group(1) + m.group(2) + marker(value, config)
 
 
+def _name_rules(text: str, config: RedactionConfig, *, lf_only: bool) -> str:
+    """`_redact_line` over the lines of `text` (endings kept): split at LF only as `scan_paths` reads
+    files (then CR is stripped), or at every `str.splitlines` separator as `scan_text` does."""
+    lines = text.splitlines(keepends=True) if not lf_only else re.split(r"(?<=\n)", text)
+    changed = False
+    for i, line in enumerate(lines):
+        if lf_only:
+            body = line.rstrip("\r\n")
+        else:
+            parts = line.splitlines()
+            body = parts[0] if parts else ""
+        if ":" in body:
+            new = _redact_line(body, config)
+            if new != body:
+                lines[i] = new + line[len(body) :]
+                changed = True
+    return "".join(lines) if changed else text
+
+
 def redact_text(text: str, config: RedactionConfig = DEFAULT) -> str:
     """`text` with every secret the leak scan would report replaced by the marker.
 
@@ -218,24 +237,25 @@ def redact_text(text: str, config: RedactionConfig = DEFAULT) -> str:
     written in the text. Returns `text` unchanged when nothing matched. Literal pre-checks keep
     ordinary text (no `sk-`, `bearer`, `authorization`, … anywhere) at the cost of one `lower()`.
     """
-    if not text:
+    return _redact_text(text, config, TRIGGERS)
+
+
+def _redact_text(text: str, config: RedactionConfig, among: Iterable[str]) -> str:
+    # `among`: the literals worth looking for (all of them, or those present in an enclosing text).
+    if len(text) < _MIN_SECRET_TEXT:
         return text
-    low = text.lower()
+    present = present_triggers(text, among)
+    if not present:
+        return text
     out = text
     for pattern in VALUE_PATTERNS:
-        if any(t in low for t in pattern.triggers):
+        if not present.isdisjoint(pattern.triggers):
             out = _sub_pattern(pattern, out, config)
-    if any(t in low for t in NAME_TRIGGERS):
-        # Line by line as the scan reads files (`str.splitlines` separators), keeping the endings.
-        lines = out.splitlines(keepends=True)
-        for i, line in enumerate(lines):
-            parts = line.splitlines()
-            body = parts[0] if parts else ""
-            if ":" in body:
-                new = _redact_line(body, config)
-                if new != body:
-                    lines[i] = new + line[len(body) :]
-        out = "".join(lines)
+    if not present.isdisjoint(NAME_TRIGGER_SET):
+        # Line rules as the scan reads: files split at LF only, `scan_text` at every `splitlines`
+        # separator (CR, U+2028, …). Both passes, so neither reading finds a header line left over.
+        out = _name_rules(out, config, lf_only=True)
+        out = _name_rules(out, config, lf_only=False)
         out = _INLINE_KEY_RE.sub(lambda m: _inline_key(m, config), out)
     return out
 
@@ -297,8 +317,23 @@ def _field_names(config: RedactionConfig, url: str | None) -> frozenset[str]:
 def redact_json(value: Any, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> Any:
     """A copy of parsed JSON with secret fields replaced at any depth; the input itself if unchanged."""
     names = _field_names(config, url)
-    result, _ = _redact_value(value, names, config)
+    result, _ = _redact_value(value, names, config, _free_text_among(value, config))
     return result
+
+
+def _free_text_among(value: Any, config: RedactionConfig) -> frozenset[str] | None:
+    """The secret literals present anywhere in a JSON value (None: no free-text work at all).
+
+    One check over the serialised value instead of one per string: orjson escapes no letter, so a
+    literal in any string or key is a literal of the dump."""
+    if not config.free_text:
+        return None
+    try:
+        dumped = orjson.dumps(value).decode("utf-8")
+    except TypeError:  # not plain JSON (e.g. non-string keys): check each string on its own
+        return frozenset(TRIGGERS)
+    present = present_triggers(dumped)
+    return frozenset(present) if present else None
 
 
 def _secret_scalar(key: Any, value: Any) -> bool:
@@ -311,11 +346,14 @@ def _secret_scalar(key: Any, value: Any) -> bool:
     return scalar and isinstance(key, str) and is_sensitive_field_name(key)
 
 
-def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) -> tuple[Any, bool]:
+def _redact_value(
+    value: Any, names: frozenset[str], config: RedactionConfig, among: frozenset[str] | None
+) -> tuple[Any, bool]:
+    """`among`: secret literals present in the whole value (None: free-text redaction off or moot)."""
     if isinstance(value, str):
-        if not config.free_text:
+        if among is None:
             return value, False
-        text = redact_text(value, config)
+        text = _redact_text(value, config, among)
         return (text, True) if text != value else (value, False)
     if isinstance(value, dict):
         changed = False
@@ -327,11 +365,11 @@ def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) ->
                     continue
                 out[k] = marker(v if isinstance(v, str) else orjson.dumps(v), config)
                 changed = True
-            elif config.free_text and _secret_scalar(k, v):
+            elif among is not None and _secret_scalar(k, v):
                 out[k] = marker(v if isinstance(v, str) else orjson.dumps(v), config)
                 changed = True
             else:
-                nv, c = _redact_value(v, names, config)
+                nv, c = _redact_value(v, names, config, among)
                 out[k] = nv
                 changed |= c
         return (out, True) if changed else (value, False)
@@ -339,7 +377,7 @@ def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) ->
         changed = False
         items = []
         for v in value:
-            nv, c = _redact_value(v, names, config)
+            nv, c = _redact_value(v, names, config, among)
             items.append(nv)
             changed |= c
         return (items, True) if changed else (value, False)
@@ -352,7 +390,7 @@ def _json_try(body: bytes, names: frozenset[str], config: RedactionConfig) -> tu
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return False, None
-    new, changed = _redact_value(parsed, names, config)
+    new, changed = _redact_value(parsed, names, config, _free_text_among(parsed, config))
     return True, orjson.dumps(new) if changed else None
 
 
