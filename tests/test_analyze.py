@@ -129,7 +129,8 @@ def test_streaming_analysis_agrees_with_full_analysis(tmp_path: Path, source: st
     meta, content, diagnostics = scan(path)
     streamed = calls_from_scan(meta, content)
     assert diagnostics == []
-    cols = ["api_name", "model", "status", "chunks", "response_bytes", "input_total", "cache_read", "cache_write", "output_total"]
+    cols = ["api_name", "model", "status", "chunks", "response_bytes", "input_total", "cache_read", "cache_write", "output_total",
+            "request_body_fidelity", "response_body_fidelity"]
     assert streamed.select(cols).to_dicts() == full.select(cols).to_dicts()
     assert streamed["text_chars"].to_list() == full["text_chars"].to_list()
     assert streamed["tool_calls"].to_list() == full["tool_calls"].to_list()

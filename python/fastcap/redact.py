@@ -508,6 +508,9 @@ def redact_eventstream(
     pos = 0
     changed = False
     n = len(body)
+    if config.free_text and not _starts_with_frame(body):
+        # Not frames at all: EventStream text recovered from a mitmdump log.
+        return _text_bytes(body, config)
     while pos + 16 <= n:
         total, hlen = struct.unpack_from(">II", body, pos)
         if total < 16 or pos + total > n or hlen > total - 16:
@@ -527,6 +530,12 @@ def redact_eventstream(
         return body
     out.append(body[pos:])
     return b"".join(out)
+
+
+def _starts_with_frame(body: bytes) -> bool:
+    if len(body) < 16:
+        return False
+    return binascii.crc32(body[:8]) == struct.unpack_from(">I", body, 8)[0]
 
 
 def encode_eventstream_frame(raw_headers: bytes, payload: bytes) -> bytes:

@@ -31,7 +31,10 @@ def _redacted(ex: Exchange, config: RedactionConfig | None) -> tuple[str, list[t
     url = ex.url
     req_headers, resp_headers = list(ex.request_headers), list(ex.response_headers)
     req_body = ex.request_body if ex.request_body is not None else (ex.request_body_text or "").encode()
+    # A body known only as text (mitmdump logs) is written as that text; its fidelity says so.
     resp_body = ex.response_body
+    if resp_body is None and ex.response_body_text is not None:
+        resp_body = ex.response_body_text.encode("utf-8")
     if config is not None:
         url = redact_url(url, config)
         req_headers = redact_headers(req_headers, config)
@@ -45,6 +48,11 @@ def _redacted(ex: Exchange, config: RedactionConfig | None) -> tuple[str, list[t
 def _redacted_text(text: str | None, config: RedactionConfig | None) -> str | None:
     """A body known only as text (mitmdump logs): its secrets by shape, as in every other output."""
     return redact_text(text, config) if text is not None and config is not None else text
+
+
+def _fid(fidelity: str) -> dict[str, str]:
+    """fastcap's CBOR extension key for a body that is not the exact bytes (read back by the reader)."""
+    return {} if fidelity == "complete" else {"fid": fidelity}
 
 
 def _head(lines: Sequence[tuple[str, str]]) -> str:
@@ -73,7 +81,7 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
             common = {"sid": ex.session_id or sid, "be": ex.backend, "mod": ex.model, "rid": rid}
             http = {"transport": "http", "http_method": ex.method, "url": url}
             put(ex.started_at, P2B, f"{ex.method} {target} HTTP/1.1\r\n{_head(req_headers)}\r\n".encode() + req_body,
-                {**common, "wire_schema": "v2", **http, "event": "request"})
+                {**common, "wire_schema": "v2", **http, "event": "request", **_fid(ex.request_body_fidelity)})
             if ex.status is None and resp_body is None:
                 if ex.error:
                     put(ex.ended_at, B2P, b"", {**common, "eos": True, "eos_sig": "error_termination", "eos_reason": ex.error,
@@ -83,7 +91,8 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
             if ex.chunks and redact is None:
                 # Streamed response with arrival times: start marker, chunks, end marker.
                 put(ex.response_started_at or ex.chunks[0].t, B2P, b"", {**common, "ss": True, **status, "rts": ex.request_ended_at,
-                                                                         **http, "event": "response", "hdrs": _head(resp_headers)})
+                                                                         **http, "event": "response", "hdrs": _head(resp_headers),
+                                                                         **_fid(ex.response_body_fidelity)})
                 for i, chunk in enumerate(ex.chunks, 1):
                     put(chunk.t, B2P, chunk.data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status})
                 put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(ex.chunks), "tb": sum(len(c.data) for c in ex.chunks),
@@ -102,14 +111,16 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
                 else:
                     pieces = [(ex.chunks[0].t, body)]
                 put(ex.response_started_at or ex.chunks[0].t, B2P, b"", {**common, "ss": True, **status, "rts": ex.request_ended_at,
-                                                                         **http, "event": "response", "hdrs": _head(resp_headers)})
+                                                                         **http, "event": "response", "hdrs": _head(resp_headers),
+                                                                         **_fid(ex.response_body_fidelity)})
                 for i, (t, data) in enumerate(pieces, 1):
                     put(t, B2P, data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status})
                 put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(pieces), "tb": sum(len(d) for _, d in pieces), "sc": ex.status})
             else:
                 head = f"{ex.http_version} {ex.status} {ex.reason}\r\n{_head(resp_headers)}\r\n".encode()
                 put(ex.ended_at or ex.response_started_at, B2P, head + (resp_body or b""),
-                    {**common, **status, "wire_schema": "v2", "transport": "http", "event": "response"})
+                    {**common, **status, "wire_schema": "v2", "transport": "http", "event": "response",
+                     **_fid(ex.response_body_fidelity)})
             if ex.error:
                 put(ex.ended_at, B2P, b"", {**common, "eos": True, "eos_sig": "error_termination", "eos_reason": ex.error,
                                            "eos_term": "error", "eos_err_cls": "transport_error", "wire_schema": "v2"})
@@ -136,6 +147,9 @@ def jsonl_record(ex: Exchange, redact: RedactionConfig | None = OUTPUT) -> dict[
             ext["chunks"] = [{"t": c.t, "len": len(c.data)} for c in ex.chunks]
     if ex.error:
         ext["error"] = ex.error
+    for side, fidelity in (("request", ex.request_body_fidelity), ("response", ex.response_body_fidelity)):
+        if fidelity != "complete":
+            ext[f"{side}_body_fidelity"] = fidelity
     return {
         "timestamp": ex.ended_at or ex.started_at,
         "request": {"method": ex.method, "url": url, "headers": fold_headers(req_headers), "body": req_value},
@@ -167,7 +181,8 @@ def exchanges_frame(exchanges: Sequence[Exchange], *, redact: RedactionConfig | 
             "chunk_times": [c.t for c in ex.chunks], "chunk_sizes": [len(c.data) for c in ex.chunks],
             "started_at": ex.started_at, "request_ended_at": ex.request_ended_at,
             "response_started_at": ex.response_started_at, "ended_at": ex.ended_at,
-            "fidelity": ex.fidelity, "flags": sorted(ex.flags), "error": ex.error,
+            "fidelity": ex.fidelity, "request_body_fidelity": ex.request_body_fidelity,
+            "response_body_fidelity": ex.response_body_fidelity, "flags": sorted(ex.flags), "error": ex.error,
             "request_id": ex.request_id, "session_id": ex.session_id, "backend": ex.backend, "model": ex.model,
         })
     return pl.DataFrame(rows, infer_schema_length=None)

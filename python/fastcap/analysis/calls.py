@@ -47,6 +47,9 @@ CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "conversation_id": pl.Utf8,
     "session_id": pl.Utf8,
     "retry_after_s": pl.Float64,
+    # How each body is known (model.py's BodyFidelity), as the reader set it.
+    "request_body_fidelity": pl.Utf8,
+    "response_body_fidelity": pl.Utf8,
 }
 
 
@@ -107,6 +110,8 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "conversation_id": a.request.conversation_id,
         "session_id": ex.session_id,
         "retry_after_s": _retry_after(a),
+        "request_body_fidelity": ex.request_body_fidelity,
+        "response_body_fidelity": ex.response_body_fidelity,
     }
 
 

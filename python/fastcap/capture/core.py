@@ -611,6 +611,8 @@ class Capture:
                 "pts": now,
                 "lat": (now - state.rts) * 1000.0,
                 "sdur": (now - state.ss_ts) * 1000.0 if state.ss_ts is not None else None,
+                # fastcap_max_body cut the recorded chunks: the reader marks the body truncated.
+                "trunc": state.total_bytes if state.recorded_bytes < state.total_bytes else None,
             },
         )
 

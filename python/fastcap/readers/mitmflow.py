@@ -54,6 +54,8 @@ def _exchange(index: int, flow: Any) -> Exchange | None:
         started_at=req.timestamp_start,
         request_ended_at=req.timestamp_end,
     )
+    # A flow file holds a body's exact bytes, or null when it was streamed and not stored.
+    ex.request_body_fidelity = "missing" if ex.request_body is None else "complete"
     if resp is not None:
         ex.status = resp.status_code
         ex.reason = resp.reason
@@ -63,8 +65,10 @@ def _exchange(index: int, flow: Any) -> Exchange | None:
         ex.ended_at = resp.timestamp_end
         if ex.response_body is None:
             ex.fidelity = "missing"
+            ex.response_body_fidelity = "missing"
     else:
         ex.fidelity = "missing"
+        ex.response_body_fidelity = "missing"
     if flow.error is not None:
         ex.error = flow.error.msg
     if getattr(flow, "websocket", None) is not None:
