@@ -68,6 +68,10 @@ class Exchange:
     # Lossy text rendering (mitmdump logs) when exact bytes are unknown.
     response_body_text: str | None = None
     request_body_text: str | None = None
+    # HTTP trailers (header fields after the body: gRPC status, checksums, server timing), where the
+    # source keeps them: mitmproxy flows (.mitm, the live capture), fastcap CBOR and JSONL.
+    request_trailers: list[tuple[str, str]] = field(default_factory=list)
+    response_trailers: list[tuple[str, str]] = field(default_factory=list)
     # Streamed chunks with arrival times (fastcap captures); their concatenation == response_body.
     chunks: list[Chunk] = field(default_factory=list)
     started_at: float | None = None  # request start (epoch s)

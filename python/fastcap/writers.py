@@ -50,6 +50,17 @@ def _redacted_text(text: str | None, config: RedactionConfig | None) -> str | No
     return redact_text(text, config) if text is not None and config is not None else text
 
 
+def _trl(trailers: list[tuple[str, str]], config: RedactionConfig | None) -> dict[str, str]:
+    """fastcap's CBOR extension key for HTTP trailers (V2 has no field for them), redacted like headers."""
+    if not trailers:
+        return {}
+    return {"trl": _head(redact_headers(trailers, config) if config is not None else trailers)}
+
+
+def _trailer_pairs(trailers: list[tuple[str, str]], config: RedactionConfig | None) -> list[list[str]]:
+    return [[k, v] for k, v in (redact_headers(trailers, config) if config is not None else trailers)]
+
+
 def _fid(fidelity: str) -> dict[str, str]:
     """fastcap's CBOR extension key for a body that is not the exact bytes (read back by the reader)."""
     return {} if fidelity == "complete" else {"fid": fidelity}
@@ -81,7 +92,8 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
             common = {"sid": ex.session_id or sid, "be": ex.backend, "mod": ex.model, "rid": rid}
             http = {"transport": "http", "http_method": ex.method, "url": url}
             put(ex.started_at, P2B, f"{ex.method} {target} HTTP/1.1\r\n{_head(req_headers)}\r\n".encode() + req_body,
-                {**common, "wire_schema": "v2", **http, "event": "request", **_fid(ex.request_body_fidelity)})
+                {**common, "wire_schema": "v2", **http, "event": "request", **_fid(ex.request_body_fidelity),
+                 **_trl(ex.request_trailers, redact)})
             if ex.status is None and resp_body is None:
                 if ex.error:
                     put(ex.ended_at, B2P, b"", {**common, "eos": True, "eos_sig": "error_termination", "eos_reason": ex.error,
@@ -96,7 +108,7 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
                 for i, chunk in enumerate(ex.chunks, 1):
                     put(chunk.t, B2P, chunk.data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status})
                 put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(ex.chunks), "tb": sum(len(c.data) for c in ex.chunks),
-                                            "sc": ex.status})
+                                            "sc": ex.status, **_trl(ex.response_trailers, redact)})
             elif ex.chunks:
                 # Redacted streams: the chunks are redacted as one body, then re-split at the
                 # original boundaries when the length is unchanged (so arrival times survive).
@@ -115,12 +127,13 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
                                                                          **_fid(ex.response_body_fidelity)})
                 for i, (t, data) in enumerate(pieces, 1):
                     put(t, B2P, data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status})
-                put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(pieces), "tb": sum(len(d) for _, d in pieces), "sc": ex.status})
+                put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(pieces), "tb": sum(len(d) for _, d in pieces), "sc": ex.status,
+                                            **_trl(ex.response_trailers, redact)})
             else:
                 head = f"{ex.http_version} {ex.status} {ex.reason}\r\n{_head(resp_headers)}\r\n".encode()
                 put(ex.ended_at or ex.response_started_at, B2P, head + (resp_body or b""),
                     {**common, **status, "wire_schema": "v2", "transport": "http", "event": "response",
-                     **_fid(ex.response_body_fidelity)})
+                     **_fid(ex.response_body_fidelity), **_trl(ex.response_trailers, redact)})
             if ex.error:
                 put(ex.ended_at, B2P, b"", {**common, "eos": True, "eos_sig": "error_termination", "eos_reason": ex.error,
                                            "eos_term": "error", "eos_err_cls": "transport_error", "wire_schema": "v2"})
@@ -150,6 +163,9 @@ def jsonl_record(ex: Exchange, redact: RedactionConfig | None = OUTPUT) -> dict[
     for side, fidelity in (("request", ex.request_body_fidelity), ("response", ex.response_body_fidelity)):
         if fidelity != "complete":
             ext[f"{side}_body_fidelity"] = fidelity
+    for side, trailers in (("request", ex.request_trailers), ("response", ex.response_trailers)):
+        if trailers:
+            ext[f"{side}_trailers"] = _trailer_pairs(trailers, redact)
     return {
         "timestamp": ex.ended_at or ex.started_at,
         "request": {"method": ex.method, "url": url, "headers": fold_headers(req_headers), "body": req_value},
@@ -178,6 +194,8 @@ def exchanges_frame(exchanges: Sequence[Exchange], *, redact: RedactionConfig | 
             "response_headers": [{"name": k, "value": v} for k, v in resp_headers],
             "response_body": resp_body,
             "response_body_text": _redacted_text(ex.response_body_text, redact),
+            "request_trailers": [{"name": k, "value": v} for k, v in _trailer_pairs(ex.request_trailers, redact)],
+            "response_trailers": [{"name": k, "value": v} for k, v in _trailer_pairs(ex.response_trailers, redact)],
             "chunk_times": [c.t for c in ex.chunks], "chunk_sizes": [len(c.data) for c in ex.chunks],
             "started_at": ex.started_at, "request_ended_at": ex.request_ended_at,
             "response_started_at": ex.response_started_at, "ended_at": ex.ended_at,

@@ -4,6 +4,10 @@ A request is the P->B entry (reconstructed HTTP/1.1 text) when the capture has o
 C->P body. The response is the non-stream B->P entry (status line + headers + body) or the
 stream's chunks in `ci` order with their arrival times. fastcap's own captures also put the
 response header block of a stream on its start marker (extra meta key `hdrs`).
+
+CBOR V2 has no place for HTTP trailers; fastcap keeps them as another extension key, `trl` (a
+header block like `hdrs`): on the P->B request entry, on the non-stream response entry, and on a
+stream's end marker (trailers follow the last chunk). Other readers ignore unknown keys.
 """
 
 from __future__ import annotations
@@ -82,6 +86,11 @@ def _extra(row: dict[str, Any], key: str) -> Any:
     if not raw:
         return None
     return orjson.loads(raw).get(key)
+
+
+def _trailers(row: dict[str, Any] | None) -> list[tuple[str, str]]:
+    block = _extra(row, "trl") if row is not None else None
+    return parse_header_block(block) if isinstance(block, str) else []
 
 
 def _fidelity(rows: list[dict[str, Any] | None], found: BodyFidelity) -> BodyFidelity:
@@ -169,6 +178,7 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
         # The P->B entry holds the request as forwarded, else the C->P body; neither: not captured.
         framing = pb if pb is not None and pb.get("transport") != "websocket" else cp
         ex.request_body_fidelity = _fidelity([framing], "complete" if framing is not None else "missing")
+        ex.request_trailers = _trailers(framing)
         chunks = bodies.get(key, [])
         marker = markers.get(key)
         if key in ws_frames:
@@ -197,6 +207,7 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
             ex.response_body_fidelity = _fidelity(
                 [marker, ends.get(key)], "complete" if req["complete"] else "truncated"
             )
+            ex.response_trailers = _trailers(ends.get(key))
         elif chunks and ex.websocket is None:
             # Non-stream response: one entry holding the HTTP framing and body (or, on gateway
             # captures without framing, just the body).
@@ -214,6 +225,7 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
             ex.response_started_at = t
             ex.ended_at = t
             ex.response_body_fidelity = _fidelity([firsts.get((key, BACKEND_TO_PROXY))], "complete")
+            ex.response_trailers = _trailers(firsts.get((key, BACKEND_TO_PROXY)))
         elif ex.websocket is None:
             ex.fidelity = "missing"
             ex.response_body_fidelity = "missing"

@@ -14,6 +14,7 @@ fastcap's own extension lives under the top-level key `fastcap` (ignored by othe
 | `chunks` | response chunks: `{"t": epoch s, "data_b64": …}` or `{"t": …, "len": n}` (slices of the exact body), or `[t, data_b64]` |
 | `session_id`, `request_id`, `backend`, `model` | copied to the `Exchange` |
 | `request_body_fidelity`, `response_body_fidelity` | how the body was known when it was converted (model.py), when not `complete` |
+| `request_trailers`, `response_trailers` | HTTP trailers, `[[name, value], …]` (or an object), redacted like headers |
 
 Malformed lines are reported on stderr as `WARNING: skipping malformed line N: <error>` and skipped.
 """
@@ -132,6 +133,8 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
     ex.started_at = _f(ext.get("started_at"))
     ex.request_ended_at = _f(ext.get("request_ended_at"))
     ex.response_started_at = _f(ext.get("response_started_at"))
+    ex.request_trailers = _headers(ext.get("request_trailers"))
+    ex.response_trailers = _headers(ext.get("response_trailers"))
     for key in ("session_id", "request_id", "backend", "model"):
         if isinstance(ext.get(key), str):
             setattr(ex, key, ext[key])

@@ -134,6 +134,10 @@ def exchanges_from_table(table: Any, info: Mapping[str, Any]) -> list[Exchange]:
             flags.add("incomplete")
         if row["detail"] < 3:
             flags.add("bodies_not_logged")
+        if row.get("has_trailers"):
+            # The log printed a `--- HTTP Trailers` block; the native parser skips its lines, so the
+            # values are not on the Exchange (read the .mitm file or a fastcap capture for them).
+            flags.add("trailers_not_kept")
         fidelity: Fidelity = "text_log"
         if rs_flags & _HEXDUMP:
             fidelity = "exact"
