@@ -20,7 +20,9 @@ Files: `<out>/<session>.cbor` (CBOR V2, cbor-v2.md) and/or `<out>/traffic.jsonl`
 a `fastcap` extension key), plus `<out>/summary.json` at shutdown. Every record is one `os.write` on
 an `O_APPEND` descriptor, so a `kill -9` leaves only complete records. A write error stops the proxy.
 Streams pass through unchanged: `flow.response.stream` is a tee recording each raw chunk with its
-arrival time.
+arrival time. HTTP trailers are recorded (redacted like headers) under fastcap's extension key
+`trl`, since CBOR V2 has no field for them: on the request entry, the whole-response entry, or a
+stream's end marker; in traffic.jsonl as `fastcap.request_trailers` / `response_trailers`.
 """
 
 from __future__ import annotations
