@@ -137,7 +137,8 @@ def test_streaming_analysis_agrees_with_full_analysis(
     meta, content, diagnostics = scan(path)
     streamed = calls_from_scan(meta, content)
     assert diagnostics == []
-    cols = ["api_name", "model", "status", "chunks", "response_bytes", "input_total", "cache_read", "cache_write", "output_total"]
+    cols = ["api_name", "model", "status", "chunks", "response_bytes", "input_total", "cache_read", "cache_write", "output_total",
+            "request_body_fidelity", "response_body_fidelity"]
     assert streamed.select(cols).to_dicts() == full.select(cols).to_dicts()
     # Collapsing chunks per round changes nothing, in any column, against one row per entry.
     monkeypatch.setattr(stream_cbor, "_reduce_meta", lambda m: with_weights(m))

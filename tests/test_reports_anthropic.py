@@ -88,9 +88,14 @@ def test_session_report_for_anthropic(out: Path) -> None:
     assert "| Agent | Claude Code (claude-cli/2.0.14 (external, cli)) |" in text
     assert "| SDK | js SDK 0.60.0 |" in text
     assert "1. **API key header** (`x-api-key: <key>`): Anthropic API — Anthropic API key (`sk-ant-api…`)" in text
-    assert "1. User message sent\n   └── Messages #1 (history 1, tools: Read)\n\n2. Tool result sent\n   └── Messages #2 (history 3, text 30 chars)" in text
+    # Context % from the built-in window of claude-sonnet-4-5 (200k): prompt = input + cache read + write.
+    assert (
+        "1. User message sent\n   └── Messages #1 (history 1, tools: Read, context 24.66%)\n\n"
+        "2. Tool result sent\n   └── Messages #2 (history 3, text 30 chars, context 24.75%)"
+    ) in text
     assert "| #   | Call | History length | Input tokens | Context % |" in text
-    assert "| 1 | #01 | 1 | 49,315 |  |" in text
+    assert "| 1 | #01 | 1 | 49,315 | 24.66% |" in text  # (1,203 + 48,112 + 0) / 200,000
+    assert "| 2 | #02 | 3 | 49,500 | 24.75% |" in text  # (300 + 49,000 + 200) / 200,000
     assert "- Thinking: enabled" in text
     assert "| Total |  | 98,815 | 97,112 | 200 | 502 | — | 99,317 |" in text
     assert "Cache hits: 97,112 of 98,815 input tokens read from cache (98.3%)." in text

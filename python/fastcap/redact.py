@@ -13,8 +13,16 @@ Public API (keep it small):
 - `redact_body(body, content_type, config, url=None) -> bytes`: JSON, form-encoded, SSE and
   AWS EventStream bodies. **Returns the very same object when nothing was redacted**, so callers
   can keep byte-exact bodies and test `result is body` cheaply.
+- `redact_text(text, config)`: secrets inside free text (assistant output, prompts, tool arguments,
+  URLs, log text), found by the same patterns the leak scan uses (`fastcap.secret_patterns`).
 
-Every value is replaced whole; no prefix or suffix is ever kept.
+Two presets: `DEFAULT` redacts named things only (headers, query parameters, body fields), which is
+what the capture addon applies to every chunk on the proxy's hot path; `OUTPUT` also runs
+`redact_text` over every string (JSON string values, text bodies, header values, URLs), which is what
+reports and converted files use, so a key pasted into a prompt does not reach them.
+
+Every value is replaced whole; no prefix or suffix is ever kept (`Bearer <token>` keeps the scheme
+word, `Signature=<hex>` the parameter name).
 """
 
 from __future__ import annotations
@@ -30,70 +38,27 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from fastcap.secret_patterns import (
+    DEFAULT_BODY_FIELDS,
+    DEFAULT_HEADER_SUFFIXES,
+    DEFAULT_HEADERS,
+    DEFAULT_QUERY_PARAMS,
+    FIELD_RE,
+    HEADER_LINE_RE,
+    NAME_TRIGGER_SET,
+    OAUTH_ONLY_FIELDS,
+    TRIGGERS,
+    VALUE_PATTERNS,
+    SecretPattern,
+    is_sensitive_field_name,
+    present_triggers,
+)
+
 REDACTED = "[REDACTED]"
 MARKER_RE = re.compile(r"\[REDACTED(?::[0-9a-f]{8})?\]")
 
-DEFAULT_HEADERS: frozenset[str] = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",
-        "x-goog-api-key",
-        "x-amz-security-token",
-        "cookie",
-        "set-cookie",
-        "openai-organization",
-        "openai-project",
-        "x-amzn-kiro-profile-arn",
-    }
-)
-DEFAULT_HEADER_SUFFIXES: tuple[str, ...] = ("-token", "-secret", "-api-key")
-DEFAULT_QUERY_PARAMS: frozenset[str] = frozenset(
-    p.lower()
-    for p in (
-        "key",
-        "api_key",
-        "apikey",
-        "access_token",
-        "token",
-        "id_token",
-        "refresh_token",
-        "client_secret",
-        "X-Amz-Security-Token",
-        "X-Amz-Signature",
-        "X-Amz-Credential",
-        "signature",
-        "sig",
-    )
-)
-DEFAULT_BODY_FIELDS: frozenset[str] = frozenset(
-    f.lower()
-    for f in (
-        "refreshToken",
-        "clientSecret",
-        "accessToken",
-        "idToken",
-        "deviceCode",
-        "AccessKeyId",
-        "SecretKey",
-        "SessionToken",
-        "SecretAccessKey",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "client_secret",
-        "code_verifier",
-        "api_key",
-        "apiKey",
-        "password",
-        "secret",
-        "private_key",
-        "authorization",
-    )
-)
-# Redacted only on OAuth token endpoints / callback paths (elsewhere `code` is an error code etc.).
-OAUTH_ONLY_FIELDS: frozenset[str] = frozenset({"code"})
+# Which names are secret lives in `fastcap.secret_patterns` (shared with the leak scan); re-exported
+# here because callers have always imported them from this module.
 _OAUTH_PATH_RE = re.compile(r"(?i)(oauth|/token\b|/callback|/authorize|createtoken)")
 
 
@@ -106,6 +71,8 @@ class RedactionConfig:
     query_params: frozenset[str] = DEFAULT_QUERY_PARAMS
     body_fields: frozenset[str] = DEFAULT_BODY_FIELDS
     fingerprint: bool = False
+    # Also redact secrets found by shape in free text (strings inside bodies, header values, URLs).
+    free_text: bool = False
     # Derived lower-case sets (filled in __post_init__).
     _headers_lc: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     _fields_lc: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
@@ -126,6 +93,7 @@ class RedactionConfig:
         add_params: Iterable[str] = (),
         remove_params: Iterable[str] = (),
         fingerprint: bool | None = None,
+        free_text: bool | None = None,
     ) -> RedactionConfig:
         """A copy with names added/removed (the configurable list of reports.md §6.2)."""
 
@@ -139,10 +107,12 @@ class RedactionConfig:
             body_fields=upd(self.body_fields, add_fields, remove_fields),
             query_params=upd(self.query_params, add_params, remove_params),
             fingerprint=self.fingerprint if fingerprint is None else fingerprint,
+            free_text=self.free_text if free_text is None else free_text,
         )
 
 
 DEFAULT = RedactionConfig()
+OUTPUT = RedactionConfig(free_text=True)
 
 
 def marker(value: str | bytes | None, config: RedactionConfig = DEFAULT) -> str:
@@ -166,8 +136,128 @@ def is_sensitive_header(name: str, config: RedactionConfig = DEFAULT) -> bool:
 def redact_headers(
     pairs: Iterable[tuple[str, str]], config: RedactionConfig = DEFAULT
 ) -> list[tuple[str, str]]:
-    """Header pairs with sensitive values replaced (names, order and duplicates kept)."""
-    return [(k, marker(v, config) if is_sensitive_header(k, config) else v) for k, v in pairs]
+    """Header pairs with sensitive values replaced (names, order and duplicates kept); with
+    `free_text`, secrets inside the other values too (a key in a `referer` URL, say)."""
+    out: list[tuple[str, str]] = []
+    for k, v in pairs:
+        if is_sensitive_header(k, config):
+            out.append((k, marker(v, config)))
+        else:
+            out.append((k, redact_text(v, config) if config.free_text else v))
+    return out
+
+
+# --- free text ----------------------------------------------------------------------------------
+
+# `x-api-key: <value>` inside a line (a curl command in assistant text), beyond what the leak scan
+# checks (it only looks at header lines). Key-like header names only: `cookie: it stores…` is prose.
+# The value must look like a credential: 8+ token characters with a digit, or 20+.
+_INLINE_NAMES = sorted(
+    [h for h in DEFAULT_HEADERS if h.endswith(("key", "token"))], key=len, reverse=True
+)
+_INLINE_KEY_RE = re.compile(
+    r"(?i)\b((?:" + "|".join(re.escape(h) for h in _INLINE_NAMES) + r")|[A-Za-z0-9-]+(?:"
+    + "|".join(re.escape(s) for s in DEFAULT_HEADER_SUFFIXES)
+    + r"))([\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED)([A-Za-z0-9._~+/=-]{8,})"
+)
+_TEXT_TRIGGERS_B: tuple[bytes, ...] = tuple(t.encode() for t in TRIGGERS)
+# No pattern, header line or field rule matches fewer characters (`cookie:x`).
+_MIN_SECRET_TEXT = 8
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when `redact_text` certainly has nothing to do (no pattern's literal occurs)."""
+    return len(text) >= _MIN_SECRET_TEXT and bool(present_triggers(text))
+
+
+def _sub_pattern(pattern: SecretPattern, text: str, config: RedactionConfig) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if pattern.group == 0:
+            return marker(m.group(0), config)
+        start, end = m.span(pattern.group)
+        whole = m.group(0)
+        offset = m.start()
+        return whole[: start - offset] + marker(m.group(pattern.group), config) + whole[end - offset :]
+
+    return pattern.redaction_regex.sub(repl, text)
+
+
+def _redact_line(line: str, config: RedactionConfig) -> str:
+    """The leak scan's two name rules on one line: a sensitive header line and JSON fields."""
+    hm = HEADER_LINE_RE.match(line)
+    if hm:
+        value = hm.group(2).strip().strip("`'\"")
+        if value and not is_marker(value):
+            line = line[: hm.start(2)] + marker(value, config) + line[hm.end(2) :]
+
+    def field(m: re.Match[str]) -> str:
+        raw = m.group(2)
+        if raw in ("{", "["):
+            return m.group(0)
+        value = raw[1:-1] if raw.startswith('"') else raw
+        if not value or is_marker(value):
+            return m.group(0)
+        return m.group(0)[: m.start(2) - m.start()] + '"' + marker(value, config) + '"'
+
+    return FIELD_RE.sub(field, line)
+
+
+def _inline_key(m: re.Match[str], config: RedactionConfig) -> str:
+    value = m.group(3)
+    if len(value) < 20 and not any(c.isdigit() for c in value):
+        return m.group(0)
+    return m.group(1) + m.group(2) + marker(value, config)
+
+
+def _name_rules(text: str, config: RedactionConfig, *, lf_only: bool) -> str:
+    """`_redact_line` over the lines of `text` (endings kept): split at LF only as `scan_paths` reads
+    files (then CR is stripped), or at every `str.splitlines` separator as `scan_text` does."""
+    lines = text.splitlines(keepends=True) if not lf_only else re.split(r"(?<=\n)", text)
+    changed = False
+    for i, line in enumerate(lines):
+        if lf_only:
+            body = line.rstrip("\r\n")
+        else:
+            parts = line.splitlines()
+            body = parts[0] if parts else ""
+        if ":" in body:
+            new = _redact_line(body, config)
+            if new != body:
+                lines[i] = new + line[len(body) :]
+                changed = True
+    return "".join(lines) if changed else text
+
+
+def redact_text(text: str, config: RedactionConfig = DEFAULT) -> str:
+    """`text` with every secret the leak scan would report replaced by the marker.
+
+    Credentials recognised by shape (`sk-ant-…`, `sk-proj-…`, `AKIA…`, `Bearer <token>`, JWTs, private
+    key blocks, … — `fastcap.secret_patterns.VALUE_PATTERNS`), the value of a sensitive header line
+    (`x-api-key: …`, also inside a line for key-like names) and scalar values of secret JSON keys
+    written in the text. Returns `text` unchanged when nothing matched. Literal pre-checks keep
+    ordinary text (no `sk-`, `bearer`, `authorization`, … anywhere) at the cost of one `lower()`.
+    """
+    return _redact_text(text, config, TRIGGERS)
+
+
+def _redact_text(text: str, config: RedactionConfig, among: Iterable[str]) -> str:
+    # `among`: the literals worth looking for (all of them, or those present in an enclosing text).
+    if len(text) < _MIN_SECRET_TEXT:
+        return text
+    present = present_triggers(text, among)
+    if not present:
+        return text
+    out = text
+    for pattern in VALUE_PATTERNS:
+        if not present.isdisjoint(pattern.triggers):
+            out = _sub_pattern(pattern, out, config)
+    if not present.isdisjoint(NAME_TRIGGER_SET):
+        # Line rules as the scan reads: files split at LF only, `scan_text` at every `splitlines`
+        # separator (CR, U+2028, …). Both passes, so neither reading finds a header line left over.
+        out = _name_rules(out, config, lf_only=True)
+        out = _name_rules(out, config, lf_only=False)
+        out = _INLINE_KEY_RE.sub(lambda m: _inline_key(m, config), out)
+    return out
 
 
 def _is_oauth_path(path: str) -> bool:
@@ -178,7 +268,17 @@ def redact_url(url: str, config: RedactionConfig = DEFAULT, *, encode_marker: bo
     """URL with secret query values replaced. Unchanged (same string) when nothing matched.
 
     `encode_marker=True` writes the marker URL-encoded (`%5BREDACTED%5D`) for machine-readable URLs.
+    With `free_text`, secrets elsewhere in the URL (a key in the path) are replaced as well.
     """
+    out = _redact_query(url, config, encode_marker)
+    if config.free_text:
+        text = redact_text(out, config)
+        if text != out:
+            out = MARKER_RE.sub(lambda m: quote(m.group(0), safe=""), text) if encode_marker else text
+    return out
+
+
+def _redact_query(url: str, config: RedactionConfig, encode_marker: bool) -> str:
     if "?" not in url:
         return url
     try:
@@ -217,11 +317,44 @@ def _field_names(config: RedactionConfig, url: str | None) -> frozenset[str]:
 def redact_json(value: Any, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> Any:
     """A copy of parsed JSON with secret fields replaced at any depth; the input itself if unchanged."""
     names = _field_names(config, url)
-    result, _ = _redact_value(value, names, config)
+    result, _ = _redact_value(value, names, config, _free_text_among(value, config))
     return result
 
 
-def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) -> tuple[Any, bool]:
+def _free_text_among(value: Any, config: RedactionConfig) -> frozenset[str] | None:
+    """The secret literals present anywhere in a JSON value (None: no free-text work at all).
+
+    One check over the serialised value instead of one per string: orjson escapes no letter, so a
+    literal in any string or key is a literal of the dump."""
+    if not config.free_text:
+        return None
+    try:
+        dumped = orjson.dumps(value).decode("utf-8")
+    except TypeError:  # not plain JSON (e.g. non-string keys): check each string on its own
+        return frozenset(TRIGGERS)
+    present = present_triggers(dumped)
+    return frozenset(present) if present else None
+
+
+def _secret_scalar(key: Any, value: Any) -> bool:
+    """A scalar under a key the leak scan treats as a secret field (header names used as JSON keys,
+    `*-token` / `*-secret` / `*-api-key`): what `FIELD_RE` would report once rendered."""
+    if isinstance(value, str):
+        scalar = bool(value) and not is_marker(value)
+    else:
+        scalar = isinstance(value, int | float) and not isinstance(value, bool)
+    return scalar and isinstance(key, str) and is_sensitive_field_name(key)
+
+
+def _redact_value(
+    value: Any, names: frozenset[str], config: RedactionConfig, among: frozenset[str] | None
+) -> tuple[Any, bool]:
+    """`among`: secret literals present in the whole value (None: free-text redaction off or moot)."""
+    if isinstance(value, str):
+        if among is None:
+            return value, False
+        text = _redact_text(value, config, among)
+        return (text, True) if text != value else (value, False)
     if isinstance(value, dict):
         changed = False
         out: dict[Any, Any] = {}
@@ -232,8 +365,11 @@ def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) ->
                     continue
                 out[k] = marker(v if isinstance(v, str) else orjson.dumps(v), config)
                 changed = True
+            elif among is not None and _secret_scalar(k, v):
+                out[k] = marker(v if isinstance(v, str) else orjson.dumps(v), config)
+                changed = True
             else:
-                nv, c = _redact_value(v, names, config)
+                nv, c = _redact_value(v, names, config, among)
                 out[k] = nv
                 changed |= c
         return (out, True) if changed else (value, False)
@@ -241,29 +377,45 @@ def _redact_value(value: Any, names: frozenset[str], config: RedactionConfig) ->
         changed = False
         items = []
         for v in value:
-            nv, c = _redact_value(v, names, config)
+            nv, c = _redact_value(v, names, config, among)
             items.append(nv)
             changed |= c
         return (items, True) if changed else (value, False)
     return value, False
 
 
-def _json_bytes(body: bytes, names: frozenset[str], config: RedactionConfig) -> bytes | None:
-    """Redacted JSON bytes, or None if `body` is not JSON or nothing changed."""
+def _json_try(body: bytes, names: frozenset[str], config: RedactionConfig) -> tuple[bool, bytes | None]:
+    """(is JSON, redacted bytes or None when nothing changed)."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None
-    new, changed = _redact_value(parsed, names, config)
-    if not changed:
-        return None
-    return orjson.dumps(new)
+        return False, None
+    new, changed = _redact_value(parsed, names, config, _free_text_among(parsed, config))
+    return True, orjson.dumps(new) if changed else None
 
 
-def _quick_reject(body: bytes, names: frozenset[str]) -> bool:
-    """True when no sensitive name can occur in `body` (cheap pre-check on the hot path)."""
+def _json_bytes(body: bytes, names: frozenset[str], config: RedactionConfig) -> bytes | None:
+    """Redacted JSON bytes, or None if `body` is not JSON or nothing changed."""
+    return _json_try(body, names, config)[1]
+
+
+def _quick_reject(body: bytes, names: frozenset[str], config: RedactionConfig = DEFAULT) -> bool:
+    """True when no sensitive name (nor, with `free_text`, any secret's literal) can occur in
+    `body` (cheap pre-check on the hot path)."""
     low = body.lower()
-    return not any(n.encode() in low for n in names)
+    if any(n.encode() in low for n in names):
+        return False
+    return not (config.free_text and any(t in low for t in _TEXT_TRIGGERS_B))
+
+
+def _text_bytes(body: bytes, config: RedactionConfig) -> bytes:
+    """`redact_text` over a UTF-8 body; other bytes (binary) are left alone."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    out = redact_text(text, config)
+    return body if out == text else out.encode("utf-8")
 
 
 def redact_body(
@@ -275,12 +427,13 @@ def redact_body(
 ) -> bytes:
     """Redact a body by content type (JSON, form, SSE, EventStream; JSON sniffed otherwise).
 
-    Returns `body` itself (same object) when nothing was redacted; non-JSON text is left alone.
+    Returns `body` itself (same object) when nothing was redacted. Non-JSON text is left alone
+    unless `config.free_text`, which runs `redact_text` over it (and over every JSON string).
     """
     if not body:
         return body
     names = _field_names(config, url)
-    if _quick_reject(body, names):
+    if _quick_reject(body, names, config):
         return body
     ct = content_type.split(";")[0].strip().lower()
     if ct == "application/vnd.amazon.eventstream":
@@ -291,13 +444,14 @@ def redact_body(
         return redact_form(body, config, url=url)
     stripped = body.lstrip()
     if stripped[:1] in (b"{", b"["):
-        out = _json_bytes(body, names, config)
-        return body if out is None else out
-    if stripped.startswith((b"data:", b"event:", b":", b"id:")):
+        is_json, out = _json_try(body, names, config)
+        if is_json or not config.free_text:
+            return body if out is None else out
+    elif stripped.startswith((b"data:", b"event:", b":", b"id:")):
         return redact_sse(body, config, url=url)
-    if b"=" in body and b"\n" not in body and b" " not in body:
+    elif b"=" in body and b"\n" not in body and b" " not in body:
         return redact_form(body, config, url=url)
-    return body
+    return _text_bytes(body, config) if config.free_text else body
 
 
 def redact_form(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> bytes:
@@ -307,6 +461,11 @@ def redact_form(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | No
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
     except (UnicodeDecodeError, ValueError):
         return body
+    if config.free_text:
+        redacted = [(k, marker(v, config) if k.lower() in names else redact_text(v, config)) for k, v in pairs]
+        if redacted == pairs:
+            return body
+        return urlencode(redacted).encode()
     if not any(k.lower() in names for k, _ in pairs):
         return body
     return urlencode([(k, marker(v, config) if k.lower() in names else v) for k, v in pairs]).encode()
@@ -316,14 +475,18 @@ _SSE_LINE_RE = re.compile(rb"^(data:[ ]?)(.*?)(\r?)$", re.MULTILINE)
 
 
 def redact_sse(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> bytes:
-    """Redact JSON found on `data:` lines; every other byte (line endings included) is kept."""
+    """Redact JSON found on `data:` lines (with `free_text`, secrets in non-JSON data too); every
+    other byte (line endings included) is kept."""
     names = _field_names(config, url)
     changed = False
 
     def sub(m: re.Match[bytes]) -> bytes:
         nonlocal changed
         payload = m.group(2)
-        out = _json_bytes(payload, names, config) if payload[:1] in (b"{", b"[") else None
+        is_json, out = _json_try(payload, names, config) if payload[:1] in (b"{", b"[") else (False, None)
+        if out is None and not is_json and config.free_text:
+            text = _text_bytes(payload, config)
+            out = None if text is payload else text
         if out is None:
             return m.group(0)
         changed = True
@@ -345,6 +508,9 @@ def redact_eventstream(
     pos = 0
     changed = False
     n = len(body)
+    if config.free_text and not _starts_with_frame(body):
+        # Not frames at all: EventStream text recovered from a mitmdump log.
+        return _text_bytes(body, config)
     while pos + 16 <= n:
         total, hlen = struct.unpack_from(">II", body, pos)
         if total < 16 or pos + total > n or hlen > total - 16:
@@ -366,6 +532,12 @@ def redact_eventstream(
     return b"".join(out)
 
 
+def _starts_with_frame(body: bytes) -> bool:
+    if len(body) < 16:
+        return False
+    return binascii.crc32(body[:8]) == struct.unpack_from(">I", body, 8)[0]
+
+
 def encode_eventstream_frame(raw_headers: bytes, payload: bytes) -> bytes:
     """One EventStream frame from already-encoded header bytes and a payload (CRC32 prelude/message)."""
     total = 16 + len(raw_headers) + len(payload)
@@ -377,18 +549,26 @@ def encode_eventstream_frame(raw_headers: bytes, payload: bytes) -> bytes:
 
 __all__ = [
     "DEFAULT",
+    "DEFAULT_BODY_FIELDS",
+    "DEFAULT_HEADERS",
+    "DEFAULT_HEADER_SUFFIXES",
+    "DEFAULT_QUERY_PARAMS",
     "MARKER_RE",
+    "OAUTH_ONLY_FIELDS",
+    "OUTPUT",
     "REDACTED",
     "RedactionConfig",
     "encode_eventstream_frame",
     "is_marker",
     "is_sensitive_header",
     "marker",
+    "may_hold_secret",
     "redact_body",
     "redact_eventstream",
     "redact_form",
     "redact_headers",
     "redact_json",
     "redact_sse",
+    "redact_text",
     "redact_url",
 ]

@@ -47,6 +47,9 @@ CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "conversation_id": pl.Utf8,
     "session_id": pl.Utf8,
     "retry_after_s": pl.Float64,
+    # How each body is known (model.py's BodyFidelity), as the reader set it.
+    "request_body_fidelity": pl.Utf8,
+    "response_body_fidelity": pl.Utf8,
 }
 
 
@@ -107,8 +110,27 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "conversation_id": a.request.conversation_id,
         "session_id": ex.session_id,
         "retry_after_s": _retry_after(a),
+        "request_body_fidelity": ex.request_body_fidelity,
+        "response_body_fidelity": ex.response_body_fidelity,
     }
 
 
 def calls_table(analyses: Iterable[CallAnalysis]) -> pl.DataFrame:
     return pl.DataFrame([call_row(a) for a in analyses], schema=CALLS_SCHEMA)
+
+
+# Columns that carry text from the traffic itself (provider error messages can quote what was sent).
+TEXT_COLUMNS = ("api_name", "path", "model", "stop_reason", "error", "conversation_id")
+
+
+def redact_calls(calls: pl.DataFrame) -> pl.DataFrame:
+    """The table with secrets in its text columns replaced (`fastcap.redact.redact_text`), for the
+    files `fastcap analyze` writes (analysis.md, analysis.json, calls.parquet)."""
+    from fastcap.redact import OUTPUT, redact_text
+
+    def scrub(value: str) -> str:
+        return redact_text(value, OUTPUT)
+
+    return calls.with_columns(
+        pl.col(c).map_elements(scrub, return_dtype=pl.Utf8, skip_nulls=True) for c in TEXT_COLUMNS
+    )

@@ -192,12 +192,14 @@ def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
             f"| {tk['input_total']:,} | {tk['cache_read']:,} | {tk['cache_write']:,} | {tk['output_total']:,} | {tk['reasoning_tokens']:,} |"]
     out += ["", "## Issues", ""]
     out += [f"- **{ISSUE_LABELS.get(i.kind, i.kind)}**: {cell(i.text)}" for i in ov.issues] or ["No issues found."]
-    out += ["", "## Calls", "", "| # | API | Model | Status | TTFT | Duration | Output | Tools |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += ["", "## Calls", "", "| # | API | Model | Status | TTFT | Duration | Output | Tools | Bodies (req / resp) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in calls.iter_rows(named=True):
         tools = ", ".join(row["tool_calls"] or [])
         out.append(
             f"| {row['index'] + 1:02d} | {cell(row['api_name'])} | {cell(row['model'] or '')} | {row['status'] if row['status'] is not None else '—'} "
-            f"| {_fmt_s(row['ttft_s'])} | {_fmt_s(row['duration_s'])} | {row['output_total'] if row['output_total'] is not None else '—'} | {cell(tools)} |"
+            f"| {_fmt_s(row['ttft_s'])} | {_fmt_s(row['duration_s'])} | {row['output_total'] if row['output_total'] is not None else '—'} | {cell(tools)} "
+            f"| {row['request_body_fidelity'] or '—'} / {row['response_body_fidelity'] or '—'} |"
         )
     if ov.notes:
         out += ["", *[f"> {n}" for n in ov.notes]]

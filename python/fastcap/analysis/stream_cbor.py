@@ -254,5 +254,12 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         conversation_id=pl.lit(None, pl.Utf8),
         session_id=pl.col("a_session_id"),
         retry_after_s=pl.col("retry_after_s"),
+        # As readers.cbor decides it, from the framing entries; the extension keys (`fid`, `trunc`)
+        # live in metadata this pass does not project, so converted or max_body-cut bodies show
+        # `complete` here (the full path reads them).
+        request_body_fidelity=pl.when(pl.col("request_ts").is_not_null()).then(pl.lit("complete")).otherwise(pl.lit("missing")),
+        response_body_fidelity=pl.when(pl.col("is_stream") & ~pl.col("complete")).then(pl.lit("truncated"))
+        .when(pl.col("is_stream") | pl.col("status").is_not_null()).then(pl.lit("complete"))
+        .otherwise(pl.lit("missing")),
     )
     return calls.select([pl.col(name).cast(dtype) for name, dtype in CALLS_SCHEMA.items()])

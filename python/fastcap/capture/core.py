@@ -20,7 +20,9 @@ Files: `<out>/<session>.cbor` (CBOR V2, cbor-v2.md) and/or `<out>/traffic.jsonl`
 a `fastcap` extension key), plus `<out>/summary.json` at shutdown. Every record is one `os.write` on
 an `O_APPEND` descriptor, so a `kill -9` leaves only complete records. A write error stops the proxy.
 Streams pass through unchanged: `flow.response.stream` is a tee recording each raw chunk with its
-arrival time.
+arrival time. HTTP trailers are recorded (redacted like headers) under fastcap's extension key
+`trl`, since CBOR V2 has no field for them: on the request entry, the whole-response entry, or a
+stream's end marker; in traffic.jsonl as `fastcap.request_trailers` / `response_trailers`.
 """
 
 from __future__ import annotations
@@ -102,6 +104,22 @@ def _fmt_headers(fields: Sequence[tuple[bytes, bytes]], redact: RedactionConfig 
 
 def _header_block(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"{k}: {v}\r\n" for k, v in pairs)
+
+
+def _trailer_block(message: http.Message, redact: RedactionConfig | None) -> str | None:
+    """Trailers as a header block for the `trl` extension key (redacted like headers), or None.
+    CBOR V2 has no field for trailers; like `hdrs`, the key is fastcap's and readers keep it."""
+    trailers = message.trailers
+    if not trailers:
+        return None
+    return _header_block(_fmt_headers(trailers.fields, redact))
+
+
+def _trailer_pairs(message: http.Message, redact: RedactionConfig | None) -> list[list[str]] | None:
+    trailers = message.trailers
+    if not trailers:
+        return None
+    return [[k, v] for k, v in _fmt_headers(trailers.fields, redact)]
 
 
 def _model_from(body: bytes, path: str) -> str | None:
@@ -401,6 +419,7 @@ class Capture:
             "event": "request",
             "http_method": req.method,
             "url": url,
+            "trl": _trailer_block(req, self.redact),
             **meta_extra,
         }
         if self.max_body and len(body) > self.max_body:
@@ -536,7 +555,8 @@ class Capture:
             resp = flow.response
             self.status_counts[str(resp.status_code)] += 1
             if state.streamed:
-                self._end_stream(state, now)
+                # Trailers arrive after the last chunk: they go on the stream's end marker.
+                self._end_stream(state, now, trailers=_trailer_block(resp, self.redact))
                 self._eos_normal(flow, state, now)
             else:
                 self._record_whole_response(flow, state, now)
@@ -587,13 +607,14 @@ class Capture:
             "http_status": resp.status_code,
             "http_reason": resp.reason,
             "http_version": version,
+            "trl": _trailer_block(resp, self.redact),
             **meta_extra,
         }
         if self.max_body and len(body) > self.max_body:
             meta["trunc"] = len(body)
         self._emit(now, DIR_B2P, head + self._cap(body), meta)
 
-    def _end_stream(self, state: FlowState, now: float) -> None:
+    def _end_stream(self, state: FlowState, now: float, trailers: str | None = None) -> None:
         self._emit(
             now,
             DIR_B2P,
@@ -611,6 +632,9 @@ class Capture:
                 "pts": now,
                 "lat": (now - state.rts) * 1000.0,
                 "sdur": (now - state.ss_ts) * 1000.0 if state.ss_ts is not None else None,
+                # fastcap_max_body cut the recorded chunks: the reader marks the body truncated.
+                "trunc": state.total_bytes if state.recorded_bytes < state.total_bytes else None,
+                "trl": trailers,
             },
         )
 
@@ -769,6 +793,8 @@ class Capture:
             "request_captured": state.rts,
             "streamed": state.streamed,
         }
+        if req.trailers:
+            ext["request_trailers"] = _trailer_pairs(req, self.redact)
         resp = flow.response
         if resp is not None:
             raw = bytes(state.body) if state.body is not None else b""
@@ -799,6 +825,8 @@ class Capture:
             }
             ext["response_started_at"] = resp.timestamp_start
             ext["ended_at"] = resp.timestamp_end or now
+            if resp.trailers:
+                ext["response_trailers"] = _trailer_pairs(resp, self.redact)
             ext["body_encoding"] = enc
             ext["response_bytes"] = state.total_bytes
             if state.streamed:

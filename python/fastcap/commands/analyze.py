@@ -76,6 +76,7 @@ def _write_overview(args: argparse.Namespace, out_dir: Path, overview: Any, call
 
 def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: float) -> int:
     """Large CBOR captures: one streaming pass, flat memory, overview and data outputs only."""
+    from fastcap.analysis.calls import redact_calls
     from fastcap.analysis.overview import build_overview, render_text
     from fastcap.analysis.stream_cbor import calls_from_scan, scan
 
@@ -83,6 +84,8 @@ def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: fl
         task = progress.add_task("analysing", total=path.stat().st_size)
         meta, content, diagnostics = scan(path, recover=args.recover, on_progress=lambda done, _total: progress.update(task, completed=done))
     calls = calls_from_scan(meta, content)
+    if not args.no_redact:
+        calls = redact_calls(calls)
     overview = build_overview(calls, source=path.name, fmt="cbor")
     # TTFT needs per-event arrival times, which the streaming pass does not keep.
     overview.notes = [n for n in overview.notes if "TTFT" not in n]
@@ -103,7 +106,7 @@ def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: fl
 
 
 def run(args: argparse.Namespace) -> int:
-    from fastcap.analysis.calls import calls_table
+    from fastcap.analysis.calls import calls_table, redact_calls
     from fastcap.analysis.overview import build_overview, render_text
     from fastcap.dialects import analyze_exchange
     from fastcap.readers import detect_format, read_exchanges
@@ -142,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
 
     analyses = [analyze_exchange(ex) for ex in exchanges]
     calls = calls_table(analyses)
+    if not args.no_redact:
+        calls = redact_calls(calls)
     overview = build_overview(calls, source=path.name, fmt=fmt)
     print(render_text(overview))
 

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fastcap.readers import read_exchanges
-    from fastcap.redact import DEFAULT
+    from fastcap.redact import OUTPUT
     from fastcap.writers import write_cbor, write_jsonl, write_parquet
 
     out = Path(args.output)
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.input).resolve() == out.resolve():
         raise UsageError(f"{out}: output would overwrite the input")
     exchanges = read_exchanges(args.input, fmt=args.fmt)
-    config = None if args.no_redact else DEFAULT
+    config = None if args.no_redact else OUTPUT
     writer = {"cbor": write_cbor, "jsonl": write_jsonl, "parquet": write_parquet}[target]
     written = writer(exchanges, out, redact=config)
     unit = "entries" if target == "cbor" else "rows"

@@ -110,6 +110,15 @@ def session_from_user_id(user_id: str) -> str | None:
     return m.group(1) if m else None
 
 
+def request_betas(ex: Exchange, body: dict[str, Any]) -> list[str]:
+    """Beta names from the `anthropic-beta` header (comma-separated, possibly repeated) and the
+    `anthropic_beta` body list (Bedrock InvokeModel; Converse has it in additionalModelRequestFields)."""
+    out = [b.strip() for k, v in ex.request_headers if k.lower() == "anthropic-beta" for b in v.split(",") if b.strip()]
+    for source in (body, d(body.get("additionalModelRequestFields"))):
+        out += [b for b in lst(source.get("anthropic_beta")) if isinstance(b, str)]
+    return list(dict.fromkeys(out))
+
+
 def parse_request(ex: Exchange) -> RequestInfo:
     r = RequestInfo()
     body = request_json(ex)
@@ -148,6 +157,7 @@ def parse_request(ex: Exchange) -> RequestInfo:
     for key in ("temperature", "top_p", "top_k", "stop_sequences", "service_tier"):
         if key in body:
             r.config[key] = body[key]
+    r.betas = request_betas(ex, body)
     meta = d(body.get("metadata"))
     uid = s(meta.get("user_id"))
     if uid:

@@ -89,6 +89,9 @@ class RequestInfo:
     # Additions (dialects engineer):
     tool_results: list[dict[str, Any]] = field(default_factory=list)  # {id, status, chars} of the turn
     thinking_tool: bool = False  # kiro: a tool named "thinking" is offered (older kiro-cli)
+    # Provider beta features the request opts into (Anthropic `anthropic-beta` header or
+    # `anthropic_beta` body field), e.g. "context-1m-2025-08-07", which changes the context window.
+    betas: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # origin, trigger, profile_arn, project, ...
 
 

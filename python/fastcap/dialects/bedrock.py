@@ -126,6 +126,7 @@ def parse_request(ex: Exchange) -> RequestInfo:
             r.tools.append(spec["name"])
             r.tool_types.append("toolSpec")
     r.max_tokens = i(d(body.get("inferenceConfig")).get("maxTokens"))
+    r.betas = anthropic.request_betas(ex, body)
     extra = d(body.get("additionalModelRequestFields"))
     thinking = d(extra.get("thinking")) or d(extra.get("reasoning_config"))
     ttype = s(thinking.get("type"))

@@ -1,12 +1,14 @@
 """Readers for existing captures: every format becomes a list of `Exchange`s.
 
-| format | reader | fidelity |
+| format | reader | body fidelity (`model.BodyFidelity`, set per body) |
 |---|---|---|
-| `cbor` | `fastcap.readers.cbor` (fastcap / llm-interactive-proxy captures) | exact, with chunk times |
-| `mitm` | `mitmflow.read_mitm` (mitmproxy's `FlowReader`) | exact |
-| `har` | `har.read_har` (latin-1 recovery of text bodies) | exact |
-| `jsonl` | `jsonl.read_jsonl` (agent-system-dissect `traffic.jsonl`) | JSON values / lossy text |
-| `mitmlog` | `mitmlog.read_mitmlog` (mitmdump console output, parsed in Rust) | text log |
+| `cbor` | `fastcap.readers.cbor` (fastcap / llm-interactive-proxy captures) | complete (with chunk times); truncated without an end marker or with `trunc` |
+| `mitm` | `mitmflow.read_mitm` (mitmproxy's `FlowReader`) | complete, or missing (streamed, not stored) |
+| `har` | `har.read_har` (latin-1 recovery of text bodies) | complete; recovered_from_text / missing when the HAR lost it |
+| `jsonl` | `jsonl.read_jsonl` (agent-system-dissect `traffic.jsonl`) | complete, json_value, recovered_from_text (U+FFFD) |
+| `mitmlog` | `mitmlog.read_mitmlog` (mitmdump console output, parsed in Rust) | json_value, from_text_log, recovered_from_text (EventStream), decoded_from_hex, truncated (11.x), missing |
+
+Trailers are kept from `.mitm` flows, CBOR (`trl` extension key) and JSONL (`fastcap` extension).
 
 `detect_format` looks at the content (the file name only breaks ties), and `read_exchanges`
 dispatches. Bad input raises a one-line `FormatError` subclass naming the file, the byte offset

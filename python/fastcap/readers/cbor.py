@@ -4,6 +4,10 @@ A request is the P->B entry (reconstructed HTTP/1.1 text) when the capture has o
 C->P body. The response is the non-stream B->P entry (status line + headers + body) or the
 stream's chunks in `ci` order with their arrival times. fastcap's own captures also put the
 response header block of a stream on its start marker (extra meta key `hdrs`).
+
+CBOR V2 has no place for HTTP trailers; fastcap keeps them as another extension key, `trl` (a
+header block like `hdrs`): on the P->B request entry, on the non-stream response entry, and on a
+stream's end marker (trailers follow the last chunk). Other readers ignore unknown keys.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from fastcap.analysis.requests import (
     with_request_keys,
 )
 from fastcap.capture_file import read_capture
-from fastcap.model import Chunk, Exchange, WsMessage
+from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange, WsMessage
 
 
 def parse_http_head(text: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -84,6 +88,26 @@ def _extra(row: dict[str, Any], key: str) -> Any:
     return orjson.loads(raw).get(key)
 
 
+def _trailers(row: dict[str, Any] | None) -> list[tuple[str, str]]:
+    block = _extra(row, "trl") if row is not None else None
+    return parse_header_block(block) if isinstance(block, str) else []
+
+
+def _fidelity(rows: list[dict[str, Any] | None], found: BodyFidelity) -> BodyFidelity:
+    """A body's fidelity from the entries that frame it: fastcap's extension key `fid` (written by
+    `fastcap convert` for a body that came from a weaker source), or `trunc` (the capture addon cut
+    the body at `fastcap_max_body`), else what the reader found."""
+    for row in rows:
+        if row is None:
+            continue
+        declared = _extra(row, "fid")
+        if isinstance(declared, str) and declared in BODY_FIDELITIES:
+            return declared  # type: ignore[return-value]
+        if _extra(row, "trunc") is not None:
+            return "truncated"
+    return found
+
+
 def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = None) -> list[Exchange]:
     del source_path  # kept for signature symmetry with the other readers
     if entries.height == 0:
@@ -95,6 +119,7 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
     firsts: dict[tuple[str, int], dict[str, Any]] = {}
     ws_frames: dict[str, list[WsMessage]] = {}
     markers: dict[str, dict[str, Any]] = {}
+    ends: dict[str, dict[str, Any]] = {}
     for row in keyed.iter_rows(named=True):
         key, d = row["req_key"], row["dir"]
         if row.get("transport") == "websocket" and row.get("protocol_event") == "frame":
@@ -109,6 +134,8 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
             continue
         if d == BACKEND_TO_PROXY and row.get("is_stream_start"):
             markers.setdefault(key, row)
+        if d == BACKEND_TO_PROXY and row.get("is_stream_end"):
+            ends.setdefault(key, row)
         if (row["data_len"] or 0) > 0 or d in (CLIENT_TO_PROXY, PROXY_TO_BACKEND):
             firsts.setdefault((key, d), row)
 
@@ -148,6 +175,10 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
             backend=req["backend"],
             model=req["model"],
         )
+        # The P->B entry holds the request as forwarded, else the C->P body; neither: not captured.
+        framing = pb if pb is not None and pb.get("transport") != "websocket" else cp
+        ex.request_body_fidelity = _fidelity([framing], "complete" if framing is not None else "missing")
+        ex.request_trailers = _trailers(framing)
         chunks = bodies.get(key, [])
         marker = markers.get(key)
         if key in ws_frames:
@@ -172,6 +203,11 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
             ex.ended_at = req["stream_end_ts"] or req["last_payload_ts"]
             if not req["complete"]:
                 ex.flags.add("cut_stream")
+            # No end marker: the capture stopped (or was killed) while the stream was still running.
+            ex.response_body_fidelity = _fidelity(
+                [marker, ends.get(key)], "complete" if req["complete"] else "truncated"
+            )
+            ex.response_trailers = _trailers(ends.get(key))
         elif chunks and ex.websocket is None:
             # Non-stream response: one entry holding the HTTP framing and body (or, on gateway
             # captures without framing, just the body).
@@ -188,8 +224,11 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
                 ex.response_body = b"".join(d for _, d in chunks)
             ex.response_started_at = t
             ex.ended_at = t
+            ex.response_body_fidelity = _fidelity([firsts.get((key, BACKEND_TO_PROXY))], "complete")
+            ex.response_trailers = _trailers(firsts.get((key, BACKEND_TO_PROXY)))
         elif ex.websocket is None:
             ex.fidelity = "missing"
+            ex.response_body_fidelity = "missing"
             ex.flags.add("no_response")
         if req["eos_termination"] == "error":
             ex.error = req["eos_reason"] or req["eos_error_class"] or "stream ended with an error"

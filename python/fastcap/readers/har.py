@@ -17,7 +17,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from fastcap.model import Exchange, WsMessage
+from fastcap.model import BodyFidelity, Exchange, WsMessage
 from fastcap.readers._errors import HarFormatError, make_error
 
 _CHARSET_RE = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
@@ -42,20 +42,32 @@ def body_bytes(
     text: str | None, encoding: str | None, mime_type: str, flags: set[str], prefix: str
 ) -> bytes | None:
     """Exact body bytes from a HAR `content`/`postData` text."""
+    return _body(text, encoding, mime_type, flags, prefix)[0]
+
+
+def _body(
+    text: str | None, encoding: str | None, mime_type: str, flags: set[str], prefix: str
+) -> tuple[bytes | None, BodyFidelity]:
+    """(bytes, fidelity): base64 and text in the charset mitmproxy inferred give the exact bytes."""
     if text is None:
-        return None
+        return None, "complete"
     if encoding == "base64":
         try:
-            return base64.b64decode(text, validate=False)
+            return base64.b64decode(text, validate=False), "complete"
         except (binascii.Error, ValueError):
             flags.add(prefix + "bad_base64")
-            return None
+            return None, "missing"
     charset = inferred_charset(mime_type)
     try:
-        return text.encode(charset, "surrogateescape" if charset == "utf-8" else "strict")
+        return text.encode(charset, "surrogateescape" if charset == "utf-8" else "strict"), "complete"
     except (UnicodeEncodeError, LookupError):
         flags.add(prefix + "lossy_text")
-        return text.encode("utf-8", "replace")
+        return text.encode("utf-8", "replace"), "recovered_from_text"
+
+
+def _declared_size(obj: dict[str, Any], key: str) -> int:
+    size = obj.get(key)
+    return size if isinstance(size, int) and size > 0 else 0
 
 
 def _ts(iso: str | None) -> float | None:
@@ -91,9 +103,11 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
     flags: set[str] = set()
     req_headers = _headers(req.get("headers"))
     post = req.get("postData") or {}
-    req_body = body_bytes(
+    req_body, req_fid = _body(
         post.get("text"), post.get("encoding"), _mime(req_headers, post.get("mimeType")), flags, "request_"
     )
+    if req_body is None and req_fid == "complete" and _declared_size(req, "bodySize"):
+        req_fid = "missing"  # HAR keeps postData for POST/PUT/PATCH only
     ex = Exchange(
         index=index,
         source="har",
@@ -102,6 +116,7 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
         request_headers=req_headers,
         request_body=req_body,
         http_version=str(req.get("httpVersion") or "HTTP/1.1"),
+        request_body_fidelity=req_fid,
     )
     status = resp.get("status")
     if isinstance(status, int) and status > 0:
@@ -109,7 +124,7 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
         ex.reason = str(resp.get("statusText", ""))
         ex.response_headers = _headers(resp.get("headers"))
         content = resp.get("content") or {}
-        ex.response_body = body_bytes(
+        ex.response_body, ex.response_body_fidelity = _body(
             content.get("text"),
             content.get("encoding"),
             _mime(ex.response_headers, content.get("mimeType")),
@@ -117,14 +132,15 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
             "",
         )
         if ex.response_body is None:
-            size = content.get("size")
-            if isinstance(size, int) and size > 0:
+            if _declared_size(content, "size"):
                 flags.add("content_missing")
                 ex.fidelity = "missing"
-            else:
+                ex.response_body_fidelity = "missing"
+            elif ex.response_body_fidelity == "complete":
                 ex.response_body = b""
     else:
         ex.fidelity = "missing"
+        ex.response_body_fidelity = "missing"
     err = entry.get("_error")
     if err:
         ex.error = str(err.get("msg", err) if isinstance(err, dict) else err)

@@ -13,6 +13,8 @@ fastcap's own extension lives under the top-level key `fastcap` (ignored by othe
 | `request_body_b64`, `response_body_b64` | exact body bytes (content-encoding removed), base64 |
 | `chunks` | response chunks: `{"t": epoch s, "data_b64": …}` or `{"t": …, "len": n}` (slices of the exact body), or `[t, data_b64]` |
 | `session_id`, `request_id`, `backend`, `model` | copied to the `Exchange` |
+| `request_body_fidelity`, `response_body_fidelity` | how the body was known when it was converted (model.py), when not `complete` |
+| `request_trailers`, `response_trailers` | HTTP trailers, `[[name, value], …]` (or an object), redacted like headers |
 
 Malformed lines are reported on stderr as `WARNING: skipping malformed line N: <error>` and skipped.
 """
@@ -26,7 +28,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from fastcap.model import Chunk, Exchange
+from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange
 from fastcap.readers._errors import JsonlFormatError, make_error
 
 
@@ -55,18 +57,25 @@ def _b64(v: Any) -> bytes | None:
 
 def _body(
     value: Any, exact: bytes | None, flags: set[str], prefix: str
-) -> tuple[bytes | None, str | None, bool]:
-    """(bytes, text, is_json_value)."""
+) -> tuple[bytes | None, str | None, BodyFidelity]:
+    """(bytes, text, fidelity). A string without U+FFFD was valid UTF-8, so its bytes are exact."""
     if exact is not None:
-        return exact, None, False
+        return exact, None, "complete"
     if value is None:
-        return None, None, False
+        return None, None, "complete"  # the format writes null for an empty body
     if isinstance(value, str):
         if "\ufffd" in value:
             flags.add(prefix + "lossy_binary")
-            return None, value, False
-        return value.encode("utf-8"), None, False
-    return None, json.dumps(value, ensure_ascii=False), True
+            return None, value, "recovered_from_text"
+        return value.encode("utf-8"), None, "complete"
+    return None, json.dumps(value, ensure_ascii=False), "json_value"
+
+
+def _declared_fidelity(ext: dict[str, Any], key: str, found: BodyFidelity) -> BodyFidelity:
+    """A fidelity fastcap's writer recorded (a body converted from a weaker source) beats what the
+    line itself shows: the bytes of a truncated log body look complete once written here."""
+    value = ext.get(key)
+    return value if isinstance(value, str) and value in BODY_FIDELITIES and value != "complete" else found
 
 
 def _f(v: Any) -> float | None:
@@ -89,7 +98,7 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
     ext = rec.get("fastcap")
     ext = ext if isinstance(ext, dict) else {}
     flags: set[str] = set()
-    req_bytes, req_text, req_json = _body(
+    req_bytes, req_text, req_fid = _body(
         req.get("body"), _b64(ext.get("request_body_b64")), flags, "request_"
     )
     ex = Exchange(
@@ -100,27 +109,32 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
         request_headers=_headers(req.get("headers")),
         request_body=req_bytes,
         request_body_text=req_text,
+        request_body_fidelity=_declared_fidelity(ext, "request_body_fidelity", req_fid),
     )
     # `fidelity` describes the response body (as for the other readers); a request body that
     # was stored as a JSON value is flagged instead.
-    if req_json:
+    if req_fid == "json_value":
         flags.add("request_json_value")
     if resp is not None:
         status = resp.get("status_code")
         ex.status = status if isinstance(status, int) and not isinstance(status, bool) else None
         ex.response_headers = _headers(resp.get("headers"))
-        rb, rt, rj = _body(resp.get("body"), _b64(ext.get("response_body_b64")), flags, "")
+        rb, rt, rf = _body(resp.get("body"), _b64(ext.get("response_body_b64")), flags, "")
         ex.response_body, ex.response_body_text = rb, rt
-        if rj:
+        ex.response_body_fidelity = _declared_fidelity(ext, "response_body_fidelity", rf)
+        if rf == "json_value":
             ex.fidelity = "json_value"
         elif rt is not None:
             ex.fidelity = "text_log"
     else:
         ex.fidelity = "missing"
+        ex.response_body_fidelity = "missing"
     ex.ended_at = _f(ext.get("ended_at")) or _f(rec.get("timestamp"))
     ex.started_at = _f(ext.get("started_at"))
     ex.request_ended_at = _f(ext.get("request_ended_at"))
     ex.response_started_at = _f(ext.get("response_started_at"))
+    ex.request_trailers = _headers(ext.get("request_trailers"))
+    ex.response_trailers = _headers(ext.get("response_trailers"))
     for key in ("session_id", "request_id", "backend", "model"):
         if isinstance(ext.get(key), str):
             setattr(ex, key, ext[key])

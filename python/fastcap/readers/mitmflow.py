@@ -25,6 +25,11 @@ def _headers(h: Any) -> list[tuple[str, str]]:
     return [(_text(k), _text(v)) for k, v in h.fields]
 
 
+def _trailers(message: Any) -> list[tuple[str, str]]:
+    trailers = getattr(message, "trailers", None)  # mitmproxy Headers, or None without trailers
+    return _headers(trailers) if trailers is not None else []
+
+
 def _body(message: Any, flags: set[str], prefix: str) -> bytes | None:
     if message.raw_content is None:
         flags.add(prefix + "content_missing")
@@ -50,21 +55,27 @@ def _exchange(index: int, flow: Any) -> Exchange | None:
         url=req.url,
         request_headers=_headers(req.headers),
         request_body=_body(req, flags, "request_"),
+        request_trailers=_trailers(req),
         http_version=req.http_version,
         started_at=req.timestamp_start,
         request_ended_at=req.timestamp_end,
     )
+    # A flow file holds a body's exact bytes, or null when it was streamed and not stored.
+    ex.request_body_fidelity = "missing" if ex.request_body is None else "complete"
     if resp is not None:
         ex.status = resp.status_code
         ex.reason = resp.reason
         ex.response_headers = _headers(resp.headers)
         ex.response_body = _body(resp, flags, "")
+        ex.response_trailers = _trailers(resp)
         ex.response_started_at = resp.timestamp_start
         ex.ended_at = resp.timestamp_end
         if ex.response_body is None:
             ex.fidelity = "missing"
+            ex.response_body_fidelity = "missing"
     else:
         ex.fidelity = "missing"
+        ex.response_body_fidelity = "missing"
     if flow.error is not None:
         ex.error = flow.error.msg
     if getattr(flow, "websocket", None) is not None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastcap import _native
-from fastcap.model import Exchange, Fidelity, WsMessage
+from fastcap.model import BodyFidelity, Exchange, Fidelity, WsMessage
 
 _F = _native.MITMLOG_BODY_FLAGS
 _CUT_OFF = _F["cut_off"]
@@ -68,6 +68,35 @@ def _body_flags(flags: int, ct: str, version: str, prefix: str, out: set[str]) -
         out.add(prefix + "lossy_binary")
 
 
+def _parses_as_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def body_fidelity(
+    flags: int, ct: str, version: str, *, logged: bool, text: str | None, exact: bytes | None
+) -> BodyFidelity:
+    """What one body of the log is (model.py's table), from the parser's flags and the view that
+    printed it. `logged`: flow_detail ≥ 3 and the message exists (else the body never was)."""
+    if not logged or flags & _MISSING:
+        return "missing"
+    if flags & _CUT_OFF and (version == "11" or flags & _CRLF):
+        return "truncated"  # 11.x printed only the first 512 lines (12.x prints all, then the marker)
+    if flags & _HEXDUMP and exact is not None:
+        return "decoded_from_hex"
+    if text is None or text == "":
+        return "complete"  # an empty body prints no lines
+    view = body_view(ct, flags)
+    if view == "raw" and (flags & _LOSSY_MARKS or ct in _BINARY_TYPES):
+        return "recovered_from_text"
+    if view == "json" and _parses_as_json(text):
+        return "json_value"
+    return "from_text_log"
+
+
 def _rows(table: Any) -> Iterable[Mapping[str, Any]]:
     import polars as pl
 
@@ -105,6 +134,10 @@ def exchanges_from_table(table: Any, info: Mapping[str, Any]) -> list[Exchange]:
             flags.add("incomplete")
         if row["detail"] < 3:
             flags.add("bodies_not_logged")
+        if row.get("has_trailers"):
+            # The log printed a `--- HTTP Trailers` block; the native parser skips its lines, so the
+            # values are not on the Exchange (read the .mitm file or a fastcap capture for them).
+            flags.add("trailers_not_kept")
         fidelity: Fidelity = "text_log"
         if rs_flags & _HEXDUMP:
             fidelity = "exact"
@@ -117,6 +150,14 @@ def exchanges_from_table(table: Any, info: Mapping[str, Any]) -> list[Exchange]:
                 pass
             else:
                 fidelity = "json_value"
+        logged = row["detail"] >= 3
+        req_fid = body_fidelity(
+            rq_flags, req_ct, version, logged=logged, text=req_text, exact=row["request_body_bytes"]
+        )
+        resp_fid = body_fidelity(
+            rs_flags, resp_ct, version, logged=logged and status is not None, text=resp_text,
+            exact=row["response_body_bytes"],
+        )
         ex = Exchange(
             index=i,
             source="mitmlog",
@@ -133,6 +174,8 @@ def exchanges_from_table(table: Any, info: Mapping[str, Any]) -> list[Exchange]:
             response_body_text=resp_text,
             size_text=size_text,
             fidelity=fidelity,
+            request_body_fidelity=req_fid,
+            response_body_fidelity=resp_fid,
             flags=flags,
             error=row["error"],
         )

@@ -1,7 +1,9 @@
 """Request/response bodies as redacted values and as §2.4 Markdown blocks.
 
 A body is decoded once into a `Body` (JSON value, text, bytes, empty or missing) and redacted before
-anything renders it. Source notes (§1) say when the bytes cannot be trusted.
+anything renders it. Source notes (§1) say when the bytes cannot be trusted: they come from the
+fidelity the reader set on each body (`Exchange.request_body_fidelity` / `response_body_fidelity`),
+never from guessing here.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from fastcap.model import Exchange
+from fastcap.model import BodyFidelity, Exchange
 from fastcap.reports.markdown import fence, hexdump, json_text, note, parse_json
 from fastcap.reports.safety import Redactor
 
@@ -40,28 +42,42 @@ def _looks_binary(data: bytes) -> bool:
     return any(ch < " " and ch not in "\r\n\t\f" for ch in text[:4096])
 
 
-def _notes(ex: Exchange, side: str, text: str | None, data: bytes | None) -> tuple[str, ...]:
-    flags = ex.flags
-    out: list[str] = []
-    truncated = f"{side}_truncated" in flags
-    if not truncated and ({"truncated", "cut_off_marker"} & flags):
-        lines = (text or "").count("\n") + 1 if text else 0
-        other_text = ex.request_body_text if side == "response" else ex.response_body_text
-        other_lines = (other_text or "").count("\n") + 1 if other_text else 0
-        truncated = lines >= CUTOFF_LINES or (side == "response" and other_lines < CUTOFF_LINES)
-    if truncated and data is None:
-        out.append(f"Body truncated by mitmdump (flow_detail=3 cut-off at {CUTOFF_LINES} lines).")
-    lossy = f"{side}_lossy_binary" in flags or (
-        "lossy_binary" in flags and data is None and text is not None and (side == "response" or "\ufffd" in text)
-    )
-    if lossy:
-        out.append("Body recovered from the mitmdump text log; binary content is lossy.")
-    return tuple(out)
+def fidelity(ex: Exchange, side: str) -> BodyFidelity:
+    return ex.request_body_fidelity if side == "request" else ex.response_body_fidelity
+
+
+# Why a body is not its exact bytes, per source (`*` for any other source).
+_EXPLANATIONS: dict[tuple[BodyFidelity, str], str] = {
+    ("truncated", "mitmlog"): f"Body truncated by mitmdump (flow_detail=3 cut-off at {CUTOFF_LINES} lines).",
+    ("truncated", "cbor"): "Body truncated in the capture (the stream never ended while recording, or fastcap_max_body cut it).",
+    ("truncated", "*"): "Body truncated in the source.",
+    ("missing", "mitmlog"): "Body not in the mitmdump log (streamed and not stored, or flow_detail below 3).",
+    ("missing", "mitm"): "Body not stored in the flow file (streamed without store_streamed_bodies).",
+    ("missing", "*"): "Body not stored in the source.",
+    ("recovered_from_text", "mitmlog"): "Body recovered from the mitmdump text log; binary content is lossy.",
+    ("recovered_from_text", "*"): "Body recovered from text with replacement characters; binary content is lossy.",
+    ("decoded_from_hex", "*"): "Body decoded from the mitmdump hex dump (exact bytes).",
+    ("from_text_log", "*"): "Body text as the mitmdump log printed it; line endings and trailing blank lines may differ.",
+    ("json_value", "*"): "Body is the JSON value the source recorded, not its exact bytes.",
+}
+
+
+def fidelity_note(ex: Exchange, side: str) -> str | None:
+    """The §1 source note for a body that is not `complete`, naming its fidelity."""
+    value = fidelity(ex, side)
+    if value == "complete":
+        return None
+    text = _EXPLANATIONS.get((value, ex.source)) or _EXPLANATIONS[(value, "*")]
+    return f"{text} Fidelity: `{value}`."
+
+
+def _notes(ex: Exchange, side: str) -> tuple[str, ...]:
+    note_text = fidelity_note(ex, side)
+    return (note_text,) if note_text else ()
 
 
 def _missing(ex: Exchange, side: str) -> bool:
-    flags = ex.flags
-    return f"{side}_content_missing" in flags or (side == "response" and "content_missing" in flags)
+    return fidelity(ex, side) == "missing"
 
 
 def decode_body(ex: Exchange, side: str, redactor: Redactor) -> Body:
@@ -70,11 +86,9 @@ def decode_body(ex: Exchange, side: str, redactor: Redactor) -> Body:
         data, text, ctype = ex.request_body, ex.request_body_text, ex.request_content_type
     else:
         data, text, ctype = ex.response_body, ex.response_body_text, ex.content_type
-    notes = _notes(ex, side, text, data)
+    notes = _notes(ex, side)
     if data is None and text is None:
-        if _missing(ex, side) or ex.fidelity == "missing":
-            return Body("missing", content_type=ctype, notes=notes)
-        return Body("empty", content_type=ctype, notes=notes)
+        return Body("missing" if _missing(ex, side) else "empty", content_type=ctype, notes=notes)
     if data is not None and len(data) == 0:
         return Body("empty", content_type=ctype, notes=notes)
     if data is None and text is not None and text == "":

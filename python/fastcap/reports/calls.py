@@ -206,10 +206,11 @@ def response_kind(call: Call) -> str:
 
 def render_call(call: Call, redactor: Redactor) -> str:
     ex = call.ex
-    lines = [f"# {call.nn}. {call.api}", "", "## Request", ""]
+    lines = [f"# {call.nn}. {redactor.text(call.api)}", "", "## Request", ""]
     lines += [fence(f"{ex.method} {redactor.url(ex.url)}"), ""]
     lines += ["### Request Headers", "", header_block(redactor.headers(ex.request_headers)), ""]
     lines += ["### Request Body", "", *body_block(decode_body(ex, "request", redactor)), ""]
+    lines += trailer_lines("Request", ex.request_trailers, redactor)
     lines += ["## Response", ""]
     if ex.error:
         lines += [note(f"Error: {redactor.text(ex.error)}"), ""]
@@ -225,4 +226,13 @@ def render_call(call: Call, redactor: Redactor) -> str:
         extra = [note(redactor.text(n)) for n in call.resp.notes]
         lines += [*extra, ""] if extra else []
         lines += [*body_block(decode_body(ex, "response", redactor)), ""]
+    lines += trailer_lines("Response", ex.response_trailers, redactor)
     return finish(lines)
+
+
+def trailer_lines(side: str, trailers: list[tuple[str, str]], redactor: Redactor) -> list[str]:
+    """HTTP trailers after the body they follow, redacted like headers; nothing when there are none
+    (so the §2.4 template is unchanged for ordinary traffic)."""
+    if not trailers:
+        return []
+    return [f"### {side} Trailers", "", header_block(redactor.headers(trailers)), ""]

@@ -224,9 +224,20 @@ def build_findings(
         elif issue["kind"] in ("stream_error", "cut_stream"):
             out.append(f"Stream problem in call #{issue['call']}: {issue['message']}")
     for c in calls:
-        problems = sorted(
-            f for f in c.ex.flags if f in ("truncated", "cut_off_marker", "lossy_binary", "content_missing", "corrupt")
-        )
+        problems = [
+            f"{side} body {_FIDELITY_WORDS[fid]}"
+            for side, fid in (("request", c.ex.request_body_fidelity), ("response", c.ex.response_body_fidelity))
+            if fid in _FIDELITY_WORDS and not (fid == "missing" and "bodies_not_logged" in c.ex.flags)
+        ]
         if problems:
-            out.append(f"Call #{c.nn} {c.api}: body {', '.join(p.replace('_', ' ') for p in problems)}")
+            out.append(f"Call #{c.nn} {c.api}: {', '.join(problems)}")
     return out
+
+
+# Body fidelities worth a finding (reports.md §2.8: truncated or lossy bodies). A log written at
+# flow_detail < 3 has no bodies at all; that is its configuration, not a finding per call.
+_FIDELITY_WORDS = {
+    "truncated": "truncated",
+    "recovered_from_text": "recovered from lossy text",
+    "missing": "missing",
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastcap.context_windows import context_window
 from fastcap.reports.context import Call
 from fastcap.reports.markdown import fmt_number
 
@@ -30,14 +31,24 @@ def is_kiro_call(call: Call) -> bool:
     return call.ca.dialect == "kiro" or call.operation in ("GenerateAssistantResponse", "SendMessage")
 
 
+def call_window(call: Call, windows: dict[str, int]) -> int | None:
+    """The call's context window: as the capture declares it (kiro `ListAvailableModels`), else the
+    built-in table (`fastcap.context_windows`, 1M for Claude with the `context-1m` beta), else None."""
+    model = call.req.model or call.resp.model
+    if not model:
+        return None
+    return windows.get(model) or context_window(model, betas=call.req.betas)
+
+
 def context_pct(call: Call, windows: dict[str, int]) -> float | None:
-    """Final kiro contextUsagePercentage, else input tokens ÷ a known context window."""
+    """Final kiro contextUsagePercentage, else prompt tokens ÷ the model's context window."""
     if call.resp.context_usage_pct:
         return call.resp.context_usage_pct[-1]
     usage = call.resp.usage
-    model = call.req.model or call.resp.model
-    if usage and usage.input_total is not None and model and windows.get(model):
-        return round(100.0 * usage.input_total / windows[model], 2)
+    window = call_window(call, windows)
+    # `input_total` is the whole prompt: uncached input + cache reads + cache writes (sse.md §9).
+    if usage and usage.input_total is not None and window:
+        return round(100.0 * usage.input_total / window, 2)
     return None
 
 

@@ -1,8 +1,11 @@
 """The one code path between unredacted data and rendered text (reports.md §6).
 
-The patterns live in `fastcap.redact` and `fastcap.leakscan` (owned by the capture engineer); this
-module only adapts their functions to the small interface the renderers use, so that nothing is
-rendered without passing through them. Redaction can only be turned off explicitly (`NullRedactor`).
+The patterns live in `fastcap.secret_patterns`, applied by `fastcap.redact` and checked by
+`fastcap.leakscan`; this module only adapts their functions to the small interface the renderers
+use, so that nothing is rendered without passing through them. Reports use the `OUTPUT`
+configuration: named fields plus secrets inside free text (prompts, assistant text, tool arguments,
+URLs), so a key quoted in a message is scrubbed instead of failing the leak scan. Redaction can only
+be turned off explicitly (`NullRedactor`).
 """
 
 from __future__ import annotations
@@ -76,31 +79,31 @@ class ModuleRedactor:
 
     def __init__(self, module: ModuleType) -> None:
         self._m = module
-        missing = [n for n in ("redact_headers", "redact_url", "redact_json", "redact_body") if not hasattr(module, n)]
+        wanted = ("redact_headers", "redact_url", "redact_json", "redact_body", "redact_text", "OUTPUT")
+        missing = [n for n in wanted if not hasattr(module, n)]
         if missing:
             raise SafetyUnavailable(f"fastcap.redact lacks {', '.join(missing)}; refusing to write reports")
+        self._config = module.OUTPUT
 
     def headers(self, headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-        return list(self._m.redact_headers(list(headers)))
+        return list(self._m.redact_headers(list(headers), self._config))
 
     def url(self, url: str) -> str:
-        return str(self._m.redact_url(url))
+        return str(self._m.redact_url(url, self._config))
 
     def json(self, value: Any, *, url: str | None = None) -> Any:
-        return self._m.redact_json(value, url=url)
+        return self._m.redact_json(value, self._config, url=url)
 
     def form(self, text: str, *, url: str | None = None) -> str:
         data = text.encode("utf-8", "surrogateescape")
-        out = self._m.redact_body(data, "application/x-www-form-urlencoded", url=url)
+        out = self._m.redact_body(data, "application/x-www-form-urlencoded", self._config, url=url)
         return text if out is data else bytes(out).decode("utf-8", "replace")
 
     def text(self, text: str) -> str:
-        # Free text (assistant output, previews) has no field structure to redact; secrets in it are
-        # caught by the post-write leak scan, which fails the run.
-        return text
+        return str(self._m.redact_text(text, self._config))
 
     def body(self, data: bytes, content_type: str, *, url: str | None = None) -> bytes:
-        return bytes(self._m.redact_body(data, content_type, url=url))
+        return bytes(self._m.redact_body(data, content_type, self._config, url=url))
 
 
 def get_redactor(enabled: bool = True) -> Redactor:

@@ -17,7 +17,7 @@ from fastcap.reports.auth import build_auth, category, render_auth
 from fastcap.reports.calls import size_text
 from fastcap.reports.context import Call, ReportContext
 from fastcap.reports.findings import build_findings, build_issues, build_timing, build_tokens, model_catalogue
-from fastcap.reports.flow import agent_name, build_flow, context_pct, is_kiro_call, render_tree
+from fastcap.reports.flow import agent_name, build_flow, call_window, context_pct, is_kiro_call, render_tree
 from fastcap.reports.markdown import (
     DASH,
     fence,
@@ -178,6 +178,7 @@ def build_context_usage(calls: list[Call], windows: dict[str, int]) -> dict[str,
                 "call": call.nn,
                 "history_length": call.req.history_length,
                 "input_tokens": usage.input_total if usage else None,
+                "context_window": call_window(call, windows),
                 "context_pct": context_pct(call, windows),
             }
         )
@@ -246,7 +247,7 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
         }
         for c in calls
     ]
-    return {
+    data = {
         "title": f"Capture Analysis Report — {ctx.title or session_timestamp(ctx)}",
         "agent": agent_name(calls),
         "environment": build_environment(ctx, kiro),
@@ -265,6 +266,10 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
         ),
         "model_catalogue": catalogue,
     }
+    # Every string of the report (user agents, model ids, tree labels, findings) goes through the
+    # free-text redaction once more: report.md and report.json are rendered from this data only.
+    scrubbed: dict[str, Any] = ctx.redactor.json(data)
+    return scrubbed
 
 
 # --- rendering ---------------------------------------------------------------------------------------
