@@ -1039,41 +1039,44 @@ struct Inflated {
 fn inflate_jobs(jobs: &[(usize, usize, usize)], buf: &[u8], buffer_index: u32) -> Inflated {
     let mut inflater = Decompressor::new();
     let mut out = Vec::new();
+    let mut used = 0;
     let rows = jobs
         .iter()
         .map(|&(row, start, len)| {
-            let r = inflate_into(&mut inflater, &buf[start..start + len], &mut out).map(|(off, n)| {
+            let r = inflate_into(&mut inflater, &buf[start..start + len], &mut out, &mut used).map(|(off, n)| {
                 let view = make_view(&out[off..off + n], buffer_index, u32::try_from(off).expect("inflated payloads under 4 GiB per batch"));
                 (view, n)
             });
             (row, r)
         })
         .collect();
+    out.truncate(used);
     Inflated { out, rows }
 }
 
 /// Largest payload we will inflate one entry to; a guard against decompression bombs.
 const MAX_INFLATED: usize = 1 << 30;
 
-/// Inflate `data` onto the end of `out`; returns the offset and length of the result.
-fn inflate_into(inflater: &mut Decompressor, data: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize), String> {
-    let start = out.len();
+/// Inflate `data` into `out` at `*used`; returns the offset and length of the result.
+///
+/// `out` only ever grows (doubling), and the bytes past `*used` are scratch the decompressor
+/// overwrites: zero-filling a fresh output window for every small payload cost more than a
+/// tenth of loading.
+fn inflate_into(inflater: &mut Decompressor, data: &[u8], out: &mut Vec<u8>, used: &mut usize) -> Result<(usize, usize), String> {
+    let start = *used;
     let mut cap = data.len().saturating_mul(4).max(512);
     loop {
-        out.resize(start + cap, 0);
-        match inflater.zlib_decompress(data, &mut out[start..]) {
+        if out.len() < start + cap {
+            out.resize((start + cap).max(out.len() * 2), 0);
+        }
+        match inflater.zlib_decompress(data, &mut out[start..start + cap]) {
             Ok(n) => {
-                out.truncate(start + n);
+                *used = start + n;
                 return Ok((start, n));
             }
             Err(DecompressionError::InsufficientSpace) if cap < MAX_INFLATED => cap = cap.saturating_mul(4).min(MAX_INFLATED),
-            Err(e) => {
-                out.truncate(start);
-                return Err(match e {
-                    DecompressionError::InsufficientSpace => "payload inflates beyond 1 GiB".into(),
-                    DecompressionError::BadData => "invalid zlib data".into(),
-                });
-            }
+            Err(DecompressionError::InsufficientSpace) => return Err("payload inflates beyond 1 GiB".into()),
+            Err(DecompressionError::BadData) => return Err("invalid zlib data".into()),
         }
     }
 }
