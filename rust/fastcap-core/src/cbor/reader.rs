@@ -698,7 +698,6 @@ struct Scan {
     file_index: u64,
     diagnostics: Vec<Diagnostic>,
     done: bool,
-    last_window: Option<(usize, usize)>,
 }
 
 /// Largest span of the file one batch may reference (view offsets are 32-bit).
@@ -748,9 +747,9 @@ impl EntryReader {
     }
 
     /// The caller is done with what the previous call returned (it asks for more): drop those
-    /// file pages from memory again. Decoding released them once already, but reading the
-    /// payloads afterwards faults them back in; without this, a multi-GB capture would stay
-    /// resident page by page.
+    /// file pages from memory (large files only). Releasing them any earlier, while decoding,
+    /// only made the caller's reads of the payloads fault them back in; never releasing them
+    /// would leave a multi-GB capture resident page by page.
     fn release_handed_out(&mut self) {
         let pos = self.scan.pos;
         if pos > self.handed_out {
@@ -825,9 +824,6 @@ impl EntryReader {
                     self.scan.pos = ahead.pos;
                     self.scan.file_index += ahead.file_index;
                     self.scan.done = ahead.done;
-                    if let Some((s, l)) = std::mem::replace(&mut self.scan.last_window, ahead.last_window) {
-                        shared.release(s, l);
-                    }
                 }
             }
         }
@@ -852,7 +848,7 @@ fn shift_file_index(batch: RecordBatch, shift: u64) -> RecordBatch {
 
 impl Scan {
     fn new(pos: usize) -> Self {
-        Scan { pos, file_index: 0, diagnostics: Vec::new(), done: false, last_window: None }
+        Scan { pos, file_index: 0, diagnostics: Vec::new(), done: false }
     }
 
     /// Decode up to `batch_rows` entries, stopping at the first entry that starts at or after
@@ -863,10 +859,6 @@ impl Scan {
         }
         let buf: &[u8] = (**shared).as_ref();
         let window_start = self.pos;
-        // The previous batch's pages are no longer needed by the reader.
-        if let Some((start, len)) = self.last_window.take() {
-            shared.release(start, len);
-        }
         // Size the columns for the rows the rest of the file can plausibly hold, so the last, short
         // batch of a file does not map a full batch of columns (a batch also ends when full).
         let cap = opts.batch_rows.clamp(1, 1 << 16).min(buf.len().saturating_sub(window_start) / 16 + 1);
@@ -977,7 +969,6 @@ impl Scan {
         // SAFETY: `window` lies inside the bytes `owner` keeps alive (and never mutates) for as
         // long as the buffer exists.
         let window_buf = unsafe { Buffer::from_custom_allocation(ptr, window.len(), Arc::new(owner)) };
-        self.last_window = Some((window_start, self.pos - window_start));
         Some(batch.finish(schema, window_buf))
     }
 }
