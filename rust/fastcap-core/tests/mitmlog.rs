@@ -479,3 +479,62 @@ fn body_edge_cases() {
     assert!(f[0].resp_flags & BODY_CRLF != 0);
     assert_eq!(f[1].req_body.as_deref(), Some("last line"));
 }
+
+/// Invalid UTF-8 anywhere (here deep inside a body, past the first blocks) is repaired and the
+/// whole log parsed again: same flows, U+FFFD in place of the bad bytes.
+#[test]
+fn invalid_utf8_is_repaired() {
+    let mut log = Vec::new();
+    for i in 0..50 {
+        log.extend_from_slice(format!("127.0.0.1:{i}: POST http://a/{i}\n    h: v\n\n").as_bytes());
+        for k in 0..20 {
+            log.extend_from_slice(format!("    line {k} of body {i} é\n").as_bytes());
+        }
+        if i == 37 {
+            log.extend_from_slice(b"    bad \xff\xfe byte\n");
+        }
+        log.extend_from_slice(b"\n << 200 OK 1b\n\n");
+    }
+    let p = mitmlog::parse_bytes(&log).unwrap();
+    assert!(p.info.lossy_utf8);
+    let f = flows(&p);
+    assert_eq!(f.len(), 50);
+    let body = f[37].req_body.as_deref().unwrap();
+    assert!(body.ends_with("line 19 of body 37 é\nbad \u{FFFD}\u{FFFD} byte"), "{body}");
+    assert!(f[37].req_flags & mitmlog::BODY_HAS_REPLACEMENT != 0);
+    assert!(f[36].req_body.as_deref().unwrap().ends_with("line 19 of body 36 é"));
+    // valid multi-byte characters across 64-byte block boundaries are not a problem
+    let ok: String = (0..200).map(|i| format!("127.0.0.1:1: GET http://a/{i}\n    h: {}\n\n", "é€😀".repeat(i % 7))).collect();
+    let p = mitmlog::parse_bytes(ok.as_bytes()).unwrap();
+    assert!(!p.info.lossy_utf8);
+    assert_eq!(flows(&p)[13].req_headers[0].1, "é€😀".repeat(6));
+}
+
+/// ANSI colours that start late in a log, and an ESC inside a body the fast body loop is
+/// already reading, are stripped like any other.
+#[test]
+fn late_ansi_is_stripped() {
+    let mut log = String::new();
+    for i in 0..30 {
+        log.push_str(&format!("127.0.0.1:{i}: POST http://a/{i}\n    h: v\n\n"));
+        for k in 0..10 {
+            if i == 20 && k == 7 {
+                log.push_str("    \x1b[32m\"coloured\"\x1b[0m,\n");
+            } else {
+                log.push_str(&format!("    line {k}\n"));
+            }
+        }
+        log.push_str("\n << 200 OK 1b\n\n");
+    }
+    log.push_str("127.0.0.1:99: \x1b[35m\x1b[1mPOST\x1b[0m http://a/last\n    \x1b[34mh\x1b[0m: v\n\n");
+    let p = mitmlog::parse_bytes(log.as_bytes()).unwrap();
+    assert!(p.info.had_ansi);
+    let f = flows(&p);
+    assert_eq!(f.len(), 31);
+    let b = f[20].req_body.as_deref().unwrap();
+    assert_eq!(b.lines().nth(7), Some("\"coloured\","));
+    assert_eq!(b.lines().count(), 10);
+    assert_eq!(f[30].method, "POST");
+    assert_eq!(f[30].req_headers, vec![("h".into(), "v".into())]);
+    assert_eq!(f[29].req_body.as_deref().unwrap().lines().count(), 10);
+}

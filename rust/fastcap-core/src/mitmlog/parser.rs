@@ -342,11 +342,18 @@ fn lossy_marks(t: &[u8]) -> u32 {
     flags
 }
 
+/// Whether the line at `start` begins with the four-space indent.
+#[inline(always)]
+fn indented(src: &[u8], start: usize) -> bool {
+    src.get(start..start + 4) == Some(b"    ")
+}
+
 // ---------------------------------------------------------------------------------------------
 // The state machine
 
 pub(super) struct Parser<'a> {
-    text: &'a str,
+    /// The input; checked as UTF-8 line by line as the scan reaches it.
+    src: &'a [u8],
     st: Store,
     info: LogInfo,
     cols: Columns,
@@ -372,9 +379,9 @@ pub(super) struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    pub(super) fn new(text: &'a str, st: Store, info: LogInfo) -> Self {
+    pub(super) fn new(src: &'a [u8], st: Store, info: LogInfo) -> Self {
         Parser {
-            text,
+            src,
             st,
             info,
             cols: Columns::new(),
@@ -397,40 +404,88 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub(super) fn run(&mut self) {
-        let text = self.text;
-        let bytes = text.as_bytes();
+    /// Parse every line. Returns false, having stopped, when the input is not valid UTF-8.
+    pub(super) fn run(&mut self) -> bool {
+        let bytes = self.src;
         let len = bytes.len();
-        let ansi = self.info.had_ansi;
         let mut ends = LineEnds::new(bytes);
         let mut start = 0usize;
         let mut line_no: u64 = 0;
+        // A line end the body loop found but left to the general path.
+        let mut pending = None;
         while start < len {
-            let end = ends.next().unwrap_or(len);
+            let end = pending.take().unwrap_or_else(|| ends.next().unwrap_or(len));
             line_no += 1;
+            if ends.invalid {
+                return false;
+            }
             let had_cr = end > start && bytes[end - 1] == b'\r';
-            let l = &text[start..end - had_cr as usize];
-            if ansi && memchr(0x1b, l.as_bytes()).is_some() {
+            // SAFETY: every byte up to `end` was validated by `LineEnds` (not `invalid`), and the
+            // line runs from after a newline (or the start) to before one (or the end): it holds
+            // whole characters.
+            let l = unsafe { std::str::from_utf8_unchecked(&bytes[start..end - had_cr as usize]) };
+            if ends.esc && memchr(0x1b, l.as_bytes()).is_some() {
                 let owned = strip_ansi(l);
                 self.line(&owned, None, start as u64, line_no, had_cr);
             } else {
                 self.line(l, Some(start), start as u64, line_no, had_cr);
             }
             start = end + 1;
-            if ansi || !self.in_body() {
-                continue;
-            }
-            // Inside a body: every following line indented by four spaces belongs to it.
-            while start + 4 <= len && bytes[start..start + 4] == *b"    " {
-                let end = ends.next().unwrap_or(len);
-                line_no += 1;
-                let cs = start + 4;
-                let had_cr = end > cs && bytes[end - 1] == b'\r';
-                self.body_line_src(cs, end - had_cr as usize, had_cr);
-                start = end + 1;
+            if !ends.attention() && self.in_body() && indented(bytes, start) {
+                (start, pending) = self.body_lines(start, &mut ends, &mut line_no);
             }
         }
         self.info.lines = line_no;
+        self.info.had_ansi = ends.esc;
+        !ends.invalid
+    }
+
+    /// The rest of a body from the indented line at `start`: every following line indented by
+    /// four spaces belongs to it. Returns the start of the first line after the body, and that
+    /// line's end if it was already found (when the scan saw ESC or invalid UTF-8, the line is
+    /// left to the general path).
+    fn body_lines(&mut self, mut start: usize, ends: &mut LineEnds<'_>, line_no: &mut u64) -> (usize, Option<usize>) {
+        let src = self.src;
+        let len = src.len();
+        let arena = &mut self.st.arena;
+        let acc = &mut self.body;
+        let (mut lines, mut flags) = (acc.lines, acc.flags);
+        let mut last = acc.last;
+        let mut n = 0u64;
+        let mut pending = None;
+        loop {
+            let end = ends.next().unwrap_or(len);
+            if ends.attention() {
+                pending = Some(end);
+                break;
+            }
+            n += 1;
+            let cs = start + 4;
+            let had_cr = end > cs && src[end - 1] == b'\r';
+            let ce = end - had_cr as usize;
+            last = arena.len();
+            if end < len && !had_cr {
+                // The content and its newline, in one copy.
+                arena.push_from(src, cs, end + 1);
+            } else {
+                arena.push_from(src, cs, ce);
+                arena.push_byte(b'\n');
+            }
+            if had_cr {
+                flags |= BODY_CRLF;
+            }
+            if lines == 0 {
+                acc.first_src = Some((cs, ce));
+            }
+            lines += 1;
+            start = end + 1;
+            if !indented(src, start) {
+                break;
+            }
+        }
+        (acc.lines, acc.last, acc.flags) = (lines, last, flags);
+        *line_no += n;
+        (start, pending)
     }
 
     fn in_body(&self) -> bool {
@@ -680,15 +735,15 @@ impl<'a> Parser<'a> {
     /// One body line whose content is `input[cs..ce]` (indent and CR excluded).
     #[inline]
     fn body_line_src(&mut self, cs: usize, ce: usize, had_cr: bool) {
-        let src = self.text.as_bytes();
+        let src = self.src;
         let arena = &mut self.st.arena;
         let acc = &mut self.body;
         acc.last = arena.len();
         if src.get(ce) == Some(&b'\n') {
             // The content and its newline, in one copy.
-            arena.push(&src[cs..ce + 1]);
+            arena.push_from(src, cs, ce + 1);
         } else {
-            arena.push(&src[cs..ce]);
+            arena.push_from(src, cs, ce);
             arena.push_byte(b'\n');
         }
         if acc.lines == 0 {

@@ -365,39 +365,85 @@ pub(super) fn parse_hexdump(text: &str) -> Option<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 // Line splitting
 
-/// Iterator over the positions of `\n`, 64 bytes at a time.
+/// Iterator over the positions of `\n`, 64 bytes at a time, checking the input on the way.
 ///
 /// Hand-written because it is the hottest loop: log lines average ~40 bytes, and calling
 /// `memchr` once per line pays its setup cost on every short search (~18% of the parse in
 /// profiles). Here one pass builds a 64-bit mask of newline positions per 64-byte block (SSE2 on
 /// x86_64, SWAR elsewhere) and the positions are popped with `trailing_zeros`.
+///
+/// The same loads tell whether a block holds a non-ASCII byte or an ESC: non-ASCII runs are
+/// validated as UTF-8 right there (`std::str::from_utf8` on the run, pure-ASCII blocks need
+/// nothing), and ESC switches the parser to ANSI stripping. Doing this in the line scan, instead
+/// of a validation pass and an ESC search over the whole input first, reads the input once.
+///
+/// When a line end is returned, every byte up to it has been checked (the scan runs at most one
+/// block ahead), so the line may be used as `&str` unless `invalid` is set.
 pub(super) struct LineEnds<'a> {
     data: &'a [u8],
     base: usize,
     mask: u64,
+    /// Bytes before `max(checked, block start)` are known valid UTF-8; `checked` is a character
+    /// boundary.
+    checked: usize,
+    /// Invalid UTF-8 was found (the caller repairs the input and starts over).
+    pub invalid: bool,
+    /// An ESC byte was seen in the blocks scanned so far.
+    pub esc: bool,
 }
 
 impl<'a> LineEnds<'a> {
     pub(super) fn new(data: &'a [u8]) -> Self {
-        let mut it = LineEnds { data, base: 0, mask: 0 };
+        let mut it = LineEnds { data, base: 0, mask: 0, checked: 0, invalid: false, esc: false };
         it.mask = it.block_mask(0);
         it
     }
 
+    /// Something the caller must look at (`invalid` or `esc`) was seen.
+    #[inline(always)]
+    pub(super) fn attention(&self) -> bool {
+        self.invalid | self.esc
+    }
+
     #[inline]
-    fn block_mask(&self, base: usize) -> u64 {
+    fn block_mask(&mut self, base: usize) -> u64 {
         let rest = &self.data[base.min(self.data.len())..];
-        if rest.len() >= 64 {
-            newline_mask64(&rest[..64])
+        let (mask, high, esc) = if rest.len() >= 64 {
+            scan64(&rest[..64])
         } else {
             let mut m = 0u64;
+            let (mut high, mut esc) = (false, false);
             for (i, &b) in rest.iter().enumerate() {
-                if b == b'\n' {
-                    m |= 1 << i;
-                }
+                m |= ((b == b'\n') as u64) << i;
+                high |= b >= 0x80;
+                esc |= b == 0x1b;
             }
-            m
+            (m, high, esc)
+        };
+        self.esc |= esc;
+        if high {
+            self.check_utf8(base, base + rest.len().min(64));
         }
+        mask
+    }
+
+    /// Validate the non-ASCII run(s) of the block `[base, end)`, extended to the next ASCII byte
+    /// so no character is cut.
+    #[cold]
+    fn check_utf8(&mut self, base: usize, end: usize) {
+        if end <= self.checked {
+            return;
+        }
+        // Either `checked` (a boundary) or `base`, which follows an ASCII byte.
+        let from = self.checked.max(base);
+        let mut to = end;
+        while to < self.data.len() && self.data[to] >= 0x80 {
+            to += 1;
+        }
+        if std::str::from_utf8(&self.data[from..to]).is_err() {
+            self.invalid = true;
+        }
+        self.checked = to;
     }
 }
 
@@ -419,38 +465,52 @@ impl Iterator for LineEnds<'_> {
     }
 }
 
+/// Newline mask of a 64-byte block, and whether it holds a non-ASCII byte or an ESC.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-pub(super) fn newline_mask64(block: &[u8]) -> u64 {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+pub(super) fn scan64(block: &[u8]) -> (u64, bool, bool) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
     debug_assert!(block.len() >= 64);
     // SAFETY: SSE2 is part of the x86_64 baseline; the four unaligned 16-byte loads stay inside
     // `block`, which has at least 64 bytes.
     unsafe {
         let nl = _mm_set1_epi8(b'\n' as i8);
+        let esc = _mm_set1_epi8(0x1b);
         let p = block.as_ptr() as *const __m128i;
-        let m0 = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p), nl)) as u16 as u64;
-        let m1 = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.add(1)), nl)) as u16 as u64;
-        let m2 = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.add(2)), nl)) as u16 as u64;
-        let m3 = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.add(3)), nl)) as u16 as u64;
-        m0 | (m1 << 16) | (m2 << 32) | (m3 << 48)
+        let (v0, v1, v2, v3) = (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)), _mm_loadu_si128(p.add(2)), _mm_loadu_si128(p.add(3)));
+        let m0 = _mm_movemask_epi8(_mm_cmpeq_epi8(v0, nl)) as u16 as u64;
+        let m1 = _mm_movemask_epi8(_mm_cmpeq_epi8(v1, nl)) as u16 as u64;
+        let m2 = _mm_movemask_epi8(_mm_cmpeq_epi8(v2, nl)) as u16 as u64;
+        let m3 = _mm_movemask_epi8(_mm_cmpeq_epi8(v3, nl)) as u16 as u64;
+        let high = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3))) != 0;
+        let e = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v0, esc), _mm_cmpeq_epi8(v1, esc)),
+            _mm_or_si128(_mm_cmpeq_epi8(v2, esc), _mm_cmpeq_epi8(v3, esc)),
+        );
+        (m0 | (m1 << 16) | (m2 << 32) | (m3 << 48), high, _mm_movemask_epi8(e) != 0)
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-pub(super) fn newline_mask64(block: &[u8]) -> u64 {
-    // SWAR: exact zero-byte test on `word ^ 0x0a..` (no false positives), 8 bytes at a time.
-    let mut m = 0u64;
+pub(super) fn scan64(block: &[u8]) -> (u64, bool, bool) {
+    // SWAR: exact zero-byte test on `word ^ pattern` (no false positives), 8 bytes at a time.
+    fn zero_bytes(x: u64) -> u64 {
+        !(((x & 0x7f7f_7f7f_7f7f_7f7f).wrapping_add(0x7f7f_7f7f_7f7f_7f7f)) | x | 0x7f7f_7f7f_7f7f_7f7f)
+    }
+    let (mut m, mut high, mut esc) = (0u64, 0u64, 0u64);
     for (k, chunk) in block[..64].chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ 0x0a0a_0a0a_0a0a_0a0a;
-        let zero = !(((x & 0x7f7f_7f7f_7f7f_7f7f).wrapping_add(0x7f7f_7f7f_7f7f_7f7f)) | x | 0x7f7f_7f7f_7f7f_7f7f);
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let zero = zero_bytes(w ^ 0x0a0a_0a0a_0a0a_0a0a);
+        high |= w & 0x8080_8080_8080_8080;
+        esc |= zero_bytes(w ^ 0x1b1b_1b1b_1b1b_1b1b);
         let mut bits = 0u64;
         for i in 0..8 {
             bits |= ((zero >> (i * 8 + 7)) & 1) << i;
         }
         m |= bits << (k * 8);
     }
-    m
+    (m, high != 0, esc != 0)
 }
-
