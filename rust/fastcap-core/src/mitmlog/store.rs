@@ -101,8 +101,16 @@ unsafe impl Send for Arena {}
 
 impl Arena {
     pub fn new(cap: usize) -> std::io::Result<Arena> {
-        let (region, ptr, cap) = reserve(cap)?;
-        Ok(Arena { region, ptr, len: 0, cap, frozen: 0 })
+        // Where address space is committed strictly (vm.overcommit_memory = 2 ignores
+        // MAP_NORESERVE), a large reservation can fail: start smaller and let `grow` copy.
+        let mut want = cap;
+        loop {
+            match reserve(want) {
+                Ok((region, ptr, cap)) => return Ok(Arena { region, ptr, len: 0, cap, frozen: 0 }),
+                Err(e) if want <= 1 << 20 => return Err(e),
+                Err(_) => want /= 8,
+            }
+        }
     }
 
     #[inline]
@@ -327,5 +335,35 @@ impl ListCol {
         let field = Arc::new(Field::new("item", DataType::Utf8View, true));
         // Offsets start at 0 and never decrease (one `close` per row).
         Arc::new(ListArray::new(field, OffsetBuffer::new(ScalarBuffer::from(offsets)), values, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arena_grows_and_keeps_handed_out_buffers() {
+        let mut a = Arena::new(10).unwrap();
+        let first = a.push(b"hello ");
+        let frozen = a.buffer();
+        let line = b"0123456789abcdefghij\n";
+        for _ in 0..1000 {
+            a.push_from(&line[..], 0, line.len() - 1);
+            a.push_byte(b'\n');
+        }
+        assert_eq!(a.bytes(first.start, first.end), b"hello ");
+        assert_eq!(frozen.as_slice(), b"hello ");
+        assert_eq!(a.len(), 6 + 1000 * 21);
+        assert_eq!(&a.bytes(6, 27)[..], &line[..]);
+        let all = a.buffer();
+        assert!(all.as_slice()[6..].chunks(21).all(|c| c == line));
+    }
+
+    #[test]
+    fn windows_cover_every_value() {
+        assert_eq!(window_count(0), 1);
+        assert_eq!(window_count(WINDOW_STEP), 1);
+        assert_eq!(window_count(WINDOW_STEP + 1), 2);
     }
 }
