@@ -103,7 +103,8 @@ pub struct ParsedLog {
 // Entry points
 
 /// Parse a mitmdump log file (memory-mapped; the table's views point into the map, which it
-/// keeps alive).
+/// keeps alive). As with every mapped input, appending to the file meanwhile is harmless, but it
+/// must not be truncated while the table, or a DataFrame built on it, is in use.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<ParsedLog> {
     let file = File::open(path.as_ref())?;
     let len = file.metadata()?.len();
@@ -111,7 +112,7 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<ParsedLog> {
         return parse_bytes(&[]);
     }
     // SAFETY: the map is read-only; a file truncated underneath us by another process is the
-    // usual mmap caveat and is not something a log reader guards against.
+    // usual mmap caveat and is not something a log reader guards against (see above).
     // Not pre-faulted (`populate`): the first pass faults the pages in with fault-around, which
     // measured cheaper than MAP_POPULATE for page-cache-resident logs.
     let map = unsafe { memmap2::MmapOptions::new().map(&file)? };
