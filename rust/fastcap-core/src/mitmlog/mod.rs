@@ -225,7 +225,6 @@ fn schema() -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::scan::*;
-    use super::*;
 
     #[test]
     fn line_ends_match_memchr() {

@@ -355,9 +355,41 @@ mod tests {
         assert_eq!(a.bytes(first.start, first.end), b"hello ");
         assert_eq!(frozen.as_slice(), b"hello ");
         assert_eq!(a.len(), 6 + 1000 * 21);
-        assert_eq!(&a.bytes(6, 27)[..], &line[..]);
+        assert_eq!(a.bytes(6, 27), &line[..]);
         let all = a.buffer();
         assert!(all.as_slice()[6..].chunks(21).all(|c| c == line));
+    }
+
+    /// An input over 4 GiB (an untouched anonymous mapping: no memory is used) with values
+    /// across the 2 GiB window edges, and an arena value: every view reads back its own bytes.
+    #[test]
+    fn views_beyond_4gib() {
+        use arrow_array::cast::AsArray;
+        let len = 5usize << 30;
+        let Ok(mut map) = memmap2::MmapOptions::new().len(len).no_reserve_swap().map_anon() else {
+            return; // address space refused here: nothing to test
+        };
+        let spots = [0usize, (1 << 31) - 3, (1 << 31) + 40, (1 << 32) - 20, (1 << 32) + 40, len - 30];
+        let text = |i: usize| format!("value number {i}, long enough");
+        for (i, &p) in spots.iter().enumerate() {
+            map[p..p + text(i).len()].copy_from_slice(text(i).as_bytes());
+        }
+        let ptr = NonNull::new(map.as_mut_ptr()).unwrap();
+        // SAFETY: the mapping is alive as long as the Buffer and is not written any more.
+        let buf = unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(Region { _map: map })) };
+        let mut st = Store::new(buf).unwrap();
+        let mut col = ViewCol::default();
+        for (i, &p) in spots.iter().enumerate() {
+            col.push(st.view(Span::src(p, p + text(i).len())));
+        }
+        let owned = st.arena.push(b"an owned value, longer than twelve bytes");
+        col.push(st.view(owned));
+        let arr = col.finish_str(&st.buffers());
+        let arr = arr.as_string_view();
+        for i in 0..spots.len() {
+            assert_eq!(arr.value(i), text(i));
+        }
+        assert_eq!(arr.value(spots.len()), "an owned value, longer than twelve bytes");
     }
 
     #[test]
