@@ -6,11 +6,21 @@ from __future__ import annotations
 import ast
 import io
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
-from fastcap import MitmLogError
+from fastcap import MitmLogError, _native
 from fastcap.readers.mitmlog import log_info, read_mitmlog, read_mitmlog_text
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benches.baselines import mitmlog_py  # noqa: E402
+from benches.bench_mitmlog import generate  # noqa: E402
 
 DATA = Path(os.environ.get("FASTCAP_TESTDATA", "/work/shared/testdata")) / "mitmproxy"
 PATHS = ["/json", "/sse", "/es", "/big", "/bin", "/empty"]
@@ -287,3 +297,89 @@ def test_truncated_log_keeps_complete_flows(tmp_path):
     exs = read_mitmlog_text(data[:cut])
     assert [e.url.rsplit("/", 1)[1] for e in exs] == ["json", "sse", "es", "big", "bin"]
     assert exs[3].status == 200 and "incomplete" in exs[4].flags and exs[4].status is None
+
+
+# --- the native table against the benchmark's plain-Python parser ------------------------------
+
+
+def _native_flows(data: bytes) -> list[dict[str, Any]]:
+    """The native table in the baseline's shape (mitmlog_py.parse)."""
+    flag = _native.MITMLOG_BODY_FLAGS
+    table, _ = _native.parse_mitmlog_bytes(data)
+
+    def body(text: str | None, flags: int) -> dict[str, Any] | None:
+        if text is None:
+            return None
+        return {
+            "text": text,
+            "cut_off": bool(flags & flag["cut_off"]),
+            "missing": bool(flags & (flag["missing_11"] | flag["missing_12"])),
+        }
+
+    out = []
+    for r in pl.DataFrame(table).iter_rows(named=True):
+        out.append(
+            {
+                "client": r["client"],
+                "method": r["method"],
+                "url": r["url"],
+                "request_version": r["request_version"],
+                "request_headers": list(
+                    zip(r["request_header_names"], r["request_header_values"], strict=True)
+                ),
+                "request_body": body(r["request_body"], r["request_body_flags"]),
+                "status": r["status"],
+                "reason": r["reason"],
+                "size_text": r["size_text"],
+                "response_version": r["response_version"],
+                "response_headers": list(
+                    zip(r["response_header_names"], r["response_header_values"], strict=True)
+                ),
+                "response_body": body(r["response_body"], r["response_body_flags"]),
+                "error": r["error"],
+                "log_context": r["log_context"],
+            }
+        )
+    return out
+
+
+def _baseline_flows(data: bytes) -> list[dict[str, Any]]:
+    flows = mitmlog_py.parse(data.decode("utf-8", "replace"))
+    for f in flows:
+        f["request_headers"] = [tuple(h) for h in f["request_headers"]]
+        f["response_headers"] = [tuple(h) for h in f["response_headers"]]
+    return flows
+
+
+def _same_as_baseline(data: bytes) -> None:
+    ours, theirs = _native_flows(data), _baseline_flows(data)
+    assert len(ours) == len(theirs)
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert a == b, f"flow {i}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mitmdump_live_flow_detail3.txt",
+        "mitmdump_replay_flow_detail1.txt",
+        "mitmdump_replay_flow_detail2.txt",
+        "mitmdump_replay_flow_detail3.txt",
+        "mitmdump_live_stream_large_bodies.txt",
+        "mitmdump_live_stream_store_streamed_bodies.txt",
+        "dumper_h2_synthetic.txt",
+    ],
+)
+def test_same_information_as_baseline_recorded(name):
+    """What bench_mitmlog compares is the same information: every field the plain-Python
+    parser produces (bodies zero-copy or de-indented, headers unescaped) is equal."""
+    _same_as_baseline((DATA / name).read_bytes())
+
+
+def test_same_information_as_baseline_synthetic(tmp_path):
+    _same_as_baseline(synth_v11().encode("utf-8"))
+    lines = (DATA / "dumper_tty_colors_repr.txt").read_text().splitlines()
+    _same_as_baseline(ast.literal_eval(lines[1]).encode("utf-8"))
+    p = tmp_path / "bench.log"
+    generate(p, 0.3)
+    _same_as_baseline(p.read_bytes())

@@ -40,12 +40,12 @@ struct F {
 fn strs(b: &RecordBatch, col: &str, row: usize) -> Vec<String> {
     let l = b.column_by_name(col).unwrap().as_list::<i32>();
     let v = l.value(row);
-    let s = v.as_string::<i32>();
+    let s = v.as_string_view();
     (0..s.len()).map(|i| s.value(i).to_string()).collect()
 }
 
 fn opt_str(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
-    let a = b.column_by_name(col).unwrap().as_string::<i32>();
+    let a = b.column_by_name(col).unwrap().as_string_view();
     if a.is_null(row) {
         None
     } else {
@@ -67,7 +67,7 @@ fn flows(p: &ParsedLog) -> Vec<F> {
                     Some(a.value(r))
                 }
             };
-            let bytes = b.column_by_name("response_body_bytes").unwrap().as_binary::<i32>();
+            let bytes = b.column_by_name("response_body_bytes").unwrap().as_binary_view();
             out.push(F {
                 method: opt_str(b, "method", r).unwrap(),
                 url: opt_str(b, "url", r).unwrap(),
@@ -384,4 +384,157 @@ WebSocket connection closed by client: 1000
     assert!(!p.info.messages[1].from_client);
     assert_eq!(f[1].error.as_deref(), Some("Connection killed."));
     assert!(f[1].log_context[0].starts_with("WebSocket connection closed"));
+}
+
+fn list_pairs(b: &RecordBatch, names: &str, values: &str, row: usize) -> Vec<(String, String)> {
+    strs(b, names, row).into_iter().zip(strs(b, values, row)).collect()
+}
+
+#[test]
+fn trailers_are_kept() {
+    // §3.2/§3.4: `    --- HTTP Trailers` after the body block (or right after the header block
+    // when the body is empty), then one line per trailer field.
+    let log = "\
+127.0.0.1:7000: POST https://example.com/grpc HTTP/2.0
+    content-type: application/grpc
+
+    payload line
+
+    --- HTTP Trailers
+    x-checksum: abc
+ << HTTP/2.0 200 OK 12b
+    content-type: application/grpc
+
+    --- HTTP Trailers
+    grpc-status: 0
+    grpc-message: fine\\x21
+127.0.0.1:7001: GET https://example.com/plain
+    accept: */*
+
+ << 200 OK 0b
+    server: x
+
+";
+    let p = mitmlog::parse_bytes(log.as_bytes()).unwrap();
+    let b = &p.table.batches[0];
+    assert_eq!(b.num_rows(), 2);
+    assert_eq!(list_pairs(b, "request_trailer_names", "request_trailer_values", 0), vec![("x-checksum".into(), "abc".into())]);
+    assert_eq!(
+        list_pairs(b, "response_trailer_names", "response_trailer_values", 0),
+        vec![("grpc-status".into(), "0".into()), ("grpc-message".into(), "fine!".into())]
+    );
+    let f = flows(&p);
+    assert_eq!(f[0].req_body.as_deref(), Some("payload line"));
+    assert_eq!(f[0].resp_body, None);
+    assert_eq!(f[0].resp_headers, vec![("content-type".into(), "application/grpc".into())]);
+    let has = b.column_by_name("has_trailers").unwrap().as_boolean();
+    assert!(has.value(0) && !has.value(1));
+    assert!(strs(b, "request_trailer_names", 1).is_empty());
+    assert_eq!(f[1].resp_headers, vec![("server".into(), "x".into())]);
+}
+
+/// Many flows (more than one record batch), each body distinct: every view must resolve to its
+/// own flow's text, whether it points into the input (one-line bodies, headers) or the arena.
+#[test]
+fn views_across_batches() {
+    let n = 40_000;
+    let mut s = String::from("[00:00:00.000] HTTP(S) proxy listening at *:8080.\n");
+    for i in 0..n {
+        s.push_str(&format!("127.0.0.1:{}: POST https://h/{i}\n    x-i: {i}\n    x-esc: a\\\\{i}\n\n", 1000 + i % 50000));
+        if i % 3 == 0 {
+            s.push_str(&format!("    {{\n        \"i\": {i}\n    }}\n\n"));
+        } else {
+            s.push_str(&format!("    one line body number {i}\n\n"));
+        }
+        s.push_str(&format!(" << 200 OK {}b\n    content-type: text/plain\n\n    a\n    \n    b{i}\n    (cut off)\n\n", i % 1000));
+    }
+    let p = mitmlog::parse_bytes(s.as_bytes()).unwrap();
+    assert!(p.table.batches.len() >= 3);
+    let f = flows(&p);
+    assert_eq!(f.len(), n);
+    for (i, x) in f.iter().enumerate() {
+        assert_eq!(x.url, format!("https://h/{i}"));
+        assert_eq!(x.req_headers, vec![("x-i".into(), i.to_string()), ("x-esc".into(), format!("a\\{i}"))]);
+        let want = if i % 3 == 0 { format!("{{\n    \"i\": {i}\n}}") } else { format!("one line body number {i}") };
+        assert_eq!(x.req_body.as_deref(), Some(want.as_str()));
+        assert_eq!(x.resp_body.as_deref(), Some(format!("a\n\nb{i}").as_str()));
+        assert!(x.resp_flags & BODY_CUT_OFF != 0);
+        assert_eq!(x.size_text.as_deref(), Some(format!("{}b", i % 1000).as_str()));
+    }
+    assert_eq!(f[0].log_context.len(), 1);
+}
+
+#[test]
+fn body_edge_cases() {
+    // A body that is only the `(cut off)` marker, a single CRLF line, a single line at the very
+    // end of the input without a newline.
+    let log = "127.0.0.1:1: POST http://a/x\n    h: v\n\n    (cut off)\n\n << 200 OK 1b\n    h: v\n\n    only\r\n\n\
+               127.0.0.1:2: POST http://a/y\n    h: v\n\n    last line";
+    let p = mitmlog::parse_bytes(log.as_bytes()).unwrap();
+    let f = flows(&p);
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0].req_body.as_deref(), Some(""));
+    assert!(f[0].req_flags & BODY_CUT_OFF != 0);
+    assert_eq!(f[0].resp_body.as_deref(), Some("only"));
+    assert!(f[0].resp_flags & BODY_CRLF != 0);
+    assert_eq!(f[1].req_body.as_deref(), Some("last line"));
+}
+
+/// Invalid UTF-8 anywhere (here deep inside a body, past the first blocks) is repaired and the
+/// whole log parsed again: same flows, U+FFFD in place of the bad bytes.
+#[test]
+fn invalid_utf8_is_repaired() {
+    let mut log = Vec::new();
+    for i in 0..50 {
+        log.extend_from_slice(format!("127.0.0.1:{i}: POST http://a/{i}\n    h: v\n\n").as_bytes());
+        for k in 0..20 {
+            log.extend_from_slice(format!("    line {k} of body {i} é\n").as_bytes());
+        }
+        if i == 37 {
+            log.extend_from_slice(b"    bad \xff\xfe byte\n");
+        }
+        log.extend_from_slice(b"\n << 200 OK 1b\n\n");
+    }
+    let p = mitmlog::parse_bytes(&log).unwrap();
+    assert!(p.info.lossy_utf8);
+    let f = flows(&p);
+    assert_eq!(f.len(), 50);
+    let body = f[37].req_body.as_deref().unwrap();
+    assert!(body.ends_with("line 19 of body 37 é\nbad \u{FFFD}\u{FFFD} byte"), "{body}");
+    assert!(f[37].req_flags & mitmlog::BODY_HAS_REPLACEMENT != 0);
+    assert!(f[36].req_body.as_deref().unwrap().ends_with("line 19 of body 36 é"));
+    // valid multi-byte characters across 64-byte block boundaries are not a problem
+    let ok: String = (0..200).map(|i| format!("127.0.0.1:1: GET http://a/{i}\n    h: {}\n\n", "é€😀".repeat(i % 7))).collect();
+    let p = mitmlog::parse_bytes(ok.as_bytes()).unwrap();
+    assert!(!p.info.lossy_utf8);
+    assert_eq!(flows(&p)[13].req_headers[0].1, "é€😀".repeat(6));
+}
+
+/// ANSI colours that start late in a log, and an ESC inside a body the fast body loop is
+/// already reading, are stripped like any other.
+#[test]
+fn late_ansi_is_stripped() {
+    let mut log = String::new();
+    for i in 0..30 {
+        log.push_str(&format!("127.0.0.1:{i}: POST http://a/{i}\n    h: v\n\n"));
+        for k in 0..10 {
+            if i == 20 && k == 7 {
+                log.push_str("    \x1b[32m\"coloured\"\x1b[0m,\n");
+            } else {
+                log.push_str(&format!("    line {k}\n"));
+            }
+        }
+        log.push_str("\n << 200 OK 1b\n\n");
+    }
+    log.push_str("127.0.0.1:99: \x1b[35m\x1b[1mPOST\x1b[0m http://a/last\n    \x1b[34mh\x1b[0m: v\n\n");
+    let p = mitmlog::parse_bytes(log.as_bytes()).unwrap();
+    assert!(p.info.had_ansi);
+    let f = flows(&p);
+    assert_eq!(f.len(), 31);
+    let b = f[20].req_body.as_deref().unwrap();
+    assert_eq!(b.lines().nth(7), Some("\"coloured\","));
+    assert_eq!(b.lines().count(), 10);
+    assert_eq!(f[30].method, "POST");
+    assert_eq!(f[30].req_headers, vec![("h".into(), "v".into())]);
+    assert_eq!(f[29].req_body.as_deref().unwrap().lines().count(), 10);
 }

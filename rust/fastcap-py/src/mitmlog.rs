@@ -55,7 +55,8 @@ fn output<'py>(py: Python<'py>, parsed: ParsedLog) -> PyResult<(ArrowTable, Boun
 }
 
 /// Parse a mitmdump `flow_detail` log file (memory-mapped; the GIL is released while parsing).
-/// Returns `(flows table, info dict)`.
+/// Returns `(flows table, info dict)`. String columns are `Utf8View`/`BinaryView` whose values
+/// mostly point into the mapped file, which the table keeps open.
 #[pyfunction]
 fn parse_mitmlog<'py>(py: Python<'py>, path: PathBuf) -> PyResult<(ArrowTable, Bound<'py, PyDict>)> {
     let shown = path.display().to_string();
