@@ -124,7 +124,7 @@ def test_live_capture_addon_records_trailers(tmp_path: Path, stream: bool) -> No
     assert SECRET.encode() not in cbor.read_bytes() and SECRET.encode() not in (tmp_path / "traffic.jsonl").read_bytes()
 
 
-def test_mitmdump_log_trailers_are_flagged_not_lost_silently() -> None:
+def test_mitmdump_log_trailers_are_kept() -> None:
     from fastcap.readers.mitmlog import read_mitmlog_text
 
     log = (
@@ -133,4 +133,4 @@ def test_mitmdump_log_trailers_are_flagged_not_lost_silently() -> None:
     )
     (ex,) = read_mitmlog_text(log)
     assert ex.response_body_text == "hi"  # the trailer block is not taken for body text
-    assert "trailers_not_kept" in ex.flags and ex.response_trailers == []
+    assert ex.response_trailers == [("grpc-status", "0")] and ex.request_trailers == []

@@ -103,6 +103,10 @@ def _rows(table: Any) -> Iterable[Mapping[str, Any]]:
     return pl.DataFrame(table).iter_rows(named=True)
 
 
+def _pairs(row: Mapping[str, Any], names: str, values: str) -> list[tuple[str, str]]:
+    return list(zip(row.get(names) or [], row.get(values) or [], strict=True))
+
+
 def exchanges_from_table(table: Any, info: Mapping[str, Any]) -> list[Exchange]:
     version = str(info.get("version", "12"))
     out: list[Exchange] = []
@@ -134,10 +138,9 @@ def exchanges_from_table(table: Any, info: Mapping[str, Any]) -> list[Exchange]:
             flags.add("incomplete")
         if row["detail"] < 3:
             flags.add("bodies_not_logged")
-        if row.get("has_trailers"):
-            # The log printed a `--- HTTP Trailers` block; the native parser skips its lines, so the
-            # values are not on the Exchange (read the .mitm file or a fastcap capture for them).
-            flags.add("trailers_not_kept")
+        # Trailers (a `--- HTTP Trailers` block after the body), as the native parser kept them.
+        req_trailers = _pairs(row, "request_trailer_names", "request_trailer_values")
+        resp_trailers = _pairs(row, "response_trailer_names", "response_trailer_values")
         fidelity: Fidelity = "text_log"
         if rs_flags & _HEXDUMP:
             fidelity = "exact"
@@ -176,6 +179,8 @@ def exchanges_from_table(table: Any, info: Mapping[str, Any]) -> list[Exchange]:
             fidelity=fidelity,
             request_body_fidelity=req_fid,
             response_body_fidelity=resp_fid,
+            request_trailers=req_trailers,
+            response_trailers=resp_trailers,
             flags=flags,
             error=row["error"],
         )
