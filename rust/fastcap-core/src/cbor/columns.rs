@@ -263,7 +263,7 @@ impl Views {
     }
 
     /// Store `v` at `row`; `base` is the address where the batch window starts in the file.
-    #[inline]
+    #[inline(always)]
     pub fn put(&mut self, row: usize, v: Cow<'_, [u8]>, base: usize) {
         let view = match v {
             Cow::Borrowed(b) if b.len() > 12 => {

@@ -278,6 +278,12 @@ impl<'a> Cursor<'a> {
         }
         let n = self.len_of(h, at)?;
         let s = self.take(n, "a text string")?;
+        // Capture metadata is nearly always ASCII; the word-at-a-time ASCII test inlines, where
+        // the general validator is a call per value.
+        if s.is_ascii() {
+            // SAFETY: ASCII is valid UTF-8.
+            return Ok(Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(s) }));
+        }
         std::str::from_utf8(s).map(Cow::Borrowed).map_err(|_| self.err(at, "invalid UTF-8 in a text string"))
     }
 

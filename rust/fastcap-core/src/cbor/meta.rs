@@ -71,55 +71,114 @@ keys![
     ("cdb", "capture_debug", Json),
 ];
 
-/// Index of a compact key in [`META_KEYS`]. A match compiles to length-then-bytes comparisons,
-/// which is what the per-entry hot loop needs.
+/// A key of up to 15 bytes packed into one integer (bytes little-endian, length in the top
+/// byte), so the lookup below compares integers instead of calling memcmp per candidate.
+const fn pack(key: &[u8]) -> u128 {
+    let mut v = (key.len() as u128) << 120;
+    let mut i = 0;
+    while i < key.len() && i < 15 {
+        v |= (key[i] as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+const K_SID: u128 = pack(b"sid");
+const K_ASID: u128 = pack(b"asid");
+const K_BSID: u128 = pack(b"bsid");
+const K_BSEQ: u128 = pack(b"bseq");
+const K_BE: u128 = pack(b"be");
+const K_MOD: u128 = pack(b"mod");
+const K_KEY: u128 = pack(b"key");
+const K_HOST: u128 = pack(b"host");
+const K_UA: u128 = pack(b"ua");
+const K_RID: u128 = pack(b"rid");
+const K_CI: u128 = pack(b"ci");
+const K_SS: u128 = pack(b"ss");
+const K_SE: u128 = pack(b"se");
+const K_TC: u128 = pack(b"tc");
+const K_TB: u128 = pack(b"tb");
+const K_CU: u128 = pack(b"cu");
+const K_SC: u128 = pack(b"sc");
+const K_RA: u128 = pack(b"ra");
+const K_RAT: u128 = pack(b"rat");
+const K_RTRY: u128 = pack(b"rtry");
+const K_ACCT: u128 = pack(b"acct");
+const K_RTS: u128 = pack(b"rts");
+const K_PTS: u128 = pack(b"pts");
+const K_LAT: u128 = pack(b"lat");
+const K_TTFB: u128 = pack(b"ttfb");
+const K_SDUR: u128 = pack(b"sdur");
+const K_EOS: u128 = pack(b"eos");
+const K_EOS_SIG: u128 = pack(b"eos_sig");
+const K_EOS_REASON: u128 = pack(b"eos_reason");
+const K_EOS_TERM: u128 = pack(b"eos_term");
+const K_EOS_ERR_CLS: u128 = pack(b"eos_err_cls");
+const K_EOS_ERR_CODE: u128 = pack(b"eos_err_code");
+const K_WIRE_SCHEMA: u128 = pack(b"wire_schema");
+const K_TRANSPORT: u128 = pack(b"transport");
+const K_EVENT: u128 = pack(b"event");
+const K_HTTP_METHOD: u128 = pack(b"http_method");
+const K_URL: u128 = pack(b"url");
+const K_HTTP_STATUS: u128 = pack(b"http_status");
+const K_HTTP_REASON: u128 = pack(b"http_reason");
+const K_HTTP_VERSION: u128 = pack(b"http_version");
+const K_WS_MESSAGE_TYPE: u128 = pack(b"ws_message_type");
+const K_CCID: u128 = pack(b"ccid");
+const K_CRC: u128 = pack(b"crc");
+const K_CDB: u128 = pack(b"cdb");
+
+/// Index of a compact key in [`META_KEYS`] (the per-entry hot loop calls this for every key).
 #[inline]
 pub fn index_of(compact: &[u8]) -> Option<usize> {
-    Some(match compact {
-        b"sid" => 0,
-        b"asid" => 1,
-        b"bsid" => 2,
-        b"bseq" => 3,
-        b"be" => 4,
-        b"mod" => 5,
-        b"key" => 6,
-        b"host" => 7,
-        b"ua" => 8,
-        b"rid" => 9,
-        b"ci" => 10,
-        b"ss" => 11,
-        b"se" => 12,
-        b"tc" => 13,
-        b"tb" => 14,
-        b"cu" => 15,
-        b"sc" => 16,
-        b"ra" => 17,
-        b"rat" => 18,
-        b"rtry" => 19,
-        b"acct" => 20,
-        b"rts" => 21,
-        b"pts" => 22,
-        b"lat" => 23,
-        b"ttfb" => 24,
-        b"sdur" => 25,
-        b"eos" => 26,
-        b"eos_sig" => 27,
-        b"eos_reason" => 28,
-        b"eos_term" => 29,
-        b"eos_err_cls" => 30,
-        b"eos_err_code" => 31,
-        b"wire_schema" => 32,
-        b"transport" => 33,
-        b"event" => 34,
-        b"http_method" => 35,
-        b"url" => 36,
-        b"http_status" => 37,
-        b"http_reason" => 38,
-        b"http_version" => 39,
-        b"ws_message_type" => 40,
-        b"ccid" => 41,
-        b"crc" => 42,
-        b"cdb" => 43,
+    if compact.len() > 15 {
+        return None;
+    }
+    Some(match pack(compact) {
+        K_SID => 0,
+        K_ASID => 1,
+        K_BSID => 2,
+        K_BSEQ => 3,
+        K_BE => 4,
+        K_MOD => 5,
+        K_KEY => 6,
+        K_HOST => 7,
+        K_UA => 8,
+        K_RID => 9,
+        K_CI => 10,
+        K_SS => 11,
+        K_SE => 12,
+        K_TC => 13,
+        K_TB => 14,
+        K_CU => 15,
+        K_SC => 16,
+        K_RA => 17,
+        K_RAT => 18,
+        K_RTRY => 19,
+        K_ACCT => 20,
+        K_RTS => 21,
+        K_PTS => 22,
+        K_LAT => 23,
+        K_TTFB => 24,
+        K_SDUR => 25,
+        K_EOS => 26,
+        K_EOS_SIG => 27,
+        K_EOS_REASON => 28,
+        K_EOS_TERM => 29,
+        K_EOS_ERR_CLS => 30,
+        K_EOS_ERR_CODE => 31,
+        K_WIRE_SCHEMA => 32,
+        K_TRANSPORT => 33,
+        K_EVENT => 34,
+        K_HTTP_METHOD => 35,
+        K_URL => 36,
+        K_HTTP_STATUS => 37,
+        K_HTTP_REASON => 38,
+        K_HTTP_VERSION => 39,
+        K_WS_MESSAGE_TYPE => 40,
+        K_CCID => 41,
+        K_CRC => 42,
+        K_CDB => 43,
         _ => return None,
     })
 }

@@ -616,7 +616,7 @@ impl Batch {
 
 /// A map key as raw bytes: borrowed when definite, so known keys are matched without a UTF-8
 /// check (they are ASCII); unknown keys are validated by [`utf8_key`] before being kept.
-#[inline]
+#[inline(always)]
 fn key_after<'a>(cur: &mut Cursor<'a>, kh: Head, kat: usize) -> Result<Cow<'a, [u8]>, DecodeError> {
     if kh.indefinite() {
         return Ok(Cow::Owned(cur.text_after(kh, kat)?.into_owned().into_bytes()));
