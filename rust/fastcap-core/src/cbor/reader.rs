@@ -335,29 +335,7 @@ impl Batch {
         let row = self.rows;
         let mut st = EntryState::default();
         let mut n = 0u64;
-        loop {
-            if h.indefinite() {
-                match cur.peek() {
-                    Some(0xff) => {
-                        cur.pos += 1;
-                        break;
-                    }
-                    None => return Err(DecodeError { offset: cur.pos, message: "input ends inside an entry".into(), eof: true }),
-                    _ => {}
-                }
-            } else if n == h.arg {
-                break;
-            }
-            n += 1;
-            let kat = cur.pos;
-            let kh = cur.head()?;
-            if kh.major != 3 {
-                let k = cur.value_after(kh, kat, 1)?;
-                let v = cur.value()?;
-                EntryState::extra(&mut st.entry_extra, k.to_json().to_string(), v.to_json());
-                continue;
-            }
-            let key = key_after(cur, kh, kat)?;
+        while let Some((key, kat)) = next_key(cur, h, &mut n, &mut st.entry_extra)? {
             let vat = cur.pos;
             let vh: Head = cur.head()?;
             match key.as_ref() {
@@ -487,25 +465,7 @@ impl Batch {
             return Ok(());
         }
         let mut n = 0u64;
-        loop {
-            if h.indefinite() {
-                if cur.peek() == Some(0xff) {
-                    cur.pos += 1;
-                    break;
-                }
-            } else if n == h.arg {
-                break;
-            }
-            n += 1;
-            let kat = cur.pos;
-            let kh = cur.head()?;
-            if kh.major != 3 {
-                let k = cur.value_after(kh, kat, 1)?;
-                let v = cur.value()?;
-                EntryState::extra(&mut st.meta_extra, k.to_json().to_string(), v.to_json());
-                continue;
-            }
-            let key = key_after(cur, kh, kat)?;
+        while let Some((key, kat)) = next_key(cur, h, &mut n, &mut st.meta_extra)? {
             let Some(i) = index_of(&key) else {
                 let v = cur.value()?;
                 EntryState::extra(&mut st.meta_extra, utf8_key(cur, &key, kat)?, v.to_json());
@@ -611,6 +571,43 @@ impl Batch {
         cols.push(self.entry_extra.utf8(rows, &window));
         cols.push(problems);
         RecordBatch::try_new(Arc::clone(schema), cols).expect("entries batch matches its schema")
+    }
+}
+
+/// A map key's bytes and the offset where it starts.
+type KeyAt<'a> = (Cow<'a, [u8]>, usize);
+
+/// The next text key of the map whose head is `h` (`n`: keys read so far) and where it starts, or
+/// `None` after the last one. Keys that are not text are kept, with their values, in `extra`.
+#[inline(always)]
+fn next_key<'a>(
+    cur: &mut Cursor<'a>,
+    h: Head,
+    n: &mut u64,
+    extra: &mut Option<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Option<KeyAt<'a>>, DecodeError> {
+    loop {
+        if h.indefinite() {
+            match cur.peek() {
+                Some(0xff) => {
+                    cur.pos += 1;
+                    return Ok(None);
+                }
+                None => return Err(DecodeError { offset: cur.pos, message: "input ends inside a map".into(), eof: true }),
+                _ => {}
+            }
+        } else if *n == h.arg {
+            return Ok(None);
+        }
+        *n += 1;
+        let kat = cur.pos;
+        let kh = cur.head()?;
+        if kh.major == 3 {
+            return Ok(Some((key_after(cur, kh, kat)?, kat)));
+        }
+        let k = cur.value_after(kh, kat, 1)?;
+        let v = cur.value()?;
+        EntryState::extra(extra, k.to_json().to_string(), v.to_json());
     }
 }
 
