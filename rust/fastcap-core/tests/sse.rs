@@ -273,3 +273,129 @@ fn column_table_matches_per_body_split() {
     assert!(jt.is_null(0));
     assert_eq!(jt.value(2), "e");
 }
+
+/// Small deterministic generator (no dev-dependency needed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A random body made of the pieces that matter to the rules: field names with and without colon
+/// and space, every line ending, BOMs, comments, NUL, valid and invalid UTF-8, long values.
+fn random_body(rng: &mut Lcg) -> Vec<u8> {
+    const PIECES: &[&[u8]] = &[
+        b"data:", b"data: ", b"data", b"event:", b"event: ", b"id: ", b"id:", b"retry: ", b"retry:12", b":", b": ping",
+        b"foo: ", b"x", b"{\"type\":\"content_block_delta\",\"text\":\"a longer value over twelve bytes\"}", b"[DONE]",
+        b"\n", b"\n", b"\n", b"\r", b"\r\n", b"\n\n", b"\r\n\r\n", b"\xEF\xBB\xBF", b"\0", b"\xC3\xA9", b"\xF0\x9F\x98\x80",
+        b"\xFF", b"\xE2\x82", b"message", b"  ",
+    ];
+    let mut body = Vec::new();
+    if rng.below(4) == 0 {
+        body.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    for _ in 0..rng.below(60) {
+        body.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+    }
+    body
+}
+
+#[test]
+fn whole_body_split_equals_incremental_decoder_on_random_bodies() {
+    let mut rng = Lcg(42);
+    for _ in 0..4000 {
+        let body = random_body(&mut rng);
+        let (events, stats) = split(&body);
+        let mut dec = SseDecoder::new();
+        let mut inc = dec.feed(&body, None).unwrap();
+        inc.extend(dec.finish());
+        assert_eq!(inc, events, "{body:?}");
+        assert_eq!(dec.stats(), &stats, "{body:?}");
+        let sizes = [1 + rng.below(5), 1 + rng.below(13), 1 + rng.below(40)];
+        let (ev2, st2) = chunked(&body, &sizes);
+        assert_eq!(ev2, events, "{body:?} in chunks {sizes:?}");
+        assert_eq!(st2, stats, "{body:?} in chunks {sizes:?}");
+    }
+}
+
+#[test]
+fn column_views_equal_split_copied_and_shared() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    use arrow_buffer::Buffer;
+    use fastcap_core::sse::column::SseColumnBuilder;
+
+    let mut rng = Lcg(7);
+    let mut bodies: Vec<Vec<u8>> = (0..600).map(|_| random_body(&mut rng)).collect();
+    // Bodies over the shared-block threshold, so that views into them are exercised.
+    for _ in 0..20 {
+        let mut big = Vec::new();
+        while big.len() < 6000 {
+            big.extend(random_body(&mut rng));
+        }
+        bodies.push(big);
+    }
+    // One Arrow-like buffer holding all bodies back to back (the path of an Arrow binary array).
+    let joined = Buffer::from_vec(bodies.concat());
+    let owned: Vec<Buffer> = bodies.iter().map(|b| Buffer::from_vec(b.clone())).collect();
+    for mode in 0..3 {
+        let mut b = SseColumnBuilder::new(false);
+        let mut off = 0;
+        for (i, body) in bodies.iter().enumerate() {
+            match mode {
+                0 => b.push_body(i as u32, Some(body)).unwrap(),
+                1 => b.push_shared(i as u32, &owned[i], 0..body.len(), false).unwrap(),
+                _ => b.push_shared(i as u32, &joined, off..off + body.len(), false).unwrap(),
+            }
+            off += body.len();
+        }
+        let t = b.finish().unwrap();
+        let mut rows = Vec::new();
+        for batch in &t.batches {
+            batch.columns().iter().for_each(|c| c.to_data().validate_full().unwrap());
+            let col = |n: &str| batch.column_by_name(n).unwrap().clone();
+            let (ex, et, da, id) = (col("exchange_index"), col("event_type"), col("data"), col("last_event_id"));
+            let (bs, be, te, dn) = (col("byte_start"), col("byte_end"), col("terminated"), col("is_done"));
+            for r in 0..batch.num_rows() {
+                rows.push((
+                    ex.as_primitive::<arrow_array::types::UInt32Type>().value(r),
+                    SseEvent {
+                        index: u64::from(col("event_index").as_primitive::<arrow_array::types::UInt32Type>().value(r)),
+                        event_type: et.as_string_view().value(r).to_owned(),
+                        data: da.as_string_view().value(r).to_owned(),
+                        last_event_id: id.as_string_view().value(r).to_owned(),
+                        byte_start: bs.as_primitive::<arrow_array::types::UInt64Type>().value(r),
+                        byte_end: be.as_primitive::<arrow_array::types::UInt64Type>().value(r),
+                        terminated: te.as_boolean().value(r),
+                        is_done: dn.as_boolean().value(r),
+                        t_first_byte: None,
+                        t_last_byte: None,
+                    },
+                ));
+            }
+        }
+        let mut want = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            for e in split(body).0 {
+                want.push((i as u32, e));
+            }
+        }
+        assert_eq!(rows.len(), want.len(), "mode {mode}");
+        for (g, w) in rows.iter().zip(&want) {
+            assert_eq!(g, w, "mode {mode}");
+        }
+        if mode > 0 {
+            // Single-line data of a large body is a view into the input, not a copy.
+            let batch = &t.batches[0];
+            let data = batch.column_by_name("data").unwrap().as_string_view();
+            let src = if mode == 1 { owned.last().unwrap().as_ptr() } else { joined.as_ptr() };
+            assert!(data.data_buffers().iter().any(|b| b.as_ptr() == src), "mode {mode}");
+        }
+    }
+}
