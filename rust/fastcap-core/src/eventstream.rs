@@ -15,12 +15,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, BooleanBuilder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{BooleanBuilder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_buffer::Buffer;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::arrow_util::Table;
 use crate::error::{Error, Format, FormatError};
+use crate::sse::views::{binary_view_array, string_view_array, ViewArena};
 
 /// Bytes of `total_length`, `headers_length` and `prelude_crc`.
 pub const PRELUDE_LEN: usize = 12;
@@ -850,8 +852,8 @@ pub fn events_schema() -> SchemaRef {
         Field::new("event_type", DataType::Utf8, true),
         Field::new("exception_type", DataType::Utf8, true),
         Field::new("content_type", DataType::Utf8, true),
-        Field::new("headers_json", DataType::Utf8, false),
-        Field::new("payload", DataType::Binary, false),
+        Field::new("headers_json", DataType::Utf8View, false),
+        Field::new("payload", DataType::BinaryView, false),
     ]))
 }
 
@@ -960,8 +962,12 @@ pub struct ColumnDecoder {
     ev_event_type: StringBuilder,
     ev_exception_type: StringBuilder,
     ev_content_type: StringBuilder,
-    ev_headers: StringBuilder,
-    ev_payload: BinaryBuilder,
+    /// `headers_json` and `payload` are view columns (see [`crate::sse::views`]): payloads point
+    /// into the bodies when the decoder is given their buffers ([`ColumnDecoder::push_shared`]),
+    /// and a run of frames with byte-identical header blocks shares one stored JSON text.
+    arena: ViewArena,
+    ev_headers: Vec<u128>,
+    ev_payload: Vec<u128>,
     b_exchange: UInt32Builder,
     b_null: BooleanBuilder,
     b_len: UInt64Builder,
@@ -976,6 +982,7 @@ pub struct ColumnDecoder {
     b_trunc_need: UInt64Builder,
     b_corrupt: BooleanBuilder,
     last_json: String,
+    last_json_view: u128,
     last_block: Vec<u8>,
 }
 
@@ -999,8 +1006,9 @@ impl ColumnDecoder {
             ev_event_type: StringBuilder::with_capacity(rows, rows * 22),
             ev_exception_type: StringBuilder::with_capacity(rows, 0),
             ev_content_type: StringBuilder::with_capacity(rows, rows * 16),
-            ev_headers: StringBuilder::with_capacity(rows, total_bytes),
-            ev_payload: BinaryBuilder::with_capacity(rows, total_bytes / 2),
+            arena: ViewArena::new(),
+            ev_headers: Vec::with_capacity(rows),
+            ev_payload: Vec::with_capacity(rows),
             b_exchange: UInt32Builder::new(),
             b_null: BooleanBuilder::new(),
             b_len: UInt64Builder::new(),
@@ -1015,6 +1023,7 @@ impl ColumnDecoder {
             b_trunc_need: UInt64Builder::new(),
             b_corrupt: BooleanBuilder::new(),
             last_json: String::new(),
+            last_json_view: 0,
             // Sentinel that no valid header block equals (a lone name length of 255 with no
             // name), so the first frame always computes its JSON.
             last_block: vec![0xff],
@@ -1023,6 +1032,17 @@ impl ColumnDecoder {
 
     /// Decodes the next body (`None` for a missing one); its `exchange_index` is its position.
     pub fn push(&mut self, body: Option<&[u8]>) {
+        self.push_in(body, None);
+    }
+
+    /// Decodes the body `owner[range]`; payloads become views into `owner` (which the events
+    /// table then keeps alive) instead of copies.
+    pub fn push_shared(&mut self, owner: &Buffer, range: std::ops::Range<usize>) {
+        let body = &owner.as_slice()[range];
+        self.push_in(Some(body), Some(owner));
+    }
+
+    fn push_in(&mut self, body: Option<&[u8]>, owner: Option<&Buffer>) {
         let idx = self.next_index;
         self.next_index += 1;
         let Some(body) = body else {
@@ -1030,6 +1050,7 @@ impl ColumnDecoder {
             return;
         };
         let mut frame_index = 0u32;
+        self.arena.set_source(owner, body);
         let report = decode_body(body, &self.opts, |f| {
             self.ev_exchange.append_value(idx);
             self.ev_frame.append_value(frame_index);
@@ -1050,9 +1071,10 @@ impl ColumnDecoder {
                 headers_json_into(&mut buf, &f);
                 // Built from validated UTF-8 names/values and ASCII, so this never falls back.
                 self.last_json = String::from_utf8(buf).unwrap_or_else(|_| "{}".to_owned());
+                self.last_json_view = self.arena.copy(self.last_json.as_bytes());
             }
-            self.ev_headers.append_value(&self.last_json);
-            self.ev_payload.append_value(f.payload);
+            self.ev_headers.push(self.last_json_view);
+            self.ev_payload.push(self.arena.view(f.payload, true));
             frame_index += 1;
         });
         self.push_summary(idx, false, body.len() as u64, &report);
@@ -1077,6 +1099,15 @@ impl ColumnDecoder {
 
     /// The events table and the per-body summary table.
     pub fn finish(mut self) -> crate::Result<(Table, Table)> {
+        let blocks = self.arena.take_blocks();
+        // SAFETY: the views were made by `self.arena`, whose blocks these are; the header JSON is
+        // UTF-8 (built from validated header names and values).
+        let (headers, payload) = unsafe {
+            (
+                string_view_array(std::mem::take(&mut self.ev_headers), Arc::clone(&blocks), None),
+                binary_view_array(std::mem::take(&mut self.ev_payload), blocks, None),
+            )
+        };
         let ev: Vec<ArrayRef> = vec![
             Arc::new(self.ev_exchange.finish()),
             Arc::new(self.ev_frame.finish()),
@@ -1086,8 +1117,8 @@ impl ColumnDecoder {
             Arc::new(self.ev_event_type.finish()),
             Arc::new(self.ev_exception_type.finish()),
             Arc::new(self.ev_content_type.finish()),
-            Arc::new(self.ev_headers.finish()),
-            Arc::new(self.ev_payload.finish()),
+            Arc::new(headers),
+            Arc::new(payload),
         ];
         let bo: Vec<ArrayRef> = vec![
             Arc::new(self.b_exchange.finish()),

@@ -608,12 +608,12 @@ fn column_matches_per_body() {
     assert_eq!(ex.value(10), 2);
     assert_eq!(fi.value(9), 9);
     assert_eq!(fi.value(10), 0);
-    let payload = e.column_by_name("payload").unwrap().as_binary::<i32>();
+    let payload = e.column_by_name("payload").unwrap().as_binary_view();
     let (frames, _) = decode_all(&tool, &strict());
     for (i, f) in frames.iter().enumerate() {
         assert_eq!(payload.value(i), &f.payload[..]);
     }
-    let hj = e.column_by_name("headers_json").unwrap().as_string::<i32>();
+    let hj = e.column_by_name("headers_json").unwrap().as_string_view();
     let v: Value = serde_json::from_str(hj.value(0)).unwrap();
     assert_eq!(v[":event-type"], "assistantResponseEvent");
     let b = &bo.batches[0];
@@ -625,4 +625,35 @@ fn column_matches_per_body() {
     assert!(tn.is_null(0));
     let isnull = b.column_by_name("is_null").unwrap().as_boolean();
     assert!(isnull.value(1) && !isnull.value(4));
+}
+
+#[test]
+fn column_with_shared_buffers_views_payloads_in_place() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    use arrow_buffer::Buffer;
+    use fastcap_core::eventstream::ColumnDecoder;
+    let tool = read("codewhisperer-shaped", "tool_calls.bin");
+    // Enough frames that the body is registered as a shared block.
+    let body: Vec<u8> = tool.repeat(8);
+    let owner = Buffer::from_vec(body.clone());
+    let mut copied = ColumnDecoder::new(strict());
+    let mut shared = ColumnDecoder::new(strict());
+    for _ in 0..2 {
+        copied.push(Some(&body));
+        shared.push_shared(&owner, 0..body.len());
+    }
+    let (a, sa) = copied.finish().unwrap();
+    let (b, sb) = shared.finish().unwrap();
+    assert_eq!(a.batches, b.batches);
+    assert_eq!(sa.batches, sb.batches);
+    let e = &b.batches[0];
+    e.columns().iter().for_each(|c| c.to_data().validate_full().unwrap());
+    let payload = e.column_by_name("payload").unwrap().as_binary_view();
+    assert!(payload.data_buffers().iter().any(|x| x.as_ptr() == owner.as_ptr()));
+    // A run of frames with identical headers (the six toolUseEvent frames) shares one stored JSON.
+    let hj = e.column_by_name("headers_json").unwrap().as_string_view();
+    assert_eq!(hj.len(), 160);
+    assert!(hj.views()[1..7].iter().all(|v| *v == hj.views()[1]));
+    assert!(hj.value(1).contains("toolUseEvent"));
 }
