@@ -549,6 +549,32 @@ def test_column_from_arrow_array(typ: pa.DataType) -> None:
     assert pa.table(ev).num_rows == ev.num_rows
 
 
+def test_column_from_arrow_streams() -> None:
+    """Objects exposing only `__arrow_c_stream__` (Polars Series/DataFrame, pyarrow ChunkedArray
+    and Table, fastcap's ArrowTable) decode like the list of bytes; payloads stay views."""
+    bodies = [*[b for _, b in FIXTURES][:8], None]
+    want_ev, want_sm = (pl.DataFrame(t) for t in nat.eventstream_column(bodies))
+    series = pl.Series("body", bodies, dtype=pl.Binary)
+    chunked = pa.chunked_array([pa.array(bodies[:3], pa.binary()), pa.array(bodies[3:], pa.binary())])
+    for obj, kw in [
+        (series, {}),
+        (series.to_frame(), {}),
+        (pl.DataFrame({"n": list(range(len(bodies))), "body": series}), {"column": "body"}),
+        (chunked, {}),
+        (pa.table({"x": pa.array([1] * len(bodies)), "body": chunked}), {"column": "body"}),
+    ]:
+        ev, sm = nat.eventstream_column(obj, **kw)
+        assert pl.DataFrame(ev).equals(want_ev), type(obj)
+        assert pl.DataFrame(sm).equals(want_sm), type(obj)
+    # Payloads of the events table fed back through ArrowTable.select (a one-column stream).
+    ev, _ = nat.eventstream_column(bodies)
+    again, sm = nat.eventstream_column(ev.select(["payload"]))
+    assert pl.DataFrame(sm)["frames"].sum() == 0
+    assert pa.table(ev).schema.field("payload").type == pa.binary_view()
+    with pytest.raises(TypeError, match="column="):
+        nat.eventstream_column(pl.DataFrame({"a": [A], "b": [A]}))
+
+
 def test_column_many_bodies_crosses_batches() -> None:
     bodies = [A * (i % 5) for i in range(3000)]
     ev, sm = nat.eventstream_column(bodies)

@@ -77,7 +77,12 @@ def eventstream_column(
     mode: Literal["strict", "resync"] | str = "strict",
     max_headers_len: int = 131072,
     max_payload_len: int = 25165824,
-) -> tuple[ArrowTable, ArrowTable]: ...
+    column: str | None = None,
+) -> tuple[ArrowTable, ArrowTable]:
+    """Decode many bodies: a sequence of ``bytes | None``, an Arrow binary/string array
+    (``__arrow_c_array__``) or an Arrow stream (``__arrow_c_stream__``: Polars Series/DataFrame,
+    pyarrow ChunkedArray/Table, ArrowTable); a table contributes ``column`` (or its only column).
+    Returns ``(events, bodies)``; ``payload`` (binary_view) points into the input bodies."""
 
 @_final
 class EventStreamDecoder:
@@ -117,7 +122,11 @@ class SseDecoder:
     @property
     def finished(self) -> bool: ...
 
-def sse_column(bodies: Sequence[bytes | None] | object, *, extract: bool = True) -> ArrowTable: ...
+def sse_column(
+    bodies: Sequence[bytes | None] | object, *, extract: bool = True, column: str | None = None
+) -> ArrowTable:
+    """One events table for many bodies (same inputs as ``eventstream_column``). ``event_type``,
+    ``data`` and ``last_event_id`` are string_view columns pointing into the input bodies."""
 # --- end sse ---
 
 # --- begin mitmlog ---
