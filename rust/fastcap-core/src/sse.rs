@@ -419,7 +419,7 @@ pub(crate) fn text(bytes: &[u8], valid: bool) -> Cow<'_, str> {
 /// `sink`. No allocation per line or event for valid UTF-8: the body is validated once, and every
 /// value is then a slice of it (CR, LF, `:` and space, where values start and end, are ASCII).
 pub fn split_with<F: FnMut(EventRef<'_>)>(body: &[u8], sink: &mut F) -> SseStats {
-    let valid = std::str::from_utf8(body).is_ok();
+    let valid = simdutf8::basic::from_utf8(body).is_ok();
     split_raw_with(body, &mut |e: RawEvent<'_>| {
         let event_type = text(e.event_type_or_default(), valid);
         let data = text(e.data, valid);

@@ -376,7 +376,8 @@ pub(crate) fn import_bodies(obj: &Bound<'_, PyAny>, column: Option<&str>, who: &
 #[pyo3(signature = (bodies, *, extract=true, column=None))]
 fn sse_column(py: Python<'_>, bodies: &Bound<'_, PyAny>, extract: bool, column: Option<&str>) -> PyResult<ArrowTable> {
     let bodies = import_bodies(bodies, column, "sse_column")?;
-    let mut builder = SseColumnBuilder::new(extract);
+    let total = bodies.iter().map(|b| b.as_ref().map_or(0, |b| b.range.len())).sum();
+    let mut builder = SseColumnBuilder::with_capacity(extract, total);
     let mut i = 0usize;
     while i < bodies.len() {
         // One GIL-free batch of about COLUMN_BATCH_BYTES, then a chance for Ctrl-C.

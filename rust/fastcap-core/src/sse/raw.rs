@@ -96,8 +96,16 @@ pub fn split_raw_with<F: FnMut(RawEvent<'_>)>(body: &[u8], sink: &mut F) -> SseS
         pos = BOM.len();
     }
     if memchr(b'\r', &body[pos..]).is_none() {
-        while let Some(k) = memchr(b'\n', &body[pos..]) {
-            let end = pos + k;
+        while pos < n {
+            // A blank line (one per event) needs no search.
+            let end = if body[pos] == b'\n' {
+                pos
+            } else {
+                match memchr(b'\n', &body[pos..]) {
+                    Some(k) => pos + k,
+                    None => break,
+                }
+            };
             s.stats.lf += 1;
             s.line(pos, end, sink);
             pos = end + 1;

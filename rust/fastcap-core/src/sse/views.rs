@@ -26,12 +26,16 @@ pub const MIN_SHARED_BLOCK: usize = 4096;
 
 /// An inline view (`v.len() <= 12`).
 #[inline(always)]
-pub fn inline_view(v: &[u8]) -> u128 {
-    debug_assert!(v.len() <= MAX_INLINE);
-    let mut b = [0u8; 16];
-    b[..4].copy_from_slice(&(v.len() as u32).to_le_bytes());
-    b[4..4 + v.len()].copy_from_slice(v);
-    u128::from_le_bytes(b)
+pub const fn inline_view(v: &[u8]) -> u128 {
+    assert!(v.len() <= MAX_INLINE);
+    // A byte loop rather than a `memcpy` call: the values are at most 12 bytes.
+    let mut x = v.len() as u128;
+    let mut i = 0;
+    while i < v.len() {
+        x |= (v[i] as u128) << (32 + 8 * i);
+        i += 1;
+    }
+    x
 }
 
 /// A view of `len > 12` bytes at `offset` of block `block`; `prefix` is the value's first 4 bytes.
