@@ -462,6 +462,84 @@ def test_resync_reports_every_skipped_range() -> None:
     assert len(strict["frames"]) == 1 and strict["errors"][0]["skipped"] == 0
 
 
+def resync_chunked(body: bytes, sizes: list[int]) -> dict[str, Any]:
+    """`decode_eventstream(mode="resync")`'s result, built by the incremental decoder."""
+    d = nat.EventStreamDecoder(mode="resync")
+    frames: list[dict[str, Any]] = []
+    pos, i = 0, 0
+    while pos < len(body):
+        n = sizes[i % len(sizes)]
+        i += 1
+        frames.extend(d.feed(body[pos : pos + n]))
+        pos += n
+    d.finish()
+    assert d.mode == "resync"
+    return {"frames": frames, "errors": d.errors, "truncated": d.truncated, "corrupt": d.corrupt}
+
+
+def _damaged_bodies() -> list[bytes]:
+    b = cw_event("assistantResponseEvent", '{"content":"B"}')
+    garbage = bytes((i * 97 + 13) % 256 for i in range(37))
+    decoy = prelude(40, 0) + b"\xab" * 28
+    bad = _bad_crc(cw_event("assistantResponseEvent", '{"content":"X"}'))
+    out = [
+        b"".join([A, garbage, b, bad, decoy[:10] + garbage, A, b, A[:30]]),
+        b"".join([garbage, A, decoy, b, garbage[:5]]),
+        b"".join([_bad_prelude(A), A, b[:11]]),
+        b"".join([A, prelude(400, 0), b"x" * 20]),  # a candidate running past the end
+    ]
+    out += [body + garbage[:9] + A for _, body in FIXTURES]
+    return out
+
+
+@pytest.mark.parametrize("sizes", [[1], [2, 3], [7], [64], [16384]])
+def test_resync_incremental_equals_whole_body(sizes: list[int]) -> None:
+    for body in _damaged_bodies():
+        assert resync_chunked(body, sizes) == nat.decode_eventstream(body, mode="resync")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(st.integers(0, 5), min_size=0, max_size=10),
+    cuts=st.lists(st.integers(1, 80), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_resync_incremental_random_damage_and_chunks(parts: list[int], cuts: list[int], seed: int) -> None:
+    rng = random.Random(seed)
+    b = cw_event("toolUseEvent", '{"toolUseId":"t","name":"n","stop":true}')
+    pieces = []
+    for k in parts:
+        if k == 0:
+            pieces.append(A)
+        elif k == 1:
+            pieces.append(_bad_crc(b))
+        elif k == 2:
+            pieces.append(bytes(rng.randrange(256) for _ in range(rng.randint(1, 30))))
+        elif k == 3:
+            pieces.append(prelude(rng.randint(16, 90), 0) + b"\x00" * rng.randint(0, 90))
+        elif k == 4:
+            pieces.append(_bad_prelude(b))
+        else:
+            pieces.append(b[: rng.randint(0, len(b))])
+    body = b"".join(pieces)
+    assert resync_chunked(body, cuts) == nat.decode_eventstream(body, mode="resync")
+
+
+def test_resync_decoder_properties_and_strict_unchanged() -> None:
+    d = nat.EventStreamDecoder(mode="resync")
+    assert d.feed(A + b"junk" + A[:20]) and d.errors == [] and not d.corrupt
+    assert len(d.feed(A[20:])) == 1
+    assert [e["skipped"] for e in d.errors] == [4] and d.corrupt
+    d.finish()
+    assert d.truncated is None
+    with pytest.raises(ValueError, match="mode"):
+        nat.EventStreamDecoder(mode="lenient")
+    s = nat.EventStreamDecoder()
+    assert s.mode == "strict"
+    with pytest.raises(nat.EventStreamError):
+        s.feed(A + b"junk" + A)
+
+
 # --------------------------------------------------------------------------------------------
 # Column path
 # --------------------------------------------------------------------------------------------
@@ -569,7 +647,8 @@ def test_column_from_arrow_streams() -> None:
     # Payloads of the events table fed back through ArrowTable.select (a one-column stream).
     ev, _ = nat.eventstream_column(bodies)
     again, sm = nat.eventstream_column(ev.select(["payload"]))
-    assert pl.DataFrame(sm)["frames"].sum() == 0
+    # (JSON payloads are not EventStream frames: one summary row per payload, no events.)
+    assert again.num_rows == 0 and pl.DataFrame(sm).height == ev.num_rows
     assert pa.table(ev).schema.field("payload").type == pa.binary_view()
     with pytest.raises(TypeError, match="column="):
         nat.eventstream_column(pl.DataFrame({"a": [A], "b": [A]}))

@@ -86,11 +86,27 @@ def eventstream_column(
 
 @_final
 class EventStreamDecoder:
+    """Push decoder. ``mode="strict"`` raises EventStreamError on bad data (and ``finish`` on a
+    truncated tail); ``mode="resync"`` recovers like ``decode_eventstream(mode="resync")`` in any
+    chunking and reports through ``errors`` / ``truncated`` / ``corrupt`` instead of raising."""
+
     def __new__(
-        cls, *, max_headers_len: int = 131072, max_payload_len: int = 25165824
+        cls,
+        *,
+        mode: Literal["strict", "resync"] | str = "strict",
+        max_headers_len: int = 131072,
+        max_payload_len: int = 25165824,
     ) -> EventStreamDecoder: ...
     def feed(self, data: bytes) -> list[dict[str, Any]]: ...
     def finish(self) -> None: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def errors(self) -> list[dict[str, Any]]: ...
+    @property
+    def truncated(self) -> dict[str, int] | None: ...
+    @property
+    def corrupt(self) -> bool: ...
     @property
     def offset(self) -> int: ...
     @property

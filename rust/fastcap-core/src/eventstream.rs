@@ -693,14 +693,32 @@ pub fn check_body(body: &[u8], limits: &Limits) -> std::result::Result<u64, Deco
 // Incremental decoding
 // ---------------------------------------------------------------------------------------------
 
-/// Push decoder (§7), strict: after an error every later call returns that error.
+/// Push decoder (§7).
 ///
-/// Only a frame that straddles chunks is copied (into `pending`, which never holds more than one
-/// frame); frames wholly inside a chunk are decoded in place, zero-copy. The prelude is checked as
-/// soon as its 12 bytes exist, before the body is awaited or buffer space reserved, and the
-/// message CRC of a straddling frame is accumulated as its bytes arrive.
+/// **Strict** ([`StreamDecoder::new`]): after an error every later call returns that error. Only a
+/// frame that straddles chunks is copied (into `pending`, which never holds more than one frame);
+/// frames wholly inside a chunk are decoded in place, zero-copy. The prelude is checked as soon as
+/// its 12 bytes exist, before the body is awaited or buffer space reserved, and the message CRC of
+/// a straddling frame is accumulated as its bytes arrive.
+///
+/// **Resync** ([`StreamDecoder::with_options`] with [`Mode::Resync`]): the recovery of
+/// [`decode_body`] (§8), with identical frames, errors, skipped byte counts and truncated tail in
+/// any chunking. `feed` and `finish` never fail; the problems are in [`errors`](Self::errors) and
+/// [`truncated`](Self::truncated). After a damaged prelude the decoder scans byte by byte for the
+/// next valid prelude; a candidate whose frame is not complete yet is held (with the bytes after
+/// it) until its message CRC can be checked, or accepted as the truncated tail at `finish`, as
+/// the whole-body decoder accepts a candidate running past the end of the body. An error is
+/// listed once its `skipped` count is known (decoding resumed, or the input ended).
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
+    mode: Mode,
+    /// Resync mode: unconsumed bytes, from body offset `offset`.
+    buf: Vec<u8>,
+    /// Resync mode: scanning for a valid prelude after `error`.
+    scan: Option<Scan>,
+    errors: Vec<BodyError>,
+    truncated: Option<Truncated>,
+    finished: bool,
     limits: Limits,
     /// Body offset of the next byte not yet assigned to a complete frame.
     offset: u64,
@@ -713,9 +731,41 @@ pub struct StreamDecoder {
     frames: u64,
 }
 
+/// Resync scanning state: the error that started it, and the next candidate offset.
+#[derive(Debug, Clone)]
+struct Scan {
+    error: DecodeError,
+    next: u64,
+}
+
 impl StreamDecoder {
+    /// A strict decoder.
     pub fn new(limits: Limits) -> Self {
         StreamDecoder { limits, ..Default::default() }
+    }
+
+    /// A strict or resync decoder.
+    pub fn with_options(opts: Options) -> Self {
+        StreamDecoder { limits: opts.limits, mode: opts.mode, ..Default::default() }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Resync mode: the errors passed over so far, each with the bytes skipped from its frame start.
+    pub fn errors(&self) -> &[BodyError] {
+        &self.errors
+    }
+
+    /// Resync mode: the partial frame left at the end, known after [`finish`](Self::finish).
+    pub fn truncated(&self) -> Option<Truncated> {
+        self.truncated
+    }
+
+    /// Resync mode: frames, errors and truncated tail as [`decode_body`] reports them.
+    pub fn report(&self) -> BodyReport {
+        BodyReport { frames: self.frames, errors: self.errors.clone(), truncated: self.truncated }
     }
 
     /// Body offset of the first byte not yet consumed into a complete frame.
@@ -729,7 +779,7 @@ impl StreamDecoder {
 
     /// Bytes held for a frame that has not completed.
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.buf.len()
     }
 
     /// Allocated size of the straddle buffer (for tests that bound memory use).
@@ -740,6 +790,10 @@ impl StreamDecoder {
     /// Feeds a chunk; calls `sink` for each frame completed by it. Frames borrow either `chunk` or
     /// the decoder's small straddle buffer, hence the callback rather than a returned borrow.
     pub fn feed(&mut self, chunk: &[u8], mut sink: impl FnMut(Frame<'_>)) -> std::result::Result<(), DecodeError> {
+        if self.mode == Mode::Resync {
+            self.feed_resync(chunk, &mut sink);
+            return Ok(());
+        }
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -824,8 +878,119 @@ impl StreamDecoder {
         Ok(data)
     }
 
-    /// End of input: `Truncated{offset, have, need}` if a partial frame is pending.
+    /// Resync mode: decode what `chunk` completes. A chunk fed after `finish` is ignored.
+    fn feed_resync(&mut self, chunk: &[u8], sink: &mut dyn FnMut(Frame<'_>)) {
+        if self.finished || chunk.is_empty() {
+            return;
+        }
+        if self.buf.is_empty() {
+            // Decode in place; keep only what is not consumed yet.
+            let used = self.resync_step(chunk, sink);
+            self.buf.extend_from_slice(&chunk[used..]);
+            self.offset += used as u64;
+        } else {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.extend_from_slice(chunk);
+            let used = self.resync_step(&buf, sink);
+            buf.drain(..used);
+            self.buf = buf;
+            self.offset += used as u64;
+        }
+    }
+
+    /// Decodes `data` (body offset `self.offset`) as far as it can; returns the number of leading
+    /// bytes no longer needed.
+    fn resync_step(&mut self, data: &[u8], sink: &mut dyn FnMut(Frame<'_>)) -> usize {
+        let base = self.offset;
+        let mut pos = 0usize;
+        loop {
+            if let Some(scan) = self.scan.as_mut() {
+                // Same acceptance rule as `resync_scan`, but a candidate whose frame is not
+                // complete yet waits for more input (or for `finish`).
+                let mut p = (scan.next - base) as usize;
+                loop {
+                    if p + PRELUDE_LEN > data.len() {
+                        scan.next = base + p as u64;
+                        return p;
+                    }
+                    let total_length = be_u32(data, p);
+                    if check_lengths(total_length, be_u32(data, p + 4), &self.limits).is_ok()
+                        && crc32fast::hash(&data[p..p + 8]) == be_u32(data, p + 8)
+                    {
+                        let total = total_length as usize;
+                        if p + total > data.len() {
+                            scan.next = base + p as u64;
+                            return p;
+                        }
+                        let frame = &data[p..p + total];
+                        if message_crc(frame, be_u32(data, p + 8)) == be_u32(frame, total - 4) {
+                            break;
+                        }
+                    }
+                    p += 1;
+                }
+                let scan = self.scan.take().expect("scanning");
+                let skipped = base + p as u64 - scan.error.frame_offset;
+                self.errors.push(BodyError { error: scan.error, skipped });
+                pos = p;
+                continue;
+            }
+            match decode_frame_at(data, pos, base, &self.limits) {
+                Step::Frame(f) => {
+                    pos += f.total_length as usize;
+                    self.frames += 1;
+                    sink(f);
+                }
+                Step::Incomplete { .. } => return pos,
+                Step::Error(e) => {
+                    if e.kind.is_prelude_error() {
+                        let next = e.frame_offset + 1;
+                        self.scan = Some(Scan { error: e, next });
+                    } else {
+                        // The prelude verified, so its total_length is trustworthy (§8).
+                        let total = be_u32(data, pos) as usize;
+                        self.errors.push(BodyError { error: e, skipped: total as u64 });
+                        pos += total;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resync mode end of input: resolve a scan still running and record the truncated tail.
+    fn finish_resync(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let end = self.offset + self.buf.len() as u64;
+        if let Some(scan) = self.scan.take() {
+            // The scan stopped at a candidate whose frame runs past the end (accepted, as by
+            // `resync_scan`), or with fewer than 12 bytes left (skipped to the end).
+            let p = scan.next;
+            let rel = (p - self.offset) as usize;
+            if rel + PRELUDE_LEN <= self.buf.len() {
+                self.errors.push(BodyError { skipped: p - scan.error.frame_offset, error: scan.error });
+                let need = u64::from(be_u32(&self.buf, rel));
+                self.truncated = Some(Truncated { offset: p, have: end - p, need });
+            } else {
+                self.errors.push(BodyError { skipped: end - scan.error.frame_offset, error: scan.error });
+            }
+        } else if !self.buf.is_empty() {
+            let have = self.buf.len() as u64;
+            let need = if self.buf.len() < PRELUDE_LEN { PRELUDE_LEN as u64 } else { u64::from(be_u32(&self.buf, 0)) };
+            self.truncated = Some(Truncated { offset: self.offset, have, need });
+        }
+        self.buf = Vec::new();
+    }
+
+    /// End of input: `Truncated{offset, have, need}` if a partial frame is pending. In resync mode
+    /// this never fails: the tail is reported by [`truncated`](Self::truncated).
     pub fn finish(&mut self) -> std::result::Result<(), DecodeError> {
+        if self.mode == Mode::Resync {
+            self.finish_resync();
+            return Ok(());
+        }
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }

@@ -6,7 +6,8 @@
 
 use fastcap_core::error::Error;
 use fastcap_core::eventstream::{
-    self as es, BodyReport, ColumnDecoder, DecodeError, Frame, HeaderValue, Limits, Mode, Options, StreamDecoder,
+    self as es, BodyError, BodyReport, ColumnDecoder, DecodeError, Frame, HeaderValue, Limits, Mode, Options, StreamDecoder,
+    Truncated,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -60,28 +61,32 @@ fn frame_dict<'py>(py: Python<'py>, f: &Frame<'_>) -> PyResult<Bound<'py, PyDict
     Ok(d)
 }
 
-fn report_parts<'py>(py: Python<'py>, r: &BodyReport, d: &Bound<'py, PyDict>) -> PyResult<()> {
-    let errors = PyList::empty(py);
-    for e in &r.errors {
+fn errors_list<'py>(py: Python<'py>, errors: &[BodyError]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for e in errors {
         let x = PyDict::new(py);
         x.set_item("kind", e.error.kind.name())?;
         x.set_item("offset", e.error.offset)?;
         x.set_item("frame_offset", e.error.frame_offset)?;
         x.set_item("message", e.error.kind.to_string())?;
         x.set_item("skipped", e.skipped)?;
-        errors.append(x)?;
+        out.append(x)?;
     }
-    d.set_item("errors", errors)?;
-    match r.truncated {
-        Some(t) => {
-            let x = PyDict::new(py);
-            x.set_item("offset", t.offset)?;
-            x.set_item("have", t.have)?;
-            x.set_item("need", t.need)?;
-            d.set_item("truncated", x)?;
-        }
-        None => d.set_item("truncated", py.None())?,
-    }
+    Ok(out)
+}
+
+fn truncated_dict<'py>(py: Python<'py>, t: Option<Truncated>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(t) = t else { return Ok(None) };
+    let x = PyDict::new(py);
+    x.set_item("offset", t.offset)?;
+    x.set_item("have", t.have)?;
+    x.set_item("need", t.need)?;
+    Ok(Some(x))
+}
+
+fn report_parts<'py>(py: Python<'py>, r: &BodyReport, d: &Bound<'py, PyDict>) -> PyResult<()> {
+    d.set_item("errors", errors_list(py, &r.errors)?)?;
+    d.set_item("truncated", truncated_dict(py, r.truncated)?)?;
     d.set_item("corrupt", r.corrupt())?;
     Ok(())
 }
@@ -123,9 +128,15 @@ fn check_eventstream(py: Python<'_>, body: &[u8], max_headers_len: u32, max_payl
     py.allow_threads(|| es::check_body(body, &lim)).map_err(|e| pyerr(py, e))
 }
 
-/// Strict push decoder: `feed` returns the frames completed by each chunk. On a data error it
-/// raises `EventStreamError` whose `frames` attribute holds the frames that chunk completed before
-/// the error; the decoder then stays failed.
+/// Push decoder: `feed` returns the frames completed by each chunk.
+///
+/// `mode="strict"` (default): on a data error `feed` raises `EventStreamError` whose `frames`
+/// attribute holds the frames that chunk completed before the error; the decoder then stays
+/// failed, and `finish` raises for a truncated tail.
+///
+/// `mode="resync"`: the recovery of `decode_eventstream(mode="resync")`, with the same frames,
+/// `errors` (each with its `skipped` byte count, listed once decoding resumed or the input ended)
+/// and `truncated` tail whatever the chunking; `feed` and `finish` never raise for bad data.
 #[pyclass(module = "fastcap._native", name = "EventStreamDecoder")]
 struct PyEventStreamDecoder {
     inner: StreamDecoder,
@@ -135,11 +146,38 @@ struct PyEventStreamDecoder {
 impl PyEventStreamDecoder {
     #[new]
     #[pyo3(
-        signature = (*, max_headers_len = 131072, max_payload_len = 25165824),
-        text_signature = "(*, max_headers_len=131072, max_payload_len=25165824)"
+        signature = (*, mode = "strict", max_headers_len = 131072, max_payload_len = 25165824),
+        text_signature = "(*, mode='strict', max_headers_len=131072, max_payload_len=25165824)"
     )]
-    fn new(max_headers_len: u32, max_payload_len: u32) -> Self {
-        PyEventStreamDecoder { inner: StreamDecoder::new(limits(max_headers_len, max_payload_len)) }
+    fn new(mode: &str, max_headers_len: u32, max_payload_len: u32) -> PyResult<Self> {
+        Ok(PyEventStreamDecoder { inner: StreamDecoder::with_options(options(mode, max_headers_len, max_payload_len)?) })
+    }
+
+    /// `"strict"` or `"resync"`.
+    #[getter]
+    fn mode(&self) -> &'static str {
+        match self.inner.mode() {
+            Mode::Strict => "strict",
+            Mode::Resync => "resync",
+        }
+    }
+
+    /// Resync mode: errors passed over so far (`{kind, offset, frame_offset, message, skipped}`).
+    #[getter]
+    fn errors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        errors_list(py, self.inner.errors())
+    }
+
+    /// Resync mode: the partial frame at the end (`{offset, have, need}`), known after `finish`.
+    #[getter]
+    fn truncated<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        truncated_dict(py, self.inner.truncated())
+    }
+
+    /// Resync mode: an error was passed over.
+    #[getter]
+    fn corrupt(&self) -> bool {
+        !self.inner.errors().is_empty()
     }
 
     fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
@@ -165,7 +203,8 @@ impl PyEventStreamDecoder {
         }
     }
 
-    /// End of input: raises `EventStreamError` (kind `Truncated`) if a partial frame is pending.
+    /// End of input. Strict: raises `EventStreamError` (kind `Truncated`) if a partial frame is
+    /// pending. Resync: never raises; see `truncated` and `errors`.
     fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
         self.inner.finish().map_err(|e| pyerr(py, e))
     }
