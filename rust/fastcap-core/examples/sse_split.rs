@@ -1,6 +1,6 @@
 //! Profiling driver for the SSE whole-body paths (`perf record` on a pure-Rust binary).
 //!
-//! `cargo run --release --example sse_split -- BODIES_FILE [ITERATIONS] [split|column|extract]`,
+//! `cargo run --release --example sse_split -- BODIES_FILE [ITERATIONS] [split|column|extract|json|json-reference]`,
 //! where BODIES_FILE holds bodies as (u32 little-endian length, bytes) records, e.g. dumped from
 //! `benches/bench_sse.py`'s `make_bodies`.
 
@@ -23,11 +23,20 @@ fn main() {
         p += 4 + n;
     }
     let total: usize = bodies.iter().map(Buffer::len).sum();
+    let datas: Vec<String> = if mode.starts_with("json") {
+        bodies.iter().flat_map(|b| fastcap_core::sse::split(b).0.into_iter().map(|e| e.data)).collect()
+    } else {
+        Vec::new()
+    };
     let mut best = f64::INFINITY;
     let mut rows = 0;
     for _ in 0..iters {
         let t = Instant::now();
         rows = match mode {
+            "json" => datas.iter().filter(|d| fastcap_core::sse::extract::extract(d).is_some_and(|x| x.text.is_some())).count(),
+            "json-reference" => {
+                datas.iter().filter(|d| fastcap_core::sse::extract::extract_reference(d).is_some_and(|x| x.text.is_some())).count()
+            }
             "split" => {
                 let mut n = 0;
                 for b in &bodies {
@@ -36,7 +45,7 @@ fn main() {
                 n
             }
             _ => {
-                let mut c = SseColumnBuilder::new(mode == "extract");
+                let mut c = SseColumnBuilder::with_capacity(mode == "extract", total);
                 for (i, b) in bodies.iter().enumerate() {
                     c.push_shared(i as u32, b, 0..b.len(), false).expect("push");
                 }

@@ -399,3 +399,158 @@ fn column_views_equal_split_copied_and_shared() {
         }
     }
 }
+
+/// The fast JSON reader of `extract` against the serde reference on one input.
+fn same_extraction(data: &str) {
+    use fastcap_core::sse::extract::{extract, extract_reference};
+    assert_eq!(extract(data), extract_reference(data), "{data:?}");
+}
+
+fn fixture_event_data() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["anthropic", "openai-chat", "openai-responses", "gemini"] {
+        for entry in std::fs::read_dir(testdata().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                continue;
+            }
+            let body = std::fs::read(&path).unwrap();
+            out.extend(split(&body).0.into_iter().map(|e| e.data));
+        }
+    }
+    out
+}
+
+#[test]
+fn fast_extraction_equals_serde_reference_on_fixtures_and_edge_cases() {
+    let events = fixture_event_data();
+    assert!(events.len() > 1000);
+    for d in &events {
+        same_extraction(d);
+    }
+    for c in &edge_cases() {
+        same_extraction(c);
+    }
+}
+
+fn edge_cases() -> Vec<String> {
+    let deep_ignored = format!("{{\"x\":{}1{},\"type\":\"t\"}}", "[".repeat(5000), "]".repeat(5000));
+    let deep_read = |n: usize| format!("{}{{}}{}", "{\"response\":".repeat(n), "}".repeat(n));
+    let cases: Vec<String> = vec![
+        // numbers: classes, ranges, grammar, read vs ignored positions
+        r#"{"usage":{"input_tokens":-0,"output_tokens":3.0,"prompt_tokens":1e3,"completion_tokens":18446744073709551615}}"#.into(),
+        r#"{"usage":{"input_tokens":9223372036854775808,"output_tokens":-9223372036854775808,"cache_read_input_tokens":-9223372036854775809}}"#.into(),
+        r#"{"usage":{"input_tokens":99999999999999999999,"output_tokens":8999999999999999.0,"prompt_tokens":1.5}}"#.into(),
+        r#"{"usage":{"input_tokens":1e400}}"#.into(),
+        r#"{"unknown":1e400,"type":"x"}"#.into(),
+        r#"{"code":-0,"type":"error","message":5}"#.into(),
+        r#"{"code":12,"type":"error"}"#.into(),
+        r#"{"code":1.0,"type":"error"}"#.into(),
+        r#"{"code":-7,"error":{"code":007}}"#.into(),
+        r#"{"x":01}"#.into(),
+        r#"{"x":1.}"#.into(),
+        r#"{"x":.5}"#.into(),
+        r#"{"x":1e}"#.into(),
+        r#"{"x":-}"#.into(),
+        r#"{"x":1E+2,"y":-0.0e-0}"#.into(),
+        // strings: escapes, surrogates (read vs ignored), control characters
+        r#"{"type":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00"}"#.into(),
+        r#"{"type":"\ud83d"}"#.into(),
+        r#"{"type":"\ude00"}"#.into(),
+        r#"{"type":"\ud83dx"}"#.into(),
+        r#"{"type":"\ud83d\u0041"}"#.into(),
+        r#"{"ignored":"\ud83d","type":"ok"}"#.into(),
+        r#"{"type":"\x"}"#.into(),
+        r#"{"type":"\u12"}"#.into(),
+        "{\"type\":\"tab\there\"}".into(),
+        "{\"ignored\":\"ctl\u{1}\"}".into(),
+        "{\"type\":\"caf\u{e9} \u{1F600}\"}".into(),
+        // keys: escaped names of known fields, duplicates of known and unknown keys
+        r#"{"ty\u0070e":"escaped key","t\u00e9":1}"#.into(),
+        r#"{"type":"a","type":"b"}"#.into(),
+        r#"{"x":1,"x":2,"type":"dup unknown is fine"}"#.into(),
+        r#"{"delta":{"text":"a","text":"b"}}"#.into(),
+        r#"{"\ud800":1}"#.into(),
+        // loose types: every JSON type at every kind of field
+        r#"{"type":5,"delta":"str","content_block":[1],"message":true,"usage":"x","error":null,"choices":{"a":1},"item":1.5,"response":"r","candidates":"c","usageMetadata":[],"modelVersion":{"a":[1]}}"#.into(),
+        r#"{"choices":[1,"a",null,[2,{"x":1}],{"index":"0","delta":{"content":7,"tool_calls":[{"function":{"name":3}},{"function":"f"},5]},"finish_reason":false}]}"#.into(),
+        r#"{"candidates":[{"index":1,"content":{"parts":[{"text":"no"}]}},{"content":{"parts":[{"text":"a","thought":"yes"},{"text":"b","thought":1},{"text":"c","thought":true},{"functionCall":{"name":"f"}},{"functionCall":{"name":"g"}}]},"finishReason":"STOP"}]}"#.into(),
+        r#"{"type":"response.completed","response":{"model":"m","status":"completed","usage":{"input_tokens":5,"input_tokens_details":{"cached_tokens":2},"output_tokens_details":{"reasoning_tokens":"x"}},"error":{"code":1,"message":"m"}}}"#.into(),
+        r#"{"response":{"candidates":[{"content":{"parts":[{"text":"x"}]}}],"usageMetadata":{"promptTokenCount":4},"error":"e"}}"#.into(),
+        // structure
+        "{}".into(),
+        " \t\r\n{ \"type\" : \"x\" , \"y\" : [ ] , \"z\" : { } } \n".into(),
+        r#"{"type":"x"} trailing"#.into(),
+        r#"{"type":"x",}"#.into(),
+        r#"{"a":[1,]}"#.into(),
+        r#"{"a":[1 2]}"#.into(),
+        r#"{"a":{"b" 1}}"#.into(),
+        r#"{"a":{1:2}}"#.into(),
+        r#"{"a":tru}"#.into(),
+        r#"{"a":nul,"b":1}"#.into(),
+        r#"{"a":"unterminated}"#.into(),
+        r#"{"type""#.into(),
+        "{".into(),
+        "\u{a0}{}".into(),
+        r#"{"a":[[[{"b":[{}]}]]],"type":"deep but fine"}"#.into(),
+        deep_ignored,
+        deep_read(126),
+        deep_read(127),
+        deep_read(128),
+        deep_read(3000),
+    ];
+    cases
+}
+
+#[test]
+fn fast_extraction_equals_serde_reference_on_mutated_events() {
+    let mut events = fixture_event_data();
+    events.extend(edge_cases().into_iter().filter(|c| c.len() < 1000));
+    const INSERTS: &[&str] = &[
+        "\"", "\\", "{", "}", "[", "]", ",", ":", "0", "-", "e", ".", " ", "\u{1}", "n", "\\u", "\\ud800", "\\udc00", "1e999",
+        "\"type\":", "null", "true", "é", "\"x\":\"y\",", "{\"a\":[]}",
+    ];
+    let mut rng = Lcg(2024);
+    let mut errors = 0;
+    for round in 0..100 {
+        for d in &events {
+            let mut s = d.clone();
+            for _ in 0..1 + rng.below(3) {
+                let mut at = rng.below(s.len() + 1);
+                while !s.is_char_boundary(at) {
+                    at -= 1;
+                }
+                match rng.below(3) {
+                    0 => s.insert_str(at, INSERTS[rng.below(INSERTS.len())]),
+                    1 => {
+                        let mut end = (at + 1 + rng.below(6)).min(s.len());
+                        while !s.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        s.replace_range(at..end, "");
+                    }
+                    _ => {
+                        // Duplicate a slice elsewhere (repeats keys, values, brackets).
+                        let mut end = (at + rng.below(20)).min(s.len());
+                        while !s.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        let piece = s[at..end].to_owned();
+                        let mut to = rng.below(s.len() + 1);
+                        while !s.is_char_boundary(to) {
+                            to -= 1;
+                        }
+                        s.insert_str(to, &piece);
+                    }
+                }
+            }
+            same_extraction(&s);
+            if fastcap_core::sse::extract::extract(&s).is_some_and(|x| x.json_error) {
+                errors += 1;
+            }
+        }
+        let _ = round;
+    }
+    // Both outcomes were exercised many times.
+    assert!(errors > 20_000 && errors < 100 * events.len() - 20_000, "{errors}");
+}

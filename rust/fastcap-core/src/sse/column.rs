@@ -98,7 +98,14 @@ impl SseColumnBuilder {
     /// only reserved address space.
     pub fn with_capacity(extract: bool, total_bytes: usize) -> Self {
         let mut b = Self::empty(extract);
-        b.reserve((total_bytes / 96).min(BATCH_ROWS));
+        let rows = (total_bytes / 96).min(BATCH_ROWS);
+        b.reserve(rows);
+        if extract {
+            // The text column holds most of the extracted bytes; the others are short or sparse.
+            b.json_error = BooleanBuilder::with_capacity(rows);
+            b.strs = std::array::from_fn(|i| StringBuilder::with_capacity(rows, if i == 1 { total_bytes / 4 } else { rows }));
+            b.ints = std::array::from_fn(|_| Int64Builder::with_capacity(rows));
+        }
         b
     }
 
