@@ -82,6 +82,8 @@ pub struct SseColumnBuilder {
     /// their type, which is then stored once.
     last_type: Vec<u8>,
     last_type_view: Option<u128>,
+    /// Body bytes announced by [`with_capacity`](Self::with_capacity) and not pushed yet.
+    bytes_left: usize,
     json_error: BooleanBuilder,
     strs: [StringBuilder; 9],
     ints: [Int64Builder; 5],
@@ -98,15 +100,25 @@ impl SseColumnBuilder {
     /// only reserved address space.
     pub fn with_capacity(extract: bool, total_bytes: usize) -> Self {
         let mut b = Self::empty(extract);
-        let rows = (total_bytes / 96).min(BATCH_ROWS);
-        b.reserve(rows);
-        if extract {
-            // The text column holds most of the extracted bytes; the others are short or sparse.
-            b.json_error = BooleanBuilder::with_capacity(rows);
-            b.strs = std::array::from_fn(|i| StringBuilder::with_capacity(rows, if i == 1 { total_bytes / 4 } else { rows }));
-            b.ints = std::array::from_fn(|_| Int64Builder::with_capacity(rows));
-        }
+        b.bytes_left = total_bytes;
+        b.size_batch();
         b
+    }
+
+    /// Sizes the columns of a new batch for the bytes still announced (at most a full batch).
+    fn size_batch(&mut self) {
+        let rows = (self.bytes_left / 96).min(BATCH_ROWS);
+        if rows == 0 {
+            return;
+        }
+        self.reserve(rows);
+        if self.extract {
+            // The text column holds most of the extracted bytes; the others are short or sparse.
+            let text = (rows * 96 / 4).min(self.bytes_left / 4);
+            self.json_error = BooleanBuilder::with_capacity(rows);
+            self.strs = std::array::from_fn(|i| StringBuilder::with_capacity(rows, if i == 1 { text } else { rows }));
+            self.ints = std::array::from_fn(|_| Int64Builder::with_capacity(rows));
+        }
     }
 
     fn empty(extract: bool) -> Self {
@@ -125,6 +137,7 @@ impl SseColumnBuilder {
             is_done: BooleanBufferBuilder::new(0),
             last_type: Vec::new(),
             last_type_view: None,
+            bytes_left: 0,
             json_error: BooleanBuilder::new(),
             strs: std::array::from_fn(|_| StringBuilder::new()),
             ints: std::array::from_fn(|_| Int64Builder::new()),
@@ -165,8 +178,10 @@ impl SseColumnBuilder {
         // so the row vectors are not regrown (and copied) repeatedly.
         self.reserve(body.len() / 96 + 1);
         split_raw_with(body, &mut |e: RawEvent<'_>| self.push_event(exchange_index, &e, valid));
+        self.bytes_left = self.bytes_left.saturating_sub(body.len());
         if self.rows() >= BATCH_ROWS || self.arena.owned_bytes() >= BATCH_OWNED_BYTES {
             self.flush()?;
+            self.size_batch();
         }
         Ok(())
     }
