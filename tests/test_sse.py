@@ -372,6 +372,11 @@ def test_column_from_arrow_streams_and_views() -> None:
         assert not hasattr(obj, "__arrow_c_array__") or isinstance(obj, pa.Array), type(obj)
         kw = {"column": "body"} if isinstance(obj, pl.DataFrame) and obj.width > 1 else {}
         assert pl.DataFrame(_native.sse_column(obj, **kw)).equals(want), type(obj)
+    # A sliced array (non-zero offset) and a sliced view array: positions restart at the slice.
+    for typ in (pa.binary(), pa.large_binary(), pa.binary_view()):
+        sliced = pa.array(bodies, typ).slice(2, 5)
+        got = pl.DataFrame(_native.sse_column(sliced))
+        assert got.equals(pl.DataFrame(_native.sse_column(bodies[2:7]))), typ
     # fastcap's own ArrowTable (here the events table itself, one column of it as bodies).
     t = _native.sse_column([b"data: data: " + b"x" * 40 + b"\n\n"], extract=False).select(["data"])
     again = pl.DataFrame(_native.sse_column(t, extract=False))
