@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 GATES: list[tuple[str, list[str]]] = [
     ("cbor", ["bench_cbor.py", "--size-mb", "12", "--check-min-read-ratio", "8", "--check-min-analyze-ratio", "8"]),
     ("eventstream", ["bench_eventstream.py", "--mb", "2", "--check-min-ratio", "20"]),
-    ("sse", ["bench_sse.py", "--mb", "6", "--check-min-ratio", "10"]),
+    ("sse", ["bench_sse.py", "--mb", "6", "--check-min-ratio", "20"]),
     ("mitmlog", ["bench_mitmlog.py", "--size-mb", "8", "--check-min-ratio", "15", "--skip-reader"]),
 ]
 

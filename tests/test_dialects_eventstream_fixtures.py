@@ -356,3 +356,60 @@ def test_kiro_text_log_with_readers_recoverer() -> None:
     assert r.tool_calls[1].arguments == {"command": "ls -la"}
     assert r.context_usage_pct == [21.75] and r.credits == {"credit": 0.3312}
     assert "recovered_from_text" in r.flags
+
+
+# --------------------------------------------------------------------------------------------------
+# kiro: reasoning inline in the assistant text as <thinking>…</thinking>
+
+
+def _kiro_text_events(pieces: list[str]) -> CallAnalysis:
+    body = b"".join(event_frame("assistantResponseEvent", {"content": p}) for p in pieces)
+    return analyze_exchange(kiro_exchange(body))
+
+
+def test_kiro_thinking_in_text_split_at_every_position() -> None:
+    full = "<thinking>The user wants a list.\nUse ls.</thinking>\n\nHere is the listing:\n<thinking> is a tag."
+    for cut in range(1, len(full)):
+        for cut2 in (cut + 1, cut + 7):
+            pieces = [full[:cut], full[cut:cut2], full[cut2:]]
+            r = _kiro_text_events([p for p in pieces if p]).response
+            assert r.reasoning_text == "The user wants a list.\nUse ls.", (cut, cut2)
+            # The rest stays text, including a later "<thinking>" that does not open the text.
+            assert r.text == "Here is the listing:\n<thinking> is a tag.", (cut, cut2)
+            assert "thinking_in_text" in r.flags
+    # The events table still shows the wire content.
+    r = _kiro_text_events(["<think", "ing>x</thinking>y"]).response
+    assert [e.summary for e in r.events] == ["<think", "ing>x</thinking>y"]
+    assert r.extra["thinking_in_text_chars"] == 1
+
+
+def test_kiro_thinking_in_text_forms() -> None:
+    from fastcap.dialects.kiro import split_thinking_in_text
+
+    assert split_thinking_in_text("Hello <thinking>no</thinking>") is None
+    assert split_thinking_in_text("") is None
+    assert split_thinking_in_text("  \n<thinking>a</thinking><thinking>b</thinking> ok") == ("a\nb", "ok", True)
+    assert split_thinking_in_text("<thinking>cut off") == ("cut off", "", False)
+    assert split_thinking_in_text("<thinking></thinking>") == ("", "", True)
+    # Unclosed (stream cut, or output limit while thinking): all of it is reasoning, flagged.
+    r = _kiro_text_events(["<thinking>step 1", ", step 2"]).response
+    assert (r.reasoning_text, r.text) == ("step 1, step 2", "")
+    assert r.extra["thinking_in_text_unclosed"] is True
+    # Plain text is untouched and unflagged.
+    r = _kiro_text_events(["Just an answer."]).response
+    assert (r.text, r.reasoning_text) == ("Just an answer.", "")
+    assert "thinking_in_text" not in r.flags
+    # Native reasoning events come first, then the in-text thinking.
+    body = event_frame("reasoningContentEvent", {"text": "native"}) + event_frame(
+        "assistantResponseEvent", {"content": "<thinking>inline</thinking>answer"}
+    )
+    r = analyze_exchange(kiro_exchange(body)).response
+    assert (r.reasoning_text, r.text) == ("native\ninline", "answer")
+
+
+def test_kiro_thinking_in_text_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastcap.dialects import kiro
+
+    monkeypatch.setattr(kiro, "SPLIT_THINKING_IN_TEXT", False)
+    r = _kiro_text_events(["<thinking>a</thinking>b"]).response
+    assert (r.text, r.reasoning_text) == ("<thinking>a</thinking>b", "")

@@ -462,6 +462,84 @@ def test_resync_reports_every_skipped_range() -> None:
     assert len(strict["frames"]) == 1 and strict["errors"][0]["skipped"] == 0
 
 
+def resync_chunked(body: bytes, sizes: list[int]) -> dict[str, Any]:
+    """`decode_eventstream(mode="resync")`'s result, built by the incremental decoder."""
+    d = nat.EventStreamDecoder(mode="resync")
+    frames: list[dict[str, Any]] = []
+    pos, i = 0, 0
+    while pos < len(body):
+        n = sizes[i % len(sizes)]
+        i += 1
+        frames.extend(d.feed(body[pos : pos + n]))
+        pos += n
+    d.finish()
+    assert d.mode == "resync"
+    return {"frames": frames, "errors": d.errors, "truncated": d.truncated, "corrupt": d.corrupt}
+
+
+def _damaged_bodies() -> list[bytes]:
+    b = cw_event("assistantResponseEvent", '{"content":"B"}')
+    garbage = bytes((i * 97 + 13) % 256 for i in range(37))
+    decoy = prelude(40, 0) + b"\xab" * 28
+    bad = _bad_crc(cw_event("assistantResponseEvent", '{"content":"X"}'))
+    out = [
+        b"".join([A, garbage, b, bad, decoy[:10] + garbage, A, b, A[:30]]),
+        b"".join([garbage, A, decoy, b, garbage[:5]]),
+        b"".join([_bad_prelude(A), A, b[:11]]),
+        b"".join([A, prelude(400, 0), b"x" * 20]),  # a candidate running past the end
+    ]
+    out += [body + garbage[:9] + A for _, body in FIXTURES]
+    return out
+
+
+@pytest.mark.parametrize("sizes", [[1], [2, 3], [7], [64], [16384]])
+def test_resync_incremental_equals_whole_body(sizes: list[int]) -> None:
+    for body in _damaged_bodies():
+        assert resync_chunked(body, sizes) == nat.decode_eventstream(body, mode="resync")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(st.integers(0, 5), min_size=0, max_size=10),
+    cuts=st.lists(st.integers(1, 80), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_resync_incremental_random_damage_and_chunks(parts: list[int], cuts: list[int], seed: int) -> None:
+    rng = random.Random(seed)
+    b = cw_event("toolUseEvent", '{"toolUseId":"t","name":"n","stop":true}')
+    pieces = []
+    for k in parts:
+        if k == 0:
+            pieces.append(A)
+        elif k == 1:
+            pieces.append(_bad_crc(b))
+        elif k == 2:
+            pieces.append(bytes(rng.randrange(256) for _ in range(rng.randint(1, 30))))
+        elif k == 3:
+            pieces.append(prelude(rng.randint(16, 90), 0) + b"\x00" * rng.randint(0, 90))
+        elif k == 4:
+            pieces.append(_bad_prelude(b))
+        else:
+            pieces.append(b[: rng.randint(0, len(b))])
+    body = b"".join(pieces)
+    assert resync_chunked(body, cuts) == nat.decode_eventstream(body, mode="resync")
+
+
+def test_resync_decoder_properties_and_strict_unchanged() -> None:
+    d = nat.EventStreamDecoder(mode="resync")
+    assert d.feed(A + b"junk" + A[:20]) and d.errors == [] and not d.corrupt
+    assert len(d.feed(A[20:])) == 1
+    assert [e["skipped"] for e in d.errors] == [4] and d.corrupt
+    d.finish()
+    assert d.truncated is None
+    with pytest.raises(ValueError, match="mode"):
+        nat.EventStreamDecoder(mode="lenient")
+    s = nat.EventStreamDecoder()
+    assert s.mode == "strict"
+    with pytest.raises(nat.EventStreamError):
+        s.feed(A + b"junk" + A)
+
+
 # --------------------------------------------------------------------------------------------
 # Column path
 # --------------------------------------------------------------------------------------------
@@ -547,6 +625,33 @@ def test_column_from_arrow_array(typ: pa.DataType) -> None:
     assert pl.DataFrame(ev).equals(pl.DataFrame(want_ev))
     assert pl.DataFrame(sm).equals(pl.DataFrame(want_sm))
     assert pa.table(ev).num_rows == ev.num_rows
+
+
+def test_column_from_arrow_streams() -> None:
+    """Objects exposing only `__arrow_c_stream__` (Polars Series/DataFrame, pyarrow ChunkedArray
+    and Table, fastcap's ArrowTable) decode like the list of bytes; payloads stay views."""
+    bodies = [*[b for _, b in FIXTURES][:8], None]
+    want_ev, want_sm = (pl.DataFrame(t) for t in nat.eventstream_column(bodies))
+    series = pl.Series("body", bodies, dtype=pl.Binary)
+    chunked = pa.chunked_array([pa.array(bodies[:3], pa.binary()), pa.array(bodies[3:], pa.binary())])
+    for obj, kw in [
+        (series, {}),
+        (series.to_frame(), {}),
+        (pl.DataFrame({"n": list(range(len(bodies))), "body": series}), {"column": "body"}),
+        (chunked, {}),
+        (pa.table({"x": pa.array([1] * len(bodies)), "body": chunked}), {"column": "body"}),
+    ]:
+        ev, sm = nat.eventstream_column(obj, **kw)
+        assert pl.DataFrame(ev).equals(want_ev), type(obj)
+        assert pl.DataFrame(sm).equals(want_sm), type(obj)
+    # Payloads of the events table fed back through ArrowTable.select (a one-column stream).
+    ev, _ = nat.eventstream_column(bodies)
+    again, sm = nat.eventstream_column(ev.select(["payload"]))
+    # (JSON payloads are not EventStream frames: one summary row per payload, no events.)
+    assert again.num_rows == 0 and pl.DataFrame(sm).height == ev.num_rows
+    assert pa.table(ev).schema.field("payload").type == pa.binary_view()
+    with pytest.raises(TypeError, match="column="):
+        nat.eventstream_column(pl.DataFrame({"a": [A], "b": [A]}))
 
 
 def test_column_many_bodies_crosses_batches() -> None:

@@ -241,7 +241,9 @@ def test_sse_events_argument_errors() -> None:
 _EOL = st.sampled_from([b"\n", b"\r\n", b"\r"])
 _TEXT = st.one_of(
     st.binary(max_size=12).filter(lambda b: b"\n" not in b and b"\r" not in b),
-    st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=8).map(lambda s: s.encode()),
+    st.text(
+        alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=8
+    ).map(lambda s: s.encode()),
     st.sampled_from(
         [b"", b" ", b"  x", b"[DONE]", b'{"type":"x"}', b"\xe2\x82", b"\xff", b"a\x00b", b"12", b"+5"]
     ),
@@ -346,6 +348,69 @@ def test_column_equals_per_body() -> None:
     with pytest.raises(TypeError):
         _native.sse_column(pa.array([1, 2]))
     assert _native.sse_column([]).num_rows == 0
+
+
+def test_column_from_arrow_streams_and_views() -> None:
+    """Inputs exposing only `__arrow_c_stream__` (Polars Series and DataFrame, pyarrow ChunkedArray
+    and Table, fastcap's ArrowTable) and view arrays give the same table as a list of bytes."""
+    bodies = _all_bodies()
+    want = pl.DataFrame(_native.sse_column(bodies))
+    series = pl.Series("body", bodies, dtype=pl.Binary)
+    chunked = pa.chunked_array([pa.array(bodies[:4], pa.binary()), pa.array(bodies[4:], pa.binary())])
+    texts = [b.decode() if b is not None else None for b in bodies]
+    inputs: list[object] = [
+        series,
+        series.to_frame(),
+        pl.DataFrame({"other": list(range(len(bodies))), "body": series}),
+        chunked,
+        pa.table({"body": chunked}),
+        pa.array(bodies, pa.binary_view()),
+        pa.array(texts, pa.string_view()),
+        pl.Series(texts, dtype=pl.String),
+    ]
+    for obj in inputs:
+        assert not hasattr(obj, "__arrow_c_array__") or isinstance(obj, pa.Array), type(obj)
+        kw = {"column": "body"} if isinstance(obj, pl.DataFrame) and obj.width > 1 else {}
+        assert pl.DataFrame(_native.sse_column(obj, **kw)).equals(want), type(obj)
+    # A sliced array (non-zero offset) and a sliced view array: positions restart at the slice.
+    for typ in (pa.binary(), pa.large_binary(), pa.binary_view()):
+        sliced = pa.array(bodies, typ).slice(2, 5)
+        got = pl.DataFrame(_native.sse_column(sliced))
+        assert got.equals(pl.DataFrame(_native.sse_column(bodies[2:7]))), typ
+    # fastcap's own ArrowTable (here the events table itself, one column of it as bodies).
+    t = _native.sse_column([b"data: data: " + b"x" * 40 + b"\n\n"], extract=False).select(["data"])
+    again = pl.DataFrame(_native.sse_column(t, extract=False))
+    assert again["data"].to_list() == ["x" * 40]
+    assert again["terminated"].to_list() == [False]
+    with pytest.raises(TypeError, match="column="):
+        _native.sse_column(pl.DataFrame({"a": [b"x"], "b": [b"y"]}))
+    with pytest.raises(KeyError):
+        _native.sse_column(series.to_frame(), column="nope")
+    with pytest.raises(TypeError):
+        _native.sse_column(pl.Series([1, 2]))
+
+
+def test_column_views_point_into_the_bodies() -> None:
+    """Single-line values are views into the input (the bytes objects stay alive through the
+    table); multi-line data and text repaired from invalid UTF-8 are copies with the same value."""
+    big = b"".join(b"event: content_block_delta\ndata: {\"i\":%d,\"pad\":\"%s\"}\n\n" % (i, b"p" * 50) for i in range(200))
+    odd = b"data: line one is long enough\ndata: line two is long enough\n\ndata: bad \xff byte here, long\n\n"
+    bodies = [big, odd * 100]
+    t = _native.sse_column(bodies, extract=False)
+    at = pa.table(t)
+    assert at.schema.field("data").type == pa.string_view()
+    del bodies
+    import gc
+
+    gc.collect()
+    df = pl.DataFrame(t)
+    del t, at
+    gc.collect()
+    assert df["data"][0] == '{"i":0,"pad":"' + "p" * 50 + '"}'
+    assert df["event_type"][199] == "content_block_delta"
+    assert df["data"][200] == "line one is long enough\nline two is long enough"
+    assert df["data"][201] == "bad \ufffd byte here, long"
+    assert df.height == 400
 
 
 # -- extraction --------------------------------------------------------------------------------------

@@ -90,15 +90,36 @@ def eventstream_column(
     mode: Literal["strict", "resync"] | str = "strict",
     max_headers_len: int = 131072,
     max_payload_len: int = 25165824,
-) -> tuple[ArrowTable, ArrowTable]: ...
+    column: str | None = None,
+) -> tuple[ArrowTable, ArrowTable]:
+    """Decode many bodies: a sequence of ``bytes | None``, an Arrow binary/string array
+    (``__arrow_c_array__``) or an Arrow stream (``__arrow_c_stream__``: Polars Series/DataFrame,
+    pyarrow ChunkedArray/Table, ArrowTable); a table contributes ``column`` (or its only column).
+    Returns ``(events, bodies)``; ``payload`` (binary_view) points into the input bodies."""
 
 @_final
 class EventStreamDecoder:
+    """Push decoder. ``mode="strict"`` raises EventStreamError on bad data (and ``finish`` on a
+    truncated tail); ``mode="resync"`` recovers like ``decode_eventstream(mode="resync")`` in any
+    chunking and reports through ``errors`` / ``truncated`` / ``corrupt`` instead of raising."""
+
     def __new__(
-        cls, *, max_headers_len: int = 131072, max_payload_len: int = 25165824
+        cls,
+        *,
+        mode: Literal["strict", "resync"] | str = "strict",
+        max_headers_len: int = 131072,
+        max_payload_len: int = 25165824,
     ) -> EventStreamDecoder: ...
     def feed(self, data: bytes) -> list[dict[str, Any]]: ...
     def finish(self) -> None: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def errors(self) -> list[dict[str, Any]]: ...
+    @property
+    def truncated(self) -> dict[str, int] | None: ...
+    @property
+    def corrupt(self) -> bool: ...
     @property
     def offset(self) -> int: ...
     @property
@@ -130,7 +151,11 @@ class SseDecoder:
     @property
     def finished(self) -> bool: ...
 
-def sse_column(bodies: Sequence[bytes | None] | object, *, extract: bool = True) -> ArrowTable: ...
+def sse_column(
+    bodies: Sequence[bytes | None] | object, *, extract: bool = True, column: str | None = None
+) -> ArrowTable:
+    """One events table for many bodies (same inputs as ``eventstream_column``). ``event_type``,
+    ``data`` and ``last_event_id`` are string_view columns pointing into the input bodies."""
 # --- end sse ---
 
 # --- begin mitmlog ---

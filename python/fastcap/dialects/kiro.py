@@ -194,6 +194,38 @@ class _ToolUse:
     name_conflict: bool = False
 
 
+# eventstream.md §10.3 "Thinking in text": when thinking is requested through prompt tags, the model
+# writes its reasoning into `assistantResponseEvent.content` as `<thinking>…</thinking>`. No recorded
+# kiro body shows it (testdata has only the native `reasoningContentEvent` stream), so the form
+# handled is the one the spec names: blocks opening the assistant text (after optional whitespace).
+# A tag anywhere else is the model talking about tags and stays text.
+THINKING_OPEN = "<thinking>"
+THINKING_CLOSE = "</thinking>"
+SPLIT_THINKING_IN_TEXT = True  # module switch: False reports such text as-is
+
+
+def split_thinking_in_text(text: str) -> tuple[str, str, bool] | None:
+    """`(thinking, rest, closed)` for text that opens with `<thinking>` blocks, else None.
+
+    Consecutive leading blocks are joined with a newline; the whitespace between the last closing
+    tag and the answer is dropped. `closed` is False when the text ends inside a block (the stream
+    was cut, or the model hit its output limit while thinking): everything after the tag is then
+    thinking. Works on the whole concatenated text, so tags split across events are found.
+    """
+    rest = text.lstrip()
+    if not rest.startswith(THINKING_OPEN):
+        return None
+    parts: list[str] = []
+    while rest.startswith(THINKING_OPEN):
+        end = rest.find(THINKING_CLOSE, len(THINKING_OPEN))
+        if end < 0:
+            parts.append(rest[len(THINKING_OPEN) :])
+            return "\n".join(parts), "", False
+        parts.append(rest[len(THINKING_OPEN) : end])
+        rest = rest[end + len(THINKING_CLOSE) :].lstrip()
+    return "\n".join(parts), rest, True
+
+
 def _num_text(v: Any) -> str:
     if isinstance(v, bool) or not isinstance(v, int | float):
         return str(v)
@@ -324,6 +356,17 @@ class KiroAccumulator:
         r = self.r
         r.text = "".join(self.text)
         r.reasoning_text = "".join(self.reasoning)
+        if SPLIT_THINKING_IN_TEXT and (split := split_thinking_in_text(r.text)) is not None:
+            thinking, r.text, closed = split
+            r.reasoning_text = "\n".join(t for t in (r.reasoning_text, thinking) if t)
+            r.flags.add("thinking_in_text")
+            r.extra["thinking_in_text_chars"] = len(thinking)
+            r.notes.append(
+                f"{len(thinking):,} chars of <thinking>…</thinking> at the start of the assistant text "
+                "reported as reasoning" + ("" if closed else " (the closing tag never came)") + "."
+            )
+            if not closed:
+                r.extra["thinking_in_text_unclosed"] = True
         if self.sig_seen:
             r.reasoning_signature_len = self.sig_len
         for n, tu in enumerate(self.tools.values()):

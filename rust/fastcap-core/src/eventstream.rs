@@ -15,12 +15,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, BooleanBuilder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{BooleanBuilder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_buffer::Buffer;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::arrow_util::Table;
 use crate::error::{Error, Format, FormatError};
+use crate::sse::views::{binary_view_array, string_view_array, ViewArena};
 
 /// Bytes of `total_length`, `headers_length` and `prelude_crc`.
 pub const PRELUDE_LEN: usize = 12;
@@ -691,14 +693,32 @@ pub fn check_body(body: &[u8], limits: &Limits) -> std::result::Result<u64, Deco
 // Incremental decoding
 // ---------------------------------------------------------------------------------------------
 
-/// Push decoder (§7), strict: after an error every later call returns that error.
+/// Push decoder (§7).
 ///
-/// Only a frame that straddles chunks is copied (into `pending`, which never holds more than one
-/// frame); frames wholly inside a chunk are decoded in place, zero-copy. The prelude is checked as
-/// soon as its 12 bytes exist, before the body is awaited or buffer space reserved, and the
-/// message CRC of a straddling frame is accumulated as its bytes arrive.
+/// **Strict** ([`StreamDecoder::new`]): after an error every later call returns that error. Only a
+/// frame that straddles chunks is copied (into `pending`, which never holds more than one frame);
+/// frames wholly inside a chunk are decoded in place, zero-copy. The prelude is checked as soon as
+/// its 12 bytes exist, before the body is awaited or buffer space reserved, and the message CRC of
+/// a straddling frame is accumulated as its bytes arrive.
+///
+/// **Resync** ([`StreamDecoder::with_options`] with [`Mode::Resync`]): the recovery of
+/// [`decode_body`] (§8), with identical frames, errors, skipped byte counts and truncated tail in
+/// any chunking. `feed` and `finish` never fail; the problems are in [`errors`](Self::errors) and
+/// [`truncated`](Self::truncated). After a damaged prelude the decoder scans byte by byte for the
+/// next valid prelude; a candidate whose frame is not complete yet is held (with the bytes after
+/// it) until its message CRC can be checked, or accepted as the truncated tail at `finish`, as
+/// the whole-body decoder accepts a candidate running past the end of the body. An error is
+/// listed once its `skipped` count is known (decoding resumed, or the input ended).
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
+    mode: Mode,
+    /// Resync mode: unconsumed bytes, from body offset `offset`.
+    buf: Vec<u8>,
+    /// Resync mode: scanning for a valid prelude after `error`.
+    scan: Option<Scan>,
+    errors: Vec<BodyError>,
+    truncated: Option<Truncated>,
+    finished: bool,
     limits: Limits,
     /// Body offset of the next byte not yet assigned to a complete frame.
     offset: u64,
@@ -711,9 +731,41 @@ pub struct StreamDecoder {
     frames: u64,
 }
 
+/// Resync scanning state: the error that started it, and the next candidate offset.
+#[derive(Debug, Clone)]
+struct Scan {
+    error: DecodeError,
+    next: u64,
+}
+
 impl StreamDecoder {
+    /// A strict decoder.
     pub fn new(limits: Limits) -> Self {
         StreamDecoder { limits, ..Default::default() }
+    }
+
+    /// A strict or resync decoder.
+    pub fn with_options(opts: Options) -> Self {
+        StreamDecoder { limits: opts.limits, mode: opts.mode, ..Default::default() }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Resync mode: the errors passed over so far, each with the bytes skipped from its frame start.
+    pub fn errors(&self) -> &[BodyError] {
+        &self.errors
+    }
+
+    /// Resync mode: the partial frame left at the end, known after [`finish`](Self::finish).
+    pub fn truncated(&self) -> Option<Truncated> {
+        self.truncated
+    }
+
+    /// Resync mode: frames, errors and truncated tail as [`decode_body`] reports them.
+    pub fn report(&self) -> BodyReport {
+        BodyReport { frames: self.frames, errors: self.errors.clone(), truncated: self.truncated }
     }
 
     /// Body offset of the first byte not yet consumed into a complete frame.
@@ -727,7 +779,7 @@ impl StreamDecoder {
 
     /// Bytes held for a frame that has not completed.
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.buf.len()
     }
 
     /// Allocated size of the straddle buffer (for tests that bound memory use).
@@ -738,6 +790,10 @@ impl StreamDecoder {
     /// Feeds a chunk; calls `sink` for each frame completed by it. Frames borrow either `chunk` or
     /// the decoder's small straddle buffer, hence the callback rather than a returned borrow.
     pub fn feed(&mut self, chunk: &[u8], mut sink: impl FnMut(Frame<'_>)) -> std::result::Result<(), DecodeError> {
+        if self.mode == Mode::Resync {
+            self.feed_resync(chunk, &mut sink);
+            return Ok(());
+        }
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -822,8 +878,119 @@ impl StreamDecoder {
         Ok(data)
     }
 
-    /// End of input: `Truncated{offset, have, need}` if a partial frame is pending.
+    /// Resync mode: decode what `chunk` completes. A chunk fed after `finish` is ignored.
+    fn feed_resync(&mut self, chunk: &[u8], sink: &mut dyn FnMut(Frame<'_>)) {
+        if self.finished || chunk.is_empty() {
+            return;
+        }
+        if self.buf.is_empty() {
+            // Decode in place; keep only what is not consumed yet.
+            let used = self.resync_step(chunk, sink);
+            self.buf.extend_from_slice(&chunk[used..]);
+            self.offset += used as u64;
+        } else {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.extend_from_slice(chunk);
+            let used = self.resync_step(&buf, sink);
+            buf.drain(..used);
+            self.buf = buf;
+            self.offset += used as u64;
+        }
+    }
+
+    /// Decodes `data` (body offset `self.offset`) as far as it can; returns the number of leading
+    /// bytes no longer needed.
+    fn resync_step(&mut self, data: &[u8], sink: &mut dyn FnMut(Frame<'_>)) -> usize {
+        let base = self.offset;
+        let mut pos = 0usize;
+        loop {
+            if let Some(scan) = self.scan.as_mut() {
+                // Same acceptance rule as `resync_scan`, but a candidate whose frame is not
+                // complete yet waits for more input (or for `finish`).
+                let mut p = (scan.next - base) as usize;
+                loop {
+                    if p + PRELUDE_LEN > data.len() {
+                        scan.next = base + p as u64;
+                        return p;
+                    }
+                    let total_length = be_u32(data, p);
+                    if check_lengths(total_length, be_u32(data, p + 4), &self.limits).is_ok()
+                        && crc32fast::hash(&data[p..p + 8]) == be_u32(data, p + 8)
+                    {
+                        let total = total_length as usize;
+                        if p + total > data.len() {
+                            scan.next = base + p as u64;
+                            return p;
+                        }
+                        let frame = &data[p..p + total];
+                        if message_crc(frame, be_u32(data, p + 8)) == be_u32(frame, total - 4) {
+                            break;
+                        }
+                    }
+                    p += 1;
+                }
+                let scan = self.scan.take().expect("scanning");
+                let skipped = base + p as u64 - scan.error.frame_offset;
+                self.errors.push(BodyError { error: scan.error, skipped });
+                pos = p;
+                continue;
+            }
+            match decode_frame_at(data, pos, base, &self.limits) {
+                Step::Frame(f) => {
+                    pos += f.total_length as usize;
+                    self.frames += 1;
+                    sink(f);
+                }
+                Step::Incomplete { .. } => return pos,
+                Step::Error(e) => {
+                    if e.kind.is_prelude_error() {
+                        let next = e.frame_offset + 1;
+                        self.scan = Some(Scan { error: e, next });
+                    } else {
+                        // The prelude verified, so its total_length is trustworthy (§8).
+                        let total = be_u32(data, pos) as usize;
+                        self.errors.push(BodyError { error: e, skipped: total as u64 });
+                        pos += total;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resync mode end of input: resolve a scan still running and record the truncated tail.
+    fn finish_resync(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let end = self.offset + self.buf.len() as u64;
+        if let Some(scan) = self.scan.take() {
+            // The scan stopped at a candidate whose frame runs past the end (accepted, as by
+            // `resync_scan`), or with fewer than 12 bytes left (skipped to the end).
+            let p = scan.next;
+            let rel = (p - self.offset) as usize;
+            if rel + PRELUDE_LEN <= self.buf.len() {
+                self.errors.push(BodyError { skipped: p - scan.error.frame_offset, error: scan.error });
+                let need = u64::from(be_u32(&self.buf, rel));
+                self.truncated = Some(Truncated { offset: p, have: end - p, need });
+            } else {
+                self.errors.push(BodyError { skipped: end - scan.error.frame_offset, error: scan.error });
+            }
+        } else if !self.buf.is_empty() {
+            let have = self.buf.len() as u64;
+            let need = if self.buf.len() < PRELUDE_LEN { PRELUDE_LEN as u64 } else { u64::from(be_u32(&self.buf, 0)) };
+            self.truncated = Some(Truncated { offset: self.offset, have, need });
+        }
+        self.buf = Vec::new();
+    }
+
+    /// End of input: `Truncated{offset, have, need}` if a partial frame is pending. In resync mode
+    /// this never fails: the tail is reported by [`truncated`](Self::truncated).
     pub fn finish(&mut self) -> std::result::Result<(), DecodeError> {
+        if self.mode == Mode::Resync {
+            self.finish_resync();
+            return Ok(());
+        }
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -850,8 +1017,8 @@ pub fn events_schema() -> SchemaRef {
         Field::new("event_type", DataType::Utf8, true),
         Field::new("exception_type", DataType::Utf8, true),
         Field::new("content_type", DataType::Utf8, true),
-        Field::new("headers_json", DataType::Utf8, false),
-        Field::new("payload", DataType::Binary, false),
+        Field::new("headers_json", DataType::Utf8View, false),
+        Field::new("payload", DataType::BinaryView, false),
     ]))
 }
 
@@ -960,8 +1127,12 @@ pub struct ColumnDecoder {
     ev_event_type: StringBuilder,
     ev_exception_type: StringBuilder,
     ev_content_type: StringBuilder,
-    ev_headers: StringBuilder,
-    ev_payload: BinaryBuilder,
+    /// `headers_json` and `payload` are view columns (see [`crate::sse::views`]): payloads point
+    /// into the bodies when the decoder is given their buffers ([`ColumnDecoder::push_shared`]),
+    /// and a run of frames with byte-identical header blocks shares one stored JSON text.
+    arena: ViewArena,
+    ev_headers: Vec<u128>,
+    ev_payload: Vec<u128>,
     b_exchange: UInt32Builder,
     b_null: BooleanBuilder,
     b_len: UInt64Builder,
@@ -976,6 +1147,7 @@ pub struct ColumnDecoder {
     b_trunc_need: UInt64Builder,
     b_corrupt: BooleanBuilder,
     last_json: String,
+    last_json_view: u128,
     last_block: Vec<u8>,
 }
 
@@ -999,8 +1171,9 @@ impl ColumnDecoder {
             ev_event_type: StringBuilder::with_capacity(rows, rows * 22),
             ev_exception_type: StringBuilder::with_capacity(rows, 0),
             ev_content_type: StringBuilder::with_capacity(rows, rows * 16),
-            ev_headers: StringBuilder::with_capacity(rows, total_bytes),
-            ev_payload: BinaryBuilder::with_capacity(rows, total_bytes / 2),
+            arena: ViewArena::new(),
+            ev_headers: Vec::with_capacity(rows),
+            ev_payload: Vec::with_capacity(rows),
             b_exchange: UInt32Builder::new(),
             b_null: BooleanBuilder::new(),
             b_len: UInt64Builder::new(),
@@ -1015,6 +1188,7 @@ impl ColumnDecoder {
             b_trunc_need: UInt64Builder::new(),
             b_corrupt: BooleanBuilder::new(),
             last_json: String::new(),
+            last_json_view: 0,
             // Sentinel that no valid header block equals (a lone name length of 255 with no
             // name), so the first frame always computes its JSON.
             last_block: vec![0xff],
@@ -1023,6 +1197,17 @@ impl ColumnDecoder {
 
     /// Decodes the next body (`None` for a missing one); its `exchange_index` is its position.
     pub fn push(&mut self, body: Option<&[u8]>) {
+        self.push_in(body, None);
+    }
+
+    /// Decodes the body `owner[range]`; payloads become views into `owner` (which the events
+    /// table then keeps alive) instead of copies.
+    pub fn push_shared(&mut self, owner: &Buffer, range: std::ops::Range<usize>) {
+        let body = &owner.as_slice()[range];
+        self.push_in(Some(body), Some(owner));
+    }
+
+    fn push_in(&mut self, body: Option<&[u8]>, owner: Option<&Buffer>) {
         let idx = self.next_index;
         self.next_index += 1;
         let Some(body) = body else {
@@ -1030,6 +1215,7 @@ impl ColumnDecoder {
             return;
         };
         let mut frame_index = 0u32;
+        self.arena.set_source(owner, body);
         let report = decode_body(body, &self.opts, |f| {
             self.ev_exchange.append_value(idx);
             self.ev_frame.append_value(frame_index);
@@ -1050,9 +1236,10 @@ impl ColumnDecoder {
                 headers_json_into(&mut buf, &f);
                 // Built from validated UTF-8 names/values and ASCII, so this never falls back.
                 self.last_json = String::from_utf8(buf).unwrap_or_else(|_| "{}".to_owned());
+                self.last_json_view = self.arena.copy(self.last_json.as_bytes());
             }
-            self.ev_headers.append_value(&self.last_json);
-            self.ev_payload.append_value(f.payload);
+            self.ev_headers.push(self.last_json_view);
+            self.ev_payload.push(self.arena.view(f.payload, true));
             frame_index += 1;
         });
         self.push_summary(idx, false, body.len() as u64, &report);
@@ -1077,6 +1264,15 @@ impl ColumnDecoder {
 
     /// The events table and the per-body summary table.
     pub fn finish(mut self) -> crate::Result<(Table, Table)> {
+        let blocks = self.arena.take_blocks();
+        // SAFETY: the views were made by `self.arena`, whose blocks these are; the header JSON is
+        // UTF-8 (built from validated header names and values).
+        let (headers, payload) = unsafe {
+            (
+                string_view_array(std::mem::take(&mut self.ev_headers), Arc::clone(&blocks), None),
+                binary_view_array(std::mem::take(&mut self.ev_payload), blocks, None),
+            )
+        };
         let ev: Vec<ArrayRef> = vec![
             Arc::new(self.ev_exchange.finish()),
             Arc::new(self.ev_frame.finish()),
@@ -1086,8 +1282,8 @@ impl ColumnDecoder {
             Arc::new(self.ev_event_type.finish()),
             Arc::new(self.ev_exception_type.finish()),
             Arc::new(self.ev_content_type.finish()),
-            Arc::new(self.ev_headers.finish()),
-            Arc::new(self.ev_payload.finish()),
+            Arc::new(headers),
+            Arc::new(payload),
         ];
         let bo: Vec<ArrayRef> = vec![
             Arc::new(self.b_exchange.finish()),

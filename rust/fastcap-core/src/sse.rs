@@ -5,8 +5,10 @@
 //! * incremental: [`SseDecoder::feed`] / [`SseDecoder::finish`] with arbitrary chunk boundaries
 //!   (CR at the end of one chunk + LF at the start of the next is one line break; a UTF-8 sequence
 //!   or the BOM may be split anywhere);
-//! * whole body: [`split`] / [`split_with`] feed the body as one chunk, so every line is a borrowed
-//!   slice of the body and nothing is allocated per line (the data buffer is reused).
+//! * whole body: [`split_raw_with`] (module [`raw`]) walks the body once with the same rules; every
+//!   value is a borrowed slice of the body (only multi-line data is joined into a reused buffer).
+//!   [`split`] / [`split_with`] decode its events' values as UTF-8; the tests check that it agrees
+//!   with the incremental decoder on every input and chunking.
 //!
 //! Lines are split on **bytes**: CR, LF, `:` and U+0020 are ASCII and never occur inside a UTF-8
 //! multi-byte sequence, and every field value is delimited by ASCII bytes, so lossy-decoding each
@@ -28,6 +30,10 @@ use crate::error::{Error, Format, FormatError, Result};
 
 pub mod column;
 pub mod extract;
+pub mod raw;
+pub mod views;
+
+pub use raw::{split_raw_with, RawEvent};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -396,14 +402,41 @@ impl SseDecoder {
     }
 }
 
+/// `bytes` as text, valid UTF-8 or lossily decoded (invalid sequences become U+FFFD).
+/// `valid` says the bytes are known to be valid UTF-8 (e.g. a slice at ASCII boundaries of a
+/// validated body).
+#[inline]
+pub(crate) fn text(bytes: &[u8], valid: bool) -> Cow<'_, str> {
+    if valid {
+        // SAFETY: the caller vouches that the bytes are valid UTF-8.
+        Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        String::from_utf8_lossy(bytes)
+    }
+}
+
 /// Split a whole body: every event (the pending one at EOF last, `terminated == false`) goes to
-/// `sink`. No allocation per line.
+/// `sink`. No allocation per line or event for valid UTF-8: the body is validated once, and every
+/// value is then a slice of it (CR, LF, `:` and space, where values start and end, are ASCII).
 pub fn split_with<F: FnMut(EventRef<'_>)>(body: &[u8], sink: &mut F) -> SseStats {
-    let mut dec = SseDecoder::new();
-    // A fresh decoder cannot be finished, so feeding cannot fail.
-    let _ = dec.feed_with(body, None, sink);
-    dec.finish_with(sink);
-    dec.stats
+    let valid = simdutf8::basic::from_utf8(body).is_ok();
+    split_raw_with(body, &mut |e: RawEvent<'_>| {
+        let event_type = text(e.event_type_or_default(), valid);
+        let data = text(e.data, valid);
+        let last_event_id = text(e.last_event_id, valid);
+        sink(EventRef {
+            index: e.index,
+            event_type: &event_type,
+            data: &data,
+            last_event_id: &last_event_id,
+            byte_start: e.byte_start,
+            byte_end: e.byte_end,
+            terminated: e.terminated,
+            is_done: e.is_done(),
+            t_first_byte: None,
+            t_last_byte: None,
+        });
+    })
 }
 
 /// Split a whole body into owned events plus statistics.

@@ -586,6 +586,116 @@ fn resync_after_cut_frame_reports_truncated_tail() {
     assert_eq!(r.truncated, Some(Truncated { offset: 4 + a.len() as u64, have: b.len() as u64 - 3, need: b.len() as u64 }));
 }
 
+/// Feeds `body` to a resync-mode incremental decoder in chunks of the given sizes (cycled).
+fn resync_chunked(body: &[u8], sizes: &[usize]) -> (Vec<OwnedFrame>, BodyReport) {
+    let mut d = StreamDecoder::with_options(resync());
+    let mut frames = Vec::new();
+    let (mut pos, mut i) = (0, 0);
+    while pos < body.len() {
+        let n = sizes[i % sizes.len()].max(1).min(body.len() - pos);
+        i += 1;
+        d.feed(&body[pos..pos + n], |f| frames.push(f.to_owned_frame())).unwrap();
+        pos += n;
+    }
+    d.finish().unwrap();
+    (frames, d.report())
+}
+
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// A random mix of good frames, frames with a bad message CRC or a bad header, raw garbage,
+/// decoy preludes (valid prelude CRC, wrong message CRC), and a cut frame or garbage at the end.
+fn damaged_body(rng: &mut Lcg) -> Vec<u8> {
+    let good = [
+        cw_event("assistantResponseEvent", r#"{"content":"Hello"}"#),
+        cw_event("toolUseEvent", r#"{"toolUseId":"t","name":"n","input":"{\"a\":1}","stop":true}"#),
+        cw_event("metadataEvent", r#"{"tokenUsage":{"outputTokens":3}}"#),
+        frame(&[], b""),
+    ];
+    let mut body = Vec::new();
+    for _ in 0..rng.below(12) {
+        let g = &good[rng.below(good.len())];
+        match rng.below(8) {
+            0 => {
+                let mut f = g.clone();
+                let l = f.len();
+                f[l - 1 - rng.below(4)] ^= 0x5A;
+                body.extend(f);
+            }
+            1 => body.extend((0..1 + rng.below(40)).map(|_| rng.below(256) as u8)),
+            2 => {
+                let mut d = prelude(16 + rng.below(60) as u32, 0);
+                d.extend((0..rng.below(70)).map(|_| rng.below(256) as u8));
+                body.extend(d);
+            }
+            3 => {
+                // A valid frame whose header block is malformed (zero-length name).
+                body.extend(frame_raw(&[0, 1], b"{}"));
+            }
+            _ => body.extend_from_slice(g),
+        }
+    }
+    match rng.below(4) {
+        0 => body.extend_from_slice(&good[0][..rng.below(good[0].len())]),
+        1 => body.extend((0..rng.below(15)).map(|_| rng.below(256) as u8)),
+        _ => {}
+    }
+    body
+}
+
+#[test]
+fn resync_incremental_equals_whole_body_in_any_chunking() {
+    let mut rng = Lcg(99);
+    let mut seen_errors = 0;
+    let mut seen_truncated = 0;
+    for case in 0..1500 {
+        let body = damaged_body(&mut rng);
+        let (want_frames, want) = decode_all(&body, &resync());
+        seen_errors += want.errors.len();
+        seen_truncated += usize::from(want.truncated.is_some());
+        let fixed: &[&[usize]] = &[&[1], &[2], &[3, 1, 7], &[11], &[64], &[16384]];
+        let random = [1 + rng.below(8), 1 + rng.below(30), 1 + rng.below(200)];
+        for sizes in fixed.iter().copied().chain(std::iter::once(&random[..])) {
+            let (frames, got) = resync_chunked(&body, sizes);
+            assert_eq!(frames, want_frames, "case {case}, chunks {sizes:?}");
+            assert_eq!(got, want, "case {case}, chunks {sizes:?}");
+        }
+    }
+    assert!(seen_errors > 1000 && seen_truncated > 100, "{seen_errors} errors, {seen_truncated} truncated");
+}
+
+#[test]
+fn resync_incremental_on_fixtures_and_injected_garbage() {
+    let a = cw_event("assistantResponseEvent", r#"{"content":"A"}"#);
+    let mut files: Vec<Vec<u8>> = Vec::new();
+    for (sub, names) in [
+        ("codewhisperer-shaped", &["text_only.bin", "tool_calls.bin", "truncated_last_frame.bin", "exception_mid_stream.bin"][..]),
+        ("smithy-rs", &["invalid_prelude_checksum", "invalid_message_checksum", "invalid_header_value_type", "valid_no_headers"][..]),
+    ] {
+        for n in names {
+            files.push(read(sub, n));
+        }
+    }
+    let body: Vec<u8> = files.iter().flat_map(|f| [&f[..], &b"\x00\xffjunk"[..], &a[..]].concat()).collect();
+    let (want_frames, want) = decode_all(&body, &resync());
+    assert!(want.errors.len() >= 4);
+    for sizes in [&[1usize][..], &[5], &[13, 2], &[100], &[4096]] {
+        let (frames, got) = resync_chunked(&body, sizes);
+        assert_eq!(frames, want_frames, "chunks {sizes:?}");
+        assert_eq!(got, want, "chunks {sizes:?}");
+    }
+    // Strict incremental is unchanged: it stops at the first error.
+    let (sf, se) = decode_chunked(&body, &[7], Limits::default());
+    assert_eq!((sf, se), decode_strict(&body));
+}
+
 // ------------------------------------------------------------------------------------------
 // Column decoding
 // ------------------------------------------------------------------------------------------
@@ -608,12 +718,12 @@ fn column_matches_per_body() {
     assert_eq!(ex.value(10), 2);
     assert_eq!(fi.value(9), 9);
     assert_eq!(fi.value(10), 0);
-    let payload = e.column_by_name("payload").unwrap().as_binary::<i32>();
+    let payload = e.column_by_name("payload").unwrap().as_binary_view();
     let (frames, _) = decode_all(&tool, &strict());
     for (i, f) in frames.iter().enumerate() {
         assert_eq!(payload.value(i), &f.payload[..]);
     }
-    let hj = e.column_by_name("headers_json").unwrap().as_string::<i32>();
+    let hj = e.column_by_name("headers_json").unwrap().as_string_view();
     let v: Value = serde_json::from_str(hj.value(0)).unwrap();
     assert_eq!(v[":event-type"], "assistantResponseEvent");
     let b = &bo.batches[0];
@@ -625,4 +735,35 @@ fn column_matches_per_body() {
     assert!(tn.is_null(0));
     let isnull = b.column_by_name("is_null").unwrap().as_boolean();
     assert!(isnull.value(1) && !isnull.value(4));
+}
+
+#[test]
+fn column_with_shared_buffers_views_payloads_in_place() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    use arrow_buffer::Buffer;
+    use fastcap_core::eventstream::ColumnDecoder;
+    let tool = read("codewhisperer-shaped", "tool_calls.bin");
+    // Enough frames that the body is registered as a shared block.
+    let body: Vec<u8> = tool.repeat(8);
+    let owner = Buffer::from_vec(body.clone());
+    let mut copied = ColumnDecoder::new(strict());
+    let mut shared = ColumnDecoder::new(strict());
+    for _ in 0..2 {
+        copied.push(Some(&body));
+        shared.push_shared(&owner, 0..body.len());
+    }
+    let (a, sa) = copied.finish().unwrap();
+    let (b, sb) = shared.finish().unwrap();
+    assert_eq!(a.batches, b.batches);
+    assert_eq!(sa.batches, sb.batches);
+    let e = &b.batches[0];
+    e.columns().iter().for_each(|c| c.to_data().validate_full().unwrap());
+    let payload = e.column_by_name("payload").unwrap().as_binary_view();
+    assert!(payload.data_buffers().iter().any(|x| x.as_ptr() == owner.as_ptr()));
+    // A run of frames with identical headers (the six toolUseEvent frames) shares one stored JSON.
+    let hj = e.column_by_name("headers_json").unwrap().as_string_view();
+    assert_eq!(hj.len(), 160);
+    assert!(hj.views()[1..7].iter().all(|v| *v == hj.views()[1]));
+    assert!(hj.value(1).contains("toolUseEvent"));
 }

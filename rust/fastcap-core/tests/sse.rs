@@ -273,3 +273,284 @@ fn column_table_matches_per_body_split() {
     assert!(jt.is_null(0));
     assert_eq!(jt.value(2), "e");
 }
+
+/// Small deterministic generator (no dev-dependency needed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A random body made of the pieces that matter to the rules: field names with and without colon
+/// and space, every line ending, BOMs, comments, NUL, valid and invalid UTF-8, long values.
+fn random_body(rng: &mut Lcg) -> Vec<u8> {
+    const PIECES: &[&[u8]] = &[
+        b"data:", b"data: ", b"data", b"event:", b"event: ", b"id: ", b"id:", b"retry: ", b"retry:12", b":", b": ping",
+        b"foo: ", b"x", b"{\"type\":\"content_block_delta\",\"text\":\"a longer value over twelve bytes\"}", b"[DONE]",
+        b"\n", b"\n", b"\n", b"\r", b"\r\n", b"\n\n", b"\r\n\r\n", b"\xEF\xBB\xBF", b"\0", b"\xC3\xA9", b"\xF0\x9F\x98\x80",
+        b"\xFF", b"\xE2\x82", b"message", b"  ",
+    ];
+    let mut body = Vec::new();
+    if rng.below(4) == 0 {
+        body.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    for _ in 0..rng.below(60) {
+        body.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+    }
+    body
+}
+
+#[test]
+fn whole_body_split_equals_incremental_decoder_on_random_bodies() {
+    let mut rng = Lcg(42);
+    for _ in 0..4000 {
+        let body = random_body(&mut rng);
+        let (events, stats) = split(&body);
+        let mut dec = SseDecoder::new();
+        let mut inc = dec.feed(&body, None).unwrap();
+        inc.extend(dec.finish());
+        assert_eq!(inc, events, "{body:?}");
+        assert_eq!(dec.stats(), &stats, "{body:?}");
+        let sizes = [1 + rng.below(5), 1 + rng.below(13), 1 + rng.below(40)];
+        let (ev2, st2) = chunked(&body, &sizes);
+        assert_eq!(ev2, events, "{body:?} in chunks {sizes:?}");
+        assert_eq!(st2, stats, "{body:?} in chunks {sizes:?}");
+    }
+}
+
+#[test]
+fn column_views_equal_split_copied_and_shared() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    use arrow_buffer::Buffer;
+    use fastcap_core::sse::column::SseColumnBuilder;
+
+    let mut rng = Lcg(7);
+    let mut bodies: Vec<Vec<u8>> = (0..600).map(|_| random_body(&mut rng)).collect();
+    // Bodies over the shared-block threshold, so that views into them are exercised.
+    for _ in 0..20 {
+        let mut big = Vec::new();
+        while big.len() < 6000 {
+            big.extend(random_body(&mut rng));
+        }
+        bodies.push(big);
+    }
+    // One Arrow-like buffer holding all bodies back to back (the path of an Arrow binary array).
+    let joined = Buffer::from_vec(bodies.concat());
+    let owned: Vec<Buffer> = bodies.iter().map(|b| Buffer::from_vec(b.clone())).collect();
+    for mode in 0..3 {
+        let mut b = SseColumnBuilder::new(false);
+        let mut off = 0;
+        for (i, body) in bodies.iter().enumerate() {
+            match mode {
+                0 => b.push_body(i as u32, Some(body)).unwrap(),
+                1 => b.push_shared(i as u32, &owned[i], 0..body.len(), false).unwrap(),
+                _ => b.push_shared(i as u32, &joined, off..off + body.len(), false).unwrap(),
+            }
+            off += body.len();
+        }
+        let t = b.finish().unwrap();
+        let mut rows = Vec::new();
+        for batch in &t.batches {
+            batch.columns().iter().for_each(|c| c.to_data().validate_full().unwrap());
+            let col = |n: &str| batch.column_by_name(n).unwrap().clone();
+            let (ex, et, da, id) = (col("exchange_index"), col("event_type"), col("data"), col("last_event_id"));
+            let (bs, be, te, dn) = (col("byte_start"), col("byte_end"), col("terminated"), col("is_done"));
+            for r in 0..batch.num_rows() {
+                rows.push((
+                    ex.as_primitive::<arrow_array::types::UInt32Type>().value(r),
+                    SseEvent {
+                        index: u64::from(col("event_index").as_primitive::<arrow_array::types::UInt32Type>().value(r)),
+                        event_type: et.as_string_view().value(r).to_owned(),
+                        data: da.as_string_view().value(r).to_owned(),
+                        last_event_id: id.as_string_view().value(r).to_owned(),
+                        byte_start: bs.as_primitive::<arrow_array::types::UInt64Type>().value(r),
+                        byte_end: be.as_primitive::<arrow_array::types::UInt64Type>().value(r),
+                        terminated: te.as_boolean().value(r),
+                        is_done: dn.as_boolean().value(r),
+                        t_first_byte: None,
+                        t_last_byte: None,
+                    },
+                ));
+            }
+        }
+        let mut want = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            for e in split(body).0 {
+                want.push((i as u32, e));
+            }
+        }
+        assert_eq!(rows.len(), want.len(), "mode {mode}");
+        for (g, w) in rows.iter().zip(&want) {
+            assert_eq!(g, w, "mode {mode}");
+        }
+        if mode > 0 {
+            // Single-line data of a large body is a view into the input, not a copy.
+            let batch = &t.batches[0];
+            let data = batch.column_by_name("data").unwrap().as_string_view();
+            let src = if mode == 1 { owned.last().unwrap().as_ptr() } else { joined.as_ptr() };
+            assert!(data.data_buffers().iter().any(|b| b.as_ptr() == src), "mode {mode}");
+        }
+    }
+}
+
+/// The fast JSON reader of `extract` against the serde reference on one input.
+fn same_extraction(data: &str) {
+    use fastcap_core::sse::extract::{extract, extract_reference};
+    assert_eq!(extract(data), extract_reference(data), "{data:?}");
+}
+
+fn fixture_event_data() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["anthropic", "openai-chat", "openai-responses", "gemini"] {
+        for entry in std::fs::read_dir(testdata().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                continue;
+            }
+            let body = std::fs::read(&path).unwrap();
+            out.extend(split(&body).0.into_iter().map(|e| e.data));
+        }
+    }
+    out
+}
+
+#[test]
+fn fast_extraction_equals_serde_reference_on_fixtures_and_edge_cases() {
+    let events = fixture_event_data();
+    assert!(events.len() > 1000);
+    for d in &events {
+        same_extraction(d);
+    }
+    for c in &edge_cases() {
+        same_extraction(c);
+    }
+}
+
+fn edge_cases() -> Vec<String> {
+    let deep_ignored = format!("{{\"x\":{}1{},\"type\":\"t\"}}", "[".repeat(5000), "]".repeat(5000));
+    let deep_read = |n: usize| format!("{}{{}}{}", "{\"response\":".repeat(n), "}".repeat(n));
+    let cases: Vec<String> = vec![
+        // numbers: classes, ranges, grammar, read vs ignored positions
+        r#"{"usage":{"input_tokens":-0,"output_tokens":3.0,"prompt_tokens":1e3,"completion_tokens":18446744073709551615}}"#.into(),
+        r#"{"usage":{"input_tokens":9223372036854775808,"output_tokens":-9223372036854775808,"cache_read_input_tokens":-9223372036854775809}}"#.into(),
+        r#"{"usage":{"input_tokens":99999999999999999999,"output_tokens":8999999999999999.0,"prompt_tokens":1.5}}"#.into(),
+        r#"{"usage":{"input_tokens":1e400}}"#.into(),
+        r#"{"unknown":1e400,"type":"x"}"#.into(),
+        r#"{"code":-0,"type":"error","message":5}"#.into(),
+        r#"{"code":12,"type":"error"}"#.into(),
+        r#"{"code":1.0,"type":"error"}"#.into(),
+        r#"{"code":-7,"error":{"code":007}}"#.into(),
+        r#"{"x":01}"#.into(),
+        r#"{"x":1.}"#.into(),
+        r#"{"x":.5}"#.into(),
+        r#"{"x":1e}"#.into(),
+        r#"{"x":-}"#.into(),
+        r#"{"x":1E+2,"y":-0.0e-0}"#.into(),
+        // strings: escapes, surrogates (read vs ignored), control characters
+        r#"{"type":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00"}"#.into(),
+        r#"{"type":"\ud83d"}"#.into(),
+        r#"{"type":"\ude00"}"#.into(),
+        r#"{"type":"\ud83dx"}"#.into(),
+        r#"{"type":"\ud83d\u0041"}"#.into(),
+        r#"{"ignored":"\ud83d","type":"ok"}"#.into(),
+        r#"{"type":"\x"}"#.into(),
+        r#"{"type":"\u12"}"#.into(),
+        "{\"type\":\"tab\there\"}".into(),
+        "{\"ignored\":\"ctl\u{1}\"}".into(),
+        "{\"type\":\"caf\u{e9} \u{1F600}\"}".into(),
+        // keys: escaped names of known fields, duplicates of known and unknown keys
+        r#"{"ty\u0070e":"escaped key","t\u00e9":1}"#.into(),
+        r#"{"type":"a","type":"b"}"#.into(),
+        r#"{"x":1,"x":2,"type":"dup unknown is fine"}"#.into(),
+        r#"{"delta":{"text":"a","text":"b"}}"#.into(),
+        r#"{"\ud800":1}"#.into(),
+        // loose types: every JSON type at every kind of field
+        r#"{"type":5,"delta":"str","content_block":[1],"message":true,"usage":"x","error":null,"choices":{"a":1},"item":1.5,"response":"r","candidates":"c","usageMetadata":[],"modelVersion":{"a":[1]}}"#.into(),
+        r#"{"choices":[1,"a",null,[2,{"x":1}],{"index":"0","delta":{"content":7,"tool_calls":[{"function":{"name":3}},{"function":"f"},5]},"finish_reason":false}]}"#.into(),
+        r#"{"candidates":[{"index":1,"content":{"parts":[{"text":"no"}]}},{"content":{"parts":[{"text":"a","thought":"yes"},{"text":"b","thought":1},{"text":"c","thought":true},{"functionCall":{"name":"f"}},{"functionCall":{"name":"g"}}]},"finishReason":"STOP"}]}"#.into(),
+        r#"{"type":"response.completed","response":{"model":"m","status":"completed","usage":{"input_tokens":5,"input_tokens_details":{"cached_tokens":2},"output_tokens_details":{"reasoning_tokens":"x"}},"error":{"code":1,"message":"m"}}}"#.into(),
+        r#"{"response":{"candidates":[{"content":{"parts":[{"text":"x"}]}}],"usageMetadata":{"promptTokenCount":4},"error":"e"}}"#.into(),
+        // structure
+        "{}".into(),
+        " \t\r\n{ \"type\" : \"x\" , \"y\" : [ ] , \"z\" : { } } \n".into(),
+        r#"{"type":"x"} trailing"#.into(),
+        r#"{"type":"x",}"#.into(),
+        r#"{"a":[1,]}"#.into(),
+        r#"{"a":[1 2]}"#.into(),
+        r#"{"a":{"b" 1}}"#.into(),
+        r#"{"a":{1:2}}"#.into(),
+        r#"{"a":tru}"#.into(),
+        r#"{"a":nul,"b":1}"#.into(),
+        r#"{"a":"unterminated}"#.into(),
+        r#"{"type""#.into(),
+        "{".into(),
+        "\u{a0}{}".into(),
+        r#"{"a":[[[{"b":[{}]}]]],"type":"deep but fine"}"#.into(),
+        deep_ignored,
+        deep_read(126),
+        deep_read(127),
+        deep_read(128),
+        deep_read(3000),
+    ];
+    cases
+}
+
+#[test]
+fn fast_extraction_equals_serde_reference_on_mutated_events() {
+    let mut events = fixture_event_data();
+    events.extend(edge_cases().into_iter().filter(|c| c.len() < 1000));
+    const INSERTS: &[&str] = &[
+        "\"", "\\", "{", "}", "[", "]", ",", ":", "0", "-", "e", ".", " ", "\u{1}", "n", "\\u", "\\ud800", "\\udc00", "1e999",
+        "\"type\":", "null", "true", "é", "\"x\":\"y\",", "{\"a\":[]}",
+    ];
+    let mut rng = Lcg(2024);
+    let mut errors = 0;
+    for round in 0..100 {
+        for d in &events {
+            let mut s = d.clone();
+            for _ in 0..1 + rng.below(3) {
+                let mut at = rng.below(s.len() + 1);
+                while !s.is_char_boundary(at) {
+                    at -= 1;
+                }
+                match rng.below(3) {
+                    0 => s.insert_str(at, INSERTS[rng.below(INSERTS.len())]),
+                    1 => {
+                        let mut end = (at + 1 + rng.below(6)).min(s.len());
+                        while !s.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        s.replace_range(at..end, "");
+                    }
+                    _ => {
+                        // Duplicate a slice elsewhere (repeats keys, values, brackets).
+                        let mut end = (at + rng.below(20)).min(s.len());
+                        while !s.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        let piece = s[at..end].to_owned();
+                        let mut to = rng.below(s.len() + 1);
+                        while !s.is_char_boundary(to) {
+                            to -= 1;
+                        }
+                        s.insert_str(to, &piece);
+                    }
+                }
+            }
+            same_extraction(&s);
+            if fastcap_core::sse::extract::extract(&s).is_some_and(|x| x.json_error) {
+                errors += 1;
+            }
+        }
+        let _ = round;
+    }
+    // Both outcomes were exercised many times.
+    assert!(errors > 20_000 && errors < 100 * events.len() - 20_000, "{errors}");
+}

@@ -4,20 +4,19 @@
 //! malformed input) and `EventStreamError` exceptions in `check_eventstream` and
 //! `EventStreamDecoder`, always built by `errors::to_pyerr`.
 
-use std::sync::Arc;
-
-use arrow_array::{Array, ArrayRef, BinaryArray, BinaryViewArray, LargeBinaryArray};
 use fastcap_core::error::Error;
 use fastcap_core::eventstream::{
-    self as es, BodyReport, ColumnDecoder, DecodeError, Frame, HeaderValue, Limits, Mode, Options, StreamDecoder,
+    self as es, BodyError, BodyReport, ColumnDecoder, DecodeError, Frame, HeaderValue, Limits, Mode, Options, StreamDecoder,
+    Truncated,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::arrow::ArrowTable;
 use crate::errors::to_pyerr;
+use crate::sse::{import_bodies, InBody};
 
 fn limits(max_headers_len: u32, max_payload_len: u32) -> Limits {
     Limits { max_headers_len, max_payload_len }
@@ -62,28 +61,32 @@ fn frame_dict<'py>(py: Python<'py>, f: &Frame<'_>) -> PyResult<Bound<'py, PyDict
     Ok(d)
 }
 
-fn report_parts<'py>(py: Python<'py>, r: &BodyReport, d: &Bound<'py, PyDict>) -> PyResult<()> {
-    let errors = PyList::empty(py);
-    for e in &r.errors {
+fn errors_list<'py>(py: Python<'py>, errors: &[BodyError]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for e in errors {
         let x = PyDict::new(py);
         x.set_item("kind", e.error.kind.name())?;
         x.set_item("offset", e.error.offset)?;
         x.set_item("frame_offset", e.error.frame_offset)?;
         x.set_item("message", e.error.kind.to_string())?;
         x.set_item("skipped", e.skipped)?;
-        errors.append(x)?;
+        out.append(x)?;
     }
-    d.set_item("errors", errors)?;
-    match r.truncated {
-        Some(t) => {
-            let x = PyDict::new(py);
-            x.set_item("offset", t.offset)?;
-            x.set_item("have", t.have)?;
-            x.set_item("need", t.need)?;
-            d.set_item("truncated", x)?;
-        }
-        None => d.set_item("truncated", py.None())?,
-    }
+    Ok(out)
+}
+
+fn truncated_dict<'py>(py: Python<'py>, t: Option<Truncated>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(t) = t else { return Ok(None) };
+    let x = PyDict::new(py);
+    x.set_item("offset", t.offset)?;
+    x.set_item("have", t.have)?;
+    x.set_item("need", t.need)?;
+    Ok(Some(x))
+}
+
+fn report_parts<'py>(py: Python<'py>, r: &BodyReport, d: &Bound<'py, PyDict>) -> PyResult<()> {
+    d.set_item("errors", errors_list(py, &r.errors)?)?;
+    d.set_item("truncated", truncated_dict(py, r.truncated)?)?;
     d.set_item("corrupt", r.corrupt())?;
     Ok(())
 }
@@ -125,9 +128,15 @@ fn check_eventstream(py: Python<'_>, body: &[u8], max_headers_len: u32, max_payl
     py.allow_threads(|| es::check_body(body, &lim)).map_err(|e| pyerr(py, e))
 }
 
-/// Strict push decoder: `feed` returns the frames completed by each chunk. On a data error it
-/// raises `EventStreamError` whose `frames` attribute holds the frames that chunk completed before
-/// the error; the decoder then stays failed.
+/// Push decoder: `feed` returns the frames completed by each chunk.
+///
+/// `mode="strict"` (default): on a data error `feed` raises `EventStreamError` whose `frames`
+/// attribute holds the frames that chunk completed before the error; the decoder then stays
+/// failed, and `finish` raises for a truncated tail.
+///
+/// `mode="resync"`: the recovery of `decode_eventstream(mode="resync")`, with the same frames,
+/// `errors` (each with its `skipped` byte count, listed once decoding resumed or the input ended)
+/// and `truncated` tail whatever the chunking; `feed` and `finish` never raise for bad data.
 #[pyclass(module = "fastcap._native", name = "EventStreamDecoder")]
 struct PyEventStreamDecoder {
     inner: StreamDecoder,
@@ -137,11 +146,38 @@ struct PyEventStreamDecoder {
 impl PyEventStreamDecoder {
     #[new]
     #[pyo3(
-        signature = (*, max_headers_len = 131072, max_payload_len = 25165824),
-        text_signature = "(*, max_headers_len=131072, max_payload_len=25165824)"
+        signature = (*, mode = "strict", max_headers_len = 131072, max_payload_len = 25165824),
+        text_signature = "(*, mode='strict', max_headers_len=131072, max_payload_len=25165824)"
     )]
-    fn new(max_headers_len: u32, max_payload_len: u32) -> Self {
-        PyEventStreamDecoder { inner: StreamDecoder::new(limits(max_headers_len, max_payload_len)) }
+    fn new(mode: &str, max_headers_len: u32, max_payload_len: u32) -> PyResult<Self> {
+        Ok(PyEventStreamDecoder { inner: StreamDecoder::with_options(options(mode, max_headers_len, max_payload_len)?) })
+    }
+
+    /// `"strict"` or `"resync"`.
+    #[getter]
+    fn mode(&self) -> &'static str {
+        match self.inner.mode() {
+            Mode::Strict => "strict",
+            Mode::Resync => "resync",
+        }
+    }
+
+    /// Resync mode: errors passed over so far (`{kind, offset, frame_offset, message, skipped}`).
+    #[getter]
+    fn errors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        errors_list(py, self.inner.errors())
+    }
+
+    /// Resync mode: the partial frame at the end (`{offset, have, need}`), known after `finish`.
+    #[getter]
+    fn truncated<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        truncated_dict(py, self.inner.truncated())
+    }
+
+    /// Resync mode: an error was passed over.
+    #[getter]
+    fn corrupt(&self) -> bool {
+        !self.inner.errors().is_empty()
     }
 
     fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
@@ -167,7 +203,8 @@ impl PyEventStreamDecoder {
         }
     }
 
-    /// End of input: raises `EventStreamError` (kind `Truncated`) if a partial frame is pending.
+    /// End of input. Strict: raises `EventStreamError` (kind `Truncated`) if a partial frame is
+    /// pending. Resync: never raises; see `truncated` and `errors`.
     fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
         self.inner.finish().map_err(|e| pyerr(py, e))
     }
@@ -196,19 +233,22 @@ const BATCH_BODIES: usize = 512;
 /// Or fewer bodies when they are large, so Ctrl-C is seen within a few milliseconds.
 const BATCH_BYTES: usize = 8 << 20;
 
-fn run_batches(py: Python<'_>, dec: &mut ColumnDecoder, bodies: &[Option<&[u8]>]) -> PyResult<()> {
+fn run_batches(py: Python<'_>, dec: &mut ColumnDecoder, bodies: &[Option<InBody>]) -> PyResult<()> {
     let mut i = 0;
     while i < bodies.len() {
         let mut j = i;
         let mut bytes = 0usize;
         while j < bodies.len() && j - i < BATCH_BODIES && bytes < BATCH_BYTES {
-            bytes += bodies[j].map_or(0, <[u8]>::len);
+            bytes += bodies[j].as_ref().map_or(0, |b| b.range.len());
             j += 1;
         }
         let batch = &bodies[i..j];
         py.allow_threads(|| {
             for b in batch {
-                dec.push(*b);
+                match b {
+                    Some(b) => dec.push_shared(&b.owner, b.range.clone()),
+                    None => dec.push(None),
+                }
             }
         });
         py.check_signals()?;
@@ -217,80 +257,27 @@ fn run_batches(py: Python<'_>, dec: &mut ColumnDecoder, bodies: &[Option<&[u8]>]
     Ok(())
 }
 
-/// Imports a pyarrow-style array through the Arrow PyCapsule interface (`__arrow_c_array__`).
-fn import_arrow_array(obj: &Bound<'_, PyAny>) -> PyResult<ArrayRef> {
-    use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
-    let pair = obj.call_method0("__arrow_c_array__")?;
-    let pair = pair.downcast::<PyTuple>()?;
-    let schema_cap = pair.get_item(0)?.downcast_into::<PyCapsule>()?;
-    let array_cap = pair.get_item(1)?.downcast_into::<PyCapsule>()?;
-    // SAFETY: the capsules follow the Arrow PyCapsule protocol (names "arrow_schema" and
-    // "arrow_array"); we move the array out (leaving a released, empty struct for the capsule's
-    // destructor) and only borrow the schema, which the capsule keeps alive during the call.
-    let data = unsafe {
-        let schema = &*(schema_cap.pointer() as *const FFI_ArrowSchema);
-        let array = std::ptr::replace(array_cap.pointer() as *mut FFI_ArrowArray, FFI_ArrowArray::empty());
-        from_ffi(array, schema)
-    }
-    .map_err(|e| PyValueError::new_err(format!("arrow import: {e}")))?;
-    Ok(arrow_array::make_array(data))
-}
-
-fn arrow_bodies(a: &dyn Array) -> PyResult<Vec<Option<&[u8]>>> {
-    if let Some(b) = a.as_any().downcast_ref::<BinaryArray>() {
-        Ok(b.iter().collect())
-    } else if let Some(b) = a.as_any().downcast_ref::<LargeBinaryArray>() {
-        Ok(b.iter().collect())
-    } else if let Some(b) = a.as_any().downcast_ref::<BinaryViewArray>() {
-        Ok(b.iter().collect())
-    } else {
-        Err(PyTypeError::new_err(format!("expected a binary Arrow array, got {}", a.data_type())))
-    }
-}
-
 /// Decode a column of bodies into `(events, bodies)` Arrow tables. `bodies` is a sequence of
-/// `bytes | None` or an Arrow binary array (anything with `__arrow_c_array__`: binary,
-/// large_binary or binary_view). `events` has one row per verified frame; `bodies` one row per
-/// input with the frame count, the first error, skipped bytes and the truncated tail.
+/// `bytes | None`, an Arrow binary array (`__arrow_c_array__`) or an Arrow stream
+/// (`__arrow_c_stream__`: a Polars Series or DataFrame, a pyarrow ChunkedArray or Table, an
+/// `ArrowTable`; a table contributes its column `column`, or its only column). `events` has one row
+/// per verified frame (payloads are views into the bodies, which it keeps alive); `bodies` one row
+/// per input with the frame count, the first error, skipped bytes and the truncated tail.
 #[pyfunction]
-#[pyo3(signature = (bodies, *, mode = "strict", max_headers_len = 131072, max_payload_len = 25165824))]
+#[pyo3(signature = (bodies, *, mode = "strict", max_headers_len = 131072, max_payload_len = 25165824, column = None))]
 fn eventstream_column(
     py: Python<'_>,
     bodies: &Bound<'_, PyAny>,
     mode: &str,
     max_headers_len: u32,
     max_payload_len: u32,
+    column: Option<&str>,
 ) -> PyResult<(ArrowTable, ArrowTable)> {
     let opts = options(mode, max_headers_len, max_payload_len)?;
-    let total = |s: &[Option<&[u8]>]| s.iter().map(|b| b.map_or(0, <[u8]>::len)).sum();
-    let mut dec;
-    if bodies.hasattr(intern!(py, "__arrow_c_array__"))? {
-        let arr: Arc<dyn Array> = import_arrow_array(bodies)?;
-        let slices = arrow_bodies(arr.as_ref())?;
-        dec = ColumnDecoder::with_capacity(opts, total(&slices));
-        run_batches(py, &mut dec, &slices)?;
-    } else {
-        if bodies.is_instance_of::<PyBytes>() {
-            return Err(PyTypeError::new_err("bodies must be a sequence of bytes, not a single bytes object"));
-        }
-        // Keep the bytes objects alive while slices of them are decoded without the GIL; bytes
-        // are immutable, so the borrowed slices cannot change under us.
-        let mut owners: Vec<Option<Bound<'_, PyBytes>>> = Vec::new();
-        for item in bodies.try_iter()? {
-            let item = item?;
-            if item.is_none() {
-                owners.push(None);
-            } else {
-                let b = item
-                    .downcast_into::<PyBytes>()
-                    .map_err(|e| PyTypeError::new_err(format!("bodies must hold bytes or None: {e}")))?;
-                owners.push(Some(b));
-            }
-        }
-        let slices: Vec<Option<&[u8]>> = owners.iter().map(|o| o.as_ref().map(|b| b.as_bytes())).collect();
-        dec = ColumnDecoder::with_capacity(opts, total(&slices));
-        run_batches(py, &mut dec, &slices)?;
-    }
+    let bodies = import_bodies(bodies, column, "eventstream_column")?;
+    let total = bodies.iter().map(|b| b.as_ref().map_or(0, |b| b.bytes().len())).sum();
+    let mut dec = ColumnDecoder::with_capacity(opts, total);
+    run_batches(py, &mut dec, &bodies)?;
     let (events, summary) = py.allow_threads(|| dec.finish()).map_err(|e| to_pyerr(py, e, None))?;
     Ok((ArrowTable::new(events), ArrowTable::new(summary)))
 }

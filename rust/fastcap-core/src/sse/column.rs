@@ -2,38 +2,52 @@
 //! EOF included with `terminated == false`), optionally with the fields of [`super::extract`].
 //!
 //! Columns: `exchange_index` u32 (position of the body in the input), `event_index` u32,
-//! `event_type`, `data`, `last_event_id` (utf8), `byte_start`, `byte_end` (u64), `terminated`,
+//! `event_type`, `data`, `last_event_id` (utf8 views, see [`schema`]), `byte_start`, `byte_end` (u64), `terminated`,
 //! `is_done` (bool); with extraction also `json_error` (bool, null when the data is not a JSON
 //! object), `json_type`, `text`, `reasoning`, `tool_name`, `model`, `stop_reason`, `error_type`,
 //! `error_code`, `error_message` (utf8, nullable) and `input_tokens`, `output_tokens`,
 //! `cache_read_tokens`, `cache_write_tokens`, `reasoning_tokens` (i64, nullable).
 
+use std::borrow::Cow;
+use std::mem::take;
+use std::ops::Range;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder, UInt32Builder, UInt64Builder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder};
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::extract::extract;
-use super::{split_with, EventRef};
+use super::raw::{split_raw_with, RawEvent};
+use super::text;
+use super::views::{inline_view, string_view_array, ViewArena};
 use crate::arrow_util::Table;
 use crate::error::Result;
 
 /// Rows per record batch (a batch is also flushed by [`SseColumnBuilder::flush`]).
 const BATCH_ROWS: usize = 1 << 16;
+/// A batch is also closed once this many bytes of values were copied (bodies given as plain slices).
+const BATCH_OWNED_BYTES: usize = 256 << 20;
 
 const STR_FIELDS: [&str; 9] =
     ["json_type", "text", "reasoning", "tool_name", "model", "stop_reason", "error_type", "error_code", "error_message"];
 const INT_FIELDS: [&str; 5] = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
 
-/// The events table schema.
+/// The view of the default event type `message` (inline: no block).
+const MESSAGE_VIEW: u128 = inline_view(b"message");
+
+/// The events table schema. `event_type`, `data` and `last_event_id` are `Utf8View`: their values
+/// point into the input bodies when the builder is given the bodies' buffers
+/// ([`SseColumnBuilder::push_shared`]); the extracted fields are plain `Utf8` with their own
+/// buffers, so keeping them (e.g. after a group-by) never keeps the bodies alive.
 pub fn schema(extract: bool) -> SchemaRef {
     let mut fields = vec![
         Field::new("exchange_index", DataType::UInt32, false),
         Field::new("event_index", DataType::UInt32, false),
-        Field::new("event_type", DataType::Utf8, false),
-        Field::new("data", DataType::Utf8, false),
-        Field::new("last_event_id", DataType::Utf8, false),
+        Field::new("event_type", DataType::Utf8View, false),
+        Field::new("data", DataType::Utf8View, false),
+        Field::new("last_event_id", DataType::Utf8View, false),
         Field::new("byte_start", DataType::UInt64, false),
         Field::new("byte_end", DataType::UInt64, false),
         Field::new("terminated", DataType::Boolean, false),
@@ -51,40 +65,82 @@ pub fn schema(extract: bool) -> SchemaRef {
 pub struct SseColumnBuilder {
     extract: bool,
     schema: SchemaRef,
-    exchange_index: UInt32Builder,
-    event_index: UInt32Builder,
-    event_type: StringBuilder,
-    data: StringBuilder,
-    last_event_id: StringBuilder,
-    byte_start: UInt64Builder,
-    byte_end: UInt64Builder,
-    terminated: BooleanBuilder,
-    is_done: BooleanBuilder,
+    arena: ViewArena,
+    exchange_index: Vec<u32>,
+    event_index: Vec<u32>,
+    event_type: Vec<u128>,
+    data: Vec<u128>,
+    /// Views of `last_event_id`, materialised only once a batch has a non-empty one (most streams
+    /// have no `id` field): until then the column is all empty strings, i.e. all-zero views,
+    /// allocated zeroed at flush.
+    last_event_id: Vec<u128>,
+    byte_start: Vec<u64>,
+    byte_end: Vec<u64>,
+    terminated: BooleanBufferBuilder,
+    is_done: BooleanBufferBuilder,
+    /// The last event type and its view, when values are copied: consecutive events mostly share
+    /// their type, which is then stored once.
+    last_type: Vec<u8>,
+    last_type_view: Option<u128>,
+    /// Body bytes announced by [`with_capacity`](Self::with_capacity) and not pushed yet.
+    bytes_left: usize,
     json_error: BooleanBuilder,
     strs: [StringBuilder; 9],
     ints: [Int64Builder; 5],
-    rows: usize,
     batches: Vec<RecordBatch>,
 }
 
 impl SseColumnBuilder {
     pub fn new(extract: bool) -> Self {
+        Self::with_capacity(extract, 0)
+    }
+
+    /// `total_bytes` (the summed body lengths, if known) sizes the row vectors of the first batch
+    /// up front: regrowing them showed as copies and page faults in profiles. Untouched capacity is
+    /// only reserved address space.
+    pub fn with_capacity(extract: bool, total_bytes: usize) -> Self {
+        let mut b = Self::empty(extract);
+        b.bytes_left = total_bytes;
+        b.size_batch();
+        b
+    }
+
+    /// Sizes the columns of a new batch for the bytes still announced (at most a full batch).
+    fn size_batch(&mut self) {
+        let rows = (self.bytes_left / 96).min(BATCH_ROWS);
+        if rows == 0 {
+            return;
+        }
+        self.reserve(rows);
+        if self.extract {
+            // The text column holds most of the extracted bytes; the others are short or sparse.
+            let text = (rows * 96 / 4).min(self.bytes_left / 4);
+            self.json_error = BooleanBuilder::with_capacity(rows);
+            self.strs = std::array::from_fn(|i| StringBuilder::with_capacity(rows, if i == 1 { text } else { rows }));
+            self.ints = std::array::from_fn(|_| Int64Builder::with_capacity(rows));
+        }
+    }
+
+    fn empty(extract: bool) -> Self {
         SseColumnBuilder {
             extract,
             schema: schema(extract),
-            exchange_index: UInt32Builder::new(),
-            event_index: UInt32Builder::new(),
-            event_type: StringBuilder::new(),
-            data: StringBuilder::new(),
-            last_event_id: StringBuilder::new(),
-            byte_start: UInt64Builder::new(),
-            byte_end: UInt64Builder::new(),
-            terminated: BooleanBuilder::new(),
-            is_done: BooleanBuilder::new(),
+            arena: ViewArena::new(),
+            exchange_index: Vec::new(),
+            event_index: Vec::new(),
+            event_type: Vec::new(),
+            data: Vec::new(),
+            last_event_id: Vec::new(),
+            byte_start: Vec::new(),
+            byte_end: Vec::new(),
+            terminated: BooleanBufferBuilder::new(0),
+            is_done: BooleanBufferBuilder::new(0),
+            last_type: Vec::new(),
+            last_type_view: None,
+            bytes_left: 0,
             json_error: BooleanBuilder::new(),
             strs: std::array::from_fn(|_| StringBuilder::new()),
             ints: std::array::from_fn(|_| Int64Builder::new()),
-            rows: 0,
             batches: Vec::new(),
         }
     }
@@ -93,31 +149,105 @@ impl SseColumnBuilder {
         Arc::clone(&self.schema)
     }
 
-    /// Split one body and append its events. `None` bodies contribute no rows.
+    fn rows(&self) -> usize {
+        self.exchange_index.len()
+    }
+
+    /// Split one body and append its events, copying the values. `None` bodies contribute no rows.
     pub fn push_body(&mut self, exchange_index: u32, body: Option<&[u8]>) -> Result<()> {
-        let Some(body) = body else { return Ok(()) };
-        split_with(body, &mut |e: EventRef<'_>| self.push_event(exchange_index, &e));
-        if self.rows >= BATCH_ROWS {
+        match body {
+            Some(b) => self.push_in(exchange_index, b, None, false),
+            None => Ok(()),
+        }
+    }
+
+    /// Split the body `owner[range]` and append its events; values found in the body are views
+    /// into `owner` (which the table then keeps alive) instead of copies. `utf8` says the body is
+    /// known to be valid UTF-8 (e.g. a value of an Arrow string array); otherwise it is checked.
+    pub fn push_shared(&mut self, exchange_index: u32, owner: &Buffer, range: Range<usize>, utf8: bool) -> Result<()> {
+        let body = &owner.as_slice()[range];
+        self.push_in(exchange_index, body, Some(owner), utf8)
+    }
+
+    fn push_in(&mut self, exchange_index: u32, body: &[u8], owner: Option<&Buffer>, utf8: bool) -> Result<()> {
+        // One validation of the whole body; then every value (a slice at ASCII boundaries, or
+        // such slices joined with LF) is known valid and needs no decoding.
+        let valid = utf8 || simdutf8::basic::from_utf8(body).is_ok();
+        self.arena.set_source(owner, body);
+        // Room for the body's events up front (an event takes at least 8 bytes; real ones ~100+),
+        // so the row vectors are not regrown (and copied) repeatedly.
+        self.reserve(body.len() / 96 + 1);
+        split_raw_with(body, &mut |e: RawEvent<'_>| self.push_event(exchange_index, &e, valid));
+        self.bytes_left = self.bytes_left.saturating_sub(body.len());
+        if self.rows() >= BATCH_ROWS || self.arena.owned_bytes() >= BATCH_OWNED_BYTES {
             self.flush()?;
+            self.size_batch();
         }
         Ok(())
     }
 
-    fn push_event(&mut self, exchange_index: u32, e: &EventRef<'_>) {
-        self.exchange_index.append_value(exchange_index);
-        self.event_index.append_value(u32::try_from(e.index).unwrap_or(u32::MAX));
-        self.event_type.append_value(e.event_type);
-        self.data.append_value(e.data);
-        self.last_event_id.append_value(e.last_event_id);
-        self.byte_start.append_value(e.byte_start);
-        self.byte_end.append_value(e.byte_end);
-        self.terminated.append_value(e.terminated);
-        self.is_done.append_value(e.is_done);
-        self.rows += 1;
-        if !self.extract {
+    fn reserve(&mut self, rows: usize) {
+        if self.data.capacity() - self.data.len() >= rows {
             return;
         }
-        match extract(e.data) {
+        let rows = rows.max(self.data.len());
+        self.exchange_index.reserve(rows);
+        self.event_index.reserve(rows);
+        self.event_type.reserve(rows);
+        self.data.reserve(rows);
+        self.byte_start.reserve(rows);
+        self.byte_end.reserve(rows);
+    }
+
+    /// The view of a value; with invalid UTF-8 in the body, of its lossy decoding.
+    #[inline(always)]
+    fn text_view(arena: &mut ViewArena, v: &[u8], in_body: bool, valid: bool) -> u128 {
+        if valid {
+            return arena.view(v, in_body);
+        }
+        match text(v, false) {
+            Cow::Borrowed(s) => arena.view(s.as_bytes(), in_body),
+            Cow::Owned(s) => arena.copy(s.as_bytes()),
+        }
+    }
+
+    #[inline(always)]
+    fn push_event(&mut self, exchange_index: u32, e: &RawEvent<'_>, valid: bool) {
+        self.exchange_index.push(exchange_index);
+        self.event_index.push(u32::try_from(e.index).unwrap_or(u32::MAX));
+        let ty = e.event_type;
+        let tv = match self.last_type_view {
+            _ if ty.is_empty() => MESSAGE_VIEW,
+            _ if self.arena.has_source() && valid => self.arena.view(ty, true),
+            Some(v) if valid && self.last_type.as_slice() == ty => v,
+            _ => {
+                let v = Self::text_view(&mut self.arena, ty, true, valid);
+                if valid {
+                    self.last_type.clear();
+                    self.last_type.extend_from_slice(ty);
+                    self.last_type_view = Some(v);
+                }
+                v
+            }
+        };
+        self.event_type.push(tv);
+        self.data.push(Self::text_view(&mut self.arena, e.data, e.data_in_body, valid));
+        if !e.last_event_id.is_empty() || !self.last_event_id.is_empty() {
+            let n = self.rows() - 1;
+            self.last_event_id.resize(n, 0);
+            self.last_event_id.push(Self::text_view(&mut self.arena, e.last_event_id, true, valid));
+        }
+        self.byte_start.push(e.byte_start);
+        self.byte_end.push(e.byte_end);
+        self.terminated.append(e.terminated);
+        self.is_done.append(e.is_done());
+        if self.extract {
+            self.push_extracted(&text(e.data, valid));
+        }
+    }
+
+    fn push_extracted(&mut self, data: &str) {
+        match extract(data) {
             None => {
                 self.json_error.append_null();
                 self.strs.iter_mut().for_each(|b| b.append_null());
@@ -149,19 +279,31 @@ impl SseColumnBuilder {
 
     /// Close the current record batch (no-op when empty).
     pub fn flush(&mut self) -> Result<()> {
-        if self.rows == 0 {
+        if self.rows() == 0 {
             return Ok(());
         }
+        let blocks = self.arena.take_blocks();
+        self.last_type_view = None;
+        // SAFETY: every view was made by `self.arena` (whose blocks these are) or inline, from
+        // valid UTF-8 (validated bodies, or lossily decoded text).
+        let ids = if self.last_event_id.is_empty() { vec![0u128; self.rows()] } else { take(&mut self.last_event_id) };
+        let (event_type, data, last_event_id) = unsafe {
+            (
+                string_view_array(take(&mut self.event_type), Arc::clone(&blocks), None),
+                string_view_array(take(&mut self.data), Arc::clone(&blocks), None),
+                string_view_array(ids, blocks, None),
+            )
+        };
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.exchange_index.finish()),
-            Arc::new(self.event_index.finish()),
-            Arc::new(self.event_type.finish()),
-            Arc::new(self.data.finish()),
-            Arc::new(self.last_event_id.finish()),
-            Arc::new(self.byte_start.finish()),
-            Arc::new(self.byte_end.finish()),
-            Arc::new(self.terminated.finish()),
-            Arc::new(self.is_done.finish()),
+            Arc::new(UInt32Array::new(ScalarBuffer::from(take(&mut self.exchange_index)), None)),
+            Arc::new(UInt32Array::new(ScalarBuffer::from(take(&mut self.event_index)), None)),
+            Arc::new(event_type),
+            Arc::new(data),
+            Arc::new(last_event_id),
+            Arc::new(UInt64Array::new(ScalarBuffer::from(take(&mut self.byte_start)), None)),
+            Arc::new(UInt64Array::new(ScalarBuffer::from(take(&mut self.byte_end)), None)),
+            Arc::new(BooleanArray::new(self.terminated.finish(), None)),
+            Arc::new(BooleanArray::new(self.is_done.finish(), None)),
         ];
         if self.extract {
             cols.push(Arc::new(self.json_error.finish()));
@@ -169,7 +311,6 @@ impl SseColumnBuilder {
             cols.extend(self.ints.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         }
         self.batches.push(RecordBatch::try_new(Arc::clone(&self.schema), cols)?);
-        self.rows = 0;
         Ok(())
     }
 

@@ -55,9 +55,28 @@ pub struct Extracted<'a> {
     pub reasoning_tokens: Option<i64>,
 }
 
+mod scan;
+
 /// Extract the analysis fields of one event's data. `None` when the data is not a JSON object
 /// (does not start with `{` after whitespace), e.g. `[DONE]`.
+///
+/// The JSON is read by a hand-written reader of the schema below ([`scan`]); it gives the same
+/// result as [`extract_reference`] (serde_json and the derived structs) on every input, which the
+/// tests check on the fixtures and on generated and mutated events.
 pub fn extract(data: &str) -> Option<Extracted<'_>> {
+    if !data.trim_start().starts_with('{') {
+        return None;
+    }
+    let mut root = Root::default();
+    match scan::parse_root(data, &mut root) {
+        Ok(()) => Some(from_root(root)),
+        Err(_) => Some(Extracted { json_error: true, ..Extracted::default() }),
+    }
+}
+
+/// [`extract`] through `serde_json` and the derived structs: the readable reference the fast
+/// reader is tested against.
+pub fn extract_reference(data: &str) -> Option<Extracted<'_>> {
     if !data.trim_start().starts_with('{') {
         return None;
     }
@@ -74,7 +93,7 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
 
     // Errors: an `error` object anywhere at top level (Anthropic, OpenAI, Gemini, Chat mid-stream).
     match root.error {
-        StrOr::Obj(e) => set_error(&mut x, e),
+        StrOr::Obj(e) => set_error(&mut x, *e),
         StrOr::Str(s) => x.error_message = Some(s),
         StrOr::None => {
             if t == "error" {
@@ -169,12 +188,12 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
                 x.stop_reason = r.status.0;
             }
             if let StrOr::Obj(e) = r.error {
-                set_error(&mut x, e);
+                set_error(&mut x, *e);
             }
         } else if ty.is_none() {
             gemini = Gemini { candidates: r.candidates, usage_metadata: r.usage_metadata, model_version: r.model_version };
             if let StrOr::Obj(e) = r.error {
-                set_error(&mut x, e);
+                set_error(&mut x, *e);
             }
         }
     }
@@ -275,11 +294,12 @@ struct Root<'a> {
     delta: StrOr<'a, Delta<'a>>,
     #[serde(borrow)]
     content_block: StrOr<'a, Block<'a>>,
+    // Rare, large members are boxed, so that the struct built for every event stays small.
     #[serde(borrow)]
-    message: StrOr<'a, Message<'a>>,
-    usage: LObj<Usage>,
+    message: StrOr<'a, Box<Message<'a>>>,
+    usage: LObj<Box<Usage>>,
     #[serde(borrow)]
-    error: StrOr<'a, ErrorObj<'a>>,
+    error: StrOr<'a, Box<ErrorObj<'a>>>,
     #[serde(borrow)]
     code: LStr<'a>,
     #[serde(borrow)]
@@ -329,7 +349,7 @@ struct Message<'a> {
     model: LStr<'a>,
     #[serde(borrow)]
     stop_reason: LStr<'a>,
-    usage: LObj<Usage>,
+    usage: LObj<Box<Usage>>,
 }
 
 #[derive(serde::Deserialize, Default)]
