@@ -415,3 +415,45 @@ fn body_assembler_joins_streams_across_batches_and_hands_cut_ones_over_at_close(
     );
     assert_eq!(as_text(&at_close), [("C".to_owned(), "data: c1\n\n".to_owned())]);
 }
+
+/// Batch memory is pooled and reused: a later read must see none of an earlier read's values.
+#[test]
+fn reused_batch_memory_starts_clean() {
+    // `every`: which entries carry metadata (the first read: all of them, densely).
+    let capture = |every: u64| {
+        let mut out = encode_header("pool", 1.0, None);
+        for i in 0..3000u64 {
+            let meta = if i % every == 0 {
+                order_meta(vec![
+                    ("sc".to_owned(), Value::Uint(429)),
+                    ("ra".to_owned(), Value::Float(1.5)),
+                    ("url".to_owned(), Value::Text(format!("https://api.example.test/v1/messages/{i}"))),
+                ])
+            } else {
+                Vec::new()
+            };
+            out.extend(encode_entry(i as f64, 3, i, b"data: {}\n\n", &meta, false));
+        }
+        out
+    };
+    let opts = ReadOptions { batch_rows: 1000, ..Default::default() };
+    for _ in 0..3 {
+        let mut dense = EntryReader::new(capture(1), opts).unwrap();
+        while dense.next_batch().is_some() {}
+        // Same batch size, so the mappings the first read released are reused.
+        let mut sparse = EntryReader::new(capture(7), opts).unwrap();
+        let mut first_row = 0u64;
+        while let Some(b) = sparse.next_batch() {
+            let rows = b.num_rows() as u64;
+            let expected = (first_row..first_row + rows).filter(|i| i % 7 == 0).count();
+            for name in ["status_code", "retry_after_seconds", "url"] {
+                let col = b.column_by_name(name).unwrap();
+                assert_eq!(col.len() - col.null_count(), expected, "{name}: values leaked from an earlier batch");
+            }
+            let sc = b.column_by_name("status_code").unwrap();
+            let sc = sc.as_any().downcast_ref::<Int64Array>().unwrap();
+            assert!((0..sc.len()).all(|i| sc.is_valid(i) || sc.values()[i] == 0), "null slots are zero");
+            first_row += rows;
+        }
+    }
+}

@@ -10,6 +10,8 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -31,10 +33,49 @@ use std::ptr::NonNull;
 /// column the batch never writes costs nothing: it is finished over `zeros`, one shared region
 /// that is never written (all values 0, all null).
 pub(super) struct Arena {
-    map: Arc<AssertUnwindSafe<MmapRaw>>,
+    map: Arc<AssertUnwindSafe<Mapping>>,
     used: Cell<usize>,
     zeros: NonNull<u8>,
     zeros_len: usize,
+}
+
+/// An arena's anonymous mapping. When the last Arrow buffer over it goes, it returns to a small
+/// pool with the length of its written prefix, and the next batch of the same size reuses it:
+/// re-zeroing what a batch wrote (a memset) costs a fraction of faulting in fresh pages, which
+/// was a quarter of reading time; streaming reads drop each round's batches and reuse them all.
+struct Mapping {
+    map: Option<MmapRaw>,
+    /// Bytes from the start that a batch wrote (set when the batch is finished).
+    dirty: AtomicUsize,
+}
+
+impl std::ops::Deref for Mapping {
+    type Target = MmapRaw;
+    fn deref(&self) -> &MmapRaw {
+        self.map.as_ref().expect("mapping present until dropped")
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if let Some(map) = self.map.take() {
+            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < POOL_MAX {
+                pool.push((map, *self.dirty.get_mut()));
+            }
+        }
+    }
+}
+
+/// Mappings free for reuse, with their dirty prefix. A few batches' worth: what a streaming read
+/// holds at once.
+static POOL: Mutex<Vec<(MmapRaw, usize)>> = Mutex::new(Vec::new());
+const POOL_MAX: usize = 4;
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        self.map.dirty.store(self.used.get(), Ordering::Relaxed);
+    }
 }
 
 impl Arena {
@@ -43,14 +84,30 @@ impl Arena {
     /// (every column written) is free.
     pub fn new(bytes: usize, zeros_len: usize) -> Rc<Self> {
         let len = (bytes + Arena::region(zeros_len)).max(1).next_multiple_of(4096);
-        // No MADV_HUGEPAGE: with the usual `defrag=madvise` the kernel compacts memory inside the
-        // page fault to find a huge page, and on a fragmented machine reads then took 4x longer
-        // in one run out of three (median 2.3 GB/s with huge pages, but 0.5 GB/s when the
-        // kernel had to compact; 1.9 GB/s steadily with small pages).
-        let map = MmapOptions::new().len(len).map_anon().expect("anonymous memory for a batch of columns");
-        let map = MmapRaw::from(map);
+        let zeros_region = Arena::region(zeros_len);
+        let reused = {
+            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            pool.iter().position(|(m, _)| m.len() == len).map(|i| pool.swap_remove(i))
+        };
+        let map = match reused {
+            Some((map, dirty)) => {
+                // The zeros region is never written; everything after it up to `dirty` may be.
+                if dirty > zeros_region {
+                    // SAFETY: the range lies inside the mapping, which no buffer references any
+                    // more (it was returned to the pool when the last one was dropped).
+                    unsafe { std::ptr::write_bytes(map.as_mut_ptr().add(zeros_region), 0, dirty.min(len) - zeros_region) };
+                }
+                map
+            }
+            // No MADV_HUGEPAGE: with the usual `defrag=madvise` the kernel compacts memory inside
+            // the page fault to find a huge page, and on a fragmented machine reads then took 4x
+            // longer in one run out of three (median 2.3 GB/s with huge pages, 0.5 GB/s when the
+            // kernel had to compact; 1.9 GB/s steadily with small pages).
+            None => MmapRaw::from(MmapOptions::new().len(len).map_anon().expect("anonymous memory for a batch of columns")),
+        };
         let zeros = NonNull::new(map.as_mut_ptr()).expect("mapping is not null");
-        Rc::new(Arena { map: Arc::new(AssertUnwindSafe(map)), used: Cell::new(Arena::region(zeros_len)), zeros, zeros_len })
+        let mapping = Mapping { map: Some(map), dirty: AtomicUsize::new(0) };
+        Rc::new(Arena { map: Arc::new(AssertUnwindSafe(mapping)), used: Cell::new(zeros_region), zeros, zeros_len })
     }
 
     /// Bytes to reserve for a region of `bytes` bytes (regions are 64-byte aligned, as Arrow
