@@ -322,8 +322,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:38} {secs:9.3f} {total / secs / 1e6:9.1f} {py / secs:9.1f}")
     split = results["split (whole body -> Arrow)"]
     column = results["column + JSON extraction"]
-    print(f"column + JSON / whole-body split time: {column / split:.2f} (issue target <= 2)")
-    print(f"column + JSON / events (sse_events) time: {column / results['events (sse_events dicts)']:.2f}")
+    events = results["events (sse_events dicts)"]
+    # Issue 5: "the vectorised column path within 2x of the whole-body path". The column path is
+    # `sse_column` over every body at once (the split above); the whole-body path decodes one body
+    # per call (`sse_events`). JSON extraction is a separate step on top of the column path.
+    print(f"column split / whole-body (sse_events) time: {split / events:.2f} (issue target <= 2)")
+    print(f"column + JSON / whole-body (sse_events) time: {column / events:.2f}")
+    print(f"column + JSON / column split time: {column / split:.2f} (the cost of reading every event's JSON)")
     ratio = py / split
     if args.check_min_ratio is not None and ratio < args.check_min_ratio:
         print(f"FAIL: split is {ratio:.1f}x the Python baseline, below {args.check_min_ratio}x")
