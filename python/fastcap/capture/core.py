@@ -333,6 +333,11 @@ class Capture:
         line = orjson.dumps(record, default=str) + b"\n"
         self._write(self._jsonl_fd, line, lock=True)
 
+    def _ids(self, state: FlowState) -> dict[str, Any]:
+        """The keys every entry of a request carries: session, backend, model, request id (the
+        writer puts metadata in the reference order, so where they go in a dict does not matter)."""
+        return {"sid": self.session_id, "be": state.backend, "mod": state.model, "rid": state.rid}
+
     def _cap(self, data: bytes) -> bytes:
         return data[: self.max_body] if self.max_body and len(data) > self.max_body else data
 
@@ -454,10 +459,7 @@ class Capture:
                 DIR_B2P,
                 b"",
                 {
-                    "sid": self.session_id,
-                    "be": state.backend,
-                    "mod": state.model,
-                    "rid": state.rid,
+                    **self._ids(state),
                     "ss": True,
                     "sc": resp.status_code,
                     "ra": _retry_after(resp),
@@ -590,10 +592,7 @@ class Capture:
         version = resp.http_version
         head = f"{version} {resp.status_code} {resp.reason}\r\n{_header_block(pairs)}\r\n".encode("latin-1", "replace")
         meta = {
-            "sid": self.session_id,
-            "be": state.backend,
-            "mod": state.model,
-            "rid": state.rid,
+            **self._ids(state),
             "sc": resp.status_code,
             "ra": _retry_after(resp),
             "rts": state.rts,
@@ -620,10 +619,7 @@ class Capture:
             DIR_B2P,
             b"",
             {
-                "sid": self.session_id,
-                "be": state.backend,
-                "mod": state.model,
-                "rid": state.rid,
+                **self._ids(state),
                 "se": True,
                 "tc": state.chunks,
                 "tb": state.total_bytes,
@@ -644,10 +640,7 @@ class Capture:
             DIR_B2P,
             b"",
             {
-                "sid": self.session_id,
-                "be": state.backend,
-                "mod": state.model,
-                "rid": state.rid,
+                **self._ids(state),
                 "eos": True,
                 **fields,
                 "wire_schema": "v2",
@@ -717,10 +710,7 @@ class Capture:
                 DIR_P2B if msg.from_client else DIR_B2P,
                 data,
                 {
-                    "sid": self.session_id,
-                    "be": state.backend,
-                    "mod": state.model,
-                    "rid": state.rid,
+                    **self._ids(state),
                     "wire_schema": "v2",
                     "transport": "websocket",
                     "event": "frame",
