@@ -18,13 +18,10 @@ Prints MB/s and ratios (ratios are what CI gates on, never absolute times).
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import json
 import sys
-import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +35,7 @@ from fastcap import _native  # noqa: E402
 from fastcap.analysis.stream_cbor import calls_from_scan, scan  # noqa: E402
 
 from benches.gen_capture import generate  # noqa: E402
-
-
-def best_of(n: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(n):
-        # Free the previous result before the clock starts, so a run is not charged for
-        # tearing down the one before it.
-        result = None
-        gc.collect()
-        t = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, result
+from benches.timing import best_of  # noqa: E402
 
 
 def fastcap_read(path: Path, decompress: bool) -> pl.DataFrame:

@@ -20,11 +20,17 @@ import json
 import random
 import struct
 import sys
-import time
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
-from fastcap import _native as nat
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from fastcap import _native as nat  # noqa: E402
+
+from benches.timing import best_of  # noqa: E402
 
 CHUNK = 16 * 1024
 WORDS = [
@@ -82,13 +88,8 @@ def build_frames(total_bytes: int, seed: int = 0) -> list[bytes]:
     return frames
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+def seconds(fn: Callable[[], object], repeat: int) -> float:
+    return best_of(repeat, fn)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
 
     slow = max(1, min(3, args.repeat))
     results = {
-        "fastcap whole-body (check_eventstream)": best_of(lambda: nat.check_eventstream(body), args.repeat),
-        "fastcap whole-body + dicts (decode_eventstream)": best_of(
+        "fastcap whole-body (check_eventstream)": seconds(lambda: nat.check_eventstream(body), args.repeat),
+        "fastcap whole-body + dicts (decode_eventstream)": seconds(
             lambda: nat.decode_eventstream(body), slow
         ),
-        "fastcap incremental, 16 KiB chunks (dicts)": best_of(incremental, slow),
-        "fastcap column -> Arrow (eventstream_column)": best_of(column, args.repeat),
-        "botocore EventStreamBuffer, 16 KiB chunks": best_of(botocore, slow),
+        "fastcap incremental, 16 KiB chunks (dicts)": seconds(incremental, slow),
+        "fastcap column -> Arrow (eventstream_column)": seconds(column, args.repeat),
+        "botocore EventStreamBuffer, 16 KiB chunks": seconds(botocore, slow),
     }
     mbps = {k: len(body) / v / 1e6 for k, v in results.items()}
     width = max(map(len, mbps))

@@ -27,9 +27,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -39,6 +37,7 @@ from fastcap import _native  # noqa: E402
 from fastcap.readers.mitmlog import read_mitmlog  # noqa: E402
 
 from benches.baselines.mitmlog_py import parse_file  # noqa: E402
+from benches.timing import best_of  # noqa: E402
 
 WORDS = [
     "the",
@@ -225,19 +224,6 @@ def generate(path: Path, size_mb: float, seed: int = 1) -> int:
     return written
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Best of `repeat` calls. The previous call's result is released before the clock starts,
-    so no call is charged for freeing its predecessor's output."""
-    best = float("inf")
-    result = None
-    for _ in range(repeat):
-        result = None
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mb", type=float, default=200.0, help="log size in MB (default 200)")
@@ -261,22 +247,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"log: {mb:.1f} MB generated in {gen_s:.1f}s ({path})")
         print(f"build: {_native.build_profile}")
 
-        rust_s, (table, _info) = timed(lambda: _native.parse_mitmlog(str(path)), args.repeat)
+        rust_s, (table, _info) = best_of(args.repeat, lambda: _native.parse_mitmlog(str(path)))
         flows = table.num_rows
         print(f"rust    {rust_s:8.3f}s  {mb / rust_s:9.1f} MB/s  flows={flows}")
         del table
         import polars as pl
 
-        pl_s, df = timed(lambda: pl.DataFrame(_native.parse_mitmlog(str(path))[0]), args.repeat)
+        pl_s, df = best_of(args.repeat, lambda: pl.DataFrame(_native.parse_mitmlog(str(path))[0]))
         assert df.height == flows
         del df
         print(f"rust→pl {pl_s:8.3f}s  {mb / pl_s:9.1f} MB/s  (+ polars.DataFrame)")
         if not args.skip_reader:
-            reader_s, exs = timed(lambda: read_mitmlog(path), 1)
+            reader_s, exs = best_of(1, lambda: read_mitmlog(path))
             assert len(exs) == flows
             print(f"reader  {reader_s:8.3f}s  {mb / reader_s:9.1f} MB/s  (Rust + Exchange objects)")
             del exs
-        py_s, py_flows = timed(lambda: parse_file(str(path)), 1)
+        py_s, py_flows = best_of(1, lambda: parse_file(str(path)))
         print(f"python  {py_s:8.3f}s  {mb / py_s:9.1f} MB/s  flows={len(py_flows)}")
         if len(py_flows) != flows:
             print(f"MISMATCH: python found {len(py_flows)} flows, rust {flows}")

@@ -20,7 +20,6 @@ import argparse
 import json
 import random
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +30,7 @@ if str(ROOT) not in sys.path:
 from fastcap import _native  # noqa: E402
 
 from benches.baselines.sse_py import parse_sse  # noqa: E402
+from benches.timing import best_of  # noqa: E402
 
 WORDS = [
     "the",
@@ -261,13 +261,8 @@ def make_bodies(total_mb: float, seed: int = 1234) -> list[bytes]:
     return bodies
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def seconds(fn: Callable[[], object], repeat: int) -> float:
+    return best_of(repeat, fn)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,11 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(bodies)} bodies, {total / 1e6:.1f} MB, {n_events} events, best of {args.repeat}")
 
     results = {
-        "split (whole body -> Arrow)": best_of(run_split, args.repeat),
-        "events (sse_events dicts)": best_of(run_events, args.repeat),
-        "incremental (16 KiB feeds, dicts)": best_of(run_incremental, args.repeat),
-        "column + JSON extraction": best_of(run_column, args.repeat),
-        "python baseline (parse_sse)": best_of(run_python, max(1, min(args.repeat, 2))),
+        "split (whole body -> Arrow)": seconds(run_split, args.repeat),
+        "events (sse_events dicts)": seconds(run_events, args.repeat),
+        "incremental (16 KiB feeds, dicts)": seconds(run_incremental, args.repeat),
+        "column + JSON extraction": seconds(run_column, args.repeat),
+        "python baseline (parse_sse)": seconds(run_python, max(1, min(args.repeat, 2))),
     }
     py = results["python baseline (parse_sse)"]
     print(f"{'path':38} {'seconds':>9} {'MB/s':>9} {'x python':>9}")
