@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from fastcap.dialects import streams
 from fastcap.dialects.base import ErrorInfo, ResponseInfo, StreamEvent, ToolCall, Usage
 from fastcap.model import Exchange
 
@@ -376,3 +377,15 @@ def _looks_like_error(v: Any) -> bool:
     if v.get("type") == "error" or "__type" in v:
         return True
     return isinstance(v.get("error"), dict) and len(v) <= 2
+
+
+def sse_response(ex: Exchange) -> tuple[streams.SseStream, ResponseInfo] | None:
+    """The response body split as SSE, with a ResponseInfo that already carries the split's flags
+    and notes; None when the exchange has no body at all."""
+    stream = streams.sse_from_exchange(ex)
+    if stream is None:
+        return None
+    r = ResponseInfo(kind="sse")
+    r.flags |= stream.flags
+    r.notes.extend(stream.notes)
+    return stream, r

@@ -30,6 +30,7 @@ from fastcap.dialects._util import (
     preview,
     request_json,
     s,
+    sse_response,
     text_of,
     usage_anthropic,
 )
@@ -403,16 +404,12 @@ def run_sse(ex: Exchange, stream: streams.SseStream, r: ResponseInfo) -> Message
 
 
 def parse_response(ex: Exchange) -> ResponseInfo:
-    if is_sse(ex):
-        stream = streams.sse_from_exchange(ex)
-        if stream is not None:
-            r = ResponseInfo(kind="sse")
-            r.flags |= stream.flags
-            r.notes.extend(stream.notes)
-            run_sse(ex, stream, r)
-            if (err := http_error(ex)) is not None:
-                r.errors.insert(0, err)
-            return r
+    if is_sse(ex) and (split := sse_response(ex)) is not None:
+        stream, r = split
+        run_sse(ex, stream, r)
+        if (err := http_error(ex)) is not None:
+            r.errors.insert(0, err)
+        return r
     r, v = non_stream_response(ex)
     parse_message_json(r, v)
     return r

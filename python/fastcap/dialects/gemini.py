@@ -11,7 +11,6 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from fastcap.dialects import streams
 from fastcap.dialects._util import (
     INVALID,
     add_event,
@@ -32,6 +31,7 @@ from fastcap.dialects._util import (
     preview,
     request_json,
     s,
+    sse_response,
     usage_gemini,
 )
 from fastcap.dialects.base import CallAnalysis, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
@@ -298,29 +298,30 @@ def _trailing_json(body: bytes, after: int) -> Any:
 
 def parse_response(ex: Exchange) -> ResponseInfo:
     body = body_bytes(ex)
-    if is_sse(ex) and body is not None and not body.lstrip().startswith((b"{", b"[")):
-        stream = streams.sse_from_exchange(ex)
-        if stream is not None:
-            r = ResponseInfo(kind="sse")
-            r.flags |= stream.flags
-            r.notes.extend(stream.notes)
-            acc = GeminiAccumulator(r)
-            for ev in stream.events:
-                obj = loads(ev.data)
-                if obj is INVALID:
-                    add_event(r, ev.type, preview(ev.data), ev.t_last)
-                    continue
-                add_event(r, ev.type, acc.feed(obj, ev.t_last), ev.t_last)
-            last_end = max((e.byte_end or 0 for e in stream.events), default=0)
-            if ex.response_body is not None and last_end < len(body.rstrip()):
-                extra = _trailing_json(body, last_end)
-                if extra is not INVALID:
-                    add_event(r, "message", acc.feed(extra, None), None)
-            acc.finish(ex)
-            r.complete = acc.finish_reason is not None
-            if (err := http_error(ex)) is not None:
-                r.errors.insert(0, err)
-            return r
+    if (
+        is_sse(ex)
+        and body is not None
+        and not body.lstrip().startswith((b"{", b"["))
+        and (split := sse_response(ex)) is not None
+    ):
+        stream, r = split
+        acc = GeminiAccumulator(r)
+        for ev in stream.events:
+            obj = loads(ev.data)
+            if obj is INVALID:
+                add_event(r, ev.type, preview(ev.data), ev.t_last)
+                continue
+            add_event(r, ev.type, acc.feed(obj, ev.t_last), ev.t_last)
+        last_end = max((e.byte_end or 0 for e in stream.events), default=0)
+        if ex.response_body is not None and last_end < len(body.rstrip()):
+            extra = _trailing_json(body, last_end)
+            if extra is not INVALID:
+                add_event(r, "message", acc.feed(extra, None), None)
+        acc.finish(ex)
+        r.complete = acc.finish_reason is not None
+        if (err := http_error(ex)) is not None:
+            r.errors.insert(0, err)
+        return r
     r, v = non_stream_response(ex)
     if isinstance(v, list):
         # the non-SSE stream form: one JSON array of chunks

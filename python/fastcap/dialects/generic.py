@@ -6,7 +6,17 @@ The API name follows reports.md §2.3 (x-amz-target, known URLs, then `<Service>
 from __future__ import annotations
 
 from fastcap.dialects import streams
-from fastcap.dialects._util import add_event, d, is_sse, loads, non_stream_response, preview, request_json, s
+from fastcap.dialects._util import (
+    add_event,
+    d,
+    is_sse,
+    loads,
+    non_stream_response,
+    preview,
+    request_json,
+    s,
+    sse_response,
+)
 from fastcap.dialects.base import CallAnalysis, ErrorInfo, RequestInfo, ResponseInfo
 from fastcap.model import Exchange
 
@@ -50,20 +60,16 @@ def parse_response(ex: Exchange) -> ResponseInfo:
             if fs.truncated is not None:
                 r.errors.append(ErrorInfo(type="Truncated", message=None, source="decoder"))
             return r
-    if is_sse(ex):
-        stream = streams.sse_from_exchange(ex)
-        if stream is not None:
-            r = ResponseInfo(kind="sse")
-            r.flags |= stream.flags
-            r.notes.extend(stream.notes)
-            for ev in stream.events:
-                add_event(
-                    r,
-                    "[DONE]" if ev.is_done else ev.type,
-                    preview(ev.data) if not ev.is_done else "",
-                    ev.t_last,
-                )
-            return r
+    if is_sse(ex) and (split := sse_response(ex)) is not None:
+        stream, r = split
+        for ev in stream.events:
+            add_event(
+                r,
+                "[DONE]" if ev.is_done else ev.type,
+                preview(ev.data) if not ev.is_done else "",
+                ev.t_last,
+            )
+        return r
     r, _v = non_stream_response(ex)
     return r
 

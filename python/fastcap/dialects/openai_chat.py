@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastcap.dialects import streams
 from fastcap.dialects._util import (
     INVALID,
     add_event,
@@ -25,6 +24,7 @@ from fastcap.dialects._util import (
     preview,
     request_json,
     s,
+    sse_response,
     text_of,
     usage_openai_chat,
 )
@@ -257,30 +257,26 @@ def parse_response_json(r: ResponseInfo, v: Any) -> None:
 
 
 def parse_response(ex: Exchange) -> ResponseInfo:
-    if is_sse(ex):
-        stream = streams.sse_from_exchange(ex)
-        if stream is not None:
-            r = ResponseInfo(kind="sse")
-            r.flags |= stream.flags
-            r.notes.extend(stream.notes)
-            acc = ChatAccumulator(r)
-            for ev in stream.events:
-                if ev.is_done:
-                    acc.done = True
-                    add_event(r, "[DONE]", "", ev.t_last)
-                    continue
-                obj = loads(ev.data)
-                if obj is INVALID:
-                    add_event(r, ev.type, preview(ev.data), ev.t_last)
-                    continue
-                if ev.type == "error" and isinstance(obj, dict) and "error" not in obj:
-                    obj = {"error": obj}
-                add_event(r, ev.type, acc.feed(obj, ev.t_last), ev.t_last)
-            acc.finish(ex)
-            r.complete = acc.done
-            if (err := http_error(ex)) is not None:
-                r.errors.insert(0, err)
-            return r
+    if is_sse(ex) and (split := sse_response(ex)) is not None:
+        stream, r = split
+        acc = ChatAccumulator(r)
+        for ev in stream.events:
+            if ev.is_done:
+                acc.done = True
+                add_event(r, "[DONE]", "", ev.t_last)
+                continue
+            obj = loads(ev.data)
+            if obj is INVALID:
+                add_event(r, ev.type, preview(ev.data), ev.t_last)
+                continue
+            if ev.type == "error" and isinstance(obj, dict) and "error" not in obj:
+                obj = {"error": obj}
+            add_event(r, ev.type, acc.feed(obj, ev.t_last), ev.t_last)
+        acc.finish(ex)
+        r.complete = acc.done
+        if (err := http_error(ex)) is not None:
+            r.errors.insert(0, err)
+        return r
     r, v = non_stream_response(ex)
     parse_response_json(r, v)
     return r

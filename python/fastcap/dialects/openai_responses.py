@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastcap.dialects import streams
 from fastcap.dialects._util import (
     INVALID,
     add_event,
@@ -28,6 +27,7 @@ from fastcap.dialects._util import (
     preview,
     request_json,
     s,
+    sse_response,
     text_of,
     usage_openai_responses,
 )
@@ -437,16 +437,12 @@ def parse_response(ex: Exchange) -> ResponseInfo:
                 evs.append((jtype, text, m.t))
         run_events(ex, evs, r)
         return r
-    if is_sse(ex):
-        stream = streams.sse_from_exchange(ex)
-        if stream is not None:
-            r = ResponseInfo(kind="sse")
-            r.flags |= stream.flags
-            r.notes.extend(stream.notes)
-            run_events(ex, [(e.type, e.data, e.t_last) for e in stream.events], r)
-            if (err := http_error(ex)) is not None:
-                r.errors.insert(0, err)
-            return r
+    if is_sse(ex) and (split := sse_response(ex)) is not None:
+        stream, r = split
+        run_events(ex, [(e.type, e.data, e.t_last) for e in stream.events], r)
+        if (err := http_error(ex)) is not None:
+            r.errors.insert(0, err)
+        return r
     r, v = non_stream_response(ex)
     parse_response_json(r, v)
     return r
