@@ -175,16 +175,38 @@ def test_oauth_bodies_redacted_and_no_leaks(forward: Mitmdump, upstream: FakeUps
         assert secret.encode() not in blob
 
 
-def test_websocket_frames(forward: Mitmdump, upstream: FakeUpstream) -> None:
+def _websocket_exchange(forward: Mitmdump, upstream: FakeUpstream) -> tuple[str, str, bytes]:
+    """One text message out, a text and a binary message back, through the proxy. Runs in a
+    daemon thread, retried once on a handshake timeout: in a clean-clone CI run the first
+    WebSocket handshake through a freshly started mitmdump once timed out, and the websockets
+    client then hung joining its receive thread until pytest-timeout, 300 s later."""
     from websockets.sync.client import connect
 
     ctx = ssl.create_default_context(cafile=str(forward.ca))
-    tag = uuid.uuid4().hex
-    with connect(f"wss://127.0.0.1:{upstream.port}/ws", ssl=ctx, proxy=forward.proxy,
-                 additional_headers={"x-test-id": tag}, open_timeout=10) as ws:
-        ws.send('{"type":"response.create","n":1}')
-        text = ws.recv(timeout=5)
-        binary = ws.recv(timeout=5)
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        for _ in range(2):
+            tag = uuid.uuid4().hex
+            try:
+                with connect(f"wss://127.0.0.1:{upstream.port}/ws", ssl=ctx, proxy=forward.proxy,
+                             additional_headers={"x-test-id": tag}, open_timeout=15) as ws:
+                    ws.send('{"type":"response.create","n":1}')
+                    outcome["result"] = (tag, ws.recv(timeout=5), ws.recv(timeout=5))
+                    return
+            except TimeoutError as e:
+                outcome["error"] = e
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert "result" in outcome, f"no WebSocket exchange through the proxy: {outcome.get('error')!r}"
+    tag, text, binary = outcome["result"]
+    return tag, text, binary
+
+
+def test_websocket_frames(forward: Mitmdump, upstream: FakeUpstream) -> None:
+    tag, text, binary = _websocket_exchange(forward, upstream)
     assert orjson.loads(text)["echo"] and binary == b"\x00\x01bin\xff"
     got = _wait_for(forward, tag)
     frames = [e for e in got if e["meta"].get("event") == "frame"]
