@@ -1,5 +1,7 @@
 //! CBOR V2 reader/writer against the project fixtures and RFC 8949 Appendix A.
 
+mod common;
+
 use std::path::PathBuf;
 
 use arrow_array::{Array, BinaryViewArray, BooleanArray, Float64Array, Int64Array, StringViewArray, UInt8Array};
@@ -7,13 +9,12 @@ use fastcap_core::cbor::decode::{Cursor, Value};
 use fastcap_core::cbor::writer::{encode_entry, encode_header, order_meta, value};
 use fastcap_core::cbor::{parse_header, EntryReader, ReadOptions};
 
-fn shared(rel: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    root.join(rel)
+fn data(rel: &str) -> PathBuf {
+    common::test_data(rel)
 }
 
 fn sample() -> Vec<u8> {
-    std::fs::read(shared("cbor/sample_v2_generated.cbor")).expect("shared testdata present")
+    std::fs::read(data("cbor/sample_v2_generated.cbor")).expect("tests/data/cbor/sample_v2_generated.cbor")
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -226,7 +227,7 @@ fn indefinite_items_and_any_key_order_and_unknown_keys() {
 
 #[test]
 fn rfc8949_appendix_a() {
-    let text = std::fs::read_to_string(shared("cbor/test-vectors/appendix_a.json")).unwrap();
+    let text = std::fs::read_to_string(data("cbor/test-vectors/appendix_a.json")).unwrap();
     let vectors: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut checked = 0;
     for v in vectors.as_array().unwrap() {

@@ -1,5 +1,7 @@
-//! EventStream decoder against the project fixtures (`testdata/eventstream/`) and frames built
+//! EventStream decoder against the project fixtures (`tests/data/eventstream/`) and frames built
 //! here with an independent test-side encoder.
+
+mod common;
 
 use std::path::PathBuf;
 
@@ -10,10 +12,7 @@ use fastcap_core::eventstream::{
 use serde_json::Value;
 
 fn data_dir() -> PathBuf {
-    std::env::var_os("FASTCAP_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/testdata"))
-        .join("eventstream")
+    common::test_data("eventstream")
 }
 
 fn read(sub: &str, name: &str) -> Vec<u8> {

@@ -1,5 +1,7 @@
-//! Golden tests of the mitmdump log parser on the recorded logs in `testdata/mitmproxy/`
-//! (mitmproxy 12.2.3) and on synthetic mitmproxy 11-style logs built from `mitmproxy.md` §3.7.
+//! Golden tests of the mitmdump log parser on the recorded logs in `tests/data/mitmproxy/`
+//! (mitmproxy 12.2.3) and on synthetic mitmproxy 11-style logs built from `docs/specs/mitmproxy.md` §3.7.
+
+mod common;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt16Type, UInt32Type, UInt64Type};
@@ -9,8 +11,7 @@ use fastcap_core::mitmlog::{self, ParsedLog, BODY_CRLF, BODY_CUT_OFF, BODY_HAS_E
 use std::path::PathBuf;
 
 fn testdata(name: &str) -> PathBuf {
-    let base = std::env::var("FASTCAP_TESTDATA").unwrap_or_else(|_| "/work/shared/testdata".to_string());
-    PathBuf::from(base).join("mitmproxy").join(name)
+    common::test_data("mitmproxy").join(name)
 }
 
 /// One flow, read back from the Arrow columns.

@@ -1,13 +1,15 @@
 //! SSE splitter: the recorded fixtures against their expected.json, and the WHATWG edge cases
 //! (chunk-split CR/LF, BOM, comments, id/retry, split and invalid UTF-8, EOF handling).
 
+mod common;
+
 use std::path::PathBuf;
 
 use fastcap_core::sse::{split, split_chunked, SseDecoder, SseEvent, SseStats};
 use serde_json::Value;
 
 fn testdata() -> PathBuf {
-    PathBuf::from(std::env::var("FASTCAP_TESTDATA").unwrap_or_else(|_| "/work/shared/testdata".into())).join("sse")
+    common::test_data("sse")
 }
 
 fn rle(types: &[&str]) -> Vec<(String, u64)> {

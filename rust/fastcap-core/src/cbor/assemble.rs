@@ -1,7 +1,7 @@
 //! Response bodies reassembled per request from decoded entry batches, for streaming analysis.
 //!
 //! A capture holds a stream as a start marker, chunks and an end marker sharing a `request_id`
-//! (cbor-v2.md §5), interleaved with other requests and spread over any number of batches. The
+//! (docs/specs/cbor-v2.md §5), interleaved with other requests and spread over any number of batches. The
 //! assembler appends each payload to its request's open body and hands the body over when the
 //! response is complete, so a multi-GB capture is reassembled without a Python object per chunk.
 

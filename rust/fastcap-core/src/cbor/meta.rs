@@ -1,4 +1,4 @@
-//! The 44 compact metadata keys of LLMPROXY-CAPTURE-V2 (cbor-v2.md §4), in writer emission order.
+//! The 44 compact metadata keys of LLMPROXY-CAPTURE-V2 (docs/specs/cbor-v2.md §4), in writer emission order.
 
 /// How a metadata value is typed as a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +183,7 @@ pub fn index_of(compact: &[u8]) -> Option<usize> {
     })
 }
 
-/// Directions (cbor-v2.md §3.1).
+/// Directions (docs/specs/cbor-v2.md §3.1).
 pub const DIRECTION_NAMES: [&str; 4] = ["CLIENT_TO_PROXY", "PROXY_TO_CLIENT", "PROXY_TO_BACKEND", "BACKEND_TO_PROXY"];
 
 #[cfg(test)]

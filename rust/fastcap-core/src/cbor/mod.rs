@@ -1,4 +1,4 @@
-//! LLMPROXY-CAPTURE-V2: the CBOR wire-capture format (see `shared/specs/cbor-v2.md`).
+//! LLMPROXY-CAPTURE-V2: the CBOR wire-capture format (see `docs/specs/cbor-v2.md`).
 
 pub mod assemble;
 mod columns;

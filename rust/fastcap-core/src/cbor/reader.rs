@@ -1,7 +1,7 @@
 //! The LLMPROXY-CAPTURE-V2 reader: header validation, then entries decoded straight into Arrow
 //! record batches (one row per entry, one typed column per metadata key).
 //!
-//! The file is a CBOR sequence with no framing (cbor-v2.md §1), so entries must be decoded in
+//! The file is a CBOR sequence with no framing (docs/specs/cbor-v2.md §1), so entries must be decoded in
 //! order; every fault is reported with its byte offset and never discards earlier entries (§8).
 
 use std::borrow::Cow;
@@ -62,7 +62,7 @@ fn header_err(kind: &str, offset: usize, msg: String) -> FormatError {
     FormatError::new(Format::CborCapture, kind, offset as u64, msg)
 }
 
-/// Parse and validate the header (cbor-v2.md §2). V1 files get a distinct error.
+/// Parse and validate the header (docs/specs/cbor-v2.md §2). V1 files get a distinct error.
 pub fn parse_header(buf: &[u8]) -> Result<Header, FormatError> {
     if buf.is_empty() {
         return Err(header_err("missing_header", 0, "empty file; expected a CBOR map with magic \"LLMPROXY-CAPTURE-V2\"".into()));
@@ -472,7 +472,7 @@ impl Batch {
                 continue;
             };
             if st.seen & (1 << i) != 0 {
-                // Duplicate key: the last value wins (cbor-v2.md §1.2); a later value of the
+                // Duplicate key: the last value wins (docs/specs/cbor-v2.md §1.2); a later value of the
                 // wrong type must not leave the earlier one standing.
                 st.problems |= P_DUPLICATE;
                 self.clear_meta(i, row);

@@ -1,5 +1,5 @@
 //! The LLMPROXY-CAPTURE-V2 writer: byte-identical to the reference writer (Python `cbor2`
-//! defaults) for the same values (cbor-v2.md §1.1, §3, §3.2).
+//! defaults) for the same values (docs/specs/cbor-v2.md §1.1, §3, §3.2).
 
 use std::io::Write;
 
@@ -11,7 +11,7 @@ use super::meta::{index_of, META_KEYS};
 
 pub const MAGIC: &str = "LLMPROXY-CAPTURE-V2";
 
-/// Payloads longer than this are candidates for zlib (cbor-v2.md §3.2).
+/// Payloads longer than this are candidates for zlib (docs/specs/cbor-v2.md §3.2).
 pub const COMPRESS_THRESHOLD: usize = 128;
 
 fn head(out: &mut Vec<u8>, major: u8, arg: u64) {
@@ -94,7 +94,7 @@ pub fn value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
-/// The header item (cbor-v2.md §2). `metadata` defaults to `{"config_file": null}` like the
+/// The header item (docs/specs/cbor-v2.md §2). `metadata` defaults to `{"config_file": null}` like the
 /// reference writer.
 pub fn encode_header(session_id: &str, created_at: f64, metadata: Option<&Value>) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
@@ -119,7 +119,7 @@ pub fn encode_header(session_id: &str, created_at: f64, metadata: Option<&Value>
     out
 }
 
-/// zlib at the default level, kept only when strictly shorter (cbor-v2.md §3.2).
+/// zlib at the default level, kept only when strictly shorter (docs/specs/cbor-v2.md §3.2).
 pub fn maybe_compress(data: &[u8]) -> Option<Vec<u8>> {
     if data.len() <= COMPRESS_THRESHOLD {
         return None;
@@ -161,7 +161,7 @@ pub fn order_meta(meta: Vec<(String, Value)>) -> Vec<(String, Value)> {
     known.into_iter().map(|(_, k, v)| (k, v)).chain(unknown).collect()
 }
 
-/// One entry (cbor-v2.md §3): keys `ts, dir, seq, data, enc, meta` in that order.
+/// One entry (docs/specs/cbor-v2.md §3): keys `ts, dir, seq, data, enc, meta` in that order.
 /// `compress` applies the zlib rule; `meta` is emitted as given (call [`order_meta`] first to get
 /// the reference writer's key order).
 pub fn encode_entry(ts: f64, dir: u8, seq: u64, data: &[u8], meta: &[(String, Value)], compress: bool) -> Vec<u8> {

@@ -1,6 +1,6 @@
 //! Parser for mitmdump console output (`--set flow_detail=N`), mitmproxy 11.x and 12.x.
 //!
-//! Spec: `mitmproxy.md` §3 (layout §3.2, headers §3.4, response line and size §3.5, bodies
+//! Spec: `docs/specs/mitmproxy.md` §3 (layout §3.2, headers §3.4, response line and size §3.5, bodies
 //! §3.6/§3.7, error/WebSocket lines §3.8, termlog §3.9, colours §3.10, parser §3.11).
 //!
 //! The input is memory-mapped and scanned once, 64 bytes at a time for line ends; each line is

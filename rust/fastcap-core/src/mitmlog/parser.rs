@@ -1,4 +1,4 @@
-//! The per-flow state machine of `mitmproxy.md` §3.11 and the Arrow columns it fills.
+//! The per-flow state machine of `docs/specs/mitmproxy.md` §3.11 and the Arrow columns it fills.
 //!
 //! Lines are found 64 bytes at a time (`LineEnds`) and dispatched on their first bytes. Body
 //! lines, the bulk of any log, take a tight loop of their own: each line's content (indent and

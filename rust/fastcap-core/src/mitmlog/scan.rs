@@ -1,5 +1,5 @@
 //! Line-level pieces of the mitmdump log parser: line splitting and the line classes of
-//! `mitmproxy.md` §3.11 (termlog, request, response, message lines), header unescaping, ANSI
+//! `docs/specs/mitmproxy.md` §3.11 (termlog, request, response, message lines), header unescaping, ANSI
 //! stripping, the response size and 11.x hex dumps. Everything here works on one line (or one
 //! body text) and allocates only when it has to transform.
 
