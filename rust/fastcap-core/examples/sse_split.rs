@@ -33,10 +33,14 @@ fn main() {
     for _ in 0..iters {
         let t = Instant::now();
         rows = match mode {
-            "json" => datas.iter().filter(|d| fastcap_core::sse::extract::extract(d).is_some_and(|x| x.text.is_some())).count(),
-            "json-reference" => {
-                datas.iter().filter(|d| fastcap_core::sse::extract::extract_reference(d).is_some_and(|x| x.text.is_some())).count()
-            }
+            "json" => datas
+                .iter()
+                .filter(|d| fastcap_core::sse::extract::extract(d).is_some_and(|x| x.text.is_some()))
+                .count(),
+            "json-reference" => datas
+                .iter()
+                .filter(|d| fastcap_core::sse::extract::extract_reference(d).is_some_and(|x| x.text.is_some()))
+                .count(),
             "split" => {
                 let mut n = 0;
                 for b in &bodies {
@@ -54,5 +58,11 @@ fn main() {
         };
         best = best.min(t.elapsed().as_secs_f64());
     }
-    println!("{mode}: {} bodies, {:.1} MB, {rows} events, best {:.2} ms, {:.0} MB/s", bodies.len(), total as f64 / 1e6, best * 1e3, total as f64 / best / 1e6);
+    println!(
+        "{mode}: {} bodies, {:.1} MB, {rows} events, best {:.2} ms, {:.0} MB/s",
+        bodies.len(),
+        total as f64 / 1e6,
+        best * 1e3,
+        total as f64 / best / 1e6
+    );
 }

@@ -16,8 +16,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, StringBuilder, UInt32Builder, UInt64Builder};
-use arrow_buffer::Buffer;
 use arrow_array::{ArrayRef, RecordBatch};
+use arrow_buffer::Buffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::arrow_util::Table;
@@ -70,12 +70,30 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Input ends inside the prelude (`need` = 12) or inside a frame (`need` = `total_length`).
-    Truncated { have: u64, need: u64 },
-    InvalidMessageLength { total_length: u32 },
-    PreludeChecksumMismatch { expected: u32, computed: u32 },
-    InvalidHeadersLength { headers_length: u32, total_length: u32, limit: u32 },
-    PayloadTooLong { payload_length: u32, limit: u32 },
-    MessageChecksumMismatch { expected: u32, computed: u32 },
+    Truncated {
+        have: u64,
+        need: u64,
+    },
+    InvalidMessageLength {
+        total_length: u32,
+    },
+    PreludeChecksumMismatch {
+        expected: u32,
+        computed: u32,
+    },
+    InvalidHeadersLength {
+        headers_length: u32,
+        total_length: u32,
+        limit: u32,
+    },
+    PayloadTooLong {
+        payload_length: u32,
+        limit: u32,
+    },
+    MessageChecksumMismatch {
+        expected: u32,
+        computed: u32,
+    },
     InvalidHeaderNameLength,
     InvalidHeaderValueType(u8),
     InvalidHeaderValue,
@@ -410,7 +428,11 @@ pub struct HeaderSummary<'a> {
 
 /// Validates a whole header block: every header well-formed, UTF-8 checked, no duplicate names.
 /// `base` is the body offset of the block, used for error offsets.
-pub fn parse_headers(block: &[u8], base: u64, frame_offset: u64) -> std::result::Result<HeaderSummary<'_>, DecodeError> {
+pub fn parse_headers(
+    block: &[u8],
+    base: u64,
+    frame_offset: u64,
+) -> std::result::Result<HeaderSummary<'_>, DecodeError> {
     // Duplicate detection without a per-frame allocation: real frames carry 3–4 headers, so a
     // linear scan of a small inline array beats hashing; a Vec takes over only for huge blocks.
     const INLINE: usize = 16;
@@ -492,7 +514,12 @@ fn check_lengths(total_length: u32, headers_length: u32, limits: &Limits) -> std
 /// Steps 4–5 of §6.2 on a complete frame (`frame.len() == total_length`) whose prelude passed
 /// [`check_prelude`]. `computed_crc` is the message CRC over `frame[..len-4]`.
 #[inline]
-fn finish_frame(frame: &[u8], offset: u64, pre: Prelude, computed_crc: u32) -> std::result::Result<Frame<'_>, DecodeError> {
+fn finish_frame(
+    frame: &[u8],
+    offset: u64,
+    pre: Prelude,
+    computed_crc: u32,
+) -> std::result::Result<Frame<'_>, DecodeError> {
     let total = frame.len();
     let expected = be_u32(frame, total - 4);
     if expected != computed_crc {
@@ -531,7 +558,10 @@ fn message_crc(frame: &[u8], prelude_crc: u32) -> u32 {
 pub enum Step<'a> {
     Frame(Frame<'a>),
     /// Not enough bytes: `have` available from the frame start, `need` required.
-    Incomplete { have: u64, need: u64 },
+    Incomplete {
+        have: u64,
+        need: u64,
+    },
     Error(DecodeError),
 }
 
@@ -573,7 +603,11 @@ pub struct Truncated {
 
 impl Truncated {
     pub fn to_error(self) -> DecodeError {
-        DecodeError { kind: ErrorKind::Truncated { have: self.have, need: self.need }, offset: self.offset, frame_offset: self.offset }
+        DecodeError {
+            kind: ErrorKind::Truncated { have: self.have, need: self.need },
+            offset: self.offset,
+            frame_offset: self.offset,
+        }
     }
 }
 
@@ -804,7 +838,11 @@ impl StreamDecoder {
         r
     }
 
-    fn feed_inner(&mut self, mut chunk: &[u8], sink: &mut dyn FnMut(Frame<'_>)) -> std::result::Result<(), DecodeError> {
+    fn feed_inner(
+        &mut self,
+        mut chunk: &[u8],
+        sink: &mut dyn FnMut(Frame<'_>),
+    ) -> std::result::Result<(), DecodeError> {
         if !self.pending.is_empty() {
             chunk = self.fill_pending(chunk, sink)?;
             if !self.pending.is_empty() {
@@ -834,7 +872,11 @@ impl StreamDecoder {
     }
 
     /// Appends bytes to the straddling frame; returns the unused remainder of `data`.
-    fn fill_pending<'c>(&mut self, mut data: &'c [u8], sink: &mut dyn FnMut(Frame<'_>)) -> std::result::Result<&'c [u8], DecodeError> {
+    fn fill_pending<'c>(
+        &mut self,
+        mut data: &'c [u8],
+        sink: &mut dyn FnMut(Frame<'_>),
+    ) -> std::result::Result<&'c [u8], DecodeError> {
         if self.pending_prelude.is_none() {
             let take = (PRELUDE_LEN - self.pending.len()).min(data.len());
             self.pending.extend_from_slice(&data[..take]);
@@ -842,8 +884,11 @@ impl StreamDecoder {
             if self.pending.len() < PRELUDE_LEN {
                 return Ok(data);
             }
-            let pre = check_prelude(&self.pending, &self.limits)
-                .map_err(|kind| DecodeError { kind, offset: self.offset, frame_offset: self.offset })?;
+            let pre = check_prelude(&self.pending, &self.limits).map_err(|kind| DecodeError {
+                kind,
+                offset: self.offset,
+                frame_offset: self.offset,
+            })?;
             // No reservation of `total_length`: even within raised limits a corrupt length must
             // not allocate gigabytes up front; the buffer grows only with bytes actually received.
             let mut h = crc32fast::Hasher::new_with_initial(pre.prelude_crc);
@@ -1309,7 +1354,10 @@ impl ColumnDecoder {
 }
 
 /// Decodes a column of bodies in one call: see [`ColumnDecoder`].
-pub fn decode_column<'a>(bodies: impl IntoIterator<Item = Option<&'a [u8]>>, opts: &Options) -> crate::Result<(Table, Table)> {
+pub fn decode_column<'a>(
+    bodies: impl IntoIterator<Item = Option<&'a [u8]>>,
+    opts: &Options,
+) -> crate::Result<(Table, Table)> {
     let bodies: Vec<Option<&[u8]>> = bodies.into_iter().collect();
     let total = bodies.iter().map(|b| b.map_or(0, <[u8]>::len)).sum();
     let mut d = ColumnDecoder::with_capacity(*opts, total);

@@ -361,7 +361,8 @@ impl SseDecoder {
                 self.stats.retry_fields += 1;
                 self.block_has_field = true;
                 if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    let v = value.iter().fold(0u64, |acc, &d| acc.saturating_mul(10).saturating_add(u64::from(d - b'0')));
+                    let v =
+                        value.iter().fold(0u64, |acc, &d| acc.saturating_mul(10).saturating_add(u64::from(d - b'0')));
                     self.stats.retry = Some(v);
                 }
             }
@@ -373,8 +374,11 @@ impl SseDecoder {
     fn dispatch<F: FnMut(EventRef<'_>)>(&mut self, end: u64, terminated: bool, sink: &mut F) {
         let raw = &self.data[..self.data.len() - 1];
         let data: Cow<'_, str> = String::from_utf8_lossy(raw);
-        let event_type: Cow<'_, str> =
-            if self.event_type.is_empty() { Cow::Borrowed("message") } else { String::from_utf8_lossy(&self.event_type) };
+        let event_type: Cow<'_, str> = if self.event_type.is_empty() {
+            Cow::Borrowed("message")
+        } else {
+            String::from_utf8_lossy(&self.event_type)
+        };
         let ev = EventRef {
             index: self.index,
             event_type: &event_type,

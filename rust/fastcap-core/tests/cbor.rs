@@ -33,7 +33,8 @@ fn sample_reads_every_entry_with_typed_meta() {
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
     assert_eq!(b.num_rows(), 6);
     let col = |n: &str| b.column_by_name(n).unwrap().clone();
-    let offsets: Vec<u64> = col("offset").as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap().values().to_vec();
+    let offsets: Vec<u64> =
+        col("offset").as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap().values().to_vec();
     assert_eq!(offsets, [105, 399, 503, 634, 721, 875]);
     let dirs = col("dir");
     let dirs = dirs.as_any().downcast_ref::<UInt8Array>().unwrap();
@@ -57,7 +58,10 @@ fn sample_reads_every_entry_with_typed_meta() {
     let sig = col("eos_signal");
     assert_eq!(sig.as_any().downcast_ref::<StringViewArray>().unwrap().value(5), "done_sentinel");
     let url = col("url");
-    assert_eq!(url.as_any().downcast_ref::<StringViewArray>().unwrap().value(0), "http://127.0.0.1:8000/v1/chat/completions");
+    assert_eq!(
+        url.as_any().downcast_ref::<StringViewArray>().unwrap().value(0),
+        "http://127.0.0.1:8000/v1/chat/completions"
+    );
 }
 
 /// Decode every item generically and re-encode it: the reference writer's encoding is exactly
@@ -94,7 +98,9 @@ fn sample_reencodes_byte_identical_through_entry_writer() {
             data = d;
         }
         let meta = match v.get("meta") {
-            Some(Value::Map(pairs)) => pairs.iter().map(|(k, x)| (k.as_text().unwrap().to_owned(), x.clone())).collect(),
+            Some(Value::Map(pairs)) => {
+                pairs.iter().map(|(k, x)| (k.as_text().unwrap().to_owned(), x.clone())).collect()
+            }
             _ => Vec::new(),
         };
         // Shuffle to prove the writer restores the reference order.
@@ -160,18 +166,24 @@ fn header_errors() {
     let e = parse_header(png).unwrap_err();
     assert!(matches!(e.kind.as_str(), "bad_header" | "missing_header"), "{e:?}");
     let mut v1 = Vec::new();
-    value(&mut v1, &Value::Map(vec![
-        (Value::Text("magic".into()), Value::Text("LLMPROXY-CAPTURE-V1".into())),
-        (Value::Text("version".into()), Value::Uint(1)),
-    ]));
+    value(
+        &mut v1,
+        &Value::Map(vec![
+            (Value::Text("magic".into()), Value::Text("LLMPROXY-CAPTURE-V1".into())),
+            (Value::Text("version".into()), Value::Uint(1)),
+        ]),
+    );
     let e = parse_header(&v1).unwrap_err();
     assert_eq!(e.kind, "unsupported_version");
     assert!(e.message.contains("V1"));
     let mut v2_1 = Vec::new();
-    value(&mut v2_1, &Value::Map(vec![
-        (Value::Text("magic".into()), Value::Text("LLMPROXY-CAPTURE-V2".into())),
-        (Value::Text("version".into()), Value::Uint(1)),
-    ]));
+    value(
+        &mut v2_1,
+        &Value::Map(vec![
+            (Value::Text("magic".into()), Value::Text("LLMPROXY-CAPTURE-V2".into())),
+            (Value::Text("version".into()), Value::Uint(1)),
+        ]),
+    );
     let e = parse_header(&v2_1).unwrap_err();
     assert_eq!(e.kind, "unsupported_version");
     let e = parse_header(&sample()[..50]).unwrap_err();
@@ -195,7 +207,10 @@ fn indefinite_items_and_any_key_order_and_unknown_keys() {
     let h = encode_header("s", 1.0, None);
     let mut e = vec![0xbf]; // indefinite map
     for (k, v) in [
-        ("meta", vec![0xbf, 0x62, b'c', b'i', 0x01, 0x63, b'z', b'z', b'z', 0xf5, 0x62, b's', b'c', 0xf9, 0x5a, 0x40, 0xff]),
+        (
+            "meta",
+            vec![0xbf, 0x62, b'c', b'i', 0x01, 0x63, b'z', b'z', b'z', 0xf5, 0x62, b's', b'c', 0xf9, 0x5a, 0x40, 0xff],
+        ),
         ("data", vec![0x5f, 0x42, b'a', b'b', 0x41, b'c', 0xff]),
         ("seq", vec![0x07]),
         ("dir", vec![0x03]),
@@ -280,7 +295,8 @@ fn rows_of(batches: &[arrow_array::RecordBatch]) -> Vec<RowSummary> {
     let mut out = Vec::new();
     for b in batches {
         let col = |n: &str| b.column_by_name(n).unwrap().clone();
-        let (fi, off, ts, data, rid, problems) = (col("file_index"), col("offset"), col("ts"), col("data"), col("request_id"), col("problems"));
+        let (fi, off, ts, data, rid, problems) =
+            (col("file_index"), col("offset"), col("ts"), col("data"), col("request_id"), col("problems"));
         let fi = fi.as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap();
         let off = off.as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap();
         let ts = ts.as_any().downcast_ref::<Float64Array>().unwrap();
@@ -305,7 +321,9 @@ fn rows_of(batches: &[arrow_array::RecordBatch]) -> Vec<RowSummary> {
 /// entries (a capture of a capture) starting at byte `decoy_at` or so.
 fn big_capture(n: usize, decoy_at: Option<usize>) -> Vec<u8> {
     let mut out = encode_header("par", 1.0, None);
-    let meta = |i: usize| vec![("rid".to_owned(), Value::Text(format!("req-{}", i / 50))), ("ci".to_owned(), Value::Uint(i as u64 % 50))];
+    let meta = |i: usize| {
+        vec![("rid".to_owned(), Value::Text(format!("req-{}", i / 50))), ("ci".to_owned(), Value::Uint(i as u64 % 50))]
+    };
     let mut decoy_done = false;
     for i in 0..n {
         if let (Some(at), false) = (decoy_at, decoy_done) {
@@ -341,7 +359,11 @@ fn read_rounds(buf: &[u8], opts: ReadOptions, span: usize) -> (Vec<arrow_array::
     while !r.is_done() {
         batches.extend(r.next_round(span));
     }
-    (batches, r.diagnostics.iter().map(|d| format!("{} {} {:?} {:?}", d.kind, d.offset, d.index, d.bytes)).collect(), r.speculation)
+    (
+        batches,
+        r.diagnostics.iter().map(|d| format!("{} {} {:?} {:?}", d.kind, d.offset, d.index, d.bytes)).collect(),
+        r.speculation,
+    )
 }
 
 #[test]
@@ -367,7 +389,9 @@ fn two_thread_rounds_equal_a_sequential_read() {
                 match (name, span) {
                     ("plain", _) => assert!(kept > 0 && discarded == 0, "{kept} {discarded}"),
                     ("decoy", usize::MAX) => assert_eq!(discarded, 1, "the decoy is rejected ({kept} kept)"),
-                    ("damaged", _) if !recover => assert!(discarded > 0, "a fault before the split discards the speculation"),
+                    ("damaged", _) if !recover => {
+                        assert!(discarded > 0, "a fault before the split discards the speculation")
+                    }
                     _ => {}
                 }
                 assert_eq!(par_diags, seq_diags, "{name} recover={recover} span={span}");
@@ -409,10 +433,15 @@ fn body_assembler_joins_streams_across_batches_and_hands_cut_ones_over_at_close(
         done.extend(asm.feed(&b));
     }
     let at_close = asm.close();
-    let as_text = |v: &[(String, Vec<u8>)]| v.iter().map(|(k, b)| (k.clone(), String::from_utf8(b.clone()).unwrap())).collect::<Vec<_>>();
+    let as_text = |v: &[(String, Vec<u8>)]| {
+        v.iter().map(|(k, b)| (k.clone(), String::from_utf8(b.clone()).unwrap())).collect::<Vec<_>>()
+    };
     assert_eq!(
         as_text(&done),
-        [("B".to_owned(), "HTTP/1.1 200 OK\r\n\r\n{}".to_owned()), ("A".to_owned(), "data: a1\n\ndata: a2\n\n".to_owned())]
+        [
+            ("B".to_owned(), "HTTP/1.1 200 OK\r\n\r\n{}".to_owned()),
+            ("A".to_owned(), "data: a1\n\ndata: a2\n\n".to_owned())
+        ]
     );
     assert_eq!(as_text(&at_close), [("C".to_owned(), "data: c1\n\n".to_owned())]);
 }

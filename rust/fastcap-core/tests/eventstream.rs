@@ -39,7 +39,11 @@ fn decode_all(body: &[u8], opts: &Options) -> (Vec<OwnedFrame>, BodyReport) {
 
 /// Feeds `body` in chunks of the given sizes (cycled); returns frames and the first error
 /// (a feed error, or the finish error).
-fn decode_chunked(body: &[u8], sizes: &[usize], limits: Limits) -> (Vec<OwnedFrame>, Option<fastcap_core::eventstream::DecodeError>) {
+fn decode_chunked(
+    body: &[u8],
+    sizes: &[usize],
+    limits: Limits,
+) -> (Vec<OwnedFrame>, Option<fastcap_core::eventstream::DecodeError>) {
     let mut d = StreamDecoder::new(limits);
     let mut frames = Vec::new();
     let mut pos = 0;
@@ -144,7 +148,11 @@ fn frame(headers: &[(&str, V<'_>)], payload: &[u8]) -> Vec<u8> {
 
 fn cw_event(event_type: &str, payload: &str) -> Vec<u8> {
     frame(
-        &[(":event-type", V::Str(event_type)), (":content-type", V::Str("application/json")), (":message-type", V::Str("event"))],
+        &[
+            (":event-type", V::Str(event_type)),
+            (":content-type", V::Str("application/json")),
+            (":message-type", V::Str("event")),
+        ],
         payload.as_bytes(),
     )
 }
@@ -160,12 +168,10 @@ fn hex(s: &str) -> Vec<u8> {
 
 #[test]
 fn worked_frame_of_spec_2_1_is_byte_exact() {
-    let wire = hex(
-        "00 00 00 7f 00 00 00 5c 7c 7d b5 a8 0b 3a 65 76 65 6e 74 2d 74 79 70 65 07 00 16 61 73 73 69 73
+    let wire = hex("00 00 00 7f 00 00 00 5c 7c 7d b5 a8 0b 3a 65 76 65 6e 74 2d 74 79 70 65 07 00 16 61 73 73 69 73
          74 61 6e 74 52 65 73 70 6f 6e 73 65 45 76 65 6e 74 0d 3a 63 6f 6e 74 65 6e 74 2d 74 79 70 65 07
          00 10 61 70 70 6c 69 63 61 74 69 6f 6e 2f 6a 73 6f 6e 0d 3a 6d 65 73 73 61 67 65 2d 74 79 70 65
-         07 00 05 65 76 65 6e 74 7b 22 63 6f 6e 74 65 6e 74 22 3a 22 48 65 6c 6c 6f 22 7d 9b 5d 06 35",
-    );
+         07 00 05 65 76 65 6e 74 7b 22 63 6f 6e 74 65 6e 74 22 3a 22 48 65 6c 6c 6f 22 7d 9b 5d 06 35");
     assert_eq!(wire.len(), 127);
     assert_eq!(cw_event("assistantResponseEvent", r#"{"content":"Hello"}"#), wire);
     let (frames, r) = decode_all(&wire, &strict());
@@ -582,7 +588,10 @@ fn resync_after_cut_frame_reports_truncated_tail() {
     let (frames, r) = decode_all(&body, &resync());
     assert_eq!(frames.len(), 1);
     assert_eq!(r.errors[0].skipped, 4);
-    assert_eq!(r.truncated, Some(Truncated { offset: 4 + a.len() as u64, have: b.len() as u64 - 3, need: b.len() as u64 }));
+    assert_eq!(
+        r.truncated,
+        Some(Truncated { offset: 4 + a.len() as u64, have: b.len() as u64 - 3, need: b.len() as u64 })
+    );
 }
 
 /// Feeds `body` to a resync-mode incremental decoder in chunks of the given sizes (cycled).
@@ -675,8 +684,15 @@ fn resync_incremental_on_fixtures_and_injected_garbage() {
     let a = cw_event("assistantResponseEvent", r#"{"content":"A"}"#);
     let mut files: Vec<Vec<u8>> = Vec::new();
     for (sub, names) in [
-        ("codewhisperer-shaped", &["text_only.bin", "tool_calls.bin", "truncated_last_frame.bin", "exception_mid_stream.bin"][..]),
-        ("smithy-rs", &["invalid_prelude_checksum", "invalid_message_checksum", "invalid_header_value_type", "valid_no_headers"][..]),
+        (
+            "codewhisperer-shaped",
+            &["text_only.bin", "tool_calls.bin", "truncated_last_frame.bin", "exception_mid_stream.bin"][..],
+        ),
+        (
+            "smithy-rs",
+            &["invalid_prelude_checksum", "invalid_message_checksum", "invalid_header_value_type", "valid_no_headers"]
+                [..],
+        ),
     ] {
         for n in names {
             files.push(read(sub, n));
@@ -702,8 +718,8 @@ fn resync_incremental_on_fixtures_and_injected_garbage() {
 #[test]
 fn column_matches_per_body() {
     use arrow_array::cast::AsArray;
-    use arrow_array::Array;
     use arrow_array::types::{UInt32Type, UInt64Type};
+    use arrow_array::Array;
     let tool = read("codewhisperer-shaped", "tool_calls.bin");
     let trunc = read("codewhisperer-shaped", "truncated_last_frame.bin");
     let bad = read("smithy-rs", "invalid_prelude_checksum");

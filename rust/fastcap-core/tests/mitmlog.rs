@@ -7,7 +7,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt16Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use fastcap_core::error::Error;
-use fastcap_core::mitmlog::{self, ParsedLog, BODY_CRLF, BODY_CUT_OFF, BODY_HAS_ESCAPE, BODY_HEXDUMP, BODY_MISSING_11, BODY_MISSING_12};
+use fastcap_core::mitmlog::{
+    self, ParsedLog, BODY_CRLF, BODY_CUT_OFF, BODY_HAS_ESCAPE, BODY_HEXDUMP, BODY_MISSING_11, BODY_MISSING_12,
+};
 use std::path::PathBuf;
 
 fn testdata(name: &str) -> PathBuf {
@@ -130,7 +132,10 @@ fn check_six(f: &[F], with_headers: bool) {
                 ("Content-Length".into(), "77".into()),
             ]
         );
-        assert_eq!(f[2].resp_headers[2], ("content-type".to_string(), "application/vnd.amazon.eventstream".to_string()));
+        assert_eq!(
+            f[2].resp_headers[2],
+            ("content-type".to_string(), "application/vnd.amazon.eventstream".to_string())
+        );
         assert_eq!(f[5].resp_headers.len(), 2);
     } else {
         assert!(f.iter().all(|x| x.req_headers.is_empty() && x.resp_headers.is_empty()));
@@ -419,7 +424,10 @@ fn trailers_are_kept() {
     let p = mitmlog::parse_bytes(log.as_bytes()).unwrap();
     let b = &p.table.batches[0];
     assert_eq!(b.num_rows(), 2);
-    assert_eq!(list_pairs(b, "request_trailer_names", "request_trailer_values", 0), vec![("x-checksum".into(), "abc".into())]);
+    assert_eq!(
+        list_pairs(b, "request_trailer_names", "request_trailer_values", 0),
+        vec![("x-checksum".into(), "abc".into())]
+    );
     assert_eq!(
         list_pairs(b, "response_trailer_names", "response_trailer_values", 0),
         vec![("grpc-status".into(), "0".into()), ("grpc-message".into(), "fine!".into())]
@@ -441,13 +449,19 @@ fn views_across_batches() {
     let n = 40_000;
     let mut s = String::from("[00:00:00.000] HTTP(S) proxy listening at *:8080.\n");
     for i in 0..n {
-        s.push_str(&format!("127.0.0.1:{}: POST https://h/{i}\n    x-i: {i}\n    x-esc: a\\\\{i}\n\n", 1000 + i % 50000));
+        s.push_str(&format!(
+            "127.0.0.1:{}: POST https://h/{i}\n    x-i: {i}\n    x-esc: a\\\\{i}\n\n",
+            1000 + i % 50000
+        ));
         if i % 3 == 0 {
             s.push_str(&format!("    {{\n        \"i\": {i}\n    }}\n\n"));
         } else {
             s.push_str(&format!("    one line body number {i}\n\n"));
         }
-        s.push_str(&format!(" << 200 OK {}b\n    content-type: text/plain\n\n    a\n    \n    b{i}\n    (cut off)\n\n", i % 1000));
+        s.push_str(&format!(
+            " << 200 OK {}b\n    content-type: text/plain\n\n    a\n    \n    b{i}\n    (cut off)\n\n",
+            i % 1000
+        ));
     }
     let p = mitmlog::parse_bytes(s.as_bytes()).unwrap();
     assert!(p.table.batches.len() >= 3);
@@ -505,7 +519,8 @@ fn invalid_utf8_is_repaired() {
     assert!(f[37].req_flags & mitmlog::BODY_HAS_REPLACEMENT != 0);
     assert!(f[36].req_body.as_deref().unwrap().ends_with("line 19 of body 36 é"));
     // valid multi-byte characters across 64-byte block boundaries are not a problem
-    let ok: String = (0..200).map(|i| format!("127.0.0.1:1: GET http://a/{i}\n    h: {}\n\n", "é€😀".repeat(i % 7))).collect();
+    let ok: String =
+        (0..200).map(|i| format!("127.0.0.1:1: GET http://a/{i}\n    h: {}\n\n", "é€😀".repeat(i % 7))).collect();
     let p = mitmlog::parse_bytes(ok.as_bytes()).unwrap();
     assert!(!p.info.lossy_utf8);
     assert_eq!(flows(&p)[13].req_headers[0].1, "é€😀".repeat(6));

@@ -231,7 +231,21 @@ fn eof_pending_event_is_flagged_not_dropped() {
     // Final event without its blank line, and a partial last line without any terminator.
     assert_eq!(ev(b"data: a\n\ndata: b\n"), [s("message", "a", true), s("message", "b", false)]);
     let (e, st) = split(b"data: a\n\nevent: x\ndata: b");
-    assert_eq!(e[1], SseEvent { index: 1, event_type: "x".into(), data: "b".into(), last_event_id: String::new(), byte_start: 9, byte_end: 25, terminated: false, is_done: false, t_first_byte: None, t_last_byte: None });
+    assert_eq!(
+        e[1],
+        SseEvent {
+            index: 1,
+            event_type: "x".into(),
+            data: "b".into(),
+            last_event_id: String::new(),
+            byte_start: 9,
+            byte_end: 25,
+            terminated: false,
+            is_done: false,
+            t_first_byte: None,
+            t_last_byte: None
+        }
+    );
     assert!(st.partial_last_line && st.pending_at_eof && !st.ends_with_newline && !st.ends_with_blank_line);
     // Pending without data is not an event.
     let (e, st) = split(b"data: a\n\nevent: x\n");
@@ -293,10 +307,36 @@ impl Lcg {
 /// and space, every line ending, BOMs, comments, NUL, valid and invalid UTF-8, long values.
 fn random_body(rng: &mut Lcg) -> Vec<u8> {
     const PIECES: &[&[u8]] = &[
-        b"data:", b"data: ", b"data", b"event:", b"event: ", b"id: ", b"id:", b"retry: ", b"retry:12", b":", b": ping",
-        b"foo: ", b"x", b"{\"type\":\"content_block_delta\",\"text\":\"a longer value over twelve bytes\"}", b"[DONE]",
-        b"\n", b"\n", b"\n", b"\r", b"\r\n", b"\n\n", b"\r\n\r\n", b"\xEF\xBB\xBF", b"\0", b"\xC3\xA9", b"\xF0\x9F\x98\x80",
-        b"\xFF", b"\xE2\x82", b"message", b"  ",
+        b"data:",
+        b"data: ",
+        b"data",
+        b"event:",
+        b"event: ",
+        b"id: ",
+        b"id:",
+        b"retry: ",
+        b"retry:12",
+        b":",
+        b": ping",
+        b"foo: ",
+        b"x",
+        b"{\"type\":\"content_block_delta\",\"text\":\"a longer value over twelve bytes\"}",
+        b"[DONE]",
+        b"\n",
+        b"\n",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b"\n\n",
+        b"\r\n\r\n",
+        b"\xEF\xBB\xBF",
+        b"\0",
+        b"\xC3\xA9",
+        b"\xF0\x9F\x98\x80",
+        b"\xFF",
+        b"\xE2\x82",
+        b"message",
+        b"  ",
     ];
     let mut body = Vec::new();
     if rng.below(4) == 0 {
@@ -509,8 +549,31 @@ fn fast_extraction_equals_serde_reference_on_mutated_events() {
     let mut events = fixture_event_data();
     events.extend(edge_cases().into_iter().filter(|c| c.len() < 1000));
     const INSERTS: &[&str] = &[
-        "\"", "\\", "{", "}", "[", "]", ",", ":", "0", "-", "e", ".", " ", "\u{1}", "n", "\\u", "\\ud800", "\\udc00", "1e999",
-        "\"type\":", "null", "true", "é", "\"x\":\"y\",", "{\"a\":[]}",
+        "\"",
+        "\\",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "0",
+        "-",
+        "e",
+        ".",
+        " ",
+        "\u{1}",
+        "n",
+        "\\u",
+        "\\ud800",
+        "\\udc00",
+        "1e999",
+        "\"type\":",
+        "null",
+        "true",
+        "é",
+        "\"x\":\"y\",",
+        "{\"a\":[]}",
     ];
     let mut rng = Lcg(2024);
     let mut errors = 0;

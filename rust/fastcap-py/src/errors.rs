@@ -4,7 +4,9 @@
 //! input format has its own subclass. Every instance carries `kind`, `offset` and `path`.
 
 use fastcap_core::error::{Error, Format};
-use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyPermissionError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
+};
 use pyo3::prelude::*;
 
 pyo3::create_exception!(fastcap._native, FormatError, PyValueError, "Malformed input (base class).");

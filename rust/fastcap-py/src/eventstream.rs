@@ -6,8 +6,8 @@
 
 use fastcap_core::error::Error;
 use fastcap_core::eventstream::{
-    self as es, BodyError, BodyReport, ColumnDecoder, DecodeError, Frame, HeaderValue, Limits, Mode, Options, StreamDecoder,
-    Truncated,
+    self as es, BodyError, BodyReport, ColumnDecoder, DecodeError, Frame, HeaderValue, Limits, Mode, Options,
+    StreamDecoder, Truncated,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -23,7 +23,8 @@ fn limits(max_headers_len: u32, max_payload_len: u32) -> Limits {
 }
 
 fn options(mode: &str, max_headers_len: u32, max_payload_len: u32) -> PyResult<Options> {
-    let mode = Mode::parse(mode).ok_or_else(|| PyValueError::new_err(format!("mode must be 'strict' or 'resync', not {mode:?}")))?;
+    let mode = Mode::parse(mode)
+        .ok_or_else(|| PyValueError::new_err(format!("mode must be 'strict' or 'resync', not {mode:?}")))?;
     Ok(Options { mode, limits: limits(max_headers_len, max_payload_len) })
 }
 
@@ -150,7 +151,9 @@ impl PyEventStreamDecoder {
         text_signature = "(*, mode='strict', max_headers_len=131072, max_payload_len=25165824)"
     )]
     fn new(mode: &str, max_headers_len: u32, max_payload_len: u32) -> PyResult<Self> {
-        Ok(PyEventStreamDecoder { inner: StreamDecoder::with_options(options(mode, max_headers_len, max_payload_len)?) })
+        Ok(PyEventStreamDecoder {
+            inner: StreamDecoder::with_options(options(mode, max_headers_len, max_payload_len)?),
+        })
     }
 
     /// `"strict"` or `"resync"`.

@@ -231,7 +231,13 @@ fn array_bodies(arr: &ArrayRef, who: &str, out: &mut Vec<Option<InBody>>) -> PyR
             out.push(valid(i).then(|| InBody { owner: values.clone(), range: w[0].as_usize()..w[1].as_usize(), utf8 }));
         }
     }
-    fn views(views: &[u128], blocks: &[Buffer], valid: impl Fn(usize) -> bool, utf8: bool, out: &mut Vec<Option<InBody>>) {
+    fn views(
+        views: &[u128],
+        blocks: &[Buffer],
+        valid: impl Fn(usize) -> bool,
+        utf8: bool,
+        out: &mut Vec<Option<InBody>>,
+    ) {
         for (i, &v) in views.iter().enumerate() {
             if !valid(i) {
                 out.push(None);
@@ -351,7 +357,9 @@ pub(crate) fn import_bodies(obj: &Bound<'_, PyAny>, column: Option<&str>, who: &
         }
     } else {
         if obj.is_instance_of::<PyBytes>() {
-            return Err(PyTypeError::new_err(format!("{who}: bodies must be a sequence of bytes, not a single bytes object")));
+            return Err(PyTypeError::new_err(format!(
+                "{who}: bodies must be a sequence of bytes, not a single bytes object"
+            )));
         }
         for item in obj.try_iter()? {
             let item = item?;
@@ -359,7 +367,10 @@ pub(crate) fn import_bodies(obj: &Bound<'_, PyAny>, column: Option<&str>, who: &
                 out.push(None);
             } else {
                 let b = item.downcast_into::<PyBytes>().map_err(|e| {
-                    PyTypeError::new_err(format!("{who}: bodies must be bytes or None, got {}", e.into_inner().get_type()))
+                    PyTypeError::new_err(format!(
+                        "{who}: bodies must be bytes or None, got {}",
+                        e.into_inner().get_type()
+                    ))
                 })?;
                 out.push(Some(bytes_body(&b)));
             }

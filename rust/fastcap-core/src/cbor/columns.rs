@@ -10,14 +10,14 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use arrow_array::builder::make_view;
-use arrow_array::{ArrayRef, BinaryViewArray, BooleanArray, PrimitiveArray, StringViewArray};
 use arrow_array::types::ArrowPrimitiveType;
+use arrow_array::{ArrayRef, BinaryViewArray, BooleanArray, PrimitiveArray, StringViewArray};
 use arrow_buffer::{ArrowNativeType, BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use memmap2::{MmapOptions, MmapRaw};
 use std::panic::AssertUnwindSafe;
@@ -95,7 +95,9 @@ impl Arena {
                 if dirty > zeros_region {
                     // SAFETY: the range lies inside the mapping, which no buffer references any
                     // more (it was returned to the pool when the last one was dropped).
-                    unsafe { std::ptr::write_bytes(map.as_mut_ptr().add(zeros_region), 0, dirty.min(len) - zeros_region) };
+                    unsafe {
+                        std::ptr::write_bytes(map.as_mut_ptr().add(zeros_region), 0, dirty.min(len) - zeros_region)
+                    };
                 }
                 map
             }
@@ -103,7 +105,9 @@ impl Arena {
             // the page fault to find a huge page, and on a fragmented machine reads then took 4x
             // longer in one run out of three (median 2.3 GB/s with huge pages, 0.5 GB/s when the
             // kernel had to compact; 1.9 GB/s steadily with small pages).
-            None => MmapRaw::from(MmapOptions::new().len(len).map_anon().expect("anonymous memory for a batch of columns")),
+            None => {
+                MmapRaw::from(MmapOptions::new().len(len).map_anon().expect("anonymous memory for a batch of columns"))
+            }
         };
         let zeros = NonNull::new(map.as_mut_ptr()).expect("mapping is not null");
         let mapping = Mapping { map: Some(map), dirty: AtomicUsize::new(0) };

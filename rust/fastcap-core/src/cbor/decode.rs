@@ -101,7 +101,9 @@ impl Value {
             }
             Value::Bool(b) => J::Bool(*b),
             Value::Null | Value::Undefined => J::Null,
-            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or_else(|| J::String(f.to_string())),
+            Value::Float(f) => {
+                serde_json::Number::from_f64(*f).map(J::Number).unwrap_or_else(|| J::String(f.to_string()))
+            }
             Value::Tag(_, v) => v.to_json(),
             Value::Simple(s) => J::from(*s),
         }

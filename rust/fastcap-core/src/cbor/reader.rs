@@ -65,7 +65,11 @@ fn header_err(kind: &str, offset: usize, msg: String) -> FormatError {
 /// Parse and validate the header (docs/specs/cbor-v2.md §2). V1 files get a distinct error.
 pub fn parse_header(buf: &[u8]) -> Result<Header, FormatError> {
     if buf.is_empty() {
-        return Err(header_err("missing_header", 0, "empty file; expected a CBOR map with magic \"LLMPROXY-CAPTURE-V2\"".into()));
+        return Err(header_err(
+            "missing_header",
+            0,
+            "empty file; expected a CBOR map with magic \"LLMPROXY-CAPTURE-V2\"".into(),
+        ));
     }
     if buf[0] >> 5 != 5 {
         // Not even a map: say what the file starts with rather than decoding arbitrary bytes.
@@ -77,36 +81,57 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, FormatError> {
     let mut cur = Cursor::new(buf, 0);
     let raw = cur.value().map_err(|e| {
         if e.eof {
-            header_err("missing_header", 0, format!("file ends inside the header ({} bytes); expected a complete CBOR V2 header map", buf.len()))
+            header_err(
+                "missing_header",
+                0,
+                format!("file ends inside the header ({} bytes); expected a complete CBOR V2 header map", buf.len()),
+            )
         } else {
-            header_err("bad_header", e.offset, format!("not a CBOR V2 capture: {}; expected a CBOR map header", e.message))
+            header_err(
+                "bad_header",
+                e.offset,
+                format!("not a CBOR V2 capture: {}; expected a CBOR map header", e.message),
+            )
         }
     })?;
     if !matches!(raw, Value::Map(_)) {
-        return Err(header_err("bad_header", 0, format!(
-            "not a CBOR V2 capture: first item is {}, expected a map with magic \"{MAGIC}\"",
-            kind_name(&raw)
-        )));
+        return Err(header_err(
+            "bad_header",
+            0,
+            format!("not a CBOR V2 capture: first item is {}, expected a map with magic \"{MAGIC}\"", kind_name(&raw)),
+        ));
     }
     let magic = raw.get("magic").and_then(Value::as_text);
     match magic {
         Some(MAGIC) => {}
         Some("LLMPROXY-CAPTURE-V1") => {
-            return Err(header_err("unsupported_version", 0, "this is a V1 capture (magic \"LLMPROXY-CAPTURE-V1\"); fastcap reads V2 only".into()));
+            return Err(header_err(
+                "unsupported_version",
+                0,
+                "this is a V1 capture (magic \"LLMPROXY-CAPTURE-V1\"); fastcap reads V2 only".into(),
+            ));
         }
         other => {
-            return Err(header_err("bad_magic", 0, format!(
-                "capture magic is {}, expected \"{MAGIC}\"",
-                other.map(|m| format!("\"{m}\"")).unwrap_or_else(|| "missing".into())
-            )));
+            return Err(header_err(
+                "bad_magic",
+                0,
+                format!(
+                    "capture magic is {}, expected \"{MAGIC}\"",
+                    other.map(|m| format!("\"{m}\"")).unwrap_or_else(|| "missing".into())
+                ),
+            ));
         }
     }
     let version = raw.get("version").and_then(Value::as_i64);
     if version != Some(2) {
-        return Err(header_err("unsupported_version", 0, format!(
-            "capture version is {}, expected 2",
-            version.map(|v| v.to_string()).unwrap_or_else(|| "missing".into())
-        )));
+        return Err(header_err(
+            "unsupported_version",
+            0,
+            format!(
+                "capture version is {}, expected 2",
+                version.map(|v| v.to_string()).unwrap_or_else(|| "missing".into())
+            ),
+        ));
     }
     Ok(Header {
         session_id: raw.get("session_id").and_then(Value::as_text).map(str::to_owned),
@@ -497,7 +522,9 @@ impl Batch {
                     c.put(row, -1 - vh.arg as i64);
                     true
                 }
-                (MetaCol::Float(c), _) if matches!(vh.major, 0 | 1) || (vh.major == 7 && matches!(vh.info, 25..=27)) => {
+                (MetaCol::Float(c), _)
+                    if matches!(vh.major, 0 | 1) || (vh.major == 7 && matches!(vh.info, 25..=27)) =>
+                {
                     match cur.number_after(vh, vat)? {
                         Some(f) => {
                             c.put(row, f);
@@ -593,7 +620,9 @@ fn next_key<'a>(
                     cur.pos += 1;
                     return Ok(None);
                 }
-                None => return Err(DecodeError { offset: cur.pos, message: "input ends inside a map".into(), eof: true }),
+                None => {
+                    return Err(DecodeError { offset: cur.pos, message: "input ends inside a map".into(), eof: true })
+                }
                 _ => {}
             }
         } else if *n == h.arg {
@@ -903,7 +932,11 @@ impl Scan {
                         index: Some(self.file_index),
                         seq: None,
                         bytes: Some((buf.len() - start) as u64),
-                        message: format!("file ends inside entry {} ({} bytes left); the partial entry was dropped", self.file_index, buf.len() - start),
+                        message: format!(
+                            "file ends inside entry {} ({} bytes left); the partial entry was dropped",
+                            self.file_index,
+                            buf.len() - start
+                        ),
                     });
                     self.done = true;
                     break;
@@ -916,7 +949,10 @@ impl Scan {
                         index: Some(self.file_index),
                         seq: None,
                         bytes: None,
-                        message: format!("entry {} is not valid CBOR: {} at byte {}", self.file_index, e.message, e.offset),
+                        message: format!(
+                            "entry {} is not valid CBOR: {} at byte {}",
+                            self.file_index, e.message, e.offset
+                        ),
                     });
                     if !opts.recover {
                         self.done = true;
@@ -930,7 +966,10 @@ impl Scan {
                                 index: Some(self.file_index),
                                 seq: None,
                                 bytes: Some((next - start) as u64),
-                                message: format!("skipped {} bytes to the next plausible entry at byte {next}", next - start),
+                                message: format!(
+                                    "skipped {} bytes to the next plausible entry at byte {next}",
+                                    next - start
+                                ),
                             });
                             self.pos = next;
                         }
@@ -941,7 +980,10 @@ impl Scan {
                                 index: Some(self.file_index),
                                 seq: None,
                                 bytes: Some((buf.len() - start) as u64),
-                                message: format!("no further entry found; skipped the last {} bytes", buf.len() - start),
+                                message: format!(
+                                    "no further entry found; skipped the last {} bytes",
+                                    buf.len() - start
+                                ),
                             });
                             self.done = true;
                             break;
@@ -1032,7 +1074,11 @@ fn inflate_jobs(jobs: &[(usize, usize, usize)], buf: &[u8], buffer_index: u32) -
         .iter()
         .map(|&(row, start, len)| {
             let r = inflate_into(&mut inflater, &buf[start..start + len], &mut out, &mut used).map(|(off, n)| {
-                let view = make_view(&out[off..off + n], buffer_index, u32::try_from(off).expect("inflated payloads under 4 GiB per batch"));
+                let view = make_view(
+                    &out[off..off + n],
+                    buffer_index,
+                    u32::try_from(off).expect("inflated payloads under 4 GiB per batch"),
+                );
                 (view, n)
             });
             (row, r)
@@ -1050,7 +1096,12 @@ const MAX_INFLATED: usize = 1 << 30;
 /// `out` only ever grows (doubling), and the bytes past `*used` are scratch the decompressor
 /// overwrites: zero-filling a fresh output window for every small payload cost more than a
 /// tenth of loading.
-fn inflate_into(inflater: &mut Decompressor, data: &[u8], out: &mut Vec<u8>, used: &mut usize) -> Result<(usize, usize), String> {
+fn inflate_into(
+    inflater: &mut Decompressor,
+    data: &[u8],
+    out: &mut Vec<u8>,
+    used: &mut usize,
+) -> Result<(usize, usize), String> {
     let start = *used;
     let mut cap = data.len().saturating_mul(4).max(512);
     loop {
@@ -1062,7 +1113,9 @@ fn inflate_into(inflater: &mut Decompressor, data: &[u8], out: &mut Vec<u8>, use
                 *used = start + n;
                 return Ok((start, n));
             }
-            Err(DecompressionError::InsufficientSpace) if cap < MAX_INFLATED => cap = cap.saturating_mul(4).min(MAX_INFLATED),
+            Err(DecompressionError::InsufficientSpace) if cap < MAX_INFLATED => {
+                cap = cap.saturating_mul(4).min(MAX_INFLATED)
+            }
             Err(DecompressionError::InsufficientSpace) => return Err("payload inflates beyond 1 GiB".into()),
             Err(DecompressionError::BadData) => return Err("invalid zlib data".into()),
         }

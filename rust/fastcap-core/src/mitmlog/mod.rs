@@ -164,7 +164,8 @@ fn parse_buffer(buf: Buffer) -> Result<ParsedLog> {
     }
     let fixed = Buffer::from_vec(repair(buf.as_slice()));
     drop(buf);
-    parse_once(fixed, true)?.ok_or_else(|| FormatError::new(Format::MitmLog, "utf8", 0, "invalid UTF-8 after repair").into())
+    parse_once(fixed, true)?
+        .ok_or_else(|| FormatError::new(Format::MitmLog, "utf8", 0, "invalid UTF-8 after repair").into())
 }
 
 /// `None` when the input turned out not to be valid UTF-8.
@@ -182,9 +183,7 @@ fn parse_once(buf: Buffer, lossy_utf8: bool) -> Result<Option<ParsedLog>> {
 // Arrow schema
 
 fn schema() -> SchemaRef {
-    let list = |n: &str| {
-        Field::new(n, DataType::List(Arc::new(Field::new("item", DataType::Utf8View, true))), false)
-    };
+    let list = |n: &str| Field::new(n, DataType::List(Arc::new(Field::new("item", DataType::Utf8View, true))), false);
     Arc::new(Schema::new(vec![
         Field::new("offset", DataType::UInt64, false),
         Field::new("line", DataType::UInt64, false),
@@ -247,7 +246,8 @@ mod tests {
     /// block boundaries; ESC is noticed anywhere.
     #[test]
     fn line_scan_checks_utf8() {
-        let pieces: [&[u8]; 9] = [b"abc", b"\n", b"    ", "é".as_bytes(), "€".as_bytes(), "😀".as_bytes(), b"\xff", b"\x80", b"\x1b[0m"];
+        let pieces: [&[u8]; 9] =
+            [b"abc", b"\n", b"    ", "é".as_bytes(), "€".as_bytes(), "😀".as_bytes(), b"\xff", b"\x80", b"\x1b[0m"];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         for round in 0..3000 {
             let mut data = Vec::new();
@@ -310,4 +310,3 @@ mod tests {
         assert!(parse_request_line("127.0.0.1:1: DNS QUERY (A) example.com").is_none());
     }
 }
-

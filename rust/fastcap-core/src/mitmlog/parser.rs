@@ -233,7 +233,14 @@ impl Columns {
         self.url.push(view(f.url));
         self.request_version.push_opt(f.req_version.map(view));
         push_pairs(&mut self.req_names, &mut self.req_values, &f.req_headers, st);
-        push_body(st, &mut self.req_body, &mut self.req_bytes, &mut self.req_flags, &mut self.req_lines, f.req_body.as_ref());
+        push_body(
+            st,
+            &mut self.req_body,
+            &mut self.req_bytes,
+            &mut self.req_flags,
+            &mut self.req_lines,
+            f.req_body.as_ref(),
+        );
         if f.has_response {
             self.status.append_value(f.status);
             self.reason.push(view(f.reason));
@@ -247,7 +254,14 @@ impl Columns {
         self.size_min.append_option(f.size_range.map(|r| r.0));
         self.size_max.append_option(f.size_range.map(|r| r.1));
         push_pairs(&mut self.resp_names, &mut self.resp_values, &f.resp_headers, st);
-        push_body(st, &mut self.resp_body, &mut self.resp_bytes, &mut self.resp_flags, &mut self.resp_lines, f.resp_body.as_ref());
+        push_body(
+            st,
+            &mut self.resp_body,
+            &mut self.resp_bytes,
+            &mut self.resp_flags,
+            &mut self.resp_lines,
+            f.resp_body.as_ref(),
+        );
         self.error.push_opt(f.error.map(view));
         for &l in &f.log_context {
             self.log_context.values.push(view(l));

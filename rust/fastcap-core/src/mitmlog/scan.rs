@@ -15,10 +15,8 @@ pub(super) fn is_termlog(line: &[u8]) -> bool {
         return false;
     }
     let t = &line[1..13];
-    let shape = t[2] == b':'
-        && t[5] == b':'
-        && t[8] == b'.'
-        && [0, 1, 3, 4, 6, 7, 9, 10, 11].iter().all(|&i| is_digit(t[i]));
+    let shape =
+        t[2] == b':' && t[5] == b':' && t[8] == b'.' && [0, 1, 3, 4, 6, 7, 9, 10, 11].iter().all(|&i| is_digit(t[i]));
     if !shape {
         return false;
     }
@@ -469,9 +467,7 @@ impl Iterator for LineEnds<'_> {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn scan64(block: &[u8]) -> (u64, bool, bool) {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
     debug_assert!(block.len() >= 64);
     // SAFETY: SSE2 is part of the x86_64 baseline; the four unaligned 16-byte loads stay inside
     // `block`, which has at least 64 bytes.
@@ -479,7 +475,8 @@ pub(super) fn scan64(block: &[u8]) -> (u64, bool, bool) {
         let nl = _mm_set1_epi8(b'\n' as i8);
         let esc = _mm_set1_epi8(0x1b);
         let p = block.as_ptr() as *const __m128i;
-        let (v0, v1, v2, v3) = (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)), _mm_loadu_si128(p.add(2)), _mm_loadu_si128(p.add(3)));
+        let (v0, v1, v2, v3) =
+            (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)), _mm_loadu_si128(p.add(2)), _mm_loadu_si128(p.add(3)));
         let m0 = _mm_movemask_epi8(_mm_cmpeq_epi8(v0, nl)) as u16 as u64;
         let m1 = _mm_movemask_epi8(_mm_cmpeq_epi8(v1, nl)) as u16 as u64;
         let m2 = _mm_movemask_epi8(_mm_cmpeq_epi8(v2, nl)) as u16 as u64;

@@ -30,9 +30,19 @@ const BATCH_ROWS: usize = 1 << 16;
 /// A batch is also closed once this many bytes of values were copied (bodies given as plain slices).
 const BATCH_OWNED_BYTES: usize = 256 << 20;
 
-const STR_FIELDS: [&str; 9] =
-    ["json_type", "text", "reasoning", "tool_name", "model", "stop_reason", "error_type", "error_code", "error_message"];
-const INT_FIELDS: [&str; 5] = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
+const STR_FIELDS: [&str; 9] = [
+    "json_type",
+    "text",
+    "reasoning",
+    "tool_name",
+    "model",
+    "stop_reason",
+    "error_type",
+    "error_code",
+    "error_message",
+];
+const INT_FIELDS: [&str; 5] =
+    ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
 
 /// The view of the default event type `message` (inline: no block).
 const MESSAGE_VIEW: u128 = inline_view(b"message");
@@ -269,7 +279,8 @@ impl SseColumnBuilder {
                 for (b, v) in self.strs.iter_mut().zip(strs) {
                     b.append_option(v);
                 }
-                let ints = [x.input_tokens, x.output_tokens, x.cache_read_tokens, x.cache_write_tokens, x.reasoning_tokens];
+                let ints =
+                    [x.input_tokens, x.output_tokens, x.cache_read_tokens, x.cache_write_tokens, x.reasoning_tokens];
                 for (b, v) in self.ints.iter_mut().zip(ints) {
                     b.append_option(v);
                 }

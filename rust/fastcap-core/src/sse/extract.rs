@@ -170,11 +170,8 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
 
     // The nested `response`: OpenAI Responses lifecycle events, or the Code Assist wrapper of a
     // Gemini chunk (no top-level `type`).
-    let mut gemini = Gemini {
-        candidates: root.candidates,
-        usage_metadata: root.usage_metadata,
-        model_version: root.model_version,
-    };
+    let mut gemini =
+        Gemini { candidates: root.candidates, usage_metadata: root.usage_metadata, model_version: root.model_version };
     if let StrOr::Obj(r) = root.response {
         let r = *r;
         if t.starts_with("response.") {
@@ -191,7 +188,8 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
                 set_error(&mut x, *e);
             }
         } else if ty.is_none() {
-            gemini = Gemini { candidates: r.candidates, usage_metadata: r.usage_metadata, model_version: r.model_version };
+            gemini =
+                Gemini { candidates: r.candidates, usage_metadata: r.usage_metadata, model_version: r.model_version };
             if let StrOr::Obj(e) = r.error {
                 set_error(&mut x, *e);
             }
@@ -267,19 +265,19 @@ fn set_error<'a>(x: &mut Extracted<'a>, e: ErrorObj<'a>) {
 
 fn set_usage(x: &mut Extracted<'_>, u: &Usage) {
     let det = |d: &LObj<Details>| d.0;
-    let (itd, ptd, otd, ctd) =
-        (det(&u.input_tokens_details), det(&u.prompt_tokens_details), det(&u.output_tokens_details), det(&u.completion_tokens_details));
+    let (itd, ptd, otd, ctd) = (
+        det(&u.input_tokens_details),
+        det(&u.prompt_tokens_details),
+        det(&u.output_tokens_details),
+        det(&u.completion_tokens_details),
+    );
     x.input_tokens = u.input_tokens.0.or(u.prompt_tokens.0);
     x.output_tokens = u.output_tokens.0.or(u.completion_tokens.0);
-    x.cache_read_tokens = u
-        .cache_read_input_tokens
-        .0
-        .or(itd.and_then(|d| d.cached_tokens.0))
-        .or(ptd.and_then(|d| d.cached_tokens.0));
+    x.cache_read_tokens =
+        u.cache_read_input_tokens.0.or(itd.and_then(|d| d.cached_tokens.0)).or(ptd.and_then(|d| d.cached_tokens.0));
     x.cache_write_tokens = u.cache_creation_input_tokens.0;
-    x.reasoning_tokens = otd
-        .and_then(|d| d.reasoning_tokens.0.or(d.thinking_tokens.0))
-        .or(ctd.and_then(|d| d.reasoning_tokens.0));
+    x.reasoning_tokens =
+        otd.and_then(|d| d.reasoning_tokens.0.or(d.thinking_tokens.0)).or(ctd.and_then(|d| d.reasoning_tokens.0));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -770,11 +768,15 @@ mod tests {
 
     #[test]
     fn anthropic_text_and_usage() {
-        let x = extract(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#).unwrap();
+        let x =
+            extract(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#).unwrap();
         assert_eq!(x.text.as_deref(), Some("Hi"));
         assert_eq!(x.json_type.as_deref(), Some("content_block_delta"));
         let x = extract(r#"{"type":"message_start","message":{"model":"m","usage":{"input_tokens":5,"cache_read_input_tokens":7,"cache_creation_input_tokens":3,"output_tokens":1}}}"#).unwrap();
-        assert_eq!((x.model.as_deref(), x.input_tokens, x.cache_read_tokens, x.cache_write_tokens), (Some("m"), Some(5), Some(7), Some(3)));
+        assert_eq!(
+            (x.model.as_deref(), x.input_tokens, x.cache_read_tokens, x.cache_write_tokens),
+            (Some("m"), Some(5), Some(7), Some(3))
+        );
     }
 
     #[test]

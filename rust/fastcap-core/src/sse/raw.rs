@@ -206,7 +206,8 @@ impl Splitter<'_> {
                 self.block_has_field = true;
                 let value = &self.body[v..end];
                 if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    let r = value.iter().fold(0u64, |acc, &d| acc.saturating_mul(10).saturating_add(u64::from(d - b'0')));
+                    let r =
+                        value.iter().fold(0u64, |acc, &d| acc.saturating_mul(10).saturating_add(u64::from(d - b'0')));
                     self.stats.retry = Some(r);
                 }
             }
@@ -236,8 +237,11 @@ impl Splitter<'_> {
     #[inline(always)]
     fn dispatch<F: FnMut(RawEvent<'_>)>(&mut self, end: usize, terminated: bool, sink: &mut F) {
         let body = self.body;
-        let (data, data_in_body) =
-            if self.data_lines == 1 { (&body[self.data_one.0..self.data_one.1], true) } else { (&self.data_buf[..], false) };
+        let (data, data_in_body) = if self.data_lines == 1 {
+            (&body[self.data_one.0..self.data_one.1], true)
+        } else {
+            (&self.data_buf[..], false)
+        };
         sink(RawEvent {
             index: self.index,
             event_type: &body[self.event_type.0..self.event_type.1],

@@ -23,8 +23,8 @@
 use std::borrow::Cow;
 
 use super::{
-    Block, Candidate, ChatDelta, ChatToolCall, Choice, Content, Delta, Details, ErrorObj, Func, Item, LBool, LInt, LObj, LStr,
-    LVec, Message, Part, Root, StrOr, Usage, UsageMeta,
+    Block, Candidate, ChatDelta, ChatToolCall, Choice, Content, Delta, Details, ErrorObj, Func, Item, LBool, LInt,
+    LObj, LStr, LVec, Message, Part, Root, StrOr, Usage, UsageMeta,
 };
 
 /// Not valid JSON (or not valid for the schema in the ways serde_json rejects).
