@@ -70,14 +70,16 @@ impl Source {
             std::io::Read::read_to_end(&mut &file, &mut v)?;
             return Ok(Source::Owned(v));
         }
-        // SAFETY: the map is read-only; a capture being appended to concurrently only grows,
-        // and we never read past the length observed at map time.
         // Pre-fault small and medium files in one go (cheaper than a page fault per 4 KiB);
         // large ones rely on sequential read-ahead so memory stays flat.
         let mut opts = memmap2::MmapOptions::new();
         if meta.len() < LARGE_FILE {
             opts.populate();
         }
+        // SAFETY: the map is read-only and nothing in this process writes the file. A capture
+        // being written concurrently is only appended to, which leaves the mapped bytes as they
+        // are, and the map's length is the one observed at map time, so nothing reads the growing
+        // tail. (Another process truncating or rewriting the file is the usual mmap caveat.)
         let map = unsafe { opts.map(&file)? };
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);

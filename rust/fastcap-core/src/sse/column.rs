@@ -295,9 +295,12 @@ impl SseColumnBuilder {
         }
         let blocks = self.arena.take_blocks();
         self.last_type_view = None;
-        // SAFETY: every view was made by `self.arena` (whose blocks these are) or inline, from
-        // valid UTF-8 (validated bodies, or lossily decoded text).
         let ids = if self.last_event_id.is_empty() { vec![0u128; self.rows()] } else { take(&mut self.last_event_id) };
+        // SAFETY: every view of this batch is inline (`MESSAGE_VIEW`, short values, the all-zero
+        // empty strings of `ids`) or was made by `self.arena` since its last `take_blocks`, so it
+        // points into `blocks` (`last_type_view`, which could outlive a batch, is reset above).
+        // Every value is UTF-8: a slice at ASCII boundaries of a body that passed the UTF-8 check
+        // (or such slices joined with LF), or the lossy decoding of one that did not (`text_view`).
         let (event_type, data, last_event_id) = unsafe {
             (
                 string_view_array(take(&mut self.event_type), Arc::clone(&blocks), None),

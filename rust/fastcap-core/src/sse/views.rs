@@ -170,7 +170,9 @@ impl ViewArena {
 /// Every view must have been made by `inline_view` or a [`ViewArena`] whose blocks are `blocks`,
 /// from valid UTF-8.
 pub unsafe fn string_view_array(views: Vec<u128>, blocks: Arc<[Buffer]>, nulls: Option<NullBuffer>) -> StringViewArray {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: `new_unchecked` needs every view in bounds of `blocks` and every value UTF-8; views
+    // made by `inline_view` or by the arena that owned `blocks` are in bounds, and the caller
+    // vouches for the UTF-8 (this function's contract).
     unsafe { StringViewArray::new_unchecked(ScalarBuffer::from(views), blocks, nulls) }
 }
 
@@ -179,7 +181,8 @@ pub unsafe fn string_view_array(views: Vec<u128>, blocks: Arc<[Buffer]>, nulls: 
 /// # Safety
 /// Every view must have been made by `inline_view` or a [`ViewArena`] whose blocks are `blocks`.
 pub unsafe fn binary_view_array(views: Vec<u128>, blocks: Arc<[Buffer]>, nulls: Option<NullBuffer>) -> BinaryViewArray {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: `new_unchecked` needs every view in bounds of `blocks`, which holds for views made
+    // by `inline_view` or by the arena that owned `blocks` (this function's contract).
     unsafe { BinaryViewArray::new_unchecked(ScalarBuffer::from(views), blocks, nulls) }
 }
 
