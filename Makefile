@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ACTIVATE := source $(BIN)/activate
 
 # The sub-targets of `test` assume `setup` ran (it is `test`'s first prerequisite).
-.PHONY: setup build demo test test-rust test-python lint bench bench-ci clean
+.PHONY: setup build demo test test-rust test-python lint format bench bench-ci clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,19 @@ demo: setup
 test-rust:
 	cargo test --release -p fastcap-core
 
+# Formatting, lints, types and the native stub, Python and Rust: the same checks as .pre-commit-config.yaml.
 lint:
-	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff check python tests benches examples
+	$(BIN)/ruff format --check python tests benches examples
+	$(BIN)/python -m mypy
 	$(BIN)/python -m mypy.stubtest fastcap._native --allowlist stubtest-allowlist.txt
-	cargo clippy --release --workspace --quiet -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+
+format:
+	$(BIN)/ruff check --fix python tests benches examples
+	$(BIN)/ruff format python tests benches examples
+	cargo fmt --all
 
 test-python:
 	$(BIN)/python -m pytest -q -ra

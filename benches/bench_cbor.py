@@ -6,7 +6,7 @@
            (what the reference inspector does before any analysis);
 * analyze: what `fastcap analyze` runs on large captures (streaming read, request correlation,
            vectorised content accounting: `analysis.stream_cbor`), against
-           the reference inspector's per-request correlation (`--analyze`, cbor-v2.md §10.7–10.8:
+           the reference inspector's per-request correlation (`--analyze`, docs/specs/cbor-v2.md §10.7–10.8:
            a rescan of the rest of the file for every client request, JSON per SSE line) in plain
            Python on pre-decoded entries (load time excluded from the baseline).
 

@@ -1,6 +1,6 @@
 """Deterministic synthetic CBOR V2 captures of any size, with a realistic mix.
 
-Each request is a four-leg gateway exchange (the reference inspector's workload, cbor-v2.md
+Each request is a four-leg gateway exchange (the reference inspector's workload, docs/specs/cbor-v2.md
 §11.1): a C->P JSON request of a few KB to ~20 KB (zlib-compressed when it shrinks), the P->B
 HTTP request text, B->P stream-start marker, 20–120 SSE chunks of 50–400 bytes (Anthropic, OpenAI
 Chat or OpenAI Responses shaped), stream-end marker and completion entry, and the same chunks on

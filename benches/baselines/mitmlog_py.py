@@ -1,4 +1,4 @@
-"""A straightforward pure-Python parser of mitmdump `flow_detail` logs (mitmproxy.md §3.11).
+"""A straightforward pure-Python parser of mitmdump `flow_detail` logs (docs/specs/mitmproxy.md §3.11).
 
 Benchmark baseline for fastcap's Rust parser: the same line classes (regular expressions of
 §3.11), the same state machine and the same output fields (client, method, url, versions,

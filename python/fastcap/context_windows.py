@@ -1,7 +1,7 @@
 """Context windows of known models, in tokens: the built-in table behind report.md's Context %.
 
 Context % = prompt tokens (input + cache read + cache write, i.e. the normalised `input_total` of
-sse.md §9) ÷ the window of the call's model. A window declared by the capture itself (kiro-cli's
+docs/specs/sse.md §9) ÷ the window of the call's model. A window declared by the capture itself (kiro-cli's
 `ListAvailableModels`) takes precedence over this table; a model the table does not know has no
 window ("unknown") and its Context % stays empty rather than guessed.
 

@@ -1,4 +1,4 @@
-"""Post-write leak scan (reports.md §6.6).
+"""Post-write leak scan (docs/specs/reports.md §6.6).
 
 `scan_paths(paths, allowlist=()) -> list[Finding]` scans files (directories recursively) line by line
 for credentials that escaped redaction. A finding names the file, the 1-based line and the pattern,

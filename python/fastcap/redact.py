@@ -1,4 +1,4 @@
-"""Redaction of secrets in headers, URLs and bodies (reports.md §6).
+"""Redaction of secrets in headers, URLs and bodies (docs/specs/reports.md §6).
 
 One code path for everything fastcap writes: the capture addon, JSONL, Markdown reports.
 
@@ -95,7 +95,7 @@ class RedactionConfig:
         fingerprint: bool | None = None,
         free_text: bool | None = None,
     ) -> RedactionConfig:
-        """A copy with names added/removed (the configurable list of reports.md §6.2)."""
+        """A copy with names added/removed (the configurable list of docs/specs/reports.md §6.2)."""
 
         def upd(base: frozenset[str], add: Iterable[str], rem: Iterable[str]) -> frozenset[str]:
             removed = {r.lower() for r in rem}

@@ -1,4 +1,4 @@
-"""What counts as a secret (reports.md §6.2–6.4, §6.6): one table for redaction and the leak scan.
+"""What counts as a secret (docs/specs/reports.md §6.2–6.4, §6.6): one table for redaction and the leak scan.
 
 `fastcap.redact` replaces what this module describes and `fastcap.leakscan` checks written files for
 it; both read the tables below, so a secret the scan would report is a secret `redact_text` removes.
@@ -84,7 +84,7 @@ OAUTH_ONLY_FIELDS: frozenset[str] = frozenset({"code"})
 @dataclass(frozen=True, slots=True)
 class SecretPattern:
     name: str  # what the leak scan calls a finding
-    regex: re.Pattern[str]  # what the leak scan looks for (reports.md §6.6, verbatim apart from groups)
+    regex: re.Pattern[str]  # what the leak scan looks for (docs/specs/reports.md §6.6, verbatim apart from groups)
     triggers: tuple[str, ...]  # lower-case literals; every match contains at least one of them
     group: int = 0  # the group that is the secret itself (0: the whole match)
     # A wider match for redaction when the scanned shape is only the start of the secret.

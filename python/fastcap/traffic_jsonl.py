@@ -1,4 +1,4 @@
-"""Shared rules of the traffic.jsonl format (reports.md §3.1) for its two writers: the capture
+"""Shared rules of the traffic.jsonl format (docs/specs/reports.md §3.1) for its two writers: the capture
 addon (from mitmproxy flows) and `fastcap.writers` (from `Exchange`s). Standard library and orjson
 only, so the addon's process does not pay for Polars."""
 

@@ -1,5 +1,5 @@
 """Writing `Exchange`s out: CBOR V2 (the legs fastcap's addon records), traffic.jsonl
-(reports.md §3.1 with the `fastcap` extension the JSONL reader documents) and Parquet.
+(docs/specs/reports.md §3.1 with the `fastcap` extension the JSONL reader documents) and Parquet.
 
 Redaction is on by default and goes through `fastcap.redact`, like every file fastcap writes; the
 default is the `OUTPUT` configuration, which also scrubs secrets inside free text (prompts, assistant

@@ -1,7 +1,7 @@
 """The calls table: one row per exchange with what every overview needs.
 
 Built from `CallAnalysis` results (any input format). Timing columns are null when the source
-has no timestamps (mitmdump logs, HAR without timings): never estimated (sse.md §10).
+has no timestamps (mitmdump logs, HAR without timings): never estimated (docs/specs/sse.md §10).
 """
 
 from __future__ import annotations

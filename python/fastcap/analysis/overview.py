@@ -173,7 +173,7 @@ def render_text(ov: Overview) -> str:
 
 
 def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
-    from fastcap.reports.markdown import cell, fence  # the report conventions (reports.md §1)
+    from fastcap.reports.markdown import cell, fence  # the report conventions (docs/specs/reports.md §1)
 
     out = [f"# fastcap analysis — {cell(ov.source)}", ""]
     out += [f"- Format: {ov.fmt}", f"- Calls: {ov.calls} ({ov.model_calls} model calls)"]

@@ -1,10 +1,10 @@
 """One row per backend request, correlated in linear time.
 
-The reference inspector rescans the file for every request (O(requests x entries), cbor-v2.md
+The reference inspector rescans the file for every request (O(requests x entries), docs/specs/cbor-v2.md
 §11.1). Here every entry gets a request key once — its `request_id`, or for captures without
 one, a per-session window number — and everything else is a `group_by` on that key.
 
-Timing columns follow cbor-v2.md §6: each derived value has a `*_source` column saying which
+Timing columns follow docs/specs/cbor-v2.md §6: each derived value has a `*_source` column saying which
 definition produced it, and values of different definitions never share a column.
 """
 

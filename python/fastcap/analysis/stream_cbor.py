@@ -152,7 +152,7 @@ def _reduce_meta(meta: pl.DataFrame) -> pl.DataFrame:
     What is kept of a multi-GB file is then about one row per request and round instead of one
     per entry, in fresh memory, so none of the round's decoded columns stay referenced. The
     collapsed row sits at its first chunk and holds each column's first value among its chunks:
-    chunks repeat their request's metadata (cbor-v2.md §5), and everything `request_table`
+    chunks repeat their request's metadata (docs/specs/cbor-v2.md §5), and everything `request_table`
     takes from them is a first value, except the counts, sums and last times the weights carry.
     """
     d = pl.col("dir")

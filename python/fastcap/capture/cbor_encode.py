@@ -1,6 +1,6 @@
 """CBOR V2 encoding for the capture addon: the native writer (`fastcap._native`), which orders
 metadata keys as the reference writer does, drops unset values, writes timing keys as floats and
-applies the zlib rule (cbor-v2.md §1–§4)."""
+applies the zlib rule (docs/specs/cbor-v2.md §1–§4)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ Lossless CBOR V2 (and/or traffic.jsonl) with chunk timing. Load with
 | `fastcap_backend` | `` | force the `be` value; default from the host/path (`anthropic`, `openai`, …) |
 | `fastcap_target` | `` | target name stored in the header metadata |
 
-Files: `<out>/<session>.cbor` (CBOR V2, cbor-v2.md) and/or `<out>/traffic.jsonl` (reports.md §3.1 with
+Files: `<out>/<session>.cbor` (CBOR V2, docs/specs/cbor-v2.md) and/or `<out>/traffic.jsonl` (docs/specs/reports.md §3.1 with
 a `fastcap` extension key), plus `<out>/summary.json` at shutdown. Every record is one `os.write` on
 an `O_APPEND` descriptor, so a `kill -9` leaves only complete records. A write error stops the proxy.
 Streams pass through unchanged: `flow.response.stream` is a tee recording each raw chunk with its

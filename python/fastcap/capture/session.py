@@ -1,4 +1,4 @@
-"""Capture session directories and their `state.json` (reports.md §4).
+"""Capture session directories and their `state.json` (docs/specs/reports.md §4).
 
 A session directory holds `state.json` (written atomically), the capture (`<session>.cbor` and/or
 `traffic.jsonl`), `mitmdump.log`, `ca-bundle.pem` and, after the report step, the reports.

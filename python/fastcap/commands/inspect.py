@@ -1,4 +1,4 @@
-"""`fastcap inspect CAPTURE`: every mode of the CBOR V2 reference inspector (cbor-v2.md §10), with
+"""`fastcap inspect CAPTURE`: every mode of the CBOR V2 reference inspector (docs/specs/cbor-v2.md §10), with
 the fixes of §11. The work is in `fastcap.inspect`; this module only declares the flags."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Public entry points:
 
 - `analyze_exchange(ex)`: pick the dialect (URL, `x-amz-target`, content type) and analyse.
 - `detect_dialect(ex)`: the dialect name that `analyze_exchange` would use.
-- `api_name(ex)`: reports.md §2.3 API name.
+- `api_name(ex)`: docs/specs/reports.md §2.3 API name.
 - `is_model_call(ex_or_api_name)`.
 - `classify_issue(ex, response)`: rate_limit / server_error / client_error / stream_error / cut_stream.
 - `analyze_websocket_message(data)`: one Codex WebSocket text message (Responses events).

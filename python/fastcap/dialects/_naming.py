@@ -1,4 +1,4 @@
-"""API names (reports.md §2.3) and the model-call rule."""
+"""API names (docs/specs/reports.md §2.3) and the model-call rule."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def fallback_api_name(url: str) -> str:
 
 
 def url_api_name(method: str, url: str) -> str | None:
-    """The generalised URL mapping of reports.md §2.3; None when the URL is not a known API."""
+    """The generalised URL mapping of docs/specs/reports.md §2.3; None when the URL is not a known API."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     path = parts.path.rstrip("/") or "/"
@@ -176,7 +176,7 @@ _MODEL_PATH_RE = re.compile(
 
 
 def is_model_call(x: Exchange | str) -> bool:
-    """True for GenerateAssistantResponse/SendMessage and the model APIs of reports.md §2.3.
+    """True for GenerateAssistantResponse/SendMessage and the model APIs of docs/specs/reports.md §2.3.
 
     Given an Exchange, also true for a known model endpoint path on another host (a gateway or a
     proxy such as ANTHROPIC_BASE_URL), whose API name follows the fallback rule.

@@ -138,7 +138,7 @@ def text_of(v: Any) -> str:
 
 
 def hash_message(v: Any) -> str:
-    """Stable hash of one normalised input message (prefix chaining, reports.md §2.8)."""
+    """Stable hash of one normalised input message (prefix chaining, docs/specs/reports.md §2.8)."""
     try:
         blob = orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
     except TypeError:
@@ -147,7 +147,7 @@ def hash_message(v: Any) -> str:
 
 
 def total_usage(u: Usage) -> Usage:
-    """Fill `input_uncached` and `total` from the other fields (sse.md §9)."""
+    """Fill `input_uncached` and `total` from the other fields (docs/specs/sse.md §9)."""
     if u.input_total is not None:
         u.input_uncached = u.input_total - (u.cache_read or 0) - (u.cache_write or 0)
     if u.input_total is not None or u.output_total is not None:
@@ -234,7 +234,7 @@ def usage_aws(raw: Mapping[str, Any], *, uncached_key: str) -> Usage:
 
 
 def error_from_json(v: Any, headers_type: str | None = None) -> ErrorInfo | None:
-    """Recognise every provider's error body shape (sse.md §8, eventstream.md §10.7)."""
+    """Recognise every provider's error body shape (docs/specs/sse.md §8, docs/specs/eventstream.md §10.7)."""
     if isinstance(v, list):
         # Gemini can send a JSON array whose element holds the error.
         for item in v:

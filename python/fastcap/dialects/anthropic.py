@@ -1,4 +1,4 @@
-"""Anthropic Messages (`POST /v1/messages`): request body, SSE stream (sse.md §4), JSON and errors.
+"""Anthropic Messages (`POST /v1/messages`): request body, SSE stream (docs/specs/sse.md §4), JSON and errors.
 
 `MessagesAccumulator` is also used by Bedrock `InvokeModelWithResponseStream`, whose chunk payloads
 decode to these same events.
@@ -202,7 +202,7 @@ class _Block:
 
 
 class MessagesAccumulator:
-    """Accumulates Anthropic Messages stream events into a ResponseInfo (sse.md §4)."""
+    """Accumulates Anthropic Messages stream events into a ResponseInfo (docs/specs/sse.md §4)."""
 
     def __init__(self, r: ResponseInfo) -> None:
         self.r = r

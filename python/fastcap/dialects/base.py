@@ -15,7 +15,7 @@ from fastcap.model import Exchange
 
 @dataclass(slots=True)
 class Usage:
-    """Normalised token usage (sse.md §9). `raw` keeps the provider's object verbatim."""
+    """Normalised token usage (docs/specs/sse.md §9). `raw` keeps the provider's object verbatim."""
 
     input_total: int | None = None
     input_uncached: int | None = None
@@ -51,7 +51,7 @@ class ErrorInfo:
 
 @dataclass(slots=True)
 class StreamEvent:
-    """One row of the per-call events table (reports.md §2.5/§2.6)."""
+    """One row of the per-call events table (docs/specs/reports.md §2.5/§2.6)."""
 
     index: int  # 1-based
     type: str  # display type: SSE event name, JSON type, "message", "[DONE]", or EventStream :event-type
@@ -128,7 +128,7 @@ class ResponseInfo:
 class CallAnalysis:
     exchange: Exchange
     dialect: str  # module name, e.g. "anthropic", "kiro"
-    api_name: str  # reports.md §2.3, e.g. "Anthropic.Messages", "AmazonCodeWhispererService.GetProfile"
+    api_name: str  # docs/specs/reports.md §2.3, e.g. "Anthropic.Messages", "AmazonCodeWhispererService.GetProfile"
     is_model_call: bool
     request: RequestInfo
     response: ResponseInfo

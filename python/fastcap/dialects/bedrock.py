@@ -1,4 +1,4 @@
-"""Amazon Bedrock: ConverseStream / Converse and InvokeModel(WithResponseStream) (eventstream.md §11).
+"""Amazon Bedrock: ConverseStream / Converse and InvokeModel(WithResponseStream) (docs/specs/eventstream.md §11).
 
 `InvokeModelWithResponseStream` chunk payloads `{"bytes": <base64>}` decode to the model's native
 events; for Anthropic models those are Messages events, accumulated by the Anthropic dialect.

@@ -1,4 +1,4 @@
-"""Gemini `generateContent` / `streamGenerateContent` and the Code Assist wrapper (sse.md §7).
+"""Gemini `generateContent` / `streamGenerateContent` and the Code Assist wrapper (docs/specs/sse.md §7).
 
 Response forms: SSE (`?alt=sse`, CRLF framing), the non-SSE stream (one JSON array of
 GenerateContentResponse objects), a single JSON object, and Code Assist's `{"response": …}` wrapper

@@ -1,6 +1,6 @@
 """Fallback dialect: any other traffic (JSON, text, binary, unknown SSE or EventStream bodies).
 
-The API name follows reports.md §2.3 (x-amz-target, known URLs, then `<Service>.<Operation>`).
+The API name follows docs/specs/reports.md §2.3 (x-amz-target, known URLs, then `<Service>.<Operation>`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """CodeWhisperer / kiro: `GenerateAssistantResponse` (EventStream) and the x-amz-target JSON APIs.
 
-eventstream.md §10: event payloads, `toolUseEvent` accumulation by `toolUseId` until `stop`
+docs/specs/eventstream.md §10: event payloads, `toolUseEvent` accumulation by `toolUseId` until `stop`
 (§10.4), reconstructions (§10.5), the `conversationState` request body (§10.6) and the companion
-JSON APIs (§10.7). Event summaries follow reports.md §2.5.
+JSON APIs (§10.7). Event summaries follow docs/specs/reports.md §2.5.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ class _ToolUse:
     name_conflict: bool = False
 
 
-# eventstream.md §10.3 "Thinking in text": when thinking is requested through prompt tags, the model
+# docs/specs/eventstream.md §10.3 "Thinking in text": when thinking is requested through prompt tags, the model
 # writes its reasoning into `assistantResponseEvent.content` as `<thinking>…</thinking>`. No recorded
 # kiro body shows it (testdata has only the native `reasoningContentEvent` stream), so the form
 # handled is the one the spec names: blocks opening the assistant text (after optional whitespace).

@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions (and OpenAI-compatible gateways): sse.md §6."""
+"""OpenAI Chat Completions (and OpenAI-compatible gateways): docs/specs/sse.md §6."""
 
 from __future__ import annotations
 

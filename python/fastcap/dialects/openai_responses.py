@@ -1,6 +1,6 @@
 """OpenAI Responses (`/v1/responses`, `chatgpt.com/backend-api/codex/responses`, Codex WebSocket).
 
-Stream accumulation per sse.md §5: items keyed by `output_index`, function-call `call_id` and `name`
+Stream accumulation per docs/specs/sse.md §5: items keyed by `output_index`, function-call `call_id` and `name`
 from `response.output_item.added`, usage from `response.completed.response.usage`.
 """
 

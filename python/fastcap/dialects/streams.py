@@ -9,7 +9,7 @@ their output and adds the exchange-level concerns:
 - bodies known only as text (mitmdump logs: `response_body is None`, `response_body_text` set):
   SSE is split from the text and the final event is flagged `terminator_unknown` (mitmdump strips
   trailing whitespace, so the blank line is always gone); EventStream frames are recovered by the
-  readers' heuristic (`eventstream.md` §9.1), reached through the hook below, and flagged
+  readers' heuristic (`docs/specs/eventstream.md` §9.1), reached through the hook below, and flagged
   `recovered_from_text`.
 """
 
@@ -101,7 +101,7 @@ def _native_eventstream(body: bytes, *, mode: str) -> Mapping[str, Any]:
 sse_impl: SseImpl = _native_sse
 eventstream_impl: EventStreamImpl = _native_eventstream
 
-# Hook for frames recovered from a mitmdump text rendering (eventstream.md §9.1). The readers
+# Hook for frames recovered from a mitmdump text rendering (docs/specs/eventstream.md §9.1). The readers
 # module owns the heuristic; it is looked up lazily under these names, or can be set explicitly.
 TextFrameRecoverer = Callable[[str], Any]
 text_frame_recoverer: TextFrameRecoverer | None = None

@@ -1,4 +1,4 @@
-"""`fastcap inspect`: the CBOR V2 reference inspector's modes (cbor-v2.md §10), done right (§11).
+"""`fastcap inspect`: the CBOR V2 reference inspector's modes (docs/specs/cbor-v2.md §10), done right (§11).
 
 Modules, one job each:
 

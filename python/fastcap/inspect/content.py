@@ -1,4 +1,4 @@
-"""Content accounting per request and leg (cbor-v2.md §11.7): text, reasoning, tool calls, models,
+"""Content accounting per request and leg (docs/specs/cbor-v2.md §11.7): text, reasoning, tool calls, models,
 stop reason, errors and usage, for Anthropic, OpenAI Responses, OpenAI Chat, Gemini and kiro.
 
 The body of a leg is its payload entries joined in chunk order (`ci`, then `seq`), HTTP framing

@@ -1,6 +1,6 @@
 """Entry columns and the per-request table every inspect mode builds on.
 
-Linear time throughout (cbor-v2.md §11.1): stream chunks inherit `backend`/`model` from the entry of
+Linear time throughout (docs/specs/cbor-v2.md §11.1): stream chunks inherit `backend`/`model` from the entry of
 the same request id and leg that carries them (the stream-start marker first) through one hash
 join; entries without a request id are attached to the latest request anchor of their A-session
 with one as-of join; the request table is one `group_by` over the correlation key.

@@ -1,4 +1,4 @@
-"""Secrets out of payloads before they are shown or exported (cbor-v2.md §11.16, reports.md §6).
+"""Secrets out of payloads before they are shown or exported (docs/specs/cbor-v2.md §11.16, docs/specs/reports.md §6).
 
 P->B payloads (and non-stream B->P responses) are HTTP text: the request line's URL goes through
 `redact_url`, each sensitive header value is replaced whole, and the body through `redact_body`

@@ -1,4 +1,4 @@
-"""The order of operations of `fastcap inspect` (cbor-v2.md §10.2), with fastcap's changes:
+"""The order of operations of `fastcap inspect` (docs/specs/cbor-v2.md §10.2), with fastcap's changes:
 
 1. flag values are checked before anything is printed (bad value: `UsageError`, exit 2);
 2. the capture is read once; a corrupt entry does not stop the run: every section is printed from

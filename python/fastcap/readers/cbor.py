@@ -1,4 +1,4 @@
-"""CBOR V2 captures as `Exchange`s: one per request key (cbor-v2.md §5 legs).
+"""CBOR V2 captures as `Exchange`s: one per request key (docs/specs/cbor-v2.md §5 legs).
 
 A request is the P->B entry (reconstructed HTTP/1.1 text) when the capture has one, else the
 C->P body. The response is the non-stream B->P entry (status line + headers + body) or the

@@ -1,4 +1,4 @@
-"""Heuristic recovery of AWS EventStream frames from a mitmdump text rendering (eventstream.md §9.1).
+"""Heuristic recovery of AWS EventStream frames from a mitmdump text rendering (docs/specs/eventstream.md §9.1).
 
 mitmdump prints a binary EventStream body lossily: prelude, lengths and CRCs become `.`, `\\xNN`,
 stray printable characters or line breaks, while header names, string header values and JSON

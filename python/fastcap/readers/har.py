@@ -1,4 +1,4 @@
-"""HAR 1.2 files (mitmproxy `hardump`, browsers) → `Exchange`s (mitmproxy.md §6).
+"""HAR 1.2 files (mitmproxy `hardump`, browsers) → `Exchange`s (docs/specs/mitmproxy.md §6).
 
 Body recovery: base64 bodies (`encoding: "base64"`) are decoded; text bodies are encoded back
 with the charset mitmproxy would have inferred when exporting. When that charset is latin-1 (no

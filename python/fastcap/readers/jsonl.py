@@ -1,4 +1,4 @@
-"""agent-system-dissect `traffic.jsonl` → `Exchange`s (reports.md §3.1).
+"""agent-system-dissect `traffic.jsonl` → `Exchange`s (docs/specs/reports.md §3.1).
 
 Each line: `{"timestamp", "request": {method, url, headers, body}, "response": {status_code,
 headers, body}}`. Headers are maps (duplicates already folded); bodies are JSON values when they

@@ -1,4 +1,4 @@
-"""mitmproxy `.mitm` flow files → `Exchange`s, through mitmproxy's own `FlowReader` (mitmproxy.md §4).
+"""mitmproxy `.mitm` flow files → `Exchange`s, through mitmproxy's own `FlowReader` (docs/specs/mitmproxy.md §4).
 
 mitmproxy is imported lazily: it is an optional dependency (`fastcap[capture]`) and heavy to
 import. Bodies are content-decoded (gzip/br/zstd/deflate) with `get_content(strict=False)`, so a

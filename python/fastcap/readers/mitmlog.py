@@ -1,4 +1,4 @@
-"""mitmdump `flow_detail` text logs → `Exchange`s (mitmproxy.md §3, parsed in Rust).
+"""mitmdump `flow_detail` text logs → `Exchange`s (docs/specs/mitmproxy.md §3, parsed in Rust).
 
 The native parser (`fastcap._native.parse_mitmlog`) does the line scanning and returns the
 flows as Arrow columns; this module only turns rows into `Exchange`s, choosing fidelity and
@@ -22,7 +22,7 @@ _HEXDUMP = _F["hexdump"]
 _LOSSY_MARKS = _F["has_escape"] | _F["has_replacement"]
 _CRLF = _F["crlf"]
 
-# Content types the raw view prints as text that stands for binary bytes (mitmproxy.md §3.6).
+# Content types the raw view prints as text that stands for binary bytes (docs/specs/mitmproxy.md §3.6).
 _BINARY_TYPES = ("application/vnd.amazon.eventstream", "application/octet-stream")
 
 

@@ -47,7 +47,7 @@ class ReportResult:
 
 
 class LeakScanError(RuntimeError):
-    """The post-write leak scan found secrets in generated files (reports.md §6.6)."""
+    """The post-write leak scan found secrets in generated files (docs/specs/reports.md §6.6)."""
 
     def __init__(self, result: ReportResult) -> None:
         self.result = result

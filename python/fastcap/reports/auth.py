@@ -1,4 +1,4 @@
-"""The Authentication section of `report.md` (reports.md §2.8), from pre-redaction evidence."""
+"""The Authentication section of `report.md` (docs/specs/reports.md §2.8), from pre-redaction evidence."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-call files `NN_<APIName>.md` (reports.md §2.4–2.7)."""
+"""Per-call files `NN_<APIName>.md` (docs/specs/reports.md §2.4–2.7)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ RECOVERED_NOTE = "Events recovered from the mitmdump text log; frame checksums c
 
 
 def size_text(call: Call) -> str:
-    """The mitmdump size string of the response (mitmproxy.md §3.5), `—` without a response."""
+    """The mitmdump size string of the response (docs/specs/mitmproxy.md §3.5), `—` without a response."""
     ex = call.ex
     if ex.status is None:
         return "—"

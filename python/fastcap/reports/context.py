@@ -1,4 +1,4 @@
-"""From exchanges to the numbered, named calls every report renders (reports.md §2.2–2.3).
+"""From exchanges to the numbered, named calls every report renders (docs/specs/reports.md §2.2–2.3).
 
 Authentication evidence is taken here, from the unredacted headers, before anything is redacted;
 only scheme labels, token classes and SHA-256 fingerprints leave this module.

@@ -1,4 +1,4 @@
-"""agent-system-dissect style `analysis_report.md` (reports.md §3.2–3.4).
+"""agent-system-dissect style `analysis_report.md` (docs/specs/reports.md §3.2–3.4).
 
 Same layout and strings as the original, with the §3.4 defects fixed: full `[REDACTED]` markers,
 content-type SSE detection, `call_id` from the dialect, safe fences, escaped cells, wire sizes.

@@ -234,7 +234,7 @@ def build_findings(
     return out
 
 
-# Body fidelities worth a finding (reports.md §2.8: truncated or lossy bodies). A log written at
+# Body fidelities worth a finding (docs/specs/reports.md §2.8: truncated or lossy bodies). A log written at
 # flow_detail < 3 has no bodies at all; that is its configuration, not a finding per call.
 _FIDELITY_WORDS = {
     "truncated": "truncated",

@@ -1,4 +1,4 @@
-"""Conversation Flow (reports.md §2.8): grouping model calls into turns and the ASCII tree."""
+"""Conversation Flow (docs/specs/reports.md §2.8): grouping model calls into turns and the ASCII tree."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def context_pct(call: Call, windows: dict[str, int]) -> float | None:
         return call.resp.context_usage_pct[-1]
     usage = call.resp.usage
     window = call_window(call, windows)
-    # `input_total` is the whole prompt: uncached input + cache reads + cache writes (sse.md §9).
+    # `input_total` is the whole prompt: uncached input + cache reads + cache writes (docs/specs/sse.md §9).
     if usage and usage.input_total is not None and window:
         return round(100.0 * usage.input_total / window, 2)
     return None

@@ -1,4 +1,4 @@
-"""Markdown building blocks shared by every report (reports.md §1).
+"""Markdown building blocks shared by every report (docs/specs/reports.md §1).
 
 Fences longer than any backtick run inside, table-cell escaping, previews, mitmdump size strings,
 JSON re-serialisation and hex dumps. Nothing here knows about APIs or redaction.
@@ -73,7 +73,7 @@ def simple_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> li
 
 
 def size_string(n: int) -> str:
-    """mitmdump's human size (mitmproxy.md §3.5): `90b`, `1.3k`, `9.9k`, `512k`."""
+    """mitmdump's human size (docs/specs/mitmproxy.md §3.5): `90b`, `1.3k`, `9.9k`, `512k`."""
     if n < 1024:
         return f"{n}b"
     value = float(n)

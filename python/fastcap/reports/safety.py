@@ -1,4 +1,4 @@
-"""The one code path between unredacted data and rendered text (reports.md §6).
+"""The one code path between unredacted data and rendered text (docs/specs/reports.md §6).
 
 The patterns live in `fastcap.secret_patterns`, applied by `fastcap.redact` and checked by
 `fastcap.leakscan`; this module only adapts their functions to the small interface the renderers

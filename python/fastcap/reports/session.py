@@ -1,4 +1,4 @@
-"""The session report `report.md` (reports.md §2.8) and its machine-readable twin (`report.json`).
+"""The session report `report.md` (docs/specs/reports.md §2.8) and its machine-readable twin (`report.json`).
 
 `build_session` computes every section once as plain data; `render_session` turns that data into
 Markdown; `jsonout` writes the same data as JSON.
