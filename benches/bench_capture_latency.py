@@ -79,17 +79,27 @@ def main() -> int:
             plain.stop()
             capture.stop()
     size = sum(p.stat().st_size for p in (root / "out").glob("*.cbor"))
-    print(f"{args.requests} requests × {args.chunks} chunks of ~{args.size} B per proxy, {args.delay * 1000:.0f} ms apart")
+    print(
+        f"{args.requests} requests × {args.chunks} chunks of ~{args.size} B per proxy, {args.delay * 1000:.0f} ms apart"
+    )
     print(f"{'':10} {'chunk p50':>10} {'chunk p99':>10} {'req p50':>10} {'req p99':>10}  (ms)")
     for name, (lat, tot) in results.items():
-        print(f"{name:10} {pct(lat, .5):10.3f} {pct(lat, .99):10.3f} {pct(tot, .5):10.2f} {pct(tot, .99):10.2f}")
+        print(
+            f"{name:10} {pct(lat, 0.5):10.3f} {pct(lat, 0.99):10.3f} {pct(tot, 0.5):10.2f} {pct(tot, 0.99):10.2f}"
+        )
     (pl, pt), (fl, ft) = results["plain"], results["fastcap"]
-    added50 = pct(fl, .5) - pct(pl, .5)
-    added99 = pct(fl, .99) - pct(pl, .99)
-    print(f"added per chunk:   p50 {added50:+.3f} ms  p99 {added99:+.3f} ms  ratio p50 {pct(fl, .5) / pct(pl, .5):.2f}x")
-    print(f"added per request: p50 {pct(ft, .5) - pct(pt, .5):+.2f} ms  p99 {pct(ft, .99) - pct(pt, .99):+.2f} ms  "
-          f"ratio p50 {statistics.median(ft) / statistics.median(pt):.3f}x")
-    print(f"capture file: {size} bytes; target: < 1 ms added per chunk at p50 -> {'OK' if added50 < 1.0 else 'MISSED'}")
+    added50 = pct(fl, 0.5) - pct(pl, 0.5)
+    added99 = pct(fl, 0.99) - pct(pl, 0.99)
+    print(
+        f"added per chunk:   p50 {added50:+.3f} ms  p99 {added99:+.3f} ms  ratio p50 {pct(fl, 0.5) / pct(pl, 0.5):.2f}x"
+    )
+    print(
+        f"added per request: p50 {pct(ft, 0.5) - pct(pt, 0.5):+.2f} ms  p99 {pct(ft, 0.99) - pct(pt, 0.99):+.2f} ms  "
+        f"ratio p50 {statistics.median(ft) / statistics.median(pt):.3f}x"
+    )
+    print(
+        f"capture file: {size} bytes; target: < 1 ms added per chunk at p50 -> {'OK' if added50 < 1.0 else 'MISSED'}"
+    )
     return 0
 
 

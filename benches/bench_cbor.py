@@ -71,7 +71,11 @@ def reference_analyze(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         meta = e.get("meta", {})
         rid = meta.get("rid")
         sid = meta.get("asid") or meta.get("sid")
-        backend = [x for x in entries[i + 1 :] if x["dir"] == 3 and x.get("meta", {}).get("rid") == rid] if rid else []
+        backend = (
+            [x for x in entries[i + 1 :] if x["dir"] == 3 and x.get("meta", {}).get("rid") == rid]
+            if rid
+            else []
+        )
         if not backend:  # session-window fallback
             for x in entries[i + 1 :]:
                 if x["dir"] == 0 and (x.get("meta", {}).get("asid") or x.get("meta", {}).get("sid")) == sid:
@@ -79,7 +83,14 @@ def reference_analyze(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if x["dir"] == 3:
                     backend.append(x)
         client = [x for x in entries[i + 1 :] if x["dir"] == 1 and x.get("meta", {}).get("rid") == rid]
-        ttft = next((x["meta"]["ttfb"] / 1000 for x in backend if isinstance(x.get("meta", {}).get("ttfb"), (int, float))), None)
+        ttft = next(
+            (
+                x["meta"]["ttfb"] / 1000
+                for x in backend
+                if isinstance(x.get("meta", {}).get("ttfb"), (int, float))
+            ),
+            None,
+        )
         chars, tools, models = 0, 0, set()
         for x in backend:
             for line in x["data"].decode("utf-8", "replace").splitlines():
@@ -97,7 +108,16 @@ def reference_analyze(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         chars += len(delta.get("content") or "")
                         tools += len(delta.get("tool_calls") or [])
         client_chunks = [len(x["data"]) for x in client if x["data"]]
-        out.append({"rid": rid, "ttft": ttft, "chars": chars, "tools": tools, "models": models, "client": client_chunks})
+        out.append(
+            {
+                "rid": rid,
+                "ttft": ttft,
+                "chars": chars,
+                "tools": tools,
+                "models": models,
+                "client": client_chunks,
+            }
+        )
     return out
 
 
@@ -111,9 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size-mb", type=float, default=40.0, help="capture size (default 40)")
     ap.add_argument("--repeat", type=int, default=3, help="best of N for fastcap timings")
     ap.add_argument("--data-dir", type=Path, default=ROOT / "bench-data")
-    ap.add_argument("--skip-analyze-baseline", action="store_true", help="the quadratic baseline takes minutes at 40 MB and up")
-    ap.add_argument("--check-min-read-ratio", type=float, default=None, help="exit 1 if read/cbor2 is below N")
-    ap.add_argument("--check-min-analyze-ratio", type=float, default=None, help="exit 1 if analyze/baseline is below N")
+    ap.add_argument(
+        "--skip-analyze-baseline",
+        action="store_true",
+        help="the quadratic baseline takes minutes at 40 MB and up",
+    )
+    ap.add_argument(
+        "--check-min-read-ratio", type=float, default=None, help="exit 1 if read/cbor2 is below N"
+    )
+    ap.add_argument(
+        "--check-min-analyze-ratio", type=float, default=None, help="exit 1 if analyze/baseline is below N"
+    )
     args = ap.parse_args(argv)
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     t_an, calls = best_of(args.repeat, lambda: fastcap_analyze(path))
     if not args.skip_analyze_baseline:
         t_ref, ref = best_of(1, lambda: reference_analyze(items))
-        assert len(ref) == calls.height, f"request count differs: reference {len(ref)}, fastcap {calls.height}"
+        assert len(ref) == calls.height, (
+            f"request count differs: reference {len(ref)}, fastcap {calls.height}"
+        )
         rows.append(("analyze (correlate + content)", t_an, "reference --analyze", t_ref))
-
 
     print(f"{'fastcap':32} {'MB/s':>9}   {'baseline':22} {'MB/s':>9}   ratio")
     ratios = {}
@@ -152,8 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_min_read_ratio is not None and ratios["read"] < args.check_min_read_ratio:
         print(f"FAIL: read ratio {ratios['read']:.1f}x < {args.check_min_read_ratio}x", file=sys.stderr)
         failed = True
-    if args.check_min_analyze_ratio is not None and "analyze" in ratios and ratios["analyze"] < args.check_min_analyze_ratio:
-        print(f"FAIL: analyze ratio {ratios['analyze']:.1f}x < {args.check_min_analyze_ratio}x", file=sys.stderr)
+    if (
+        args.check_min_analyze_ratio is not None
+        and "analyze" in ratios
+        and ratios["analyze"] < args.check_min_analyze_ratio
+    ):
+        print(
+            f"FAIL: analyze ratio {ratios['analyze']:.1f}x < {args.check_min_analyze_ratio}x", file=sys.stderr
+        )
         failed = True
     return 1 if failed else 0
 

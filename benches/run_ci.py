@@ -15,7 +15,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 GATES: list[tuple[str, list[str]]] = [
-    ("cbor", ["bench_cbor.py", "--size-mb", "12", "--check-min-read-ratio", "8", "--check-min-analyze-ratio", "8"]),
+    (
+        "cbor",
+        ["bench_cbor.py", "--size-mb", "12", "--check-min-read-ratio", "8", "--check-min-analyze-ratio", "8"],
+    ),
     ("eventstream", ["bench_eventstream.py", "--mb", "2", "--check-min-ratio", "20"]),
     ("sse", ["bench_sse.py", "--mb", "6", "--check-min-ratio", "20"]),
     ("mitmlog", ["bench_mitmlog.py", "--size-mb", "8", "--check-min-ratio", "15", "--skip-reader"]),
@@ -28,7 +31,10 @@ def main() -> int:
         print(f"== bench {name}: {' '.join(args[1:])}", flush=True)
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, str(HERE / args[0]), *args[1:]], check=False)
-        print(f"== bench {name}: {'ok' if proc.returncode == 0 else 'FAILED'} in {time.perf_counter() - start:.1f}s", flush=True)
+        print(
+            f"== bench {name}: {'ok' if proc.returncode == 0 else 'FAILED'} in {time.perf_counter() - start:.1f}s",
+            flush=True,
+        )
         if proc.returncode != 0:
             failed.append(name)
     passed = len(GATES) - len(failed)

@@ -35,6 +35,7 @@ def __getattr__(name: str) -> Any:
 
     return getattr(importlib.import_module(module), name)
 
+
 __all__ = [
     "Capture",
     "CaptureFormatError",

@@ -19,6 +19,7 @@ class EventStreamError(FormatError): ...
 class SseError(FormatError): ...
 class MitmLogError(FormatError): ...
 class FlowFileError(FormatError): ...
+
 # --- end errors ---
 
 # --- begin arrow ---
@@ -31,6 +32,7 @@ class ArrowTable:
     def __len__(self) -> int: ...
     def select(self, columns: list[str]) -> ArrowTable: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
 # --- end arrow ---
 
 # --- begin cbor ---
@@ -68,8 +70,14 @@ class BodyAssembler:
 def capture_meta_keys() -> list[tuple[str, str, str]]: ...
 def encode_capture_header(session_id: str, created_at: float, metadata: Any = None) -> bytes: ...
 def encode_capture_entry(
-    ts: float, direction: int, seq: int, data: bytes, meta: dict[str, Any] | None = None, compress: bool = True
+    ts: float,
+    direction: int,
+    seq: int,
+    data: bytes,
+    meta: dict[str, Any] | None = None,
+    compress: bool = True,
 ) -> bytes: ...
+
 # --- end cbor ---
 
 # --- begin eventstream ---
@@ -126,6 +134,7 @@ class EventStreamDecoder:
     def pending(self) -> int: ...
     @property
     def frames(self) -> int: ...
+
 # --- end eventstream ---
 
 # --- begin sse ---
@@ -156,6 +165,7 @@ def sse_column(
 ) -> ArrowTable:
     """One events table for many bodies (same inputs as ``eventstream_column``). ``event_type``,
     ``data`` and ``last_event_id`` are string_view columns pointing into the input bodies."""
+
 # --- end sse ---
 
 # --- begin mitmlog ---
@@ -163,4 +173,5 @@ MITMLOG_BODY_FLAGS: dict[str, int]
 
 def parse_mitmlog(path: str | os.PathLike[str]) -> tuple[ArrowTable, dict[str, Any]]: ...
 def parse_mitmlog_bytes(data: bytes) -> tuple[ArrowTable, dict[str, Any]]: ...
+
 # --- end mitmlog ---

@@ -104,7 +104,11 @@ def read_cbor(
 
 
 def iter_cbor(
-    path: str | os.PathLike[str], *, batch_rows: int = 16384, recover: bool = False, errors: ErrorPolicy = "raise"
+    path: str | os.PathLike[str],
+    *,
+    batch_rows: int = 16384,
+    recover: bool = False,
+    errors: ErrorPolicy = "raise",
 ) -> Iterator[pl.DataFrame]:
     """Stream a capture in record batches: memory stays flat whatever the file size."""
     reader = _native.CaptureReader(os.fspath(path), recover=recover, batch_rows=batch_rows)

@@ -88,4 +88,11 @@ def context_window(model: str | None, *, betas: Iterable[str] = ()) -> int | Non
     return WINDOWS[prefix]
 
 
-__all__ = ["CLAUDE_LONG_CONTEXT", "LONG_CONTEXT_BETA", "WINDOWS", "context_window", "is_long_context", "normalise"]
+__all__ = [
+    "CLAUDE_LONG_CONTEXT",
+    "LONG_CONTEXT_BETA",
+    "WINDOWS",
+    "context_window",
+    "is_long_context",
+    "normalise",
+]

@@ -142,8 +142,13 @@ def _cbor_texts(path: Path) -> Iterator[str] | None:
                 else:
                     text = ""
                 meta = item.get("meta") or item.get("metadata") or {}
-                meta_lines = "\n".join(f'"{k}": "{v}"' if isinstance(v, str) else f'"{k}": {v}'
-                                       for k, v in meta.items()) if isinstance(meta, dict) else ""
+                meta_lines = (
+                    "\n".join(
+                        f'"{k}": "{v}"' if isinstance(v, str) else f'"{k}": {v}' for k, v in meta.items()
+                    )
+                    if isinstance(meta, dict)
+                    else ""
+                )
                 yield text + "\n" + meta_lines
 
     return gen()

@@ -28,10 +28,22 @@ from typing import Literal
 
 Fidelity = Literal["exact", "json_value", "text_log", "missing"]
 BodyFidelity = Literal[
-    "complete", "json_value", "from_text_log", "recovered_from_text", "decoded_from_hex", "truncated", "missing"
+    "complete",
+    "json_value",
+    "from_text_log",
+    "recovered_from_text",
+    "decoded_from_hex",
+    "truncated",
+    "missing",
 ]
 BODY_FIDELITIES: tuple[BodyFidelity, ...] = (
-    "complete", "json_value", "from_text_log", "recovered_from_text", "decoded_from_hex", "truncated", "missing"
+    "complete",
+    "json_value",
+    "from_text_log",
+    "recovered_from_text",
+    "decoded_from_hex",
+    "truncated",
+    "missing",
 )
 
 

@@ -152,11 +152,11 @@ def redact_headers(
 # `x-api-key: <value>` inside a line (a curl command in assistant text), beyond what the leak scan
 # checks (it only looks at header lines). Key-like header names only: `cookie: it stores…` is prose.
 # The value must look like a credential: 8+ token characters with a digit, or 20+.
-_INLINE_NAMES = sorted(
-    [h for h in DEFAULT_HEADERS if h.endswith(("key", "token"))], key=len, reverse=True
-)
+_INLINE_NAMES = sorted([h for h in DEFAULT_HEADERS if h.endswith(("key", "token"))], key=len, reverse=True)
 _INLINE_KEY_RE = re.compile(
-    r"(?i)\b((?:" + "|".join(re.escape(h) for h in _INLINE_NAMES) + r")|[A-Za-z0-9-]+(?:"
+    r"(?i)\b((?:"
+    + "|".join(re.escape(h) for h in _INLINE_NAMES)
+    + r")|[A-Za-z0-9-]+(?:"
     + "|".join(re.escape(s) for s in DEFAULT_HEADER_SUFFIXES)
     + r"))([\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED)([A-Za-z0-9._~+/=-]{8,})"
 )
@@ -462,7 +462,9 @@ def redact_form(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | No
     except (UnicodeDecodeError, ValueError):
         return body
     if config.free_text:
-        redacted = [(k, marker(v, config) if k.lower() in names else redact_text(v, config)) for k, v in pairs]
+        redacted = [
+            (k, marker(v, config) if k.lower() in names else redact_text(v, config)) for k, v in pairs
+        ]
         if redacted == pairs:
             return body
         return urlencode(redacted).encode()
@@ -496,9 +498,7 @@ def redact_sse(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | Non
     return result if changed else body
 
 
-def redact_eventstream(
-    body: bytes, config: RedactionConfig = DEFAULT, *, url: str | None = None
-) -> bytes:
+def redact_eventstream(body: bytes, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> bytes:
     """Redact JSON payloads of AWS EventStream frames, re-encoding lengths and CRCs.
 
     Partial or invalid frames (a chunk boundary inside a frame) are kept byte for byte.

@@ -84,7 +84,9 @@ OAUTH_ONLY_FIELDS: frozenset[str] = frozenset({"code"})
 @dataclass(frozen=True, slots=True)
 class SecretPattern:
     name: str  # what the leak scan calls a finding
-    regex: re.Pattern[str]  # what the leak scan looks for (docs/specs/reports.md §6.6, verbatim apart from groups)
+    regex: re.Pattern[
+        str
+    ]  # what the leak scan looks for (docs/specs/reports.md §6.6, verbatim apart from groups)
     triggers: tuple[str, ...]  # lower-case literals; every match contains at least one of them
     group: int = 0  # the group that is the secret itself (0: the whole match)
     # A wider match for redaction when the scanned shape is only the start of the secret.
@@ -95,7 +97,9 @@ class SecretPattern:
         return self.redaction or self.regex
 
 
-def _p(name: str, rx: str, triggers: tuple[str, ...], group: int = 0, redaction: str | None = None) -> SecretPattern:
+def _p(
+    name: str, rx: str, triggers: tuple[str, ...], group: int = 0, redaction: str | None = None
+) -> SecretPattern:
     return SecretPattern(name, re.compile(rx), triggers, group, re.compile(redaction) if redaction else None)
 
 
@@ -148,7 +152,9 @@ _HEADER_NAMES = sorted(DEFAULT_HEADERS, key=len, reverse=True)
 _SUFFIX_RX = "|".join(re.escape(s) for s in DEFAULT_HEADER_SUFFIXES)
 # A header line: optional indentation / list or table punctuation, name, colon, value (group 2).
 HEADER_LINE_RE = re.compile(
-    r"^[\s>*|`-]*((?:" + "|".join(re.escape(h) for h in _HEADER_NAMES) + r")|[A-Za-z0-9-]+(?:"
+    r"^[\s>*|`-]*((?:"
+    + "|".join(re.escape(h) for h in _HEADER_NAMES)
+    + r")|[A-Za-z0-9-]+(?:"
     + _SUFFIX_RX
     + r"))\s*:\s*(.*?)\s*\|?\s*$",
     re.IGNORECASE,
@@ -167,7 +173,9 @@ FIELD_RE = re.compile(
 )
 # Lower-case literals one of which a header line or a field match contains.
 NAME_TRIGGERS: tuple[str, ...] = tuple(sorted(set(_FIELD_NAMES) | set(DEFAULT_HEADER_SUFFIXES)))
-TRIGGERS: tuple[str, ...] = tuple(sorted({t for p in VALUE_PATTERNS for t in p.triggers} | set(NAME_TRIGGERS)))
+TRIGGERS: tuple[str, ...] = tuple(
+    sorted({t for p in VALUE_PATTERNS for t in p.triggers} | set(NAME_TRIGGERS))
+)
 NAME_TRIGGER_SET: frozenset[str] = frozenset(NAME_TRIGGERS)
 # The non-ASCII letters a case-insensitive `re` pattern matches to ASCII letters (İ ı ſ K); folded
 # before lower-casing so the pre-check never rules out what the expressions would match.

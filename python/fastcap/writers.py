@@ -27,7 +27,9 @@ from fastcap.traffic_jsonl import body_value, fold_headers
 P2B, B2P = 2, 3
 
 
-def _redacted(ex: Exchange, config: RedactionConfig | None) -> tuple[str, list[tuple[str, str]], bytes, list[tuple[str, str]], bytes | None]:
+def _redacted(
+    ex: Exchange, config: RedactionConfig | None
+) -> tuple[str, list[tuple[str, str]], bytes, list[tuple[str, str]], bytes | None]:
     url = ex.url
     req_headers, resp_headers = list(ex.request_headers), list(ex.response_headers)
     req_body = ex.request_body if ex.request_body is not None else (ex.request_body_text or "").encode()
@@ -70,8 +72,13 @@ def _head(lines: Sequence[tuple[str, str]]) -> str:
     return "".join(f"{k}: {v}\r\n" for k, v in lines)
 
 
-def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, session_id: str | None = None,
-               redact: RedactionConfig | None = OUTPUT) -> int:
+def write_cbor(
+    exchanges: Sequence[Exchange],
+    path: str | os.PathLike[str],
+    *,
+    session_id: str | None = None,
+    redact: RedactionConfig | None = OUTPUT,
+) -> int:
     """Write exchanges as a CBOR V2 capture; returns the number of entries written."""
     sid = session_id or Path(path).stem
     created = next((ex.started_at for ex in exchanges if ex.started_at is not None), 0.0)
@@ -81,7 +88,9 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
 
         def put(ts: float | None, direction: int, data: bytes, meta: dict[str, Any]) -> None:
             nonlocal seq
-            f.write(_native.encode_capture_entry(ts if ts is not None else created, direction, seq, data, meta))
+            f.write(
+                _native.encode_capture_entry(ts if ts is not None else created, direction, seq, data, meta)
+            )
             seq += 1
 
         for ex in exchanges:
@@ -91,24 +100,76 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             common = {"sid": ex.session_id or sid, "be": ex.backend, "mod": ex.model, "rid": rid}
             http = {"transport": "http", "http_method": ex.method, "url": url}
-            put(ex.started_at, P2B, f"{ex.method} {target} HTTP/1.1\r\n{_head(req_headers)}\r\n".encode() + req_body,
-                {**common, "wire_schema": "v2", **http, "event": "request", **_fid(ex.request_body_fidelity),
-                 **_trl(ex.request_trailers, redact)})
+            put(
+                ex.started_at,
+                P2B,
+                f"{ex.method} {target} HTTP/1.1\r\n{_head(req_headers)}\r\n".encode() + req_body,
+                {
+                    **common,
+                    "wire_schema": "v2",
+                    **http,
+                    "event": "request",
+                    **_fid(ex.request_body_fidelity),
+                    **_trl(ex.request_trailers, redact),
+                },
+            )
             if ex.status is None and resp_body is None:
                 if ex.error:
-                    put(ex.ended_at, B2P, b"", {**common, "eos": True, "eos_sig": "error_termination", "eos_reason": ex.error,
-                                               "eos_term": "error", "eos_err_cls": "transport_error", "wire_schema": "v2"})
+                    put(
+                        ex.ended_at,
+                        B2P,
+                        b"",
+                        {
+                            **common,
+                            "eos": True,
+                            "eos_sig": "error_termination",
+                            "eos_reason": ex.error,
+                            "eos_term": "error",
+                            "eos_err_cls": "transport_error",
+                            "wire_schema": "v2",
+                        },
+                    )
                 continue
-            status = {"sc": ex.status, "http_status": ex.status, "http_reason": ex.reason, "http_version": ex.http_version}
+            status = {
+                "sc": ex.status,
+                "http_status": ex.status,
+                "http_reason": ex.reason,
+                "http_version": ex.http_version,
+            }
             if ex.chunks and redact is None:
                 # Streamed response with arrival times: start marker, chunks, end marker.
-                put(ex.response_started_at or ex.chunks[0].t, B2P, b"", {**common, "ss": True, **status, "rts": ex.request_ended_at,
-                                                                         **http, "event": "response", "hdrs": _head(resp_headers),
-                                                                         **_fid(ex.response_body_fidelity)})
+                put(
+                    ex.response_started_at or ex.chunks[0].t,
+                    B2P,
+                    b"",
+                    {
+                        **common,
+                        "ss": True,
+                        **status,
+                        "rts": ex.request_ended_at,
+                        **http,
+                        "event": "response",
+                        "hdrs": _head(resp_headers),
+                        **_fid(ex.response_body_fidelity),
+                    },
+                )
                 for i, chunk in enumerate(ex.chunks, 1):
-                    put(chunk.t, B2P, chunk.data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status})
-                put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(ex.chunks), "tb": sum(len(c.data) for c in ex.chunks),
-                                            "sc": ex.status, **_trl(ex.response_trailers, redact)})
+                    put(
+                        chunk.t, B2P, chunk.data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status}
+                    )
+                put(
+                    ex.ended_at,
+                    B2P,
+                    b"",
+                    {
+                        **common,
+                        "se": True,
+                        "tc": len(ex.chunks),
+                        "tb": sum(len(c.data) for c in ex.chunks),
+                        "sc": ex.status,
+                        **_trl(ex.response_trailers, redact),
+                    },
+                )
             elif ex.chunks:
                 # Redacted streams: the chunks are redacted as one body, then re-split at the
                 # original boundaries when the length is unchanged (so arrival times survive).
@@ -118,25 +179,71 @@ def write_cbor(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, s
                 if sum(sizes) == len(body):
                     pos, pieces = 0, []
                     for c, n in zip(ex.chunks, sizes, strict=True):
-                        pieces.append((c.t, body[pos: pos + n]))
+                        pieces.append((c.t, body[pos : pos + n]))
                         pos += n
                 else:
                     pieces = [(ex.chunks[0].t, body)]
-                put(ex.response_started_at or ex.chunks[0].t, B2P, b"", {**common, "ss": True, **status, "rts": ex.request_ended_at,
-                                                                         **http, "event": "response", "hdrs": _head(resp_headers),
-                                                                         **_fid(ex.response_body_fidelity)})
+                put(
+                    ex.response_started_at or ex.chunks[0].t,
+                    B2P,
+                    b"",
+                    {
+                        **common,
+                        "ss": True,
+                        **status,
+                        "rts": ex.request_ended_at,
+                        **http,
+                        "event": "response",
+                        "hdrs": _head(resp_headers),
+                        **_fid(ex.response_body_fidelity),
+                    },
+                )
                 for i, (t, data) in enumerate(pieces, 1):
                     put(t, B2P, data, {"sid": common["sid"], "rid": rid, "ci": i, "sc": ex.status})
-                put(ex.ended_at, B2P, b"", {**common, "se": True, "tc": len(pieces), "tb": sum(len(d) for _, d in pieces), "sc": ex.status,
-                                            **_trl(ex.response_trailers, redact)})
+                put(
+                    ex.ended_at,
+                    B2P,
+                    b"",
+                    {
+                        **common,
+                        "se": True,
+                        "tc": len(pieces),
+                        "tb": sum(len(d) for _, d in pieces),
+                        "sc": ex.status,
+                        **_trl(ex.response_trailers, redact),
+                    },
+                )
             else:
                 head = f"{ex.http_version} {ex.status} {ex.reason}\r\n{_head(resp_headers)}\r\n".encode()
-                put(ex.ended_at or ex.response_started_at, B2P, head + (resp_body or b""),
-                    {**common, **status, "wire_schema": "v2", "transport": "http", "event": "response",
-                     **_fid(ex.response_body_fidelity), **_trl(ex.response_trailers, redact)})
+                put(
+                    ex.ended_at or ex.response_started_at,
+                    B2P,
+                    head + (resp_body or b""),
+                    {
+                        **common,
+                        **status,
+                        "wire_schema": "v2",
+                        "transport": "http",
+                        "event": "response",
+                        **_fid(ex.response_body_fidelity),
+                        **_trl(ex.response_trailers, redact),
+                    },
+                )
             if ex.error:
-                put(ex.ended_at, B2P, b"", {**common, "eos": True, "eos_sig": "error_termination", "eos_reason": ex.error,
-                                           "eos_term": "error", "eos_err_cls": "transport_error", "wire_schema": "v2"})
+                put(
+                    ex.ended_at,
+                    B2P,
+                    b"",
+                    {
+                        **common,
+                        "eos": True,
+                        "eos_sig": "error_termination",
+                        "eos_reason": ex.error,
+                        "eos_term": "error",
+                        "eos_err_cls": "transport_error",
+                        "wire_schema": "v2",
+                    },
+                )
     return seq
 
 
@@ -145,9 +252,14 @@ def jsonl_record(ex: Exchange, redact: RedactionConfig | None = OUTPUT) -> dict[
 
     req_value, _ = body_value(req_body, ex.request_content_type)
     ext: dict[str, Any] = {
-        "started_at": ex.started_at, "request_ended_at": ex.request_ended_at,
-        "response_started_at": ex.response_started_at, "ended_at": ex.ended_at,
-        "session_id": ex.session_id, "request_id": ex.request_id, "backend": ex.backend, "model": ex.model,
+        "started_at": ex.started_at,
+        "request_ended_at": ex.request_ended_at,
+        "response_started_at": ex.response_started_at,
+        "ended_at": ex.ended_at,
+        "session_id": ex.session_id,
+        "request_id": ex.request_id,
+        "backend": ex.backend,
+        "model": ex.model,
     }
     response = None
     if ex.status is not None or resp_body is not None:
@@ -174,38 +286,64 @@ def jsonl_record(ex: Exchange, redact: RedactionConfig | None = OUTPUT) -> dict[
     }
 
 
-def write_jsonl(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = OUTPUT) -> int:
+def write_jsonl(
+    exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = OUTPUT
+) -> int:
     with open(path, "wb") as f:
         for ex in exchanges:
             f.write(orjson.dumps(jsonl_record(ex, redact)) + b"\n")
     return len(exchanges)
 
 
-def exchanges_frame(exchanges: Sequence[Exchange], *, redact: RedactionConfig | None = OUTPUT) -> pl.DataFrame:
+def exchanges_frame(
+    exchanges: Sequence[Exchange], *, redact: RedactionConfig | None = OUTPUT
+) -> pl.DataFrame:
     """One row per exchange, bodies as binary, headers as lists of {name, value}."""
     rows = []
     for ex in exchanges:
         url, req_headers, req_body, resp_headers, resp_body = _redacted(ex, redact)
-        rows.append({
-            "index": ex.index, "source": ex.source, "method": ex.method, "url": url, "http_version": ex.http_version,
-            "status": ex.status, "reason": ex.reason,
-            "request_headers": [{"name": k, "value": v} for k, v in req_headers],
-            "request_body": req_body,
-            "response_headers": [{"name": k, "value": v} for k, v in resp_headers],
-            "response_body": resp_body,
-            "response_body_text": _redacted_text(ex.response_body_text, redact),
-            "request_trailers": [{"name": k, "value": v} for k, v in _trailer_pairs(ex.request_trailers, redact)],
-            "response_trailers": [{"name": k, "value": v} for k, v in _trailer_pairs(ex.response_trailers, redact)],
-            "chunk_times": [c.t for c in ex.chunks], "chunk_sizes": [len(c.data) for c in ex.chunks],
-            "started_at": ex.started_at, "request_ended_at": ex.request_ended_at,
-            "response_started_at": ex.response_started_at, "ended_at": ex.ended_at,
-            "fidelity": ex.fidelity, "request_body_fidelity": ex.request_body_fidelity,
-            "response_body_fidelity": ex.response_body_fidelity, "flags": sorted(ex.flags), "error": ex.error,
-            "request_id": ex.request_id, "session_id": ex.session_id, "backend": ex.backend, "model": ex.model,
-        })
+        rows.append(
+            {
+                "index": ex.index,
+                "source": ex.source,
+                "method": ex.method,
+                "url": url,
+                "http_version": ex.http_version,
+                "status": ex.status,
+                "reason": ex.reason,
+                "request_headers": [{"name": k, "value": v} for k, v in req_headers],
+                "request_body": req_body,
+                "response_headers": [{"name": k, "value": v} for k, v in resp_headers],
+                "response_body": resp_body,
+                "response_body_text": _redacted_text(ex.response_body_text, redact),
+                "request_trailers": [
+                    {"name": k, "value": v} for k, v in _trailer_pairs(ex.request_trailers, redact)
+                ],
+                "response_trailers": [
+                    {"name": k, "value": v} for k, v in _trailer_pairs(ex.response_trailers, redact)
+                ],
+                "chunk_times": [c.t for c in ex.chunks],
+                "chunk_sizes": [len(c.data) for c in ex.chunks],
+                "started_at": ex.started_at,
+                "request_ended_at": ex.request_ended_at,
+                "response_started_at": ex.response_started_at,
+                "ended_at": ex.ended_at,
+                "fidelity": ex.fidelity,
+                "request_body_fidelity": ex.request_body_fidelity,
+                "response_body_fidelity": ex.response_body_fidelity,
+                "flags": sorted(ex.flags),
+                "error": ex.error,
+                "request_id": ex.request_id,
+                "session_id": ex.session_id,
+                "backend": ex.backend,
+                "model": ex.model,
+            }
+        )
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-def write_parquet(exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = OUTPUT) -> int:
+def write_parquet(
+    exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = OUTPUT
+) -> int:
     exchanges_frame(exchanges, redact=redact).write_parquet(path)
     return len(exchanges)

@@ -13,10 +13,13 @@ from fastcap.cli import main
 from helpers import DATA, DEMO, REPO_ROOT
 
 
-
 def test_demo_file_is_what_the_generator_writes(tmp_path: Path) -> None:
     out = tmp_path / "demo.cbor"
-    subprocess.run([sys.executable, str(REPO_ROOT / "examples" / "make_demo.py"), str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "examples" / "make_demo.py"), str(out)],
+        check=True,
+        capture_output=True,
+    )
     assert out.read_bytes() == DEMO.read_bytes()
 
 
@@ -25,9 +28,15 @@ def test_analyze_demo_overview_and_reports(tmp_path: Path, capsys: pytest.Captur
     assert main(["analyze", str(DEMO), "--out", str(out), "--json", "--parquet"]) == 0
     text = capsys.readouterr().out
     assert "7 calls, 7 model calls" in text
-    assert "Anthropic.Messages ×4" in text and "OpenAI.Responses ×1" in text and "Gemini.StreamGenerateContent ×1" in text
+    assert (
+        "Anthropic.Messages ×4" in text
+        and "OpenAI.Responses ×1" in text
+        and "Gemini.StreamGenerateContent ×1" in text
+    )
     assert "Status:   200 ×6, 429 ×1" in text
-    assert "Tokens:   157,571 input (152,528 cache read, 2,048 cache write) | 361 output (128 reasoning)" in text
+    assert (
+        "Tokens:   157,571 input (152,528 cache read, 2,048 cache write) | 361 output (128 reasoning)" in text
+    )
     assert "[rate_limit] #03 Anthropic.Messages HTTP 429, retry after 2s: rate_limit_error" in text
     assert "[cut_stream] #04 Anthropic.Messages: server disconnected mid-stream" in text
     assert "[slow_gap] #04" in text
@@ -38,7 +47,11 @@ def test_analyze_demo_overview_and_reports(tmp_path: Path, capsys: pytest.Captur
     calls = pl.read_parquet(out / "calls.parquet")
     first = calls.row(0, named=True)
     assert first["ttfb_s"] == pytest.approx(1.21, abs=1e-6)
-    assert first["tool_calls"] == ["Read"] and first["cache_read"] == 48112 and first["stop_reason"] == "tool_use"
+    assert (
+        first["tool_calls"] == ["Read"]
+        and first["cache_read"] == 48112
+        and first["stop_reason"] == "tool_use"
+    )
     gemini = calls.filter(pl.col("dialect") == "gemini").row(0, named=True)
     assert gemini["output_total"] == 5 and gemini["input_total"] == 40  # last usageMetadata wins
     assert (out / "01_Messages.md").exists() and (out / "07_StreamGenerateContent.md").exists()
@@ -47,7 +60,9 @@ def test_analyze_demo_overview_and_reports(tmp_path: Path, capsys: pytest.Captur
     assert "Anthropic.Messages" in report
 
 
-def test_analyze_mitmdump_log_has_no_invented_timing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_mitmdump_log_has_no_invented_timing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = DATA / "mitmproxy" / "mitmdump_live_flow_detail3.txt"
     assert main(["analyze", str(log), "--out", str(tmp_path), "--no-reports"]) == 0
     text = capsys.readouterr().out
@@ -65,17 +80,27 @@ def test_analyze_mitmdump_log_has_no_invented_timing(tmp_path: Path, capsys: pyt
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, content: bytes, expected: str) -> None:
     bad = tmp_path / "bad.cbor"
     bad.write_bytes(content)
-    proc = subprocess.run([sys.executable, "-m", "fastcap", "analyze", str(bad), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastcap", "analyze", str(bad), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(bad) in lines[0] and expected in lines[0] and "Traceback" not in proc.stderr
+    assert (
+        len(lines) == 1 and str(bad) in lines[0] and expected in lines[0] and "Traceback" not in proc.stderr
+    )
 
 
 def test_truncated_capture_keeps_calls_and_warns(tmp_path: Path) -> None:
     data = DEMO.read_bytes()
     cut = tmp_path / "cut.cbor"
     cut.write_bytes(data[: len(data) - 40])
-    proc = subprocess.run([sys.executable, "-m", "fastcap", "analyze", str(cut), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastcap", "analyze", str(cut), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "7 calls" in proc.stdout
     assert "warning" in proc.stderr and "file ends inside entry" in proc.stderr
@@ -87,13 +112,21 @@ def test_corrupt_capture_reports_offset_exit_2_but_shows_what_it_read(tmp_path: 
     data[at] = 0xFF
     bad = tmp_path / "corrupt.cbor"
     bad.write_bytes(bytes(data))
-    proc = subprocess.run([sys.executable, "-m", "fastcap", "analyze", str(bad), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastcap", "analyze", str(bad), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "4 calls" in proc.stdout  # the Claude calls before the fault
     err = proc.stderr.strip().splitlines()[-1]
-    assert err.startswith(f"fastcap: error: {bad}: byte ") and "UTF-8" in err and "Traceback" not in proc.stderr
+    assert (
+        err.startswith(f"fastcap: error: {bad}: byte ") and "UTF-8" in err and "Traceback" not in proc.stderr
+    )
     recovered = subprocess.run(
-        [sys.executable, "-m", "fastcap", "analyze", str(bad), "--recover", "--out", str(tmp_path / "r")], capture_output=True, text=True
+        [sys.executable, "-m", "fastcap", "analyze", str(bad), "--recover", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
     )
     # Only the corrupt request entry is lost: the Codex call survives through its response entries.
     assert recovered.returncode == 0 and "7 calls" in recovered.stdout
@@ -134,8 +167,19 @@ def test_streaming_analysis_agrees_with_full_analysis(
     meta, content, diagnostics = scan(path)
     streamed = calls_from_scan(meta, content)
     assert diagnostics == []
-    cols = ["api_name", "model", "status", "chunks", "response_bytes", "input_total", "cache_read", "cache_write", "output_total",
-            "request_body_fidelity", "response_body_fidelity"]
+    cols = [
+        "api_name",
+        "model",
+        "status",
+        "chunks",
+        "response_bytes",
+        "input_total",
+        "cache_read",
+        "cache_write",
+        "output_total",
+        "request_body_fidelity",
+        "response_body_fidelity",
+    ]
     assert streamed.select(cols).to_dicts() == full.select(cols).to_dicts()
     # Collapsing chunks per round changes nothing, in any column, against one row per entry.
     monkeypatch.setattr(stream_cbor, "_reduce_meta", lambda m: with_weights(m))

@@ -7,12 +7,12 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers.fakeupstream.mitm import read_entries
 from fastcap.capture.core import Capture
+from helpers.addon_context import addon_context
+from helpers.fakeupstream.mitm import read_entries
 from mitmproxy import exceptions
 from mitmproxy.http import Headers, Response
 from mitmproxy.test import tflow
-from helpers.addon_context import addon_context
 
 KEY = "sk-ant-api03-FAKEFAKEFAKEFAKEFAKEFAKE0000"
 
@@ -60,7 +60,9 @@ def test_streamed_response_legs(tmp_path: Path) -> None:
         f = _flow()
         addon.requestheaders(f)
         addon.request(f)
-        f.response = Response.make(200, b"", {"content-type": "text/event-stream", "transfer-encoding": "chunked"})
+        f.response = Response.make(
+            200, b"", {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
+        )
         f.response.content = None
         addon.responseheaders(f)
         tee = f.response.stream
@@ -72,7 +74,16 @@ def test_streamed_response_legs(tmp_path: Path) -> None:
         addon.response(f)
         addon.done()
     _, entries = read_entries(tmp_path / "unit.cbor")
-    kinds = [(e["dir"], e["meta"].get("event"), bool(e["meta"].get("ss")), bool(e["meta"].get("se")), bool(e["meta"].get("eos"))) for e in entries]
+    kinds = [
+        (
+            e["dir"],
+            e["meta"].get("event"),
+            bool(e["meta"].get("ss")),
+            bool(e["meta"].get("se")),
+            bool(e["meta"].get("eos")),
+        )
+        for e in entries
+    ]
     assert kinds == [
         (2, "request", False, False, False),
         (3, "response", True, False, False),
@@ -112,7 +123,9 @@ def test_whole_response_and_error(tmp_path: Path) -> None:
         _configure(tctx, addon, tmp_path)
         f = _flow("/json/429", host="example.com")
         addon.request(f)
-        f.response = Response.make(429, b'{"error":"slow"}', {"content-type": "application/json", "retry-after": "2"})
+        f.response = Response.make(
+            429, b'{"error":"slow"}', {"content-type": "application/json", "retry-after": "2"}
+        )
         f.response.reason = "Too Many Requests"
         addon.responseheaders(f)
         assert not f.response.stream
@@ -123,7 +136,9 @@ def test_whole_response_and_error(tmp_path: Path) -> None:
         addon.error(g)
     _, entries = read_entries(tmp_path / "unit.cbor")
     resp = entries[1]
-    assert resp["data"].startswith(b"HTTP/1.1 429 Too Many Requests\r\n") and resp["data"].endswith(b'{"error":"slow"}')
+    assert resp["data"].startswith(b"HTTP/1.1 429 Too Many Requests\r\n") and resp["data"].endswith(
+        b'{"error":"slow"}'
+    )
     assert resp["meta"]["ra"] == 2.0 and resp["meta"]["sc"] == 429 and resp["meta"]["lat"] >= 0
     eos = entries[3]["meta"]
     assert eos["eos"] and eos["eos_sig"] == "client_termination" and eos["eos_err_cls"] == "transport_error"
@@ -194,7 +209,9 @@ def test_odd_traffic_does_not_raise(tmp_path: Path) -> None:
         f.request.content = b"\xff\xfe not json"
         f.request.headers["content-encoding"] = "gzip"  # lies: not gzip
         addon.request(f)
-        f.response = Response.make(200, b"\x00\x01", {"content-type": "application/octet-stream", "content-encoding": "br"})
+        f.response = Response.make(
+            200, b"\x00\x01", {"content-type": "application/octet-stream", "content-encoding": "br"}
+        )
         addon.responseheaders(f)
         addon.response(f)
         addon.error(tflow.tflow())  # never seen: ignored

@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 import pytest
+from fastcap.capture import runner
+from fastcap.capture import session as sess
 from helpers.fakeupstream import FakeUpstream
 from helpers.fakeupstream import server as fs
 from helpers.fakeupstream.mitm import read_entries
-from fastcap.capture import runner
-from fastcap.capture import session as sess
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,9 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeUpstream]
 
 
 def _fastcap(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fastcap", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "fastcap", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -56,9 +58,24 @@ def test_run_form_generic(tmp_path: Path, upstream: FakeUpstream, env: dict[str,
     client.write_text(CLIENT)
     out = tmp_path / "session"
     r = _fastcap(
-        ["capture", "--target", "generic", "--out", str(out), "--confdir", str(tmp_path / "conf"),
-         "--set", "ssl_insecure=true", "--format", "both", "--",
-         sys.executable, str(client), upstream.url, fs.ANTHROPIC_KEY],
+        [
+            "capture",
+            "--target",
+            "generic",
+            "--out",
+            str(out),
+            "--confdir",
+            str(tmp_path / "conf"),
+            "--set",
+            "ssl_insecure=true",
+            "--format",
+            "both",
+            "--",
+            sys.executable,
+            str(client),
+            upstream.url,
+            fs.ANTHROPIC_KEY,
+        ],
         env,
     )
     assert r.returncode == 0, r.stdout + r.stderr
@@ -75,7 +92,9 @@ def test_run_form_generic(tmp_path: Path, upstream: FakeUpstream, env: dict[str,
     assert fs.ANTHROPIC_KEY not in (out / "traffic.jsonl").read_text()
     # The report step ran on stop: per-call file, session report and the dissect-style report.
     reports = {p.name for p in out.rglob("*.md")}
-    assert {"report.md", "analysis_report.md"} <= reports and any(n.endswith("_Messages.md") for n in reports), reports
+    assert {"report.md", "analysis_report.md"} <= reports and any(
+        n.endswith("_Messages.md") for n in reports
+    ), reports
     for md in out.rglob("*.md"):
         assert fs.ANTHROPIC_KEY not in md.read_text()
 
@@ -92,7 +111,9 @@ def request_cleanup() -> Iterator[Any]:
                 runner.stop_proxy(state["pid"])
 
 
-def test_start_status_stop(tmp_path: Path, upstream: FakeUpstream, env: dict[str, str], request_cleanup: Any) -> None:
+def test_start_status_stop(
+    tmp_path: Path, upstream: FakeUpstream, env: dict[str, str], request_cleanup: Any
+) -> None:
     conf = ["--confdir", str(tmp_path / "conf"), "--set", "ssl_insecure=true", "--no-report"]
     r = _fastcap(["capture", "start", "--target", "claude-code", *conf], env)
     base = Path(env["FASTCAP_SESSIONS_DIR"])
@@ -144,8 +165,19 @@ def test_preflight_errors(tmp_path: Path, env: dict[str, str]) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         busy = s.getsockname()[1]
-        r = _fastcap(["capture", "start", "--port", str(busy), "--out", str(tmp_path / "s"),
-                      "--confdir", str(tmp_path / "conf")], env)
+        r = _fastcap(
+            [
+                "capture",
+                "start",
+                "--port",
+                str(busy),
+                "--out",
+                str(tmp_path / "s"),
+                "--confdir",
+                str(tmp_path / "conf"),
+            ],
+            env,
+        )
     assert r.returncode == 2 and f"port {busy} is already in use" in r.stderr
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -153,7 +185,9 @@ def test_preflight_errors(tmp_path: Path, env: dict[str, str]) -> None:
     if not os.access(ro, os.W_OK):  # root can write anyway
         r = _fastcap(["capture", "start", "--out", str(ro / "x")], env)
         assert r.returncode == 2 and "not writable" in r.stderr
-    r = _fastcap(["capture", "start", "--target", "kiro", "--mode", "reverse", "--out", str(tmp_path / "k")], env)
+    r = _fastcap(
+        ["capture", "start", "--target", "kiro", "--mode", "reverse", "--out", str(tmp_path / "k")], env
+    )
     assert r.returncode == 2 and "supports --mode forward" in r.stderr
 
 
@@ -170,9 +204,21 @@ def test_targets_and_launch_lines(tmp_path: Path) -> None:
     assert "reverse:https://api.openai.com/@9000" in cmd and "reverse:https://chatgpt.com/@9001" in cmd
     env = runner.agent_env(cfg, tmp_path / "ca.pem", tmp_path / "bundle.pem")
     assert env["OPENAI_BASE_URL"] == "http://127.0.0.1:9000/v1"
-    assert runner.manual_steps(cfg) == ['Add to ~/.codex/config.toml: chatgpt_base_url = "http://127.0.0.1:9001/backend-api/"']
-    up = runner.CaptureConfig(target=targets.get("generic"), session_dir=tmp_path, port=9100, upstream_proxy="http://corp:3128")
+    assert runner.manual_steps(cfg) == [
+        'Add to ~/.codex/config.toml: chatgpt_base_url = "http://127.0.0.1:9001/backend-api/"'
+    ]
+    up = runner.CaptureConfig(
+        target=targets.get("generic"), session_dir=tmp_path, port=9100, upstream_proxy="http://corp:3128"
+    )
     assert "upstream:http://corp:3128@9100" in runner.build_command(up, "mitmdump")
-    fwd = runner.agent_env(runner.CaptureConfig(target=targets.get("kiro"), session_dir=tmp_path, port=9200), Path("/ca"), Path("/b"))
-    assert fwd["SSL_CERT_FILE"] == "/b" and fwd["NODE_EXTRA_CA_CERTS"] == "/ca" and fwd["HTTPS_PROXY"] == "http://127.0.0.1:9200"
+    fwd = runner.agent_env(
+        runner.CaptureConfig(target=targets.get("kiro"), session_dir=tmp_path, port=9200),
+        Path("/ca"),
+        Path("/b"),
+    )
+    assert (
+        fwd["SSL_CERT_FILE"] == "/b"
+        and fwd["NODE_EXTRA_CA_CERTS"] == "/ca"
+        and fwd["HTTPS_PROXY"] == "http://127.0.0.1:9200"
+    )
     assert "NODE_TLS_REJECT_UNAUTHORIZED" not in fwd

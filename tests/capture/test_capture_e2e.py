@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from fastcap.leakscan import scan_paths
 from helpers.fakeupstream import FakeUpstream, eventstream
 from helpers.fakeupstream import server as fs
 from helpers.fakeupstream.mitm import Mitmdump, entries_for, read_entries
-from fastcap.leakscan import scan_paths
 
 pytestmark = pytest.mark.e2e
 
@@ -81,17 +81,31 @@ def _wait_for(m: Mitmdump, tag: str, kind: str = "eos", timeout: float = 5.0) ->
         ("/v1/messages", fs.anthropic_events, {"model": "claude-sonnet-4-5", "stream": True}),
         ("/v1/responses", fs.responses_events, {"model": "o4-mini", "stream": True}),
         ("/v1/chat/completions", fs.chat_events, {"model": "gpt-4o-mini", "stream": True}),
-        ("/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=" + fs.GOOGLE_KEY, fs.gemini_events, {"contents": []}),
-        ("/generateAssistantResponse", fs.kiro_events, {"conversationState": {"currentMessage": {"userInputMessage": {"modelId": "claude-kiro"}}}}),
+        (
+            "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=" + fs.GOOGLE_KEY,
+            fs.gemini_events,
+            {"contents": []},
+        ),
+        (
+            "/generateAssistantResponse",
+            fs.kiro_events,
+            {"conversationState": {"currentMessage": {"userInputMessage": {"modelId": "claude-kiro"}}}},
+        ),
         ("/gzip", fs.gzip_events, {"model": "gpt-4o-mini"}),
     ],
 )
-def test_stream_bytes_chunks_and_ttft(forward: Mitmdump, upstream: FakeUpstream, path: str, events: Any, body: Any) -> None:
+def test_stream_bytes_chunks_and_ttft(
+    forward: Mitmdump, upstream: FakeUpstream, path: str, events: Any, body: Any
+) -> None:
     tag = uuid.uuid4().hex
     with _client(forward) as c:
         c.get(upstream.url + "/json/200")  # warm the connection: TTFB below excludes CONNECT + TLS
         status, chunks, ttfb, _ = _stream(
-            c, "POST", upstream.url + path, tag=tag, json=body,
+            c,
+            "POST",
+            upstream.url + path,
+            tag=tag,
+            json=body,
             headers={"authorization": f"Bearer {fs.OPENAI_KEY}", "x-api-key": fs.ANTHROPIC_KEY},
         )
     expected = events()
@@ -128,7 +142,9 @@ def test_json_errors_recorded_whole(forward: Mitmdump, upstream: FakeUpstream, c
     got = _wait_for(forward, tag, kind="http_status")
     resp = next(e for e in got if e["dir"] == 3)
     assert resp["meta"]["http_status"] == code and resp["meta"]["sc"] == code
-    assert resp["data"].endswith(fs.JSON_ERRORS[code]) and resp["data"].startswith(f"HTTP/1.1 {code} ".encode())
+    assert resp["data"].endswith(fs.JSON_ERRORS[code]) and resp["data"].startswith(
+        f"HTTP/1.1 {code} ".encode()
+    )
     if code == 429:
         assert resp["meta"]["ra"] == 2.0
 
@@ -148,7 +164,10 @@ def test_cut_stream_recorded_as_error(forward: Mitmdump, upstream: FakeUpstream)
 def test_long_pause_keeps_streaming(forward: Mitmdump, upstream: FakeUpstream) -> None:
     tag = uuid.uuid4().hex
     arrivals: list[float] = []
-    with _client(forward) as c, c.stream("POST", upstream.url + "/pause?pause=1.0", headers={"x-test-id": tag}, json={}) as r:
+    with (
+        _client(forward) as c,
+        c.stream("POST", upstream.url + "/pause?pause=1.0", headers={"x-test-id": tag}, json={}) as r,
+    ):
         for _ in r.iter_raw():
             arrivals.append(time.time())
     assert len(arrivals) == 3
@@ -162,8 +181,11 @@ def test_long_pause_keeps_streaming(forward: Mitmdump, upstream: FakeUpstream) -
 def test_oauth_bodies_redacted_and_no_leaks(forward: Mitmdump, upstream: FakeUpstream) -> None:
     tag = uuid.uuid4().hex
     with _client(forward) as c:
-        r = c.post(upstream.url + "/oauth/token", headers={"x-test-id": tag},
-                   data={"grant_type": "refresh_token", "refresh_token": fs.OAUTH_REFRESH})
+        r = c.post(
+            upstream.url + "/oauth/token",
+            headers={"x-test-id": tag},
+            data={"grant_type": "refresh_token", "refresh_token": fs.OAUTH_REFRESH},
+        )
     assert r.json()["access_token"] == fs.OAUTH_ACCESS  # the client sees the real body
     _wait_for(forward, tag, kind="http_status")
     assert forward.out is not None
@@ -189,8 +211,13 @@ def _websocket_exchange(forward: Mitmdump, upstream: FakeUpstream) -> tuple[str,
         for _ in range(2):
             tag = uuid.uuid4().hex
             try:
-                with connect(f"wss://127.0.0.1:{upstream.port}/ws", ssl=ctx, proxy=forward.proxy,
-                             additional_headers={"x-test-id": tag}, open_timeout=15) as ws:
+                with connect(
+                    f"wss://127.0.0.1:{upstream.port}/ws",
+                    ssl=ctx,
+                    proxy=forward.proxy,
+                    additional_headers={"x-test-id": tag},
+                    open_timeout=15,
+                ) as ws:
                     ws.send('{"type":"response.create","n":1}')
                     outcome["result"] = (tag, ws.recv(timeout=5), ws.recv(timeout=5))
                     return
@@ -210,7 +237,11 @@ def test_websocket_frames(forward: Mitmdump, upstream: FakeUpstream) -> None:
     assert orjson.loads(text)["echo"] and binary == b"\x00\x01bin\xff"
     got = _wait_for(forward, tag)
     frames = [e for e in got if e["meta"].get("event") == "frame"]
-    assert [(e["dir"], e["meta"]["ws_message_type"]) for e in frames] == [(2, "text"), (3, "text"), (3, "binary")]
+    assert [(e["dir"], e["meta"]["ws_message_type"]) for e in frames] == [
+        (2, "text"),
+        (3, "text"),
+        (3, "binary"),
+    ]
     assert frames[0]["data"] == b'{"type":"response.create","n":1}' and frames[2]["data"] == binary
     assert all(e["meta"]["transport"] == "websocket" for e in frames)
 
@@ -221,8 +252,9 @@ def test_fifty_concurrent_streams(forward: Mitmdump, upstream: FakeUpstream) -> 
     ctx = ssl.create_default_context(cafile=str(forward.ca))
 
     async def one(client: httpx.AsyncClient, tag: str) -> bytes:
-        async with client.stream("GET", f"{upstream.url}/stream?n=20&size=200&delay=0.01&first=0.05",
-                                 headers={"x-test-id": tag}) as r:
+        async with client.stream(
+            "GET", f"{upstream.url}/stream?n=20&size=200&delay=0.01&first=0.05", headers={"x-test-id": tag}
+        ) as r:
             return b"".join([c async for c in r.aiter_raw()])
 
     async def main() -> list[bytes]:
@@ -253,7 +285,11 @@ def test_reverse_mode(tmp_path: Path, upstream: FakeUpstream) -> None:
     (tmp_path / "conf").mkdir()
     m = Mitmdump(tmp_path / "conf", tmp_path, mode=f"reverse:{upstream.url}/", session="rev")
     with m, httpx.Client(base_url=f"http://127.0.0.1:{m.port}", timeout=30) as c:
-        r = c.post("/v1/messages", json={"model": "claude-sonnet-4-5"}, headers={"x-api-key": fs.ANTHROPIC_KEY, "x-test-id": "rev1"})
+        r = c.post(
+            "/v1/messages",
+            json={"model": "claude-sonnet-4-5"},
+            headers={"x-api-key": fs.ANTHROPIC_KEY, "x-test-id": "rev1"},
+        )
         assert r.content == b"".join(fs.anthropic_events())
     _, entries = read_entries(tmp_path / "rev.cbor")
     got = entries_for(entries, b"x-test-id: rev1")
@@ -271,9 +307,12 @@ def test_kill9_mid_stream_leaves_readable_file(tmp_path: Path, upstream: FakeUps
 
     def client() -> None:
         try:
-            with httpx.Client(proxy=m.proxy, verify=ctx, timeout=30) as c, c.stream(
-                "GET", f"{upstream.url}/stream?n=200&delay=0.01&first=0.01", headers={"x-test-id": "k9"}
-            ) as r:
+            with (
+                httpx.Client(proxy=m.proxy, verify=ctx, timeout=30) as c,
+                c.stream(
+                    "GET", f"{upstream.url}/stream?n=200&delay=0.01&first=0.01", headers={"x-test-id": "k9"}
+                ) as r,
+            ):
                 for i, _ in enumerate(r.iter_raw()):
                     if i == 20:
                         seen.set()

@@ -37,24 +37,35 @@ def test_parquet_has_one_row_per_call_with_chunk_timing(tmp_path: Path) -> None:
     df = pl.read_parquet(out)
     assert df.height == 7 and df["status"].to_list().count(429) == 1
     first = df.row(0, named=True)
-    assert len(first["chunk_times"]) == len(first["chunk_sizes"]) > 10 and sum(first["chunk_sizes"]) == len(first["response_body"])
+    assert len(first["chunk_times"]) == len(first["chunk_sizes"]) > 10 and sum(first["chunk_sizes"]) == len(
+        first["response_body"]
+    )
 
 
 def test_har_converts_to_cbor_with_exact_bodies(tmp_path: Path) -> None:
     out = tmp_path / "har.cbor"
     assert main(["convert", str(DATA / "mitmproxy" / "hardump.har"), str(out)]) == 0
     har, cbor = read_exchanges(DATA / "mitmproxy" / "hardump.har"), read_exchanges(out)
-    assert [(e.method, e.status, e.response_body) for e in cbor] == [(e.method, e.status, e.response_body) for e in har]
+    assert [(e.method, e.status, e.response_body) for e in cbor] == [
+        (e.method, e.status, e.response_body) for e in har
+    ]
 
 
 def _secret_exchange() -> Exchange:
     body = b'data: {"type":"message_start"}\n\n'
     return Exchange(
-        index=0, source="test", method="POST", url=f"https://api.example.com/v1/messages?key={FAKE_KEY}",
+        index=0,
+        source="test",
+        method="POST",
+        url=f"https://api.example.com/v1/messages?key={FAKE_KEY}",
         request_headers=[("x-api-key", FAKE_KEY), ("content-type", "application/json")],
         request_body=json.dumps({"api_key": FAKE_KEY, "model": "m"}).encode(),
-        status=200, response_headers=[("content-type", "text/event-stream")], response_body=body,
-        chunks=[Chunk(t=2.0, data=body)], started_at=1.0, ended_at=2.5,
+        status=200,
+        response_headers=[("content-type", "text/event-stream")],
+        response_body=body,
+        chunks=[Chunk(t=2.0, data=body)],
+        started_at=1.0,
+        ended_at=2.5,
     )
 
 
@@ -79,8 +90,16 @@ def test_no_redact_keeps_raw_values(tmp_path: Path) -> None:
 
 
 def test_convert_refuses_unknown_extension(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "fastcap", "convert", str(DEMO), str(tmp_path / "x.txt")], capture_output=True, text=True)
-    assert proc.returncode == 2 and "use .cbor, .jsonl, .parquet or --to" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastcap", "convert", str(DEMO), str(tmp_path / "x.txt")],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        proc.returncode == 2
+        and "use .cbor, .jsonl, .parquet or --to" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 def test_decode_kiro_body(capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,11 +116,17 @@ def test_decode_kiro_body(capsys: pytest.CaptureFixture[str]) -> None:
 def test_decode_anthropic_sse_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", str(DATA / "sse" / "anthropic" / "tool_use_response.txt")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Anthropic.Messages (sse):") and "Tool call get_weather" in out and '{"location":"Paris"}' in out
+    assert (
+        out.startswith("Anthropic.Messages (sse):")
+        and "Tool call get_weather" in out
+        and '{"location":"Paris"}' in out
+    )
 
 
 def test_decode_empty_body_is_a_clean_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty.bin"
     empty.write_bytes(b"")
-    proc = subprocess.run([sys.executable, "-m", "fastcap", "decode", str(empty)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastcap", "decode", str(empty)], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "byte 0" in proc.stderr

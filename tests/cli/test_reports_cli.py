@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastcap.cli import main
 from fastcap.reports import write_reports
-from helpers.reports_fixtures import anthropic_session
 from helpers import DATA
+from helpers.reports_fixtures import anthropic_session
 
 TESTDATA = DATA / "mitmproxy" / "mitmdump_live_flow_detail3.txt"
 
@@ -23,13 +23,17 @@ def _readers_available() -> bool:
     return True
 
 
-needs_readers = pytest.mark.skipif(not _readers_available(), reason="fastcap.readers.read_exchanges not available yet")
+needs_readers = pytest.mark.skipif(
+    not _readers_available(), reason="fastcap.readers.read_exchanges not available yet"
+)
 
 
 def test_parser_registers_report() -> None:
     from fastcap.cli import build_parser
 
-    args = build_parser().parse_args(["report", "x.cbor", "--out", "d", "--style", "calls", "--json", "--title", "T", "--no-redact"])
+    args = build_parser().parse_args(
+        ["report", "x.cbor", "--out", "d", "--style", "calls", "--json", "--title", "T", "--no-redact"]
+    )
     assert callable(args.func) and args.out == "d" and args.json and args.no_redact and args.title == "T"
 
 
@@ -67,7 +71,9 @@ def test_write_session_reports_uses_state(tmp_path: Path) -> None:
     session = tmp_path / "20251121_054732"
     session.mkdir()
     shutil.copy(TESTDATA, session / "raw.log")
-    (session / "state.json").write_text(json.dumps({"status": "analyzing", "started_at": "2025-11-21T05:47:32+00:00"}))
+    (session / "state.json").write_text(
+        json.dumps({"status": "analyzing", "started_at": "2025-11-21T05:47:32+00:00"})
+    )
     result = write_session_reports(session / "raw.log", session)
     assert result.leak_scan == "passed" and result.calls == 6 and len(result.call_files) == 6
     report = (session / "report.md").read_text()

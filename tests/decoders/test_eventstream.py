@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import struct
 import uuid
 import zlib
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pytest
 from fastcap import _native as nat
+from helpers import DATA as TEST_DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from helpers import DATA as TEST_DATA
 
 DATA = TEST_DATA / "eventstream"
 SUBDIRS = ("smithy-rs", "codewhisperer-shaped", "bedrock-real")

@@ -10,20 +10,17 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import sys
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pytest
 from fastcap import _native
+from helpers import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-
-from benches.baselines.sse_py import PySseParser, parse_events, parse_sse  # noqa: E402
-from helpers import DATA
+from benches.baselines.sse_py import PySseParser, parse_events, parse_sse
 
 TESTDATA = DATA / "sse"
 DIRS = ["anthropic", "openai-chat", "openai-responses", "gemini"]
@@ -391,8 +388,12 @@ def test_column_from_arrow_streams_and_views() -> None:
 def test_column_views_point_into_the_bodies() -> None:
     """Single-line values are views into the input (the bytes objects stay alive through the
     table); multi-line data and text repaired from invalid UTF-8 are copies with the same value."""
-    big = b"".join(b"event: content_block_delta\ndata: {\"i\":%d,\"pad\":\"%s\"}\n\n" % (i, b"p" * 50) for i in range(200))
-    odd = b"data: line one is long enough\ndata: line two is long enough\n\ndata: bad \xff byte here, long\n\n"
+    big = b"".join(
+        b'event: content_block_delta\ndata: {"i":%d,"pad":"%s"}\n\n' % (i, b"p" * 50) for i in range(200)
+    )
+    odd = (
+        b"data: line one is long enough\ndata: line two is long enough\n\ndata: bad \xff byte here, long\n\n"
+    )
     bodies = [big, odd * 100]
     t = _native.sse_column(bodies, extract=False)
     at = pa.table(t)

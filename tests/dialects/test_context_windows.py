@@ -10,9 +10,8 @@ from fastcap.context_windows import CLAUDE_LONG_CONTEXT, context_window
 from fastcap.model import Exchange
 from fastcap.readers import read_exchanges
 from fastcap.reports import write_reports
-from helpers.reports_fixtures import T0, anthropic_session
 from helpers import DEMO
-
+from helpers.reports_fixtures import T0, anthropic_session
 
 
 @pytest.mark.parametrize(
@@ -59,7 +58,10 @@ def test_unknown_models_have_no_window(model: str | None) -> None:
 def test_the_1m_beta_applies_to_claude_only() -> None:
     betas = ["interleaved-thinking-2025-05-14", "context-1m-2025-08-07"]
     assert context_window("claude-sonnet-4-5-20250929", betas=betas) == CLAUDE_LONG_CONTEXT == 1_000_000
-    assert context_window("us.anthropic.claude-sonnet-4-20250514-v1:0", betas=["context-1m-2025-08-07"]) == 1_000_000
+    assert (
+        context_window("us.anthropic.claude-sonnet-4-20250514-v1:0", betas=["context-1m-2025-08-07"])
+        == 1_000_000
+    )
     assert context_window("claude-sonnet-4-5", betas=["interleaved-thinking-2025-05-14"]) == 200_000
     assert context_window("gpt-5", betas=betas) == 400_000
 
@@ -102,7 +104,10 @@ def test_unknown_model_leaves_context_empty(tmp_path: Path) -> None:
         ex.request_body = (ex.request_body or b"").replace(b'"claude-sonnet-4-5"', b'"house-model-7"')
         ex.response_body = (ex.response_body or b"").replace(b'"claude-sonnet-4-5"', b'"house-model-7"')
     write_reports(exs, tmp_path, json=True, styles=("session",))
-    assert [(r["context_window"], r["context_pct"]) for r in _context_rows(tmp_path)] == [(None, None), (None, None)]
+    assert [(r["context_window"], r["context_pct"]) for r in _context_rows(tmp_path)] == [
+        (None, None),
+        (None, None),
+    ]
     assert "| 1 | #01 | 1 | 49,315 |  |" in _context_table(tmp_path)
 
 
@@ -110,10 +115,18 @@ def test_capture_declared_window_wins_over_the_table(tmp_path: Path) -> None:
     exs = anthropic_session()
     catalogue = {"models": [{"modelId": "claude-sonnet-4-5", "tokenLimits": {"maxInputTokens": 100_000}}]}
     listing = Exchange(
-        index=-1, source="cbor", method="POST", url="https://q.us-east-1.amazonaws.com/",
+        index=-1,
+        source="cbor",
+        method="POST",
+        url="https://q.us-east-1.amazonaws.com/",
         request_headers=[("x-amz-target", "AmazonCodeWhispererService.ListAvailableModels")],
-        request_body=b"{}", status=200, reason="OK", response_headers=[("content-type", "application/json")],
-        response_body=json.dumps(catalogue).encode(), started_at=T0 - 1, ended_at=T0 - 0.9,
+        request_body=b"{}",
+        status=200,
+        reason="OK",
+        response_headers=[("content-type", "application/json")],
+        response_body=json.dumps(catalogue).encode(),
+        started_at=T0 - 1,
+        ended_at=T0 - 0.9,
     )
     write_reports([listing, *exs], tmp_path, json=True, styles=("session",))
     expected = [round(100 * 49_315 / 100_000, 2), 49.5]  # ÷ 100k, not the table's 200k
@@ -125,6 +138,14 @@ def test_demo_session_gets_context_for_every_api(tmp_path: Path) -> None:
     rows = _context_rows(tmp_path)
     windows = {r["call"]: r["context_window"] for r in rows}
     # Anthropic (claude-sonnet-4-5), OpenAI Responses (gpt-5-codex), Chat (gpt-4o-mini), Gemini 2.5.
-    assert windows == {"01": 200_000, "02": 200_000, "03": 200_000, "04": 200_000, "05": 400_000, "06": 128_000, "07": 1_048_576}
+    assert windows == {
+        "01": 200_000,
+        "02": 200_000,
+        "03": 200_000,
+        "04": 200_000,
+        "05": 400_000,
+        "06": 128_000,
+        "07": 1_048_576,
+    }
     assert next(r for r in rows if r["call"] == "05")["context_pct"] == 1.28  # 5,120 / 400,000
     assert next(r for r in rows if r["call"] == "03")["context_pct"] is None  # HTTP 429: no usage

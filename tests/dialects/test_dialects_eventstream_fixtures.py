@@ -369,7 +369,9 @@ def _kiro_text_events(pieces: list[str]) -> CallAnalysis:
 
 
 def test_kiro_thinking_in_text_split_at_every_position() -> None:
-    full = "<thinking>The user wants a list.\nUse ls.</thinking>\n\nHere is the listing:\n<thinking> is a tag."
+    full = (
+        "<thinking>The user wants a list.\nUse ls.</thinking>\n\nHere is the listing:\n<thinking> is a tag."
+    )
     for cut in range(1, len(full)):
         for cut2 in (cut + 1, cut + 7):
             pieces = [full[:cut], full[cut:cut2], full[cut2:]]
@@ -389,7 +391,11 @@ def test_kiro_thinking_in_text_forms() -> None:
 
     assert split_thinking_in_text("Hello <thinking>no</thinking>") is None
     assert split_thinking_in_text("") is None
-    assert split_thinking_in_text("  \n<thinking>a</thinking><thinking>b</thinking> ok") == ("a\nb", "ok", True)
+    assert split_thinking_in_text("  \n<thinking>a</thinking><thinking>b</thinking> ok") == (
+        "a\nb",
+        "ok",
+        True,
+    )
     assert split_thinking_in_text("<thinking>cut off") == ("cut off", "", False)
     assert split_thinking_in_text("<thinking></thinking>") == ("", "", True)
     # Unclosed (stream cut, or output limit while thinking): all of it is reasoning, flagged.

@@ -23,8 +23,8 @@ from fastcap.reports import write_reports
 from fastcap.writers import write_cbor, write_jsonl
 from helpers import DATA as TEST_DATA
 from helpers import DEMO
-from helpers.mitmlog_logs import BINARY, synth_v11
 from helpers.addon_context import addon_context
+from helpers.mitmlog_logs import BINARY, synth_v11
 
 DATA = TEST_DATA / "mitmproxy"
 PATHS = ["/json", "/sse", "/es", "/big", "/bin", "/empty"]
@@ -55,7 +55,9 @@ def test_mitmlog_without_bodies(name: str) -> None:
 
 
 def test_mitmlog_streamed_bodies() -> None:
-    assert set(_fid(read_mitmlog(DATA / "mitmdump_live_stream_large_bodies.txt")).values()) == {("missing", "missing")}
+    assert set(_fid(read_mitmlog(DATA / "mitmdump_live_stream_large_bodies.txt")).values()) == {
+        ("missing", "missing")
+    }
     stored = _fid(read_mitmlog(DATA / "mitmdump_live_stream_store_streamed_bodies.txt"))
     assert stored == {"/sse": ("json_value", "from_text_log"), "/json": ("json_value", "json_value")}
 
@@ -67,7 +69,10 @@ def test_mitmlog_11_hexdump_cut_off_and_missing(tmp_path: Path) -> None:
     assert (a.request_body_fidelity, a.response_body_fidelity) == ("recovered_from_text", "decoded_from_hex")
     assert a.response_body == BINARY
     assert (b.request_body_fidelity, b.response_body_fidelity) == ("truncated", "missing")  # 512 of the lines
-    assert (c.request_body_fidelity, c.response_body_fidelity) == ("complete", "missing")  # error, no response
+    assert (c.request_body_fidelity, c.response_body_fidelity) == (
+        "complete",
+        "missing",
+    )  # error, no response
 
 
 def test_mitmlog_from_the_real_mitmproxy11_dumper() -> None:
@@ -133,14 +138,20 @@ def test_har_bodies(tmp_path: Path) -> None:
 
 def test_jsonl_bodies() -> None:
     def rec(body: object, ext: dict[str, object] | None = None, response: bool = True) -> Exchange:
-        r: dict[str, object] = {"timestamp": 1.0, "request": {"method": "POST", "url": "https://x/", "body": body}}
+        r: dict[str, object] = {
+            "timestamp": 1.0,
+            "request": {"method": "POST", "url": "https://x/", "body": body},
+        }
         if response:
             r["response"] = {"status_code": 200, "headers": {}, "body": body}
         if ext:
             r["fastcap"] = ext
         return exchange_from_record(0, r)
 
-    assert (rec({"a": 1}).request_body_fidelity, rec({"a": 1}).response_body_fidelity) == ("json_value", "json_value")
+    assert (rec({"a": 1}).request_body_fidelity, rec({"a": 1}).response_body_fidelity) == (
+        "json_value",
+        "json_value",
+    )
     assert rec("data: x\n\n").response_body_fidelity == "complete"  # valid UTF-8 text: exact bytes
     assert rec("bad \ufffd bytes").response_body_fidelity == "recovered_from_text"
     assert rec(None).response_body_fidelity == "complete"  # null: an empty body
@@ -148,7 +159,10 @@ def test_jsonl_bodies() -> None:
     exact = {"response_body_b64": base64.b64encode(b"\x00\x01").decode()}
     assert rec("x", exact).response_body_fidelity == "complete"
     declared = {"response_body_fidelity": "truncated", "request_body_fidelity": "from_text_log"}
-    assert (rec("x", declared).request_body_fidelity, rec("x", declared).response_body_fidelity) == ("from_text_log", "truncated")
+    assert (rec("x", declared).request_body_fidelity, rec("x", declared).response_body_fidelity) == (
+        "from_text_log",
+        "truncated",
+    )
 
 
 def test_cbor_stream_without_end_is_truncated() -> None:
@@ -173,16 +187,23 @@ def test_fidelity_survives_conversion(tmp_path: Path, suffix: str) -> None:
 
 def test_per_call_report_notes_and_exchanges_tables(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    assert main(["analyze", str(DATA / "mitmdump_live_flow_detail3.txt"), "--out", str(out), "-q", "--parquet"]) == 0
+    assert (
+        main(["analyze", str(DATA / "mitmdump_live_flow_detail3.txt"), "--out", str(out), "-q", "--parquet"])
+        == 0
+    )
     files = sorted(p.name for p in out.glob("0*.md"))
     es = (out / files[2]).read_text()
     assert (
-        "> Body recovered from the mitmdump text log; binary content is lossy. Fidelity: `recovered_from_text`." in es
+        "> Body recovered from the mitmdump text log; binary content is lossy. Fidelity: `recovered_from_text`."
+        in es
     )
     assert "> Events recovered from the mitmdump text log; frame checksums could not be verified." in es
     js = (out / files[0]).read_text()
     request_part = js.split("## Response")[0]
-    assert "> Body is the JSON value the source recorded, not its exact bytes. Fidelity: `json_value`." in request_part
+    assert (
+        "> Body is the JSON value the source recorded, not its exact bytes. Fidelity: `json_value`."
+        in request_part
+    )
     big = (out / files[3]).read_text()
     assert "Fidelity: `from_text_log`" in big and "truncated" not in big  # 12.x printed the whole body
     empty = (out / files[5]).read_text()
@@ -194,7 +215,12 @@ def test_per_call_report_notes_and_exchanges_tables(tmp_path: Path) -> None:
 
     calls = pl.read_parquet(out / "calls.parquet")
     assert calls["response_body_fidelity"].to_list() == [
-        "json_value", "from_text_log", "recovered_from_text", "from_text_log", "recovered_from_text", "complete"
+        "json_value",
+        "from_text_log",
+        "recovered_from_text",
+        "from_text_log",
+        "recovered_from_text",
+        "complete",
     ]
 
 
@@ -203,8 +229,13 @@ def test_truncated_and_missing_notes(tmp_path: Path) -> None:
     p.write_bytes(synth_v11().encode("utf-8"))
     result = write_reports(read_mitmlog(p), tmp_path / "r", styles=("calls", "session"))
     second = (tmp_path / "r" / result.call_files[1].name).read_text()
-    assert "> Body truncated by mitmdump (flow_detail=3 cut-off at 512 lines). Fidelity: `truncated`." in second
-    assert "> Body not in the mitmdump log (streamed and not stored, or flow_detail below 3). Fidelity: `missing`." in second
+    assert (
+        "> Body truncated by mitmdump (flow_detail=3 cut-off at 512 lines). Fidelity: `truncated`." in second
+    )
+    assert (
+        "> Body not in the mitmdump log (streamed and not stored, or flow_detail below 3). Fidelity: `missing`."
+        in second
+    )
     assert "(content missing)" in second
     first = (tmp_path / "r" / result.call_files[0].name).read_text()
     assert "> Body decoded from the mitmdump hex dump (exact bytes). Fidelity: `decoded_from_hex`." in first
@@ -237,7 +268,9 @@ def test_capture_addon_max_body_marks_bodies_truncated(tmp_path: Path) -> None:
         addon.response(streamed)
         whole = tflow.tflow()
         addon.request(whole)
-        whole.response = Response.make(200, b'{"a":"' + b"y" * 40 + b'"}', {"content-type": "application/json"})
+        whole.response = Response.make(
+            200, b'{"a":"' + b"y" * 40 + b'"}', {"content-type": "application/json"}
+        )
         addon.responseheaders(whole)
         addon.response(whole)
         small = tflow.tflow()

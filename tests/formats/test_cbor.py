@@ -21,9 +21,9 @@ from fastcap.capture_file import (
     read_capture,
     read_cbor,
 )
+from helpers import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from helpers import DATA
 
 SAMPLE = DATA / "cbor" / "sample_v2_generated.cbor"
 
@@ -39,7 +39,13 @@ def cbor2_items(data: bytes) -> list[object]:
 
 
 def sample_value(kind: str, i: int) -> object:
-    return {"text": f"v{i}", "int": 1000 + i, "float": 1.5 + i, "flag": True, "json": {"k": i, "nested": [1, None]}}[kind]
+    return {
+        "text": f"v{i}",
+        "int": 1000 + i,
+        "float": 1.5 + i,
+        "flag": True,
+        "json": {"k": i, "nested": [1, None]},
+    }[kind]
 
 
 def test_sample_fixture_reads_and_matches_cbor2() -> None:
@@ -53,9 +59,7 @@ def test_sample_fixture_reads_and_matches_cbor2() -> None:
         assert row["data"] == data
         assert row["ts"] == item["ts"] and row["dir"] == item["dir"] and row["seq"] == item["seq"]
         assert expand_meta(row) == {
-            long: v
-            for compact, long, _ in META_KEYS
-            if (v := item.get("meta", {}).get(compact)) is not None
+            long: v for compact, long, _ in META_KEYS if (v := item.get("meta", {}).get(compact)) is not None
         }
     assert df["ttfb_ms"][2] == 400.0 and df["total_bytes"][4] == 352
 
@@ -63,9 +67,15 @@ def test_sample_fixture_reads_and_matches_cbor2() -> None:
 def test_sample_reencodes_byte_identical() -> None:
     cap = Capture(SAMPLE)
     header = cap.header
-    out = bytearray(_native.encode_capture_header(header["session_id"], header["created_at"], header["metadata"]))
+    out = bytearray(
+        _native.encode_capture_header(header["session_id"], header["created_at"], header["metadata"])
+    )
     for row in cap.entries.iter_rows(named=True):
-        meta = {compact: row[long] for compact, long, kind in META_KEYS if kind != "json" and row[long] is not None}
+        meta = {
+            compact: row[long]
+            for compact, long, kind in META_KEYS
+            if kind != "json" and row[long] is not None
+        }
         out += _native.encode_capture_entry(row["ts"], row["dir"], row["seq"], row["data"], meta)
     assert bytes(out) == SAMPLE.read_bytes()
 
@@ -112,7 +122,12 @@ def test_zlib_rule_and_lazy_decompression(tmp_path: Path) -> None:
             st.binary(max_size=600),
             st.dictionaries(
                 st.sampled_from(["sid", "rid", "be", "ci", "sc", "ttfb", "ss", "url", "cu"]),
-                st.one_of(st.text(max_size=20), st.integers(0, 10**6), st.floats(allow_nan=False, allow_infinity=False), st.just(True)),
+                st.one_of(
+                    st.text(max_size=20),
+                    st.integers(0, 10**6),
+                    st.floats(allow_nan=False, allow_infinity=False),
+                    st.just(True),
+                ),
                 max_size=5,
             ),
         ),
@@ -191,7 +206,8 @@ def test_missing_file_is_file_not_found(tmp_path: Path) -> None:
 
 def test_iter_cbor_streams_batches(tmp_path: Path) -> None:
     blob = _native.encode_capture_header("s", 1.0) + b"".join(
-        _native.encode_capture_entry(float(i), 3, i, b"chunk %d" % i, {"rid": f"r{i % 7}", "ci": i}) for i in range(1000)
+        _native.encode_capture_entry(float(i), 3, i, b"chunk %d" % i, {"rid": f"r{i % 7}", "ci": i})
+        for i in range(1000)
     )
     path = tmp_path / "many.cbor"
     path.write_bytes(blob)
@@ -201,7 +217,11 @@ def test_iter_cbor_streams_batches(tmp_path: Path) -> None:
 
 
 def test_non_map_item_is_skipped_with_schema_warning(tmp_path: Path) -> None:
-    blob = _native.encode_capture_header("s", 1.0) + cbor2.dumps([1, 2]) + _native.encode_capture_entry(1.0, 2, 0, b"x")
+    blob = (
+        _native.encode_capture_header("s", 1.0)
+        + cbor2.dumps([1, 2])
+        + _native.encode_capture_entry(1.0, 2, 0, b"x")
+    )
     path = tmp_path / "s.cbor"
     path.write_bytes(blob)
     with pytest.warns(CaptureWarning, match="expected an entry map"):

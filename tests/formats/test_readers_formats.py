@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from fastcap import _native

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import ast
 import io
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
+import helpers
 import polars as pl
 import pytest
 from fastcap import MitmLogError, _native
 from fastcap.readers.mitmlog import log_info, read_mitmlog, read_mitmlog_text
+from helpers.addon_context import addon_context
+from helpers.mitmlog_logs import BINARY, synth_v11
 
 from benches.baselines import mitmlog_py
 from benches.bench_mitmlog import generate
-from helpers.mitmlog_logs import BINARY, hexdump, synth_v11, v11_body
-
-import helpers
-from helpers.addon_context import addon_context
 
 DATA = helpers.DATA / "mitmproxy"
 PATHS = ["/json", "/sse", "/es", "/big", "/bin", "/empty"]

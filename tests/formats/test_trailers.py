@@ -14,10 +14,10 @@ from fastcap.capture.core import Capture
 from fastcap.cli import main
 from fastcap.readers import read_exchanges
 from fastcap.reports import write_reports
+from helpers.addon_context import addon_context
 from mitmproxy import io as mio
 from mitmproxy.http import Headers, Response
 from mitmproxy.test import tflow
-from helpers.addon_context import addon_context
 
 SECRET = "tr41ler-s3cret-value"
 RESP_TRAILERS = [("grpc-status", "0"), ("x-checksum", "sha256=abc123"), ("x-upstream-token", SECRET)]
@@ -68,7 +68,10 @@ def test_per_call_report_shows_trailers_redacted(mitm_file: Path, tmp_path: Path
         "### Response Trailers\n\n```\ngrpc-status: 0\nx-checksum: sha256=abc123\nx-upstream-token: [REDACTED]\n```\n"
         in response_part
     )
-    assert "### Request Trailers\n\n```\nx-request-digest: crc32c=1a2b\n```\n" in first.split("\n## Response\n")[0]
+    assert (
+        "### Request Trailers\n\n```\nx-request-digest: crc32c=1a2b\n```\n"
+        in first.split("\n## Response\n")[0]
+    )
     assert SECRET not in first
     assert "Trailers" not in second  # the template is unchanged without trailers
 
@@ -89,7 +92,10 @@ def test_parquet_has_trailer_columns(mitm_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "t.parquet"
     assert main(["convert", str(mitm_file), str(out)]) == 0
     row = pl.read_parquet(out).row(0, named=True)
-    assert [(t["name"], t["value"]) for t in row["response_trailers"]][-1] == ("x-upstream-token", "[REDACTED]")
+    assert [(t["name"], t["value"]) for t in row["response_trailers"]][-1] == (
+        "x-upstream-token",
+        "[REDACTED]",
+    )
 
 
 def _capture(tmp_path: Path, *, stream: bool) -> Path:
@@ -98,7 +104,11 @@ def _capture(tmp_path: Path, *, stream: bool) -> Path:
         tctx.configure(addon, fastcap_out=str(tmp_path), fastcap_session="live", fastcap_format="both")
         f = _flow()
         addon.request(f)
-        headers = {"content-type": "text/event-stream"} if stream else {"content-type": "application/json", "content-length": "2"}
+        headers = (
+            {"content-type": "text/event-stream"}
+            if stream
+            else {"content-type": "application/json", "content-length": "2"}
+        )
         f.response = Response.make(200, b"" if stream else b"{}", headers)
         addon.responseheaders(f)
         if stream:
@@ -122,7 +132,10 @@ def test_live_capture_addon_records_trailers(tmp_path: Path, stream: bool) -> No
     assert line["fastcap"]["response_trailers"] == [list(p) for p in redacted]
     (from_jsonl,) = read_exchanges(tmp_path / "traffic.jsonl")
     assert from_jsonl.response_trailers == redacted and from_jsonl.request_trailers == REQ_TRAILERS
-    assert SECRET.encode() not in cbor.read_bytes() and SECRET.encode() not in (tmp_path / "traffic.jsonl").read_bytes()
+    assert (
+        SECRET.encode() not in cbor.read_bytes()
+        and SECRET.encode() not in (tmp_path / "traffic.jsonl").read_bytes()
+    )
 
 
 def test_mitmdump_log_trailers_are_kept() -> None:

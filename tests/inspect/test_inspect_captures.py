@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastcap.cli import main
-from helpers.golden_capture import write_fastcap, write_golden
 from helpers import DATA
+from helpers.golden_capture import write_fastcap, write_golden
 
 SAMPLE = DATA / "cbor" / "sample_v2_generated.cbor"
 
@@ -43,10 +43,17 @@ def test_fastcap_capture_analyze(fastcap_capture: Path, capsys: pytest.CaptureFi
     assert "  B->P (backend responses, 2 requests):\n    200: 1 (50.0%)\n    529: 1 (50.0%)" in out
 
 
-def test_fastcap_capture_issues_streaming_track(fastcap_capture: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = run(capsys, str(fastcap_capture), "--detect-issues", "--analyze-streaming", "--track-request", "1")
+def test_fastcap_capture_issues_streaming_track(
+    fastcap_capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, _ = run(
+        capsys, str(fastcap_capture), "--detect-issues", "--analyze-streaming", "--track-request", "1"
+    )
     assert rc == 0
-    assert "BACKEND ERROR (1 occurrences):\n  [!!!] Entry [9]: HTTP 529 from anthropic (request f2): Overloaded" in out
+    assert (
+        "BACKEND ERROR (1 occurrences):\n  [!!!] Entry [9]: HTTP 529 from anthropic (request f2): Overloaded"
+        in out
+    )
     assert "MISSING RESPONSE" not in out
     assert "--- Stream #1 (Entry [0]) ---\n  Time to First Token: 0.800s" in out
     assert "  Chunks: 4\n" in out
@@ -79,7 +86,9 @@ def test_fastcap_capture_missing_response(tmp_path: Path, capsys: pytest.Capture
 def test_shared_sample_fixture(capsys: pytest.CaptureFixture[str]) -> None:
     if not SAMPLE.exists():
         pytest.skip("shared fixture not present")
-    rc, out, err = run(capsys, str(SAMPLE), "--analyze", "--analyze-streaming", "--detect-issues", "--status-summary")
+    rc, out, err = run(
+        capsys, str(SAMPLE), "--analyze", "--analyze-streaming", "--detect-issues", "--status-summary"
+    )
     assert rc == 0 and err == ""
     assert "Session ID: proxy-20240101\nCreated At: 1700000000.5\nTotal Entries: 6\n" in out
     assert "Total Bytes: 447\n" in out  # 96 + 51 + 300

@@ -43,8 +43,10 @@ def test_round_trip_every_entry(golden: Path, capsys: pytest.CaptureFixture[str]
     for entry, row in zip(doc["entries"], rows, strict=True):
         assert entry["seq"] == row["seq"]
         assert entry["timestamp"] == row["ts"]
-        assert entry["direction"] == ("CLIENT_TO_PROXY", "PROXY_TO_CLIENT", "PROXY_TO_BACKEND",
-                                      "BACKEND_TO_PROXY")[row["dir"]]
+        assert (
+            entry["direction"]
+            == ("CLIENT_TO_PROXY", "PROXY_TO_CLIENT", "PROXY_TO_BACKEND", "BACKEND_TO_PROXY")[row["dir"]]
+        )
         assert entry["data_length"] == row["data_len"]
         assert payload(entry) == row["data"]
         assert entry["metadata"] == expand_meta(row)
@@ -110,7 +112,9 @@ def test_binary_payload_is_base64(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize("binary_neighbour", [False, True])
-def test_json_body_fields_redacted(tmp_path: Path, capsys: pytest.CaptureFixture[str], binary_neighbour: bool) -> None:
+def test_json_body_fields_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], binary_neighbour: bool
+) -> None:
     entries = golden_entries()[:2]
     ts, d, seq, _, meta = entries[0]
     entries[0] = (ts, d, seq, b'{"model":"m","API_KEY":"sk-secret-123"}', meta)

@@ -44,9 +44,14 @@ def test_range_matches_reference_layout(golden: Path, capsys: pytest.CaptureFixt
     assert rc == 0
     text = listing(out)
     assert text.startswith("Showing entries [2] to [4]\n\n")
-    assert ("[2] B->P | 0 bytes | ts=2023-11-14 22:13:20.400000 | backend=openai | session=a=sess-1 | "
-            "stream_start\n") in text
-    assert "[3] P->C | 0 bytes | ts=2023-11-14 22:13:20.401000 | backend=openai | session=a=sess-1 | stream_start" in text
+    assert (
+        "[2] B->P | 0 bytes | ts=2023-11-14 22:13:20.400000 | backend=openai | session=a=sess-1 | "
+        "stream_start\n"
+    ) in text
+    assert (
+        "[3] P->C | 0 bytes | ts=2023-11-14 22:13:20.401000 | backend=openai | session=a=sess-1 | stream_start"
+        in text
+    )
     assert "[4] B->P | 118 bytes | ts=2023-11-14 22:13:20.450000 | session=a=sess-1\n    data: {" in text
     assert '"content":"Hel"}}]}' in text
     assert shown_seqs(out) == [2, 3, 4]
@@ -92,7 +97,9 @@ def test_direction_filter(golden: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert shown_seqs(out) == [2, 4, 6, 8, 10, 13]
 
 
-def test_search_is_case_insensitive_on_raw_bytes_and_meta(golden: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_is_case_insensitive_on_raw_bytes_and_meta(
+    golden: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, out, _ = run(capsys, str(golden), "--search", "RATE LIMIT REACHED")
     assert shown_seqs(out) == [13, 14]
     _, out, _ = run(capsys, str(golden), "--search", "done_sentinel")  # metadata only
@@ -108,7 +115,7 @@ def test_search_non_ascii(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     _, out, _ = run(capsys, str(path), "--search", "GRÜSSE".replace("SS", "ß").lower())
     assert shown_seqs(out) == [0]
     # displayed as text, not \\uNNNN escapes
-    assert 'Grüße aus Köln' in listing(out)
+    assert "Grüße aus Köln" in listing(out)
 
 
 def test_control_characters_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,7 +143,7 @@ def test_hex_dump(golden: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, str(golden), "--entry", "0", "--hex", "--max-data", "20")
     text = listing(out)
     assert "    Hex Dump:\n" in text
-    assert "      0000  7b 22 6d 6f 64 65 6c 22 3a 22 67 70 74 2d 34 6f   |{\"model\":\"gpt-4o|\n" in text
+    assert '      0000  7b 22 6d 6f 64 65 6c 22 3a 22 67 70 74 2d 34 6f   |{"model":"gpt-4o|\n' in text
     assert "      0010  2d 6d 69 6e                                       |-min|\n" in text
     assert "    ... (61 more bytes)" in text
 
@@ -201,7 +208,10 @@ def test_parse_time_forms() -> None:
     assert parse_time("0", utc) == 0.0
     assert parse_time("2024-01-15", utc) == dt.datetime(2024, 1, 15, tzinfo=dt.UTC).timestamp()
     assert parse_time("2024-01-15T10:00:00Z", utc) == dt.datetime(2024, 1, 15, 10, tzinfo=dt.UTC).timestamp()
-    assert parse_time("2024-01-15T12:00:00+02:00", utc) == dt.datetime(2024, 1, 15, 10, tzinfo=dt.UTC).timestamp()
+    assert (
+        parse_time("2024-01-15T12:00:00+02:00", utc)
+        == dt.datetime(2024, 1, 15, 10, tzinfo=dt.UTC).timestamp()
+    )
     assert parse_time("10:30", utc, day_of=T0) == dt.datetime(2023, 11, 14, 10, 30, tzinfo=dt.UTC).timestamp()
     berlin = parse_zone("Europe/Berlin")
     assert parse_time("2024-01-15 11:00", berlin) == dt.datetime(2024, 1, 15, 10, tzinfo=dt.UTC).timestamp()

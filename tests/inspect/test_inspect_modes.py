@@ -70,8 +70,14 @@ def test_detect_issues_slow_gap_and_rate_limit(golden: Path, capsys: pytest.Capt
     rc, out, _ = run(capsys, str(golden), "--detect-issues")
     assert rc == 0
     text = section(out, "ISSUES DETECTED")
-    assert "SLOW RESPONSE (1 occurrences):\n  [ ! ] Entry [11]: Long gap: 15.1s between entries [10] and [11]" in text
-    assert "RATE LIMIT (1 occurrences):\n  [ ! ] Entry [13]: HTTP 429 from openai (request req-2), retry after 2s" in text
+    assert (
+        "SLOW RESPONSE (1 occurrences):\n  [ ! ] Entry [11]: Long gap: 15.1s between entries [10] and [11]"
+        in text
+    )
+    assert (
+        "RATE LIMIT (1 occurrences):\n  [ ! ] Entry [13]: HTTP 429 from openai (request req-2), retry after 2s"
+        in text
+    )
     assert "Rate limit reached" in text
     # deterministic order: by time, types in first-seen order
     assert text.index("SLOW RESPONSE") < text.index("RATE LIMIT")
@@ -128,8 +134,17 @@ def test_analyze_content_and_timing(golden: Path, capsys: pytest.CaptureFixture[
 
 
 def test_backend_filter_keeps_stream_chunks(golden: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, err = run(capsys, str(golden), "--backend", "openai", "--analyze", "--analyze-streaming",
-                       "--timeline", "--entries", "20")
+    rc, out, err = run(
+        capsys,
+        str(golden),
+        "--backend",
+        "openai",
+        "--analyze",
+        "--analyze-streaming",
+        "--timeline",
+        "--entries",
+        "20",
+    )
     assert rc == 0 and "not found" not in err
     assert "(Filtered to backend: openai)" in out
     analyze = section(out, "REQUEST/RESPONSE ANALYSIS")
@@ -162,7 +177,10 @@ def test_backend_client_is_the_client_leg(golden: Path, capsys: pytest.CaptureFi
 def test_list_backends(golden: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, str(golden), "--list-backends")
     assert rc == 0
-    assert out == f"\n{RULE}\nAVAILABLE BACKENDS\n{RULE}\n  openai: 13 entries, 2 requests\n  client: 2 entries\n"
+    assert (
+        out
+        == f"\n{RULE}\nAVAILABLE BACKENDS\n{RULE}\n  openai: 13 entries, 2 requests\n  client: 2 entries\n"
+    )
 
 
 def test_timeline_gaps_and_slow_marker(golden: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,7 +220,10 @@ def test_track_request(golden: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert rc == 0
     text = section(out, "REQUEST FLOW TRACKING - Request #1")
     assert "Request initiated at entry [1]\nModel: gpt-4o-mini\nRequest size: 81 bytes\n" in text
-    assert "Flow timeline:\n  [C->P] [0] 81 bytes (t=-0.010s)\n  [START] [1] P->B  Forwarded to backend (t=0.000s)\n" in text
+    assert (
+        "Flow timeline:\n  [C->P] [0] 81 bytes (t=-0.010s)\n  [START] [1] P->B  Forwarded to backend (t=0.000s)\n"
+        in text
+    )
     assert "  [B->P] [2] Stream start (HTTP 200) (t=0.390s)" in text
     assert "  [P->C] [3] Forwarded to client (t=0.391s)" in text
     assert "  [B->P] [4] Content chunk (t=0.440s)" in text
@@ -249,10 +270,30 @@ def test_b2bua_pairs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_sections_in_reference_order(golden: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = run(capsys, str(golden), "--analyze", "--entries", "1", "--analyze-streaming", "--track-request",
-                     "1", "--b2bua", "--group-by-session", "--detect-issues", "--timeline")
+    rc, out, _ = run(
+        capsys,
+        str(golden),
+        "--analyze",
+        "--entries",
+        "1",
+        "--analyze-streaming",
+        "--track-request",
+        "1",
+        "--b2bua",
+        "--group-by-session",
+        "--detect-issues",
+        "--timeline",
+    )
     assert rc == 0
-    titles = ["TIMELINE VIEW", "ISSUES DETECTED", "ENTRIES GROUPED BY SESSION", "B2BUA LEG CORRELATION",
-              "REQUEST FLOW TRACKING", "STREAMING PERFORMANCE ANALYSIS", "ENTRIES\n", "REQUEST/RESPONSE ANALYSIS"]
+    titles = [
+        "TIMELINE VIEW",
+        "ISSUES DETECTED",
+        "ENTRIES GROUPED BY SESSION",
+        "B2BUA LEG CORRELATION",
+        "REQUEST FLOW TRACKING",
+        "STREAMING PERFORMANCE ANALYSIS",
+        "ENTRIES\n",
+        "REQUEST/RESPONSE ANALYSIS",
+    ]
     positions = [out.index(f"{RULE}\n{t}") for t in titles]
     assert positions == sorted(positions)

@@ -9,7 +9,17 @@ from pathlib import Path
 
 from helpers import REPO_ROOT
 
-CHECKED = ["python", "rust", "benches", "tests", "examples", ".ci", "Makefile", "pyproject.toml", "Cargo.toml"]
+CHECKED = [
+    "python",
+    "rust",
+    "benches",
+    "tests",
+    "examples",
+    ".ci",
+    "Makefile",
+    "pyproject.toml",
+    "Cargo.toml",
+]
 # Written in pieces so that this file does not match itself.
 _SIBLING = r"\.\./" + "shared"
 _MACHINE = r"(?<![.\w])/(?:work|home|root|Users|mnt)/"

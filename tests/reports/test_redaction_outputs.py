@@ -27,25 +27,56 @@ SECRETS = [PASTED, PRINTED_ID, HEADER_VALUE, REPEATED, TOOL_ARG, ECHOED, BEARER]
 
 
 def _leaky_session() -> list[Exchange]:
-    user = {"role": "user", "content": [{"type": "text", "text": f"Here is my key {PASTED}, please set it up."}]}
-    ex1 = anthropic_turn(0, [user], text=f"I'll export it as {REPEATED} in your shell.",
-                         tool=("toolu_01", "Bash", {"command": f"export GITHUB_TOKEN={TOOL_ARG}"}),
-                         usage_start={"input_tokens": 10, "output_tokens": 1}, usage_end={"output_tokens": 5})
-    result = f"env:\nAWS_ACCESS_KEY_ID={PRINTED_ID}\nx-api-key: {HEADER_VALUE}\nAuthorization: Bearer {BEARER}"
-    messages = [user, {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": result}]}]
-    ex2 = anthropic_turn(1, messages, text="Done.", tool=None,
-                         usage_start={"input_tokens": 20, "output_tokens": 1}, usage_end={"output_tokens": 2})
+    user = {
+        "role": "user",
+        "content": [{"type": "text", "text": f"Here is my key {PASTED}, please set it up."}],
+    }
+    ex1 = anthropic_turn(
+        0,
+        [user],
+        text=f"I'll export it as {REPEATED} in your shell.",
+        tool=("toolu_01", "Bash", {"command": f"export GITHUB_TOKEN={TOOL_ARG}"}),
+        usage_start={"input_tokens": 10, "output_tokens": 1},
+        usage_end={"output_tokens": 5},
+    )
+    result = (
+        f"env:\nAWS_ACCESS_KEY_ID={PRINTED_ID}\nx-api-key: {HEADER_VALUE}\nAuthorization: Bearer {BEARER}"
+    )
+    messages = [
+        user,
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": result}]},
+    ]
+    ex2 = anthropic_turn(
+        1,
+        messages,
+        text="Done.",
+        tool=None,
+        usage_start={"input_tokens": 20, "output_tokens": 1},
+        usage_end={"output_tokens": 2},
+    )
     # Streamed with chunk times, as the capture addon records it.
     for ex in (ex1, ex2):
         body = ex.response_body or b""
         half = len(body) // 2
-        ex.chunks = [Chunk(t=ex.started_at + 0.5, data=body[:half]), Chunk(t=ex.started_at + 0.6, data=body[half:])]
+        ex.chunks = [
+            Chunk(t=ex.started_at + 0.5, data=body[:half]),
+            Chunk(t=ex.started_at + 0.6, data=body[half:]),
+        ]
     ex3 = Exchange(
-        index=2, source="cbor", method="POST", url=f"https://api.openai.com/v1/chat/completions?debug={ECHOED}",
+        index=2,
+        source="cbor",
+        method="POST",
+        url=f"https://api.openai.com/v1/chat/completions?debug={ECHOED}",
         request_headers=[("content-type", "application/json"), ("authorization", f"Bearer {ECHOED}")],
-        request_body=json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).encode(),
-        status=401, reason="Unauthorized", response_headers=[("content-type", "text/plain")],
-        response_body=f"Incorrect API key provided: {ECHOED}".encode(), started_at=T0 + 5, ended_at=T0 + 5.2,
+        request_body=json.dumps(
+            {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        ).encode(),
+        status=401,
+        reason="Unauthorized",
+        response_headers=[("content-type", "text/plain")],
+        response_body=f"Incorrect API key provided: {ECHOED}".encode(),
+        started_at=T0 + 5,
+        ended_at=T0 + 5.2,
     )
     return [ex1, ex2, ex3]
 
@@ -72,7 +103,9 @@ def _content(path: Path) -> str:
     if path.suffix == ".parquet":
         df = pl.read_parquet(path)
         return "\n".join(
-            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for col in df.columns for v in df[col].to_list()
+            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+            for col in df.columns
+            for v in df[col].to_list()
         )
     return path.read_bytes().decode("utf-8", "replace")
 
@@ -88,9 +121,14 @@ def test_report_scrubs_free_text_and_the_leak_scan_passes(leaky_capture: Path, t
     out = tmp_path / "report"
     assert main(["report", str(leaky_capture), "--out", str(out), "--json"]) == 0
     files = sorted(out.iterdir())
-    assert {"01_Messages.md", "02_Messages.md", "03_ChatCompletions.md", "report.md", "analysis_report.md", "report.json"} <= {
-        f.name for f in files
-    }
+    assert {
+        "01_Messages.md",
+        "02_Messages.md",
+        "03_ChatCompletions.md",
+        "report.md",
+        "analysis_report.md",
+        "report.json",
+    } <= {f.name for f in files}
     _assert_clean(files)
     assert scan_paths(files) == []
     first = (out / "01_Messages.md").read_text()
@@ -125,7 +163,9 @@ def test_no_redact_still_keeps_raw_values(leaky_capture: Path, tmp_path: Path) -
     assert PASTED in (report / "01_Messages.md").read_text()
 
 
-def test_analyze_outputs_are_clean(leaky_capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_outputs_are_clean(
+    leaky_capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "analysis"
     assert main(["analyze", str(leaky_capture), "--out", str(out), "--json", "--parquet", "-q"]) == 0
     _assert_clean(sorted(out.iterdir()))

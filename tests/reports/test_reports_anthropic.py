@@ -22,7 +22,12 @@ def out(tmp_path: Path) -> Path:
 
 
 def _dissect(source: str = "/captures/claude.cbor") -> str:
-    ctx = ReportContext(calls=build_calls(anthropic_session()), redactor=get_redactor(True), out_dir=Path("/tmp"), source=source)
+    ctx = ReportContext(
+        calls=build_calls(anthropic_session()),
+        redactor=get_redactor(True),
+        out_dir=Path("/tmp"),
+        source=source,
+    )
     return render_dissect(ctx, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 
 
@@ -36,7 +41,10 @@ def test_dissect_header_block() -> None:
         "**Capture duration:** 20.0s\n"
         "**Total request payload:** "
     )
-    assert "## Endpoints\n\n| Endpoint | Methods | Count |\n|----------|---------|-------|\n| `/v1/messages` | POST | 2 |\n" in text
+    assert (
+        "## Endpoints\n\n| Endpoint | Methods | Count |\n|----------|---------|-------|\n| `/v1/messages` | POST | 2 |\n"
+        in text
+    )
     assert "## Response Status Codes\n\n| Status | Count |\n|--------|-------|\n| 200 | 2 |\n" in text
     assert "| `messages[].role` | string | 2 |" in text
     assert "## Response Payload Structure" not in text  # SSE-only responses contribute nothing
@@ -48,7 +56,10 @@ def test_dissect_request_body_renderer() -> None:
         "**Model:** `claude-sonnet-4-5` | **stream:** `True` | **max_tokens:** `32000` | **thinking:** `enabled (budget 16000)`"
         in text
     )
-    assert f"<details>\n<summary><b>System Instructions</b> ({len(SYSTEM)} chars)</summary>\n\n```\n{SYSTEM}\n```\n</details>" in text
+    assert (
+        f"<details>\n<summary><b>System Instructions</b> ({len(SYSTEM)} chars)</summary>\n\n```\n{SYSTEM}\n```\n</details>"
+        in text
+    )
     assert f"| 0 | user | text | {USER_1} |" in text
     joined = "Here is the test: ```python assert parse('a') == 1 ``` Let me read the source. tool_use Read"
     assert f"| 1 | assistant | text+tool_use | {joined[:80]}... |" in text  # first 80 chars + "..."
@@ -58,9 +69,12 @@ def test_dissect_request_body_renderer() -> None:
 
 def test_dissect_response_body_renderer() -> None:
     text = _dissect()
-    assert re.search(r"\*\*SSE Stream\*\* \([\d,]+ bytes, 13 events\)\n\n\| Event Type \| Count \|\n\|------------\|-------\|\n\| `content_block_delta` \| 4 \|", text)
+    assert re.search(
+        r"\*\*SSE Stream\*\* \([\d,]+ bytes, 13 events\)\n\n\| Event Type \| Count \|\n\|------------\|-------\|\n\| `content_block_delta` \| 4 \|",
+        text,
+    )
     assert f"<summary><b>Thinking</b> ({len(THINKING)} chars)</summary>" in text
-    assert "- `Read` (call_id: `toolu_01ABC`)\n  ```\n  {\"file_path\": \"/repo/test_parse.py\"}\n  ```" in text
+    assert '- `Read` (call_id: `toolu_01ABC`)\n  ```\n  {"file_path": "/repo/test_parse.py"}\n  ```' in text
     assert "**Usage:** 49,315 input | 412 output | 49,727 total (48,112 cached)" in text
     assert "**Usage:** 49,500 input | 90 output | 49,590 total (49,000 cached, 200 cache write)" in text
     assert text.count("\n---\n") == 2
@@ -69,16 +83,29 @@ def test_dissect_response_body_renderer() -> None:
 def test_fences_around_text_containing_fences(out: Path) -> None:
     for name in ("01_Messages.md", "analysis_report.md"):
         text = (out / name).read_text()
-        assert "````\nHere is the test:\n```python\nassert parse('a') == 1\n```\nLet me read the source.\n````" in text
+        assert (
+            "````\nHere is the test:\n```python\nassert parse('a') == 1\n```\nLet me read the source.\n````"
+            in text
+        )
 
 
 def test_per_call_sse_section(out: Path) -> None:
     text = (out / "01_Messages.md").read_text()
-    assert "Content-Type: `text/event-stream`\n\n**Events:**\n\n| #   | Event Type | Summary |\n| --- | ---------- | ------- |\n" in text
-    assert re.search(r"^\| 1 \| message_start \| model claude-sonnet-4-5, input [\d,]+ \(\+[\d,]+ cache read\) \|$", text, re.M)
+    assert (
+        "Content-Type: `text/event-stream`\n\n**Events:**\n\n| #   | Event Type | Summary |\n| --- | ---------- | ------- |\n"
+        in text
+    )
+    assert re.search(
+        r"^\| 1 \| message_start \| model claude-sonnet-4-5, input [\d,]+ \(\+[\d,]+ cache read\) \|$",
+        text,
+        re.M,
+    )
     assert f"**Full reasoning text:**\n\n```\n{THINKING}\n```" in text
     assert "signature [present]" in text and "EqQBCgIYAhIM" not in text
-    assert '"id": "toolu_01ABC",\n    "name": "Read",\n    "input": {\n      "file_path": "/repo/test_parse.py"' in text
+    assert (
+        '"id": "toolu_01ABC",\n    "name": "Read",\n    "input": {\n      "file_path": "/repo/test_parse.py"'
+        in text
+    )
     assert "**Usage:** 49,315 input | 412 output | 49,727 total (48,112 cached)" in text
     assert "x-api-key: [REDACTED]" in text and ANTHROPIC_KEY not in text
 
@@ -87,7 +114,10 @@ def test_session_report_for_anthropic(out: Path) -> None:
     text = (out / "report.md").read_text()
     assert "| Agent | Claude Code (claude-cli/2.0.14 (external, cli)) |" in text
     assert "| SDK | js SDK 0.60.0 |" in text
-    assert "1. **API key header** (`x-api-key: <key>`): Anthropic API — Anthropic API key (`sk-ant-api…`)" in text
+    assert (
+        "1. **API key header** (`x-api-key: <key>`): Anthropic API — Anthropic API key (`sk-ant-api…`)"
+        in text
+    )
     # Context % from the built-in window of claude-sonnet-4-5 (200k): prompt = input + cache read + write.
     assert (
         "1. User message sent\n   └── Messages #1 (history 1, tools: Read, context 24.66%)\n\n"

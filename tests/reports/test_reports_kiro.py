@@ -26,7 +26,9 @@ APIS = [
 def _write(tmp_path: Path, cas: list[CallAnalysis], **kw: object) -> Path:
     out = tmp_path / "20251121_054732"
     by_id = {id(c.exchange): c for c in cas}
-    write_reports([c.exchange for c in cas], out, analyzer=lambda ex: by_id[id(ex)], state=STATE, json=True, **kw)  # type: ignore[arg-type]
+    write_reports(
+        [c.exchange for c in cas], out, analyzer=lambda ex: by_id[id(ex)], state=STATE, json=True, **kw
+    )  # type: ignore[arg-type]
     return out
 
 
@@ -38,11 +40,20 @@ def out(tmp_path: Path) -> Path:
 def test_per_call_files_named_and_titled(out: Path) -> None:
     names = sorted(p.name for p in out.glob("[0-9][0-9]_*.md"))
     assert names == [
-        "01_ClientTelemetryMetrics.md", "02_GetProfile.md", "03_ListAvailableModels.md", "04_GetUsageLimits.md",
-        "05_GenerateAssistantResponse.md", "06_SendTelemetryEvent.md", "07_GenerateAssistantResponse.md",
+        "01_ClientTelemetryMetrics.md",
+        "02_GetProfile.md",
+        "03_ListAvailableModels.md",
+        "04_GetUsageLimits.md",
+        "05_GenerateAssistantResponse.md",
+        "06_SendTelemetryEvent.md",
+        "07_GenerateAssistantResponse.md",
     ]
-    assert (out / "01_ClientTelemetryMetrics.md").read_text().startswith(
-        "# 01. ToolkitTelemetry.ClientTelemetryMetrics\n\n## Request\n\n```\nPOST https://client-telemetry.us-east-1.amazonaws.com/metrics\n```\n\n### Request Headers\n\n```\n"
+    assert (
+        (out / "01_ClientTelemetryMetrics.md")
+        .read_text()
+        .startswith(
+            "# 01. ToolkitTelemetry.ClientTelemetryMetrics\n\n## Request\n\n```\nPOST https://client-telemetry.us-east-1.amazonaws.com/metrics\n```\n\n### Request Headers\n\n```\n"
+        )
     )
 
 
@@ -54,8 +65,13 @@ def test_403_call_file(out: Path) -> None:
 
 def test_eventstream_body_section(out: Path) -> None:
     text = (out / "05_GenerateAssistantResponse.md").read_text()
-    assert "### Response Body\n\nContent-Type: `application/vnd.amazon.eventstream`\n\n**Events:**\n\n" in text
-    assert "| #   | Event Type             | Summary                       |\n| --- | ---------------------- | ----------------------------- |\n" in text
+    assert (
+        "### Response Body\n\nContent-Type: `application/vnd.amazon.eventstream`\n\n**Events:**\n\n" in text
+    )
+    assert (
+        "| #   | Event Type             | Summary                       |\n| --- | ---------------------- | ----------------------------- |\n"
+        in text
+    )
     assert "| 1 | assistantResponseEvent | I'll read the README first. |" in text
     assert "| 4 | toolUseEvent | fs_read: [stop] |" in text
     assert "| 5 | contextUsageEvent | 12.5% |" in text
@@ -63,7 +79,11 @@ def test_eventstream_body_section(out: Path) -> None:
     block = re.search(r"\*\*Tool calls:\*\*\n\n```json\n(.*?)\n```", text, re.S)
     assert block is not None
     assert json.loads(block.group(1)) == [
-        {"toolUseId": "tooluse_1", "name": "fs_read", "input": {"operations": [{"mode": "Line", "path": "/repo/README.md"}]}}
+        {
+            "toolUseId": "tooluse_1",
+            "name": "fs_read",
+            "input": {"operations": [{"mode": "Line", "path": "/repo/README.md"}]},
+        }
     ]
     assert "**Full reasoning text:**" not in text and "**Metering:**" not in text
 
@@ -85,8 +105,14 @@ def test_report_calls_in_order_with_403(out: Path) -> None:
 
 def test_report_environment(out: Path) -> None:
     text = (out / "report.md").read_text()
-    for row in ("| Date | 2025-11-21T05:47:32+00:00 |", "| kiro-cli version | 1.20.0 |", "| AWS SDK | aws-sdk-rust/1.3.9 |",
-                "| OS | os/macos |", "| Model | claude-sonnet-4 |", "| Region | us-east-1 |"):
+    for row in (
+        "| Date | 2025-11-21T05:47:32+00:00 |",
+        "| kiro-cli version | 1.20.0 |",
+        "| AWS SDK | aws-sdk-rust/1.3.9 |",
+        "| OS | os/macos |",
+        "| Model | claude-sonnet-4 |",
+        "| Region | us-east-1 |",
+    ):
         assert row in text
 
 
@@ -141,7 +167,10 @@ def test_report_context_usage_model_info_tools(out: Path) -> None:
 
 def test_timing_never_estimated(out: Path) -> None:
     text = (out / "report.md").read_text()
-    assert "| 05 | AmazonCodeWhispererStreamingService.GenerateAssistantResponse | 05:47:36.000 | 0.420 s | 2.000 s | 0.800 s |" in text
+    assert (
+        "| 05 | AmazonCodeWhispererStreamingService.GenerateAssistantResponse | 05:47:36.000 | 0.420 s | 2.000 s | 0.800 s |"
+        in text
+    )
     assert "| 01 | ToolkitTelemetry.ClientTelemetryMetrics | 05:47:32.000 | — | 0.200 s | — |" in text
 
 

@@ -35,8 +35,19 @@ def test_preview_counts_code_points_after_normalisation() -> None:
 
 @pytest.mark.parametrize(
     ("n", "expected"),
-    [(0, "0b"), (90, "90b"), (117, "117b"), (1023, "1023b"), (1024, "1.0k"), (1331, "1.3k"),
-     (10137, "9.9k"), (102348, "99.9k"), (102400, "100k"), (524288, "512k"), (1048576, "1.0m")],
+    [
+        (0, "0b"),
+        (90, "90b"),
+        (117, "117b"),
+        (1023, "1023b"),
+        (1024, "1.0k"),
+        (1331, "1.3k"),
+        (10137, "9.9k"),
+        (102348, "99.9k"),
+        (102400, "100k"),
+        (524288, "512k"),
+        (1048576, "1.0m"),
+    ],
 )
 def test_size_string(n: int, expected: str) -> None:
     assert size_string(n) == expected

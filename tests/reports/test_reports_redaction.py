@@ -16,36 +16,73 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
 def _oidc_exchange() -> Exchange:
-    req = {"clientId": "abc", "clientSecret": "cs-" + "x" * 30, "grantType": "refresh_token", "refreshToken": REFRESH}
+    req = {
+        "clientId": "abc",
+        "clientSecret": "cs-" + "x" * 30,
+        "grantType": "refresh_token",
+        "refreshToken": REFRESH,
+    }
     resp = {"accessToken": ACCESS, "expiresIn": 3600, "refreshToken": REFRESH, "tokenType": "Bearer"}
     return Exchange(
-        index=0, source="cbor", method="POST", url="https://oidc.us-east-1.amazonaws.com/token",
-        request_headers=[("content-type", "application/json"), ("cookie", "session=abcdef0123456789"),
-                         ("x-goog-api-key", "AIza" + "k" * 35), ("x-custom-token", "tok-123")],
-        request_body=json.dumps(req).encode(), status=200, reason="OK",
+        index=0,
+        source="cbor",
+        method="POST",
+        url="https://oidc.us-east-1.amazonaws.com/token",
+        request_headers=[
+            ("content-type", "application/json"),
+            ("cookie", "session=abcdef0123456789"),
+            ("x-goog-api-key", "AIza" + "k" * 35),
+            ("x-custom-token", "tok-123"),
+        ],
+        request_body=json.dumps(req).encode(),
+        status=200,
+        reason="OK",
         response_headers=[("content-type", "application/json"), ("set-cookie", "id=zzz; HttpOnly")],
-        response_body=json.dumps(resp).encode(), started_at=T0, ended_at=T0 + 0.3,
+        response_body=json.dumps(resp).encode(),
+        started_at=T0,
+        ended_at=T0 + 0.3,
     )
 
 
 def _cognito_exchange() -> Exchange:
-    resp = {"Credentials": {"AccessKeyId": "ASIA" + "Q" * 16, "SecretKey": SECRET_KEY, "SessionToken": "IQoJ" + "s" * 80}}
+    resp = {
+        "Credentials": {
+            "AccessKeyId": "ASIA" + "Q" * 16,
+            "SecretKey": SECRET_KEY,
+            "SessionToken": "IQoJ" + "s" * 80,
+        }
+    }
     return Exchange(
-        index=1, source="cbor", method="POST", url="https://cognito-identity.us-east-1.amazonaws.com/",
-        request_headers=[("x-amz-target", "AWSCognitoIdentityService.GetCredentialsForIdentity"),
-                         ("content-type", "application/x-amz-json-1.1")],
-        request_body=b'{"IdentityId":"us-east-1:1234"}', status=200, reason="OK",
+        index=1,
+        source="cbor",
+        method="POST",
+        url="https://cognito-identity.us-east-1.amazonaws.com/",
+        request_headers=[
+            ("x-amz-target", "AWSCognitoIdentityService.GetCredentialsForIdentity"),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        request_body=b'{"IdentityId":"us-east-1:1234"}',
+        status=200,
+        reason="OK",
         response_headers=[("content-type", "application/x-amz-json-1.1")],
-        response_body=json.dumps(resp).encode(), started_at=T0 + 1, ended_at=T0 + 1.2,
+        response_body=json.dumps(resp).encode(),
+        started_at=T0 + 1,
+        ended_at=T0 + 1.2,
     )
 
 
 def _gemini_key_url() -> Exchange:
     return Exchange(
-        index=2, source="cbor", method="GET",
+        index=2,
+        source="cbor",
+        method="GET",
         url="https://generativelanguage.googleapis.com/v1beta/models?key=AIza" + "u" * 35 + "&pageSize=5",
-        status=200, reason="OK", response_headers=[("content-type", "application/json")], response_body=b'{"models":[]}',
-        started_at=T0 + 2, ended_at=T0 + 2.1,
+        status=200,
+        reason="OK",
+        response_headers=[("content-type", "application/json")],
+        response_body=b'{"models":[]}',
+        started_at=T0 + 2,
+        ended_at=T0 + 2.1,
     )
 
 
@@ -54,10 +91,25 @@ def test_headers_fields_and_query_redacted(tmp_path: Path) -> None:
     result = write_reports([_oidc_exchange(), _cognito_exchange(), _gemini_key_url()], out, json=True)
     assert result.leak_scan == "passed" and result.redacted
     everything = "\n".join(p.read_text() for p in result.files)
-    for secret in (REFRESH, ACCESS, SECRET_KEY, "abcdef0123456789", "tok-123", "IQoJ", "ASIAQQQQ", "AIzakkk", "AIzauuu", "HttpOnly"):
+    for secret in (
+        REFRESH,
+        ACCESS,
+        SECRET_KEY,
+        "abcdef0123456789",
+        "tok-123",
+        "IQoJ",
+        "ASIAQQQQ",
+        "AIzakkk",
+        "AIzauuu",
+        "HttpOnly",
+    ):
         assert secret not in everything, secret
     call1 = (out / "01_CreateToken.md").read_text()
-    assert "cookie: [REDACTED]\n" in call1 and "x-goog-api-key: [REDACTED]\n" in call1 and "x-custom-token: [REDACTED]\n" in call1
+    assert (
+        "cookie: [REDACTED]\n" in call1
+        and "x-goog-api-key: [REDACTED]\n" in call1
+        and "x-custom-token: [REDACTED]\n" in call1
+    )
     assert '"refreshToken": "[REDACTED]"' in call1 and '"accessToken": "[REDACTED]"' in call1
     assert '"grantType": "refresh_token"' in call1 and '"expiresIn": 3600' in call1  # structure kept
     assert '"SecretKey": "[REDACTED]"' in (out / "02_GetCredentialsForIdentity.md").read_text()

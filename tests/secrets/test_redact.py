@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import orjson
-from helpers.fakeupstream import eventstream
 from fastcap.redact import (
     DEFAULT,
     RedactionConfig,
@@ -17,6 +16,7 @@ from fastcap.redact import (
     redact_json,
     redact_url,
 )
+from helpers.fakeupstream import eventstream
 
 KEY = "sk-ant-api03-FAKEFAKEFAKEFAKEFAKEFAKE0000"
 
@@ -34,7 +34,15 @@ def test_headers_exact_and_suffix_rules() -> None:
         ("x-tokens-used", "12"),
     ]
     out = dict(redact_headers(pairs))
-    for name in ("Authorization", "x-api-key", "X-Goog-Api-Key", "x-custom-token", "x-client-secret", "my-api-key", "Cookie"):
+    for name in (
+        "Authorization",
+        "x-api-key",
+        "X-Goog-Api-Key",
+        "x-custom-token",
+        "x-client-secret",
+        "my-api-key",
+        "Cookie",
+    ):
         assert out[name] == "[REDACTED]", name
     assert out["content-type"] == "application/json"
     assert out["x-tokens-used"] == "12"
@@ -60,7 +68,10 @@ def test_url_query_params() -> None:
     assert redact_url(url).endswith("?alt=sse&key=[REDACTED]")
     assert redact_url(url, encode_marker=True).endswith("key=%5BREDACTED%5D")
     assert redact_url("https://x/a?code=42") == "https://x/a?code=42"
-    assert redact_url("https://x/oauth/callback?code=abc&state=s") == "https://x/oauth/callback?code=[REDACTED]&state=s"
+    assert (
+        redact_url("https://x/oauth/callback?code=abc&state=s")
+        == "https://x/oauth/callback?code=[REDACTED]&state=s"
+    )
     same = "https://x/v1/messages?beta=true"
     assert redact_url(same) is same
 
@@ -68,7 +79,11 @@ def test_url_query_params() -> None:
 def test_json_any_depth_keeps_structure() -> None:
     value = {"a": [{"accessToken": "x", "n": 1}], "nested": {"Password": 5, "ok": "v"}, "code": 429}
     out = redact_json(value)
-    assert out == {"a": [{"accessToken": "[REDACTED]", "n": 1}], "nested": {"Password": "[REDACTED]", "ok": "v"}, "code": 429}
+    assert out == {
+        "a": [{"accessToken": "[REDACTED]", "n": 1}],
+        "nested": {"Password": "[REDACTED]", "ok": "v"},
+        "code": 429,
+    }
     assert value["a"][0]["accessToken"] == "x"  # input untouched
     assert redact_json({"code": "abc"}, url="https://oauth2.googleapis.com/token") == {"code": "[REDACTED]"}
 
@@ -76,17 +91,22 @@ def test_json_any_depth_keeps_structure() -> None:
 def test_body_unchanged_is_same_object() -> None:
     body = b'{"model":"claude","messages":[]}'
     assert redact_body(body, "application/json") is body
-    sse = b"event: x\ndata: {\"text\":\"hi\"}\n\n"
+    sse = b'event: x\ndata: {"text":"hi"}\n\n'
     assert redact_body(sse, "text/event-stream") is sse
 
 
 def test_json_form_sse_bodies() -> None:
     out = orjson.loads(redact_body(b'{"refresh_token":"r1","x":1}', "application/json"))
     assert out == {"refresh_token": "[REDACTED]", "x": 1}
-    form = redact_body(b"grant_type=refresh_token&refresh_token=r1&client_secret=s", "application/x-www-form-urlencoded")
+    form = redact_body(
+        b"grant_type=refresh_token&refresh_token=r1&client_secret=s", "application/x-www-form-urlencoded"
+    )
     assert form == b"grant_type=refresh_token&refresh_token=%5BREDACTED%5D&client_secret=%5BREDACTED%5D"
     sse = b'event: t\r\ndata: {"accessToken":"a"}\r\n\r\ndata: [DONE]\r\n\r\n'
-    assert redact_body(sse, "text/event-stream") == b'event: t\r\ndata: {"accessToken":"[REDACTED]"}\r\n\r\ndata: [DONE]\r\n\r\n'
+    assert (
+        redact_body(sse, "text/event-stream")
+        == b'event: t\r\ndata: {"accessToken":"[REDACTED]"}\r\n\r\ndata: [DONE]\r\n\r\n'
+    )
 
 
 def test_eventstream_payloads_reencoded_with_valid_crcs() -> None:

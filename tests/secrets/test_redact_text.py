@@ -37,7 +37,20 @@ YA29 = "ya29." + "a0AfH6SMC" * 3
 GH = "ghp_" + "0123456789abcdefghijABCDEFGHIJ012345"
 JWT = "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0" + ".dozjgNryP4J3jVmNHl0w5N_XgL0n"
 BEARER = "tok_" + "9f8e7d6c5b4a3f2e1d0c"
-ALL_SHAPES = [ANTHROPIC, OAUTH, OPENAI_PROJ, OPENAI_LEGACY, AWS_ID, AWS_TEMP, SESSION, SSO, GOOGLE, YA29, GH, JWT]
+ALL_SHAPES = [
+    ANTHROPIC,
+    OAUTH,
+    OPENAI_PROJ,
+    OPENAI_LEGACY,
+    AWS_ID,
+    AWS_TEMP,
+    SESSION,
+    SSO,
+    GOOGLE,
+    YA29,
+    GH,
+    JWT,
+]
 
 
 def _findings(text: str) -> list[str]:
@@ -65,7 +78,9 @@ def test_scheme_words_and_parameter_names_are_kept() -> None:
     assert redact_text("auth: Basic dXNlcm5hbWU6cGFzc3dvcmQxMjM=") == "auth: Basic [REDACTED]"
     sig = "Signature=" + "ab" * 32
     assert redact_text(f"X-Amz-Date=20250101&{sig}&x=1") == "X-Amz-Date=20250101&Signature=[REDACTED]&x=1"
-    assert redact_text(f"Credential={AWS_ID}/20250101/us-east-1") == "Credential=[REDACTED]/20250101/us-east-1"
+    assert (
+        redact_text(f"Credential={AWS_ID}/20250101/us-east-1") == "Credential=[REDACTED]/20250101/us-east-1"
+    )
 
 
 def test_header_lines_and_inline_key_headers() -> None:
@@ -81,7 +96,10 @@ def test_header_lines_and_inline_key_headers() -> None:
 def test_json_written_inside_text() -> None:
     text = 'Use {"password": "hunter2", "apiKey": 1234, "x-session-token": "abc", "name": "ok"}'
     out = redact_text(text)
-    assert out == 'Use {"password": "[REDACTED]", "apiKey": "[REDACTED]", "x-session-token": "[REDACTED]", "name": "ok"}'
+    assert (
+        out
+        == 'Use {"password": "[REDACTED]", "apiKey": "[REDACTED]", "x-session-token": "[REDACTED]", "name": "ok"}'
+    )
     aws = '{"AccessKeyId": "x", "SecretKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY"}'
     assert "wJalr" not in redact_text(aws) and _findings(redact_text(aws)) == []
 
@@ -128,9 +146,15 @@ def test_unchanged_text_and_the_cheap_precheck() -> None:
 
 
 def test_scan_finds_nothing_after_redaction_of_a_mixed_corpus() -> None:
-    parts = [*ALL_SHAPES, f"Bearer {BEARER}", "x-api-key: abc123def456", '"client_secret": "s3cr3t"',
-             "Signature=" + "0f" * 32, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"]
-    separators = [" ", "\n", "\t", "\r\n", " | ", "\u2028", ", ", "`", "\"", "'"]
+    parts = [
+        *ALL_SHAPES,
+        f"Bearer {BEARER}",
+        "x-api-key: abc123def456",
+        '"client_secret": "s3cr3t"',
+        "Signature=" + "0f" * 32,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+    ]
+    separators = [" ", "\n", "\t", "\r\n", " | ", "\u2028", ", ", "`", '"', "'"]
     corpus = "".join(p + separators[i % len(separators)] for i, p in enumerate(parts * 3))
     assert _findings(corpus)
     assert _findings(redact_text(corpus)) == []
@@ -149,14 +173,22 @@ def test_output_config_scrubs_json_string_values_and_scan_fields() -> None:
     assert out["messages"][0]["content"] == "my key is [REDACTED], use it"
     assert out["metadata"] == {"cookie": "[REDACTED]", "x-request-token": "[REDACTED]", "flag": True}
     # DEFAULT (the capture addon's hot path) stays field-only.
-    assert redact_json(body, DEFAULT)["messages"][0]["content"].endswith("use it") and ANTHROPIC in str(redact_json(body, DEFAULT))
+    assert redact_json(body, DEFAULT)["messages"][0]["content"].endswith("use it") and ANTHROPIC in str(
+        redact_json(body, DEFAULT)
+    )
     assert body["messages"][0]["content"].startswith("my key is sk-ant")  # input not modified
 
 
 def test_output_config_bodies_of_every_kind() -> None:
-    sse = (f'data: {{"delta":{{"text":"{OPENAI_PROJ}"}}}}\n\ndata: plain {ANTHROPIC}\n\ndata: [DONE]\n\n').encode()
+    sse = (
+        f'data: {{"delta":{{"text":"{OPENAI_PROJ}"}}}}\n\ndata: plain {ANTHROPIC}\n\ndata: [DONE]\n\n'
+    ).encode()
     out = redact_body(sse, "text/event-stream", OUTPUT)
-    assert OPENAI_PROJ.encode() not in out and ANTHROPIC.encode() not in out and out.endswith(b"data: [DONE]\n\n")
+    assert (
+        OPENAI_PROJ.encode() not in out
+        and ANTHROPIC.encode() not in out
+        and out.endswith(b"data: [DONE]\n\n")
+    )
     text = f"error: invalid key {AWS_ID}".encode()
     assert redact_body(text, "text/plain", OUTPUT) == b"error: invalid key [REDACTED]"
     assert redact_body(text, "text/plain", DEFAULT) is text
@@ -172,23 +204,42 @@ def test_output_config_bodies_of_every_kind() -> None:
 
 
 def test_output_config_headers_and_urls() -> None:
-    headers = [("referer", f"https://x.test/cb?state={JWT}"), ("x-api-key", "v"), ("user-agent", "claude-cli/1.0")]
+    headers = [
+        ("referer", f"https://x.test/cb?state={JWT}"),
+        ("x-api-key", "v"),
+        ("user-agent", "claude-cli/1.0"),
+    ]
     assert redact_headers(headers, OUTPUT) == [
-        ("referer", "https://x.test/cb?state=[REDACTED]"), ("x-api-key", "[REDACTED]"), ("user-agent", "claude-cli/1.0")
+        ("referer", "https://x.test/cb?state=[REDACTED]"),
+        ("x-api-key", "[REDACTED]"),
+        ("user-agent", "claude-cli/1.0"),
     ]
     url = f"https://api.example.test/keys/{GOOGLE}/send?key=abc&q=1"
     assert redact_url(url, OUTPUT) == "https://api.example.test/keys/[REDACTED]/send?key=[REDACTED]&q=1"
-    assert redact_url(url, OUTPUT, encode_marker=True) == "https://api.example.test/keys/%5BREDACTED%5D/send?key=%5BREDACTED%5D&q=1"
+    assert (
+        redact_url(url, OUTPUT, encode_marker=True)
+        == "https://api.example.test/keys/%5BREDACTED%5D/send?key=%5BREDACTED%5D&q=1"
+    )
     assert redact_url(url, DEFAULT).startswith(f"https://api.example.test/keys/{GOOGLE}/")
 
 
 def test_literal_prechecks_do_not_change_what_the_scan_finds(monkeypatch: pytest.MonkeyPatch) -> None:
     # Including the non-ASCII letters a case-insensitive expression matches to ASCII (ı, K).
-    corpus = "\n".join([
-        *ALL_SHAPES, f"Bearer {BEARER}", "auth: Bas\u0131c dXNlcm5hbWU6cGFzc3dvcmQxMjM=", "\u212aEY: x",
-        "x-api-key: abc", '  "password": "p", "cookie": 3', "plain words only", "Signature=" + "ab" * 32,
-        "set-cookie: a=b", "x-upstream-secret: s", "-----BEGIN EC PRIVATE KEY-----",
-    ])
+    corpus = "\n".join(
+        [
+            *ALL_SHAPES,
+            f"Bearer {BEARER}",
+            "auth: Bas\u0131c dXNlcm5hbWU6cGFzc3dvcmQxMjM=",
+            "\u212aEY: x",
+            "x-api-key: abc",
+            '  "password": "p", "cookie": 3',
+            "plain words only",
+            "Signature=" + "ab" * 32,
+            "set-cookie: a=b",
+            "x-upstream-secret: s",
+            "-----BEGIN EC PRIVATE KEY-----",
+        ]
+    )
     with_precheck = [str(f) for f in leakscan.scan_text(corpus)]
     monkeypatch.setattr(leakscan, "present_triggers", lambda text, among=(): set(TRIGGERS))
     assert [str(f) for f in leakscan.scan_text(corpus)] == with_precheck

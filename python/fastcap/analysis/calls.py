@@ -71,7 +71,9 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
     ttfb = (first_t - req_end) if first_t is not None and req_end is not None else None
     if ttfb is None and ex.response_started_at is not None and req_end is not None and not ex.chunks:
         ttfb = ex.response_started_at - req_end
-    duration = (ex.ended_at - ex.started_at) if ex.ended_at is not None and ex.started_at is not None else None
+    duration = (
+        (ex.ended_at - ex.started_at) if ex.ended_at is not None and ex.started_at is not None else None
+    )
     usage = resp.usage
     # The provider's own error (body or stream) says more than the bare HTTP status line.
     errors = sorted(resp.errors, key=lambda e: e.source == "http_status")

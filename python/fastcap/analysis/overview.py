@@ -101,7 +101,13 @@ def _issues(calls: pl.DataFrame) -> list[Issue]:
             _prev=pl.col("index").shift(1).over("_sess"),
         )
         for row in timed.filter(pl.col("_gap") > SLOW_GAP_S).iter_rows(named=True):
-            out.append(Issue("slow_gap", row["index"], f"#{row['index'] + 1:02d} {row['api_name']} started {row['_gap']:.1f}s after call #{row['_prev'] + 1:02d} ended"))
+            out.append(
+                Issue(
+                    "slow_gap",
+                    row["index"],
+                    f"#{row['index'] + 1:02d} {row['api_name']} started {row['_gap']:.1f}s after call #{row['_prev'] + 1:02d} ended",
+                )
+            )
     order = list(ISSUE_LABELS)
     return sorted(out, key=lambda i: (order.index(i.kind) if i.kind in order else 99, i.call_index or 0))
 
@@ -113,7 +119,14 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
     duration = float(times.max() - times.min()) if times.len() > 1 else None  # type: ignore[operator]
     tokens = {
         name: int(model[name].fill_null(0).sum())
-        for name in ("input_total", "input_uncached", "cache_read", "cache_write", "output_total", "reasoning_tokens")
+        for name in (
+            "input_total",
+            "input_uncached",
+            "cache_read",
+            "cache_write",
+            "output_total",
+            "reasoning_tokens",
+        )
     }
     notes = []
     if calls.height and calls["started_at"].null_count() == calls.height:
@@ -145,8 +158,10 @@ def _fmt_s(v: float | None) -> str:
 
 
 def render_text(ov: Overview) -> str:
-    lines = [f"{ov.source} ({ov.fmt}): {ov.calls} calls, {ov.model_calls} model calls"
-             + (f" over {ov.duration_s:.1f}s" if ov.duration_s is not None else "")]
+    lines = [
+        f"{ov.source} ({ov.fmt}): {ov.calls} calls, {ov.model_calls} model calls"
+        + (f" over {ov.duration_s:.1f}s" if ov.duration_s is not None else "")
+    ]
     if ov.apis:
         lines.append("APIs:     " + ", ".join(f"{name} ×{n}" for name, n in ov.apis))
     if ov.models:
@@ -155,7 +170,9 @@ def render_text(ov: Overview) -> str:
     for key, label in (("ttfb_s", "TTFB"), ("ttft_s", "TTFT"), ("duration_s", "Duration")):
         t = ov.timing[key]
         if t["n"]:
-            lines.append(f"{label + ':':9} p50 {_fmt_s(t['p50'])}  p90 {_fmt_s(t['p90'])}  p99 {_fmt_s(t['p99'])}  max {_fmt_s(t['max'])}  (n={t['n']})")
+            lines.append(
+                f"{label + ':':9} p50 {_fmt_s(t['p50'])}  p90 {_fmt_s(t['p90'])}  p99 {_fmt_s(t['p99'])}  max {_fmt_s(t['max'])}  (n={t['n']})"
+            )
     tk = ov.tokens
     if any(tk.values()):
         lines.append(
@@ -183,17 +200,38 @@ def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
     out += [f"| {cell(code)} | {n} |" for code, n in ov.statuses]
     out += ["", "## Models", "", "| Model | Calls |", "| --- | --- |"]
     out += [f"| {cell(m)} | {n} |" for m, n in ov.models] or ["| (none) | 0 |"]
-    out += ["", "## Timing (model calls)", "", "| Metric | p50 | p90 | p99 | max | n |", "| --- | --- | --- | --- | --- | --- |"]
+    out += [
+        "",
+        "## Timing (model calls)",
+        "",
+        "| Metric | p50 | p90 | p99 | max | n |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for key, label in (("ttfb_s", "TTFB"), ("ttft_s", "TTFT"), ("duration_s", "Duration")):
         t = ov.timing[key]
-        out.append(f"| {label} | {_fmt_s(t['p50'])} | {_fmt_s(t['p90'])} | {_fmt_s(t['p99'])} | {_fmt_s(t['max'])} | {t['n']} |")
+        out.append(
+            f"| {label} | {_fmt_s(t['p50'])} | {_fmt_s(t['p90'])} | {_fmt_s(t['p99'])} | {_fmt_s(t['max'])} | {t['n']} |"
+        )
     tk = ov.tokens
-    out += ["", "## Tokens (model calls)", "", "| Input | Cache read | Cache write | Output | Reasoning |", "| --- | --- | --- | --- | --- |",
-            f"| {tk['input_total']:,} | {tk['cache_read']:,} | {tk['cache_write']:,} | {tk['output_total']:,} | {tk['reasoning_tokens']:,} |"]
+    out += [
+        "",
+        "## Tokens (model calls)",
+        "",
+        "| Input | Cache read | Cache write | Output | Reasoning |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {tk['input_total']:,} | {tk['cache_read']:,} | {tk['cache_write']:,} | {tk['output_total']:,} | {tk['reasoning_tokens']:,} |",
+    ]
     out += ["", "## Issues", ""]
-    out += [f"- **{ISSUE_LABELS.get(i.kind, i.kind)}**: {cell(i.text)}" for i in ov.issues] or ["No issues found."]
-    out += ["", "## Calls", "", "| # | API | Model | Status | TTFT | Duration | Output | Tools | Bodies (req / resp) |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += [f"- **{ISSUE_LABELS.get(i.kind, i.kind)}**: {cell(i.text)}" for i in ov.issues] or [
+        "No issues found."
+    ]
+    out += [
+        "",
+        "## Calls",
+        "",
+        "| # | API | Model | Status | TTFT | Duration | Output | Tools | Bodies (req / resp) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for row in calls.iter_rows(named=True):
         tools = ", ".join(row["tool_calls"] or [])
         out.append(

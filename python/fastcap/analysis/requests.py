@@ -48,7 +48,9 @@ def with_weights(entries: pl.DataFrame) -> pl.DataFrame:
     """Entries as rows of weight 1, unless they already carry `WEIGHT_COLUMNS`."""
     if "n_rows" in entries.columns:
         return entries
-    return entries.with_columns(n_rows=pl.lit(1, pl.UInt32), last_ts=pl.col("ts"), last_index=pl.col("file_index"))
+    return entries.with_columns(
+        n_rows=pl.lit(1, pl.UInt32), last_ts=pl.col("ts"), last_index=pl.col("file_index")
+    )
 
 
 def _first(expr: pl.Expr, cond: pl.Expr) -> pl.Expr:
@@ -79,8 +81,12 @@ def request_table(entries: pl.DataFrame) -> pl.DataFrame:
         backend_ts=_first(pl.col("ts"), pb),
         backend_seq=_first(pl.col("seq"), pb),
         backend_request_bytes=_first(pl.col("data_len"), pb),
-        backend=pl.coalesce(_first(pl.col("backend"), (pb | bp) & not_client), _first(pl.col("backend"), pc & not_client)),
-        model=pl.coalesce(_first(pl.col("model"), pb), _first(pl.col("model"), cp), _first(pl.col("model"), bp)),
+        backend=pl.coalesce(
+            _first(pl.col("backend"), (pb | bp) & not_client), _first(pl.col("backend"), pc & not_client)
+        ),
+        model=pl.coalesce(
+            _first(pl.col("model"), pb), _first(pl.col("model"), cp), _first(pl.col("model"), bp)
+        ),
         url=pl.coalesce(_first(pl.col("url"), pb), _first(pl.col("url"), cp), _first(pl.col("url"), bp)),
         http_method=pl.coalesce(_first(pl.col("http_method"), pb), _first(pl.col("http_method"), cp)),
         transport=pl.coalesce(_first(pl.col("transport"), pb), _first(pl.col("transport"), cp)),
@@ -139,20 +145,32 @@ def request_table(entries: pl.DataFrame) -> pl.DataFrame:
         .otherwise(None),
         client_time_s=pl.col("last_client_ts") - pl.col("client_ts"),
         totals_mismatch=(
-            (pl.col("marker_total_chunks").is_not_null() & (pl.col("marker_total_chunks") != pl.col("chunks")))
-            | (pl.col("marker_total_bytes").is_not_null() & (pl.col("marker_total_bytes") != pl.col("response_bytes")))
+            (
+                pl.col("marker_total_chunks").is_not_null()
+                & (pl.col("marker_total_chunks") != pl.col("chunks"))
+            )
+            | (
+                pl.col("marker_total_bytes").is_not_null()
+                & (pl.col("marker_total_bytes") != pl.col("response_bytes"))
+            )
         ),
-        complete=pl.when(pl.col("is_stream")).then(pl.col("stream_end_ts").is_not_null()).otherwise(pl.col("status").is_not_null()),
+        complete=pl.when(pl.col("is_stream"))
+        .then(pl.col("stream_end_ts").is_not_null())
+        .otherwise(pl.col("status").is_not_null()),
     )
     # Only keys that carry a request (C->P or P->B); orphans (responses without a request) are
     # kept too, flagged, so nothing is dropped silently.
     return grouped.with_columns(orphan=pl.col("request_ts").is_null()).sort("first_index")
 
 
-def response_bodies(entries: pl.DataFrame, direction: int = BACKEND_TO_PROXY) -> dict[str, list[tuple[float | None, bytes]]]:
+def response_bodies(
+    entries: pl.DataFrame, direction: int = BACKEND_TO_PROXY
+) -> dict[str, list[tuple[float | None, bytes]]]:
     """Payload entries of one leg per request key, in stream order (`ci`, then `seq`), as
     (arrival ts, bytes) pairs. Markers and completion entries are excluded."""
-    df = with_request_keys(entries).filter((pl.col("dir") == direction) & (pl.col("data_len").fill_null(0) > 0))
+    df = with_request_keys(entries).filter(
+        (pl.col("dir") == direction) & (pl.col("data_len").fill_null(0) > 0)
+    )
     df = df.sort(["req_key", pl.col("chunk_index").fill_null(0), pl.col("seq").fill_null(0), "file_index"])
     grouped = df.group_by("req_key", maintain_order=True).agg(pl.col("ts"), pl.col("data"))
     out: dict[str, list[tuple[float | None, bytes]]] = {}

@@ -33,19 +33,50 @@ from fastcap.model import Exchange
 # strings are stored as categoricals (4 bytes a row instead of a 16-byte view), which is what
 # keeps memory flat on multi-GB captures.
 META_COLUMNS = [
-    "file_index", "ts", "dir", "seq", "data_len", "session_id", "a_session_id", "b_session_id", "backend", "model",
-    "request_id", "chunk_index", "is_stream_start", "is_stream_end", "total_chunks", "total_bytes", "canonical_usage",
-    "status_code", "retry_after_seconds", "latency_ms", "ttfb_ms",
-    "stream_duration_ms", "eos_signal", "eos_reason", "eos_termination_category", "eos_error_classification",
-    "eos_error_status_code", "transport", "http_method", "url", "http_status_code",
+    "file_index",
+    "ts",
+    "dir",
+    "seq",
+    "data_len",
+    "session_id",
+    "a_session_id",
+    "b_session_id",
+    "backend",
+    "model",
+    "request_id",
+    "chunk_index",
+    "is_stream_start",
+    "is_stream_end",
+    "total_chunks",
+    "total_bytes",
+    "canonical_usage",
+    "status_code",
+    "retry_after_seconds",
+    "latency_ms",
+    "ttfb_ms",
+    "stream_duration_ms",
+    "eos_signal",
+    "eos_reason",
+    "eos_termination_category",
+    "eos_error_classification",
+    "eos_error_status_code",
+    "transport",
+    "http_method",
+    "url",
+    "http_status_code",
 ]
 
 FLUSH_BYTES = 16 << 20  # split finished bodies in batches of about this size
 ROUND_BYTES = 32 << 20  # read the file in rounds of about this size
 
 DIALECT_BY_API = {
-    "Anthropic": "anthropic", "OpenAI.Responses": "openai_responses", "ChatGPT": "openai_responses",
-    "OpenAI.ChatCompletions": "openai_chat", "Gemini": "gemini", "CodeAssist": "gemini", "Bedrock": "bedrock",
+    "Anthropic": "anthropic",
+    "OpenAI.Responses": "openai_responses",
+    "ChatGPT": "openai_responses",
+    "OpenAI.ChatCompletions": "openai_chat",
+    "Gemini": "gemini",
+    "CodeAssist": "gemini",
+    "Bedrock": "bedrock",
 }
 
 
@@ -81,7 +112,12 @@ class _Bodies:
         if not self.done_keys:
             return
         events = pl.DataFrame(_native.sse_column(self.done_bodies))
-        keys = pl.DataFrame({"exchange_index": pl.Series(range(len(self.done_keys)), dtype=pl.UInt32), "request_id": self.done_keys})
+        keys = pl.DataFrame(
+            {
+                "exchange_index": pl.Series(range(len(self.done_keys)), dtype=pl.UInt32),
+                "request_id": self.done_keys,
+            }
+        )
         if events.height:
             agg = events.group_by("exchange_index").agg(
                 events=pl.len(),
@@ -110,15 +146,21 @@ class _Bodies:
 
     def close(self) -> pl.DataFrame:
         self.flush()
-        sizes = pl.DataFrame({"request_id": list(self.body_bytes), "body_bytes": list(self.body_bytes.values())},
-                             schema={"request_id": pl.Utf8, "body_bytes": pl.Int64})
+        sizes = pl.DataFrame(
+            {"request_id": list(self.body_bytes), "body_bytes": list(self.body_bytes.values())},
+            schema={"request_id": pl.Utf8, "body_bytes": pl.Int64},
+        )
         if not self.parts:
             return sizes
         return pl.concat(self.parts, how="diagonal_relaxed").join(sizes, on="request_id", how="left")
 
 
-def scan(path: str | os.PathLike[str], *, recover: bool = False,
-         on_progress: Callable[[int, int], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, list[dict[str, Any]]]:
+def scan(
+    path: str | os.PathLike[str],
+    *,
+    recover: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, list[dict[str, Any]]]:
     """Read a capture batch by batch; returns (metadata entries, per-request content, diagnostics)."""
     # Only backend responses are read for content: the client leg of a gateway capture repeats
     # them, so its payloads stay compressed (half the inflating on such captures).
@@ -156,20 +198,31 @@ def _reduce_meta(meta: pl.DataFrame) -> pl.DataFrame:
     takes from them is a first value, except the counts, sums and last times the weights carry.
     """
     d = pl.col("dir")
-    chunk = ((d == BACKEND_TO_PROXY) | (d == PROXY_TO_CLIENT)) & pl.col("request_id").is_not_null() & (
-        pl.col("data_len").fill_null(0) > 0
+    chunk = (
+        ((d == BACKEND_TO_PROXY) | (d == PROXY_TO_CLIENT))
+        & pl.col("request_id").is_not_null()
+        & (pl.col("data_len").fill_null(0) > 0)
     )
     meta = meta.with_columns(_chunk=chunk)
     kept = with_weights(meta.filter(~pl.col("_chunk")).drop("_chunk"))
-    firsts = [pl.col(c).drop_nulls().first() for c in META_COLUMNS if c not in ("request_id", "dir", "file_index", "ts", "data_len")]
-    chunks = meta.filter(pl.col("_chunk")).drop("_chunk").group_by("request_id", "dir", maintain_order=True).agg(
-        pl.col("file_index").first(),
-        pl.col("ts").first(),
-        *firsts,
-        data_len=pl.col("data_len").sum(),
-        n_rows=pl.len().cast(pl.UInt32),
-        last_ts=pl.col("ts").last(),
-        last_index=pl.col("file_index").last(),
+    firsts = [
+        pl.col(c).drop_nulls().first()
+        for c in META_COLUMNS
+        if c not in ("request_id", "dir", "file_index", "ts", "data_len")
+    ]
+    chunks = (
+        meta.filter(pl.col("_chunk"))
+        .drop("_chunk")
+        .group_by("request_id", "dir", maintain_order=True)
+        .agg(
+            pl.col("file_index").first(),
+            pl.col("ts").first(),
+            *firsts,
+            data_len=pl.col("data_len").sum(),
+            n_rows=pl.len().cast(pl.UInt32),
+            last_ts=pl.col("ts").last(),
+            last_index=pl.col("file_index").last(),
+        )
     )
     out = pl.concat([kept, chunks], how="diagonal_relaxed").sort("file_index")
     return out.select([*META_COLUMNS, *WEIGHT_COLUMNS]).with_columns(pl.col(pl.String).cast(pl.Categorical))
@@ -187,32 +240,50 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
     urls = req.select("http_method", "url").unique()
     names = {(m, u): _api(m, u) for m, u in urls.iter_rows()}
     req = req.with_columns(
-        api_name=pl.struct("http_method", "url").map_elements(lambda r: names[(r["http_method"], r["url"])], return_dtype=pl.Utf8),
+        api_name=pl.struct("http_method", "url").map_elements(
+            lambda r: names[(r["http_method"], r["url"])], return_dtype=pl.Utf8
+        ),
     )
     req = req.with_columns(
         dialect=pl.col("api_name").map_elements(
-            lambda n: next((d for prefix, d in DIALECT_BY_API.items() if n.startswith(prefix)), "generic"), return_dtype=pl.Utf8
+            lambda n: next((d for prefix, d in DIALECT_BY_API.items() if n.startswith(prefix)), "generic"),
+            return_dtype=pl.Utf8,
         ),
         is_model_call=pl.col("api_name").map_elements(is_model_call, return_dtype=pl.Boolean)
-        | pl.col("url").fill_null("").str.contains(r"(/messages|/chat/completions|/responses|:streamGenerateContent|:generateContent)$"),
+        | pl.col("url")
+        .fill_null("")
+        .str.contains(r"(/messages|/chat/completions|/responses|:streamGenerateContent|:generateContent)$"),
     )
     anthropic = pl.col("dialect").is_in(["anthropic", "bedrock"])
-    inp, cr, cw = (pl.col(c).cast(pl.Int64) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens"))
+    inp, cr, cw = (
+        pl.col(c).cast(pl.Int64) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens")
+    )
     input_total = pl.when(anthropic).then(inp + cr.fill_null(0) + cw.fill_null(0)).otherwise(inp)
-    output_total = pl.when(pl.col("dialect") == "gemini").then(
-        pl.col("output_tokens").cast(pl.Int64) + pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0)
-    ).otherwise(pl.col("output_tokens").cast(pl.Int64))
-    err_text = pl.concat_str([pl.col("error_type"), pl.col("error_message")], separator=" ", ignore_nulls=True)
+    output_total = (
+        pl.when(pl.col("dialect") == "gemini")
+        .then(pl.col("output_tokens").cast(pl.Int64) + pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0))
+        .otherwise(pl.col("output_tokens").cast(pl.Int64))
+    )
+    err_text = pl.concat_str(
+        [pl.col("error_type"), pl.col("error_message")], separator=" ", ignore_nulls=True
+    )
     rate_words = err_text.str.contains(r"(?i)rate|quota|throttl|RESOURCE_EXHAUSTED|overloaded")
     status = pl.col("status")
     issue = (
-        pl.when(status == 429).then(pl.lit("rate_limit"))
-        .when(status >= 500).then(pl.lit("server_error"))
-        .when(status >= 400).then(pl.lit("client_error"))
-        .when(pl.col("error_type").is_not_null() & rate_words).then(pl.lit("rate_limit"))
-        .when(pl.col("error_type").is_not_null()).then(pl.lit("stream_error"))
-        .when(pl.col("eos_termination") == "error").then(pl.lit("cut_stream"))
-        .when(pl.col("is_stream") & ~pl.col("complete")).then(pl.lit("cut_stream"))
+        pl.when(status == 429)
+        .then(pl.lit("rate_limit"))
+        .when(status >= 500)
+        .then(pl.lit("server_error"))
+        .when(status >= 400)
+        .then(pl.lit("client_error"))
+        .when(pl.col("error_type").is_not_null() & rate_words)
+        .then(pl.lit("rate_limit"))
+        .when(pl.col("error_type").is_not_null())
+        .then(pl.lit("stream_error"))
+        .when(pl.col("eos_termination") == "error")
+        .then(pl.lit("cut_stream"))
+        .when(pl.col("is_stream") & ~pl.col("complete"))
+        .then(pl.lit("cut_stream"))
         .otherwise(None)
     )
     calls = req.with_row_index("index").select(
@@ -257,9 +328,13 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         # As readers.cbor decides it, from the framing entries; the extension keys (`fid`, `trunc`)
         # live in metadata this pass does not project, so converted or max_body-cut bodies show
         # `complete` here (the full path reads them).
-        request_body_fidelity=pl.when(pl.col("request_ts").is_not_null()).then(pl.lit("complete")).otherwise(pl.lit("missing")),
-        response_body_fidelity=pl.when(pl.col("is_stream") & ~pl.col("complete")).then(pl.lit("truncated"))
-        .when(pl.col("is_stream") | pl.col("status").is_not_null()).then(pl.lit("complete"))
+        request_body_fidelity=pl.when(pl.col("request_ts").is_not_null())
+        .then(pl.lit("complete"))
+        .otherwise(pl.lit("missing")),
+        response_body_fidelity=pl.when(pl.col("is_stream") & ~pl.col("complete"))
+        .then(pl.lit("truncated"))
+        .when(pl.col("is_stream") | pl.col("status").is_not_null())
+        .then(pl.lit("complete"))
         .otherwise(pl.lit("missing")),
     )
     return calls.select([pl.col(name).cast(dtype) for name, dtype in CALLS_SCHEMA.items()])

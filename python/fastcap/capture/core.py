@@ -97,7 +97,9 @@ class FlowState:
     closed: bool = False
 
 
-def _fmt_headers(fields: Sequence[tuple[bytes, bytes]], redact: RedactionConfig | None) -> list[tuple[str, str]]:
+def _fmt_headers(
+    fields: Sequence[tuple[bytes, bytes]], redact: RedactionConfig | None
+) -> list[tuple[str, str]]:
     pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in fields]
     return redact_headers(pairs, redact) if redact is not None else pairs
 
@@ -170,11 +172,11 @@ class Capture:
     # ------------------------------------------------------------------ lifecycle
     def load(self, loader: Loader) -> None:
         loader.add_option("fastcap_out", str, "fastcap-capture", "fastcap: output directory.")
-        loader.add_option(
-            "fastcap_format", str, "cbor", "fastcap: output format.", choices=list(FORMATS)
-        )
+        loader.add_option("fastcap_format", str, "cbor", "fastcap: output format.", choices=list(FORMATS))
         loader.add_option("fastcap_filter", str, "", "fastcap: record only flows matching this filter.")
-        loader.add_option("fastcap_hosts", Sequence[str], [], "fastcap: record only these hosts (empty: all).")
+        loader.add_option(
+            "fastcap_hosts", Sequence[str], [], "fastcap: record only these hosts (empty: all)."
+        )
         loader.add_option("fastcap_redact", bool, True, "fastcap: redact secrets at write time.")
         loader.add_option(
             "fastcap_redact_fingerprint", bool, False, "fastcap: use [REDACTED:<sha256 8 hex>] markers."
@@ -194,7 +196,9 @@ class Capture:
                 try:
                     self.filter = flowfilter.parse(expr)
                 except ValueError as exc:
-                    raise exceptions.OptionsError(f"fastcap_filter: invalid filter expression {expr!r}: {exc}") from None
+                    raise exceptions.OptionsError(
+                        f"fastcap_filter: invalid filter expression {expr!r}: {exc}"
+                    ) from None
                 if self.filter is None:  # 11.x returns None on a bad expression
                     raise exceptions.OptionsError(f"fastcap_filter: invalid filter expression {expr!r}")
             else:
@@ -209,10 +213,14 @@ class Capture:
             self.redact = (
                 RedactionConfig(fingerprint=opts.fastcap_redact_fingerprint) if opts.fastcap_redact else None
             )
-        if "fastcap_session" in updated and opts.fastcap_session and not re.fullmatch(
-            r"[A-Za-z0-9._-]+", opts.fastcap_session
+        if (
+            "fastcap_session" in updated
+            and opts.fastcap_session
+            and not re.fullmatch(r"[A-Za-z0-9._-]+", opts.fastcap_session)
         ):
-            raise exceptions.OptionsError("fastcap_session may only contain letters, digits, '.', '_' and '-'")
+            raise exceptions.OptionsError(
+                "fastcap_session may only contain letters, digits, '.', '_' and '-'"
+            )
         if updated & {"fastcap_out", "fastcap_format", "fastcap_session"}:
             self._open_files()
 
@@ -316,7 +324,9 @@ class Capture:
         if self.failed is not None:
             return
         self.failed = str(exc)
-        logger.error(f"fastcap: cannot write the capture ({exc}); stopping the proxy so no traffic goes unrecorded")
+        logger.error(
+            f"fastcap: cannot write the capture ({exc}); stopping the proxy so no traffic goes unrecorded"
+        )
         with contextlib.suppress(Exception):  # no master in unit tests
             ctx.master.shutdown()
 
@@ -590,7 +600,9 @@ class Capture:
         body = self._redact_body(body, state.content_type, state.url)
         pairs = _fmt_headers(resp.headers.fields, self.redact)
         version = resp.http_version
-        head = f"{version} {resp.status_code} {resp.reason}\r\n{_header_block(pairs)}\r\n".encode("latin-1", "replace")
+        head = f"{version} {resp.status_code} {resp.reason}\r\n{_header_block(pairs)}\r\n".encode(
+            "latin-1", "replace"
+        )
         meta = {
             **self._ids(state),
             "sc": resp.status_code,
@@ -651,8 +663,13 @@ class Capture:
         status = state.status or 0
         if status >= 400:
             self._eos(
-                state, now, eos_sig="error_termination", eos_reason=f"HTTP {status}",
-                eos_term="error", eos_err_cls="http_error", eos_err_code=status,
+                state,
+                now,
+                eos_sig="error_termination",
+                eos_reason=f"HTTP {status}",
+                eos_term="error",
+                eos_err_cls="http_error",
+                eos_err_code=status,
             )
             return
         sig = "done_sentinel" if b"[DONE]" in state.last_chunk else "response_completed"
@@ -673,7 +690,9 @@ class Capture:
         except Exception:
             logger.exception(f"fastcap: could not record error of flow {flow.id}")
 
-    def _finish_incomplete(self, state: FlowState, now: float, msg: str, flow: http.HTTPFlow | None = None) -> None:
+    def _finish_incomplete(
+        self, state: FlowState, now: float, msg: str, flow: http.HTTPFlow | None = None
+    ) -> None:
         state.closed = True
         self._flows.pop(state.rid, None)
         if state.streamed:
@@ -719,7 +738,11 @@ class Capture:
                 },
             )
             if state.ws_messages is not None and self._jsonl_fd is not None:
-                entry: dict[str, Any] = {"from_client": msg.from_client, "type": "text" if is_text else "binary", "t": now}
+                entry: dict[str, Any] = {
+                    "from_client": msg.from_client,
+                    "type": "text" if is_text else "binary",
+                    "t": now,
+                }
                 if is_text:
                     entry["text"] = data.decode("utf-8", "replace")
                 else:
@@ -745,7 +768,8 @@ class Capture:
             by_client = bool(ws and ws.closed_by_client)
             normal = code in (None, 1000, 1001, 1005)
             self._eos(
-                state, now,
+                state,
+                now,
                 eos_sig="client_termination" if by_client else "response_completed",
                 eos_reason=reason,
                 eos_term="normal" if normal else "error",
@@ -758,7 +782,9 @@ class Capture:
             logger.exception(f"fastcap: could not finish WebSocket flow {flow.id}")
 
     # ------------------------------------------------------------------ JSONL
-    def _jsonl_flow(self, flow: http.HTTPFlow, state: FlowState, now: float, error: str | None = None) -> None:
+    def _jsonl_flow(
+        self, flow: http.HTTPFlow, state: FlowState, now: float, error: str | None = None
+    ) -> None:
         if self._jsonl_fd is None:
             return
         req = flow.request
@@ -768,9 +794,9 @@ class Capture:
         if self.redact is not None and isinstance(req_val, (dict, list)):
             req_val = redact_json(req_val, self.redact, url=state.url)
         elif self.redact is not None and isinstance(req_val, str):
-            req_val = self._redact_body(req_val.encode(), req.headers.get("content-type", ""), state.url).decode(
-                "utf-8", "replace"
-            )
+            req_val = self._redact_body(
+                req_val.encode(), req.headers.get("content-type", ""), state.url
+            ).decode("utf-8", "replace")
         response: dict[str, Any] | None = None
         ext: dict[str, Any] = {
             "id": flow.id,
@@ -848,4 +874,3 @@ def _retry_after(resp: http.Response) -> float | None:
         return float(value)
     except ValueError:
         return None
-

@@ -143,7 +143,11 @@ def system_ca_file() -> Path | None:
     for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile, paths.openssl_cafile):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
-    for candidate in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"):
+    for candidate in (
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ):
         if Path(candidate).is_file():
             return Path(candidate)
     with contextlib.suppress(ImportError):
@@ -184,23 +188,37 @@ def build_command(cfg: CaptureConfig, tool: str, *, web_password: str | None = N
             for r in cfg.target.reverse:
                 cmd += ["--mode", f"reverse:{r.upstream}@{cfg.port + r.port_offset}"]
         else:
-            raise CaptureError(f"target {cfg.target.name} has no reverse proxy: pass --upstream URL or use --mode forward")
+            raise CaptureError(
+                f"target {cfg.target.name} has no reverse proxy: pass --upstream URL or use --mode forward"
+            )
     elif cfg.upstream_proxy:
         cmd += ["--mode", f"upstream:{cfg.upstream_proxy}@{cfg.port}"]
     else:
         cmd += ["--mode", f"regular@{cfg.port}"]
     cmd += ["--set", f"confdir={cfg.confdir}"]
     if cfg.web:
-        cmd += ["--web-port", str(cfg.web_port), "--set", "web_open_browser=false", "--set", "web_host=127.0.0.1"]
+        cmd += [
+            "--web-port",
+            str(cfg.web_port),
+            "--set",
+            "web_open_browser=false",
+            "--set",
+            "web_host=127.0.0.1",
+        ]
         if web_password:
             cmd += ["--set", f"web_password={web_password}"]
     if cfg.save:
         cmd += [
-            "-s", str(ADDON_PATH),
-            "--set", f"fastcap_out={cfg.session_dir}",
-            "--set", f"fastcap_format={cfg.fmt}",
-            "--set", f"fastcap_target={cfg.target.name}",
-            "--set", f"fastcap_redact={'true' if cfg.redact else 'false'}",
+            "-s",
+            str(ADDON_PATH),
+            "--set",
+            f"fastcap_out={cfg.session_dir}",
+            "--set",
+            f"fastcap_format={cfg.fmt}",
+            "--set",
+            f"fastcap_target={cfg.target.name}",
+            "--set",
+            f"fastcap_redact={'true' if cfg.redact else 'false'}",
         ]
         if cfg.session_id:
             cmd += ["--set", f"fastcap_session={cfg.session_id}"]
@@ -274,10 +292,14 @@ def start_proxy(cfg: CaptureConfig, log_path: Path) -> tuple[subprocess.Popen[by
     pending = list(ports)
     while pending:
         if proc.poll() is not None:
-            raise CaptureError(f"{Path(tool).name} exited with code {proc.returncode} at start-up:\n{log_tail(log_path)}")
+            raise CaptureError(
+                f"{Path(tool).name} exited with code {proc.returncode} at start-up:\n{log_tail(log_path)}"
+            )
         if time.monotonic() > deadline:
             stop_proxy(proc.pid)
-            raise CaptureError(f"{Path(tool).name} did not listen on {pending} within {READY_TIMEOUT:.0f}s:\n{log_tail(log_path)}")
+            raise CaptureError(
+                f"{Path(tool).name} did not listen on {pending} within {READY_TIMEOUT:.0f}s:\n{log_tail(log_path)}"
+            )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", pending[0]), timeout=0.2):
             pending.pop(0)
             continue
@@ -326,8 +348,12 @@ def untrusted_hosts(log_path: Path) -> list[str]:
 # ---------------------------------------------------------------------------------- sessions
 def capture_files(cfg: CaptureConfig, session_id: str) -> dict[str, str | None]:
     return {
-        "capture_file": str(cfg.session_dir / f"{session_id}.cbor") if cfg.save and cfg.fmt in ("cbor", "both") else None,
-        "jsonl_file": str(cfg.session_dir / "traffic.jsonl") if cfg.save and cfg.fmt in ("jsonl", "both") else None,
+        "capture_file": str(cfg.session_dir / f"{session_id}.cbor")
+        if cfg.save and cfg.fmt in ("cbor", "both")
+        else None,
+        "jsonl_file": str(cfg.session_dir / "traffic.jsonl")
+        if cfg.save and cfg.fmt in ("jsonl", "both")
+        else None,
     }
 
 
@@ -338,7 +364,9 @@ def prepare(cfg: CaptureConfig) -> tuple[Path, Path]:
     if cfg.port:
         busy = [p for p in cfg.listen_ports if not port_free(p)]
         if busy:
-            raise CaptureError(f"port {busy[0]} is already in use; pass another --port or stop what is listening")
+            raise CaptureError(
+                f"port {busy[0]} is already in use; pass another --port or stop what is listening"
+            )
     else:
         cfg.port = first_free_port(8080, count=len(cfg.listen_ports))
     if cfg.web:
@@ -353,7 +381,9 @@ def prepare(cfg: CaptureConfig) -> tuple[Path, Path]:
     return ca, bundle
 
 
-def start_session(cfg: CaptureConfig, base: Path, command: Sequence[str] = ()) -> tuple[dict[str, Any], subprocess.Popen[bytes], dict[str, str]]:
+def start_session(
+    cfg: CaptureConfig, base: Path, command: Sequence[str] = ()
+) -> tuple[dict[str, Any], subprocess.Popen[bytes], dict[str, str]]:
     ca, bundle = prepare(cfg)
     session_id = cfg.session_id or f"fastcap-{cfg.session_dir.name}"
     cfg.session_id = session_id
@@ -452,11 +482,19 @@ def scan_outputs(session_dir: Path, state: dict[str, Any], generated: Sequence[s
     if not state.get("redacted", True):
         raw.add(state.get("jsonl_file"))
     skip_names = {"ca-bundle.pem", sess.STATE_FILE, "mitmdump.log"}
-    paths = [Path(p) for p in generated] if generated else [
-        p for p in session_dir.rglob("*")
-        if p.is_file() and str(p) not in raw and p.name not in skip_names and not p.name.startswith(".")
-        and p.suffix != ".cbor"
-    ]
+    paths = (
+        [Path(p) for p in generated]
+        if generated
+        else [
+            p
+            for p in session_dir.rglob("*")
+            if p.is_file()
+            and str(p) not in raw
+            and p.name not in skip_names
+            and not p.name.startswith(".")
+            and p.suffix != ".cbor"
+        ]
+    )
     return scan_paths(paths)
 
 
@@ -478,7 +516,10 @@ def summary_lines(session_dir: Path) -> list[str]:
             if s.get("status"):
                 lines.append("Status codes: " + ", ".join(f"{k}×{v}" for k, v in sorted(s["status"].items())))
             if s.get("hosts"):
-                lines.append("Hosts: " + ", ".join(f"{k} ({v})" for k, v in sorted(s["hosts"].items(), key=lambda kv: -kv[1])))
+                lines.append(
+                    "Hosts: "
+                    + ", ".join(f"{k} ({v})" for k, v in sorted(s["hosts"].items(), key=lambda kv: -kv[1]))
+                )
     else:
         n = sess.count_requests(session_dir, state)
         if n is not None:

@@ -89,7 +89,10 @@ def latest_session(base: Path) -> Path | None:
         candidates.extend(d for d in base.iterdir() if d.is_dir())
     if not candidates:
         return None
-    return max(candidates, key=lambda d: (d / STATE_FILE).stat().st_mtime if (d / STATE_FILE).exists() else d.stat().st_mtime)
+    return max(
+        candidates,
+        key=lambda d: (d / STATE_FILE).stat().st_mtime if (d / STATE_FILE).exists() else d.stat().st_mtime,
+    )
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -119,7 +122,9 @@ def process_cmdline(pid: int) -> str | None:
             return proc.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
     if sys.platform != "win32":
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
+            out = subprocess.run(
+                ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5
+            )
             return out.stdout.strip() or None
     return None
 

@@ -26,13 +26,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("file", help="capture file")
-    p.add_argument("--out", metavar="DIR", help="report directory (default: <file stem>_fastcap next to the input)")
-    p.add_argument("--format", dest="fmt", choices=["auto", "cbor", "mitmlog", "mitm", "har", "jsonl"], default="auto")
+    p.add_argument(
+        "--out", metavar="DIR", help="report directory (default: <file stem>_fastcap next to the input)"
+    )
+    p.add_argument(
+        "--format", dest="fmt", choices=["auto", "cbor", "mitmlog", "mitm", "har", "jsonl"], default="auto"
+    )
     p.add_argument("--json", action="store_true", help="also write analysis.json (and report.json)")
     p.add_argument("--parquet", action="store_true", help="also write calls.parquet (one row per call)")
-    p.add_argument("--no-reports", action="store_true", help="only the overview: no per-call files or session reports")
-    p.add_argument("--recover", action="store_true", help="skip past corrupt CBOR entries instead of stopping there")
-    p.add_argument("--no-redact", action="store_true", help="do not redact secrets in the reports (raw values!)")
+    p.add_argument(
+        "--no-reports", action="store_true", help="only the overview: no per-call files or session reports"
+    )
+    p.add_argument(
+        "--recover", action="store_true", help="skip past corrupt CBOR entries instead of stopping there"
+    )
+    p.add_argument(
+        "--no-redact", action="store_true", help="do not redact secrets in the reports (raw values!)"
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.add_argument(
         "--streaming",
@@ -66,7 +76,9 @@ def _write_overview(args: argparse.Namespace, out_dir: Path, overview: Any, call
     (out_dir / "analysis.md").write_text(render_markdown(overview, calls), encoding="utf-8")
     written = ["analysis.md"]
     if args.json:
-        (out_dir / "analysis.json").write_bytes(orjson.dumps(overview.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+        (out_dir / "analysis.json").write_bytes(
+            orjson.dumps(overview.to_json(), option=orjson.OPT_INDENT_2) + b"\n"
+        )
         written.append("analysis.json")
     if args.parquet:
         calls.write_parquet(out_dir / "calls.parquet")
@@ -82,14 +94,18 @@ def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: fl
 
     with _progress(show) as progress:
         task = progress.add_task("analysing", total=path.stat().st_size)
-        meta, content, diagnostics = scan(path, recover=args.recover, on_progress=lambda done, _total: progress.update(task, completed=done))
+        meta, content, diagnostics = scan(
+            path, recover=args.recover, on_progress=lambda done, _total: progress.update(task, completed=done)
+        )
     calls = calls_from_scan(meta, content)
     if not args.no_redact:
         calls = redact_calls(calls)
     overview = build_overview(calls, source=path.name, fmt="cbor")
     # TTFT needs per-event arrival times, which the streaming pass does not keep.
     overview.notes = [n for n in overview.notes if "TTFT" not in n]
-    overview.notes.append("Streaming analysis: TTFT is not computed (use --streaming off or `fastcap report` for it).")
+    overview.notes.append(
+        "Streaming analysis: TTFT is not computed (use --streaming off or `fastcap report` for it)."
+    )
     print(render_text(overview))
     out_dir = Path(args.out) if args.out else path.with_name(f"{path.stem}_fastcap")
     written = _write_overview(args, out_dir, overview, calls)
@@ -97,8 +113,10 @@ def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: fl
     for d in diagnostics:
         if not d["fatal"] and d["kind"] != "duplicate_key":
             print(f"fastcap: warning: {path}: byte {d['offset']}: {d['message']}", file=sys.stderr)
-    print(f"Wrote {', '.join(written)} to {out_dir} in {time.perf_counter() - started:.2f}s "
-          "(per-call reports are not written in streaming mode; use `fastcap report`)")
+    print(
+        f"Wrote {', '.join(written)} to {out_dir} in {time.perf_counter() - started:.2f}s "
+        "(per-call reports are not written in streaming mode; use `fastcap report`)"
+    )
     if fatal is not None:
         print(f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -133,12 +151,19 @@ def run(args: argparse.Namespace) -> int:
         with _progress(show) as progress:
             task = progress.add_task("reading", total=path.stat().st_size)
             result = read_capture(
-                path, recover=args.recover, errors="keep", warn=False,
+                path,
+                recover=args.recover,
+                errors="keep",
+                warn=False,
                 on_progress=lambda done, _total: progress.update(task, completed=done),
             )
         entries, diagnostics = result.entries, result.diagnostics
         fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
-        warnings = [f"{path}: byte {d['offset']}: {d['message']}" for d in diagnostics if not d["fatal"] and d["kind"] != "duplicate_key"]
+        warnings = [
+            f"{path}: byte {d['offset']}: {d['message']}"
+            for d in diagnostics
+            if not d["fatal"] and d["kind"] != "duplicate_key"
+        ]
         exchanges = exchanges_from_entries(entries, source_path=str(path))
     else:
         exchanges = read_exchanges(path, fmt=fmt)

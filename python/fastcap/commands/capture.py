@@ -1,10 +1,10 @@
 """`fastcap capture`: record an agent's traffic through mitmdump with fastcap's addon.
 
-    fastcap capture --target T [--out DIR] -- <agent command>   run the agent through the proxy
-    fastcap capture start [--target T] [options]                start a background capture
-    fastcap capture status                                      show the live session
-    fastcap capture stop                                        stop it and analyse
-    fastcap capture                                             start, or offer to stop a live one
+fastcap capture --target T [--out DIR] -- <agent command>   run the agent through the proxy
+fastcap capture start [--target T] [options]                start a background capture
+fastcap capture status                                      show the live session
+fastcap capture stop                                        stop it and analyse
+fastcap capture                                             start, or offer to stop a live one
 """
 
 from __future__ import annotations
@@ -34,25 +34,75 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("words", nargs="*", metavar="[start|stop|status] | -- COMMAND",
-                   help="an action, or the agent command after `--`")
-    p.add_argument("--target", "-t", default="generic", choices=targets.names(), help="agent profile (default: generic)")
-    p.add_argument("--mode", choices=("forward", "reverse"), help="proxy mode (default: the target's first mode)")
+    p.add_argument(
+        "words",
+        nargs="*",
+        metavar="[start|stop|status] | -- COMMAND",
+        help="an action, or the agent command after `--`",
+    )
+    p.add_argument(
+        "--target", "-t", default="generic", choices=targets.names(), help="agent profile (default: generic)"
+    )
+    p.add_argument(
+        "--mode", choices=("forward", "reverse"), help="proxy mode (default: the target's first mode)"
+    )
     p.add_argument("--upstream", default="", metavar="URL", help="reverse mode: the API base URL to front")
     p.add_argument("--out", "-o", type=Path, help="session directory (default: <sessions dir>/<timestamp>)")
-    p.add_argument("--sessions-dir", type=Path, help="base directory of sessions (default: $FASTCAP_SESSIONS_DIR or ~/.fastcap/sessions)")
+    p.add_argument(
+        "--sessions-dir",
+        type=Path,
+        help="base directory of sessions (default: $FASTCAP_SESSIONS_DIR or ~/.fastcap/sessions)",
+    )
     p.add_argument("--port", "-p", type=int, default=0, help="listen port (default: first free from 8080)")
-    p.add_argument("--web", action="store_true", help="run mitmweb (password-protected where supported; browser not opened)")
+    p.add_argument(
+        "--web",
+        action="store_true",
+        help="run mitmweb (password-protected where supported; browser not opened)",
+    )
     p.add_argument("--web-port", type=int, default=0, help="mitmweb UI port (default: first free from 8081)")
     p.add_argument("--filter", default="", help="mitmproxy filter expression: record only matching flows")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help="pass an option to mitmdump (repeatable)")
-    p.add_argument("--script", dest="scripts", action="append", default=[], metavar="PATH", help="extra mitmproxy addon script (repeatable)")
-    p.add_argument("--upstream-proxy", default="", metavar="URL", help="chain through an upstream proxy (--mode upstream:URL)")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="pass an option to mitmdump (repeatable)",
+    )
+    p.add_argument(
+        "--script",
+        dest="scripts",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="extra mitmproxy addon script (repeatable)",
+    )
+    p.add_argument(
+        "--upstream-proxy",
+        default="",
+        metavar="URL",
+        help="chain through an upstream proxy (--mode upstream:URL)",
+    )
     p.add_argument("--no-save", action="store_true", help="do not record (proxy only, e.g. with --web)")
-    p.add_argument("--format", dest="fmt", choices=("cbor", "jsonl", "both"), default="cbor", help="capture format (default: cbor)")
-    p.add_argument("--no-redact", action="store_true", help="record secrets verbatim (redaction is on by default)")
-    p.add_argument("--no-report", action="store_true", help="after stopping, skip the report step (summary only)")
-    p.add_argument("--confdir", type=Path, default=runner.DEFAULT_CONFDIR, help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("cbor", "jsonl", "both"),
+        default="cbor",
+        help="capture format (default: cbor)",
+    )
+    p.add_argument(
+        "--no-redact", action="store_true", help="record secrets verbatim (redaction is on by default)"
+    )
+    p.add_argument(
+        "--no-report", action="store_true", help="after stopping, skip the report step (summary only)"
+    )
+    p.add_argument(
+        "--confdir",
+        type=Path,
+        default=runner.DEFAULT_CONFDIR,
+        help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)",
+    )
     yn = p.add_mutually_exclusive_group()
     yn.add_argument("--yes", "-y", action="store_true", help="answer yes: stop and analyse a live capture")
     yn.add_argument("--no", "-n", action="store_true", help="answer no: leave a live capture running")
@@ -69,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
     if words and words[0] in ACTIONS:
         action, rest = words[0], words[1:]
         if rest:
-            raise UsageError(f"unexpected arguments after '{action}': {' '.join(rest)} (put an agent command after --)")
+            raise UsageError(
+                f"unexpected arguments after '{action}': {' '.join(rest)} (put an agent command after --)"
+            )
         if action == "status":
             return cmd_status(args, base)
         if action == "stop":
@@ -144,7 +196,11 @@ def _print_summary(console: Console, session_dir: Path) -> None:
 
 
 def _analyse(
-    console: Console, session_dir: Path, args: argparse.Namespace, *, proc: subprocess.Popen[bytes] | None = None
+    console: Console,
+    session_dir: Path,
+    args: argparse.Namespace,
+    *,
+    proc: subprocess.Popen[bytes] | None = None,
 ) -> int:
     code = runner.finish_session(
         session_dir, proc=proc, report=not args.no_report, echo=lambda s: console.print(s, markup=False)
@@ -161,8 +217,11 @@ def cmd_start(args: argparse.Namespace, base: Path, *, toggle: bool) -> int:
     if latest is not None and state and state.get("status") == "capturing":
         if sess.is_recorded_proxy(state):
             n = sess.count_requests(latest, state)
-            if _ask(args, f"Capture in progress (pid {state.get('pid')}, port {state.get('port')}, "
-                          f"{n if n is not None else '?'} requests) in {latest}. Stop and analyse?"):
+            if _ask(
+                args,
+                f"Capture in progress (pid {state.get('pid')}, port {state.get('port')}, "
+                f"{n if n is not None else '?'} requests) in {latest}. Stop and analyse?",
+            ):
                 return _analyse(console, latest, args)
             if args.out:
                 console.print("Leaving it running.", markup=False)
@@ -174,14 +233,18 @@ def cmd_start(args: argparse.Namespace, base: Path, *, toggle: bool) -> int:
             if args.out or code != 0:
                 return code
     elif args.out and state is not None:
-        raise UsageError(f"{latest} already holds a capture session ({state.get('status')}); choose another --out")
+        raise UsageError(
+            f"{latest} already holds a capture session ({state.get('status')}); choose another --out"
+        )
     cfg = _config(args, _session_dir(args, base))
     state, _proc, env = runner.start_session(cfg, base)
     _print_launch(console, cfg, state, env, command=cfg.target.example_command)
     return 0
 
 
-def _print_launch(console: Console, cfg: runner.CaptureConfig, state: dict[str, Any], env: dict[str, str], command: str) -> None:
+def _print_launch(
+    console: Console, cfg: runner.CaptureConfig, state: dict[str, Any], env: dict[str, str], command: str
+) -> None:
     ports = ", ".join(str(p) for p in cfg.listen_ports)
     tool = "mitmweb" if cfg.web else "mitmdump"
     console.print(f"{tool} is running on port {ports} (pid {state['pid']}).", markup=False)
@@ -194,8 +257,13 @@ def _print_launch(console: Console, cfg: runner.CaptureConfig, state: dict[str, 
         if state.get("web_password"):
             console.print(f"Web password: {state['web_password']}", markup=False)
         else:
-            console.print("Web UI has no password support in this mitmproxy version (bound to 127.0.0.1 only).", markup=False)
-    console.print(f"\nRun {cfg.target.description} through the proxy in another terminal.\n\nbash:", markup=False)
+            console.print(
+                "Web UI has no password support in this mitmproxy version (bound to 127.0.0.1 only).",
+                markup=False,
+            )
+    console.print(
+        f"\nRun {cfg.target.description} through the proxy in another terminal.\n\nbash:", markup=False
+    )
     console.print(runner.launch_lines(env, command, "bash"), markup=False)
     console.print("\nPowerShell:", markup=False)
     console.print(runner.launch_lines(env, command, "powershell"), markup=False)
@@ -227,7 +295,10 @@ def cmd_status(args: argparse.Namespace, base: Path) -> int:
         status = "capturing (proxy not running)"
     console.print(f"Session: {latest}", markup=False)
     console.print(f"Status: {status}", markup=False)
-    console.print(f"Target: {state.get('agent')}  mode: {state.get('mode')}  port: {state.get('port')}  pid: {state.get('pid')}", markup=False)
+    console.print(
+        f"Target: {state.get('agent')}  mode: {state.get('mode')}  port: {state.get('port')}  pid: {state.get('pid')}",
+        markup=False,
+    )
     console.print(f"Started: {state.get('started_at')}", markup=False)
     if state.get("completed_at"):
         console.print(f"Completed: {state['completed_at']}", markup=False)
@@ -257,8 +328,11 @@ def cmd_run(args: argparse.Namespace, base: Path, command: list[str]) -> int:
     console = _console()
     cfg = _config(args, _session_dir(args, base))
     state, proc, env = runner.start_session(cfg, base, command)
-    console.print(f"fastcap: {Path(state['proxy_command'][0]).name} on port "
-                  f"{', '.join(map(str, cfg.listen_ports))}; running: {' '.join(command)}", markup=False)
+    console.print(
+        f"fastcap: {Path(state['proxy_command'][0]).name} on port "
+        f"{', '.join(map(str, cfg.listen_ports))}; running: {' '.join(command)}",
+        markup=False,
+    )
     for step in runner.manual_steps(cfg):
         console.print(f"fastcap: manual step: {step}", markup=False)
     child_env = {**os.environ, **env}

@@ -19,9 +19,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("input", help="capture file to read")
     p.add_argument("output", help="file to write")
-    p.add_argument("--to", choices=["cbor", "jsonl", "parquet"], help="output format (default: from OUT's extension)")
-    p.add_argument("--from", dest="fmt", choices=["cbor", "mitmlog", "mitm", "har", "jsonl"], help="input format (default: detected)")
-    p.add_argument("--no-redact", action="store_true", help="keep credentials as captured (the output is then sensitive)")
+    p.add_argument(
+        "--to", choices=["cbor", "jsonl", "parquet"], help="output format (default: from OUT's extension)"
+    )
+    p.add_argument(
+        "--from",
+        dest="fmt",
+        choices=["cbor", "mitmlog", "mitm", "har", "jsonl"],
+        help="input format (default: detected)",
+    )
+    p.add_argument(
+        "--no-redact", action="store_true", help="keep credentials as captured (the output is then sensitive)"
+    )
     p.set_defaults(func=run)
 
 
@@ -33,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     target = args.to or TARGETS.get(out.suffix.lower())
     if target is None:
-        raise UsageError(f"{out}: cannot tell the output format from the extension; use .cbor, .jsonl, .parquet or --to")
+        raise UsageError(
+            f"{out}: cannot tell the output format from the extension; use .cbor, .jsonl, .parquet or --to"
+        )
     if Path(args.input).resolve() == out.resolve():
         raise UsageError(f"{out}: output would overwrite the input")
     exchanges = read_exchanges(args.input, fmt=args.fmt)
@@ -41,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     writer = {"cbor": write_cbor, "jsonl": write_jsonl, "parquet": write_parquet}[target]
     written = writer(exchanges, out, redact=config)
     unit = "entries" if target == "cbor" else "rows"
-    print(f"Converted {len(exchanges)} calls from {args.input} to {out} ({target}, {written} {unit}"
-          f"{', redacted' if config is not None else ', NOT redacted'})")
+    print(
+        f"Converted {len(exchanges)} calls from {args.input} to {out} ({target}, {written} {unit}"
+        f"{', redacted' if config is not None else ', NOT redacted'})"
+    )
     return 0

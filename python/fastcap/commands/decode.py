@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "API are guessed from the bytes unless --api is given.",
     )
     p.add_argument("body", help="body file, or - for standard input")
-    p.add_argument("--api", choices=sorted(DIALECT_URLS), help="the API that produced the body (default: guessed)")
+    p.add_argument(
+        "--api", choices=sorted(DIALECT_URLS), help="the API that produced the body (default: guessed)"
+    )
     p.add_argument("--events", action="store_true", help="also list every event")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
@@ -71,10 +73,19 @@ def run(args: argparse.Namespace) -> int:
     eventstream = _looks_eventstream(body)
     api = args.api or _guess_api(body, eventstream)
     ctype = "application/vnd.amazon.eventstream" if eventstream else "text/event-stream"
-    ex = Exchange(index=0, source="body", method="POST", url=DIALECT_URLS[api], status=200,
-                  response_headers=[("content-type", ctype)], response_body=body)
+    ex = Exchange(
+        index=0,
+        source="body",
+        method="POST",
+        url=DIALECT_URLS[api],
+        status=200,
+        response_headers=[("content-type", ctype)],
+        response_body=body,
+    )
     if api == "kiro":
-        ex.request_headers.append(("x-amz-target", "AmazonCodeWhispererStreamingService.GenerateAssistantResponse"))
+        ex.request_headers.append(
+            ("x-amz-target", "AmazonCodeWhispererStreamingService.GenerateAssistantResponse")
+        )
     a = analyze_exchange(ex)
     r = a.response
     result: dict[str, Any] = {
@@ -85,11 +96,21 @@ def run(args: argparse.Namespace) -> int:
         "model": r.model,
         "text": r.text,
         "reasoning": r.reasoning_text,
-        "tool_calls": [{"id": t.id, "name": t.name, "arguments": t.arguments if t.arguments_json_valid else t.arguments_raw}
-                       for t in r.tool_calls],
+        "tool_calls": [
+            {
+                "id": t.id,
+                "name": t.name,
+                "arguments": t.arguments if t.arguments_json_valid else t.arguments_raw,
+            }
+            for t in r.tool_calls
+        ],
         "stop_reason": r.stop_reason,
-        "usage": None if r.usage is None else {k: getattr(r.usage, k) for k in
-                                              ("input_total", "cache_read", "cache_write", "output_total", "reasoning")},
+        "usage": None
+        if r.usage is None
+        else {
+            k: getattr(r.usage, k)
+            for k in ("input_total", "cache_read", "cache_write", "output_total", "reasoning")
+        },
         "errors": [{"type": e.type, "message": e.message} for e in r.errors],
         "complete": r.complete,
         "notes": r.notes,
@@ -103,9 +124,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    print(f"{result['api']} ({result['framing']}): {result['events']} events"
-          + (f", model {r.model}" if r.model else "") + (f", stop {r.stop_reason}" if r.stop_reason else "")
-          + ("" if r.complete is not False else ", INCOMPLETE"))
+    print(
+        f"{result['api']} ({result['framing']}): {result['events']} events"
+        + (f", model {r.model}" if r.model else "")
+        + (f", stop {r.stop_reason}" if r.stop_reason else "")
+        + ("" if r.complete is not False else ", INCOMPLETE")
+    )
     if r.reasoning_text:
         print(f"\nThinking ({len(r.reasoning_text):,} chars):\n{r.reasoning_text}")
     print(f"\nText ({len(r.text):,} chars):\n{r.text}")
@@ -113,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nTool call {t['name']} ({t['id'] or 'no id'}): {orjson.dumps(t['arguments']).decode()}")
     if result["usage"]:
         u = result["usage"]
-        print(f"\nUsage: {u['input_total']} input ({u['cache_read']} cache read, {u['cache_write']} cache write) | "
-              f"{u['output_total']} output ({u['reasoning']} reasoning)")
+        print(
+            f"\nUsage: {u['input_total']} input ({u['cache_read']} cache read, {u['cache_write']} cache write) | "
+            f"{u['output_total']} output ({u['reasoning']} reasoning)"
+        )
     for e in result["errors"]:
         print(f"Error: {e['type']}: {e['message']}")
     for n in r.notes:

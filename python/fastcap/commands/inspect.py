@@ -18,47 +18,95 @@ def register(subparsers: Any) -> None:
         "detection, content accounting for every provider, UTC times and redacted secrets.",
     )
     p.add_argument("capture", metavar="CAPTURE_FILE", help="the .cbor capture")
-    p.add_argument("-e", "--entries", type=int, default=0, metavar="N",
-                   help="list the first N entries (0 = summary only)")
+    p.add_argument(
+        "-e",
+        "--entries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="list the first N entries (0 = summary only)",
+    )
     p.add_argument("-a", "--analyze", action="store_true", help="request/response analysis per request")
-    p.add_argument("-j", "--json", nargs="?", const="-", default=None, metavar="FILE",
-                   help="export the selected entries as JSON to FILE (default: stdout)")
+    p.add_argument(
+        "-j",
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="FILE",
+        help="export the selected entries as JSON to FILE (default: stdout)",
+    )
     p.add_argument("-d", "--direction", choices=list(DIRECTIONS), help="listing filter by leg")
-    p.add_argument("-b", "--backend", metavar="NAME",
-                   help="only this backend (stream chunks inherit it from their stream-start marker)")
+    p.add_argument(
+        "-b",
+        "--backend",
+        metavar="NAME",
+        help="only this backend (stream chunks inherit it from their stream-start marker)",
+    )
     p.add_argument("-l", "--list-backends", action="store_true", help="list backends and exit")
-    p.add_argument("--max-data", type=int, default=4096, metavar="N",
-                   help="bytes of payload shown per entry (default 4096)")
-    p.add_argument("--status-summary", action="store_true",
-                   help="HTTP status per request and leg (and 429/5xx share per backend)")
+    p.add_argument(
+        "--max-data",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="bytes of payload shown per entry (default 4096)",
+    )
+    p.add_argument(
+        "--status-summary",
+        action="store_true",
+        help="HTTP status per request and leg (and 429/5xx share per backend)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show expanded metadata in the listing")
-    p.add_argument("-s", "--search", metavar="TERM",
-                   help="case-insensitive search of the raw payload bytes and the metadata")
-    p.add_argument("--session-substring", metavar="TEXT",
-                   help="case-insensitive substring of the A-session (asid or sid) or B-session id")
+    p.add_argument(
+        "-s",
+        "--search",
+        metavar="TERM",
+        help="case-insensitive search of the raw payload bytes and the metadata",
+    )
+    p.add_argument(
+        "--session-substring",
+        metavar="TEXT",
+        help="case-insensitive substring of the A-session (asid or sid) or B-session id",
+    )
     p.add_argument("--hex", action="store_true", help="hex dump instead of a text preview")
     p.add_argument("--last", type=int, metavar="N", help="the last N entries")
     p.add_argument("-r", "--range", metavar="A-B", help="inclusive seq range (also A:B, A..B)")
     p.add_argument("--around", type=int, metavar="SEQ", help="entries around this seq")
-    p.add_argument("-c", "--context", type=int, default=5, metavar="N", help="context size for --around (default 5)")
+    p.add_argument(
+        "-c", "--context", type=int, default=5, metavar="N", help="context size for --around (default 5)"
+    )
     p.add_argument("--entry", type=int, metavar="SEQ", help="only the entry with this seq")
     p.add_argument("-t", "--timeline", action="store_true", help="timeline view with gaps")
-    p.add_argument("--detect-issues", action="store_true",
-                   help="slow gaps, rate limits (429), backend/client errors, missing responses")
+    p.add_argument(
+        "--detect-issues",
+        action="store_true",
+        help="slow gaps, rate limits (429), backend/client errors, missing responses",
+    )
     p.add_argument("--group-by-session", action="store_true", help="per-session summary")
     p.add_argument("--b2bua", action="store_true", help="A-leg/B-leg session pairs seen on P->B")
     p.add_argument("--track-request", type=int, metavar="N", help="follow request N through every leg")
     p.add_argument("--analyze-streaming", action="store_true", help="per-request streaming timings")
     p.add_argument("--session-id", metavar="SID", help="exact A-session id (asid, else sid)")
-    p.add_argument("--start-time", metavar="TIME",
-                   help="from this time: Unix seconds, ISO datetime, date, or time of day (capture's first day)")
+    p.add_argument(
+        "--start-time",
+        metavar="TIME",
+        help="from this time: Unix seconds, ISO datetime, date, or time of day (capture's first day)",
+    )
     p.add_argument("--end-time", metavar="TIME", help="up to this time (inclusive); same forms")
-    p.add_argument("--tz", metavar="ZONE", default=None,
-                   help="time zone for display and naive times: UTC (default), local, an IANA name, +HH:MM")
-    p.add_argument("--recover", action="store_true",
-                   help="skip past a corrupt entry to the next plausible one instead of stopping there")
-    p.add_argument("--no-redact", action="store_true",
-                   help="show secrets (authorization headers, keys) as captured")
+    p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        default=None,
+        help="time zone for display and naive times: UTC (default), local, an IANA name, +HH:MM",
+    )
+    p.add_argument(
+        "--recover",
+        action="store_true",
+        help="skip past a corrupt entry to the next plausible one instead of stopping there",
+    )
+    p.add_argument(
+        "--no-redact", action="store_true", help="show secrets (authorization headers, keys) as captured"
+    )
     p.set_defaults(func=run)
 
 

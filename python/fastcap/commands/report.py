@@ -20,12 +20,26 @@ def register(subparsers: Any) -> None:
         "agent-system-dissect style analysis_report.md for a capture. Secrets are redacted and "
         "every written file is leak-scanned.",
     )
-    p.add_argument("capture", metavar="CAPTURE", help="capture file (fastcap .cbor, mitmdump log, .mitm flows, HAR, traffic.jsonl)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default: <capture name>_report next to the capture)")
-    p.add_argument("--style", default="calls,session,dissect", help="comma-separated: calls, session, dissect (default: all)")
-    p.add_argument("--json", action="store_true", help="also write report.json (the report.md content, machine-readable)")
+    p.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        help="capture file (fastcap .cbor, mitmdump log, .mitm flows, HAR, traffic.jsonl)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="output directory (default: <capture name>_report next to the capture)"
+    )
+    p.add_argument(
+        "--style",
+        default="calls,session,dissect",
+        help="comma-separated: calls, session, dissect (default: all)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="also write report.json (the report.md content, machine-readable)"
+    )
     p.add_argument("--title", metavar="T", help="report title")
-    p.add_argument("--no-redact", action="store_true", help="do not redact secrets (leak-scan findings become warnings)")
+    p.add_argument(
+        "--no-redact", action="store_true", help="do not redact secrets (leak-scan findings become warnings)"
+    )
     p.set_defaults(func=run)
 
 
@@ -49,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     styles = [s.strip() for s in str(args.style).split(",") if s.strip()]
     bad = [s for s in styles if s not in STYLES]
     if bad or not styles:
-        raise UsageError(f"--style: unknown style {', '.join(bad) or '(none)'}; choose from {', '.join(STYLES)}")
+        raise UsageError(
+            f"--style: unknown style {', '.join(bad) or '(none)'}; choose from {', '.join(STYLES)}"
+        )
     out = Path(args.out) if args.out else _default_out(capture)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
@@ -74,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for finding in result.leak_findings:
         print(f"fastcap: warning: {finding}", file=sys.stderr)
-    scan = "passed" if result.leak_scan == "passed" else f"{len(result.leak_findings)} finding(s), redaction off"
+    scan = (
+        "passed" if result.leak_scan == "passed" else f"{len(result.leak_findings)} finding(s), redaction off"
+    )
     print(_summary(result, scan))
     return 0
 

@@ -114,7 +114,13 @@ def session_from_user_id(user_id: str) -> str | None:
 def request_betas(ex: Exchange, body: dict[str, Any]) -> list[str]:
     """Beta names from the `anthropic-beta` header (comma-separated, possibly repeated) and the
     `anthropic_beta` body list (Bedrock InvokeModel; Converse has it in additionalModelRequestFields)."""
-    out = [b.strip() for k, v in ex.request_headers if k.lower() == "anthropic-beta" for b in v.split(",") if b.strip()]
+    out = [
+        b.strip()
+        for k, v in ex.request_headers
+        if k.lower() == "anthropic-beta"
+        for b in v.split(",")
+        if b.strip()
+    ]
     for source in (body, d(body.get("additionalModelRequestFields"))):
         out += [b for b in lst(source.get("anthropic_beta")) if isinstance(b, str)]
     return list(dict.fromkeys(out))

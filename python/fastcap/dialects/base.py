@@ -84,7 +84,9 @@ class RequestInfo:
     turn_kind: str | None = None  # "user_message" | "tool_result"
     user_text: str | None = None
     history_length: int | None = None  # number of input messages (kiro: len(history))
-    message_hashes: list[str] = field(default_factory=list)  # per normalised input message, for prefix chaining
+    message_hashes: list[str] = field(
+        default_factory=list
+    )  # per normalised input message, for prefix chaining
     json: Any | None = None  # the parsed request body (unredacted; redact before rendering)
     # Additions (dialects engineer):
     tool_results: list[dict[str, Any]] = field(default_factory=list)  # {id, status, chars} of the turn
@@ -116,7 +118,9 @@ class ResponseInfo:
     first_content_t: float | None = None
     last_content_t: float | None = None
     notes: list[str] = field(default_factory=list)  # e.g. "Final event had no terminating blank line."
-    flags: set[str] = field(default_factory=set)  # unterminated_final_event, recovered_from_text, truncated, ...
+    flags: set[str] = field(
+        default_factory=set
+    )  # unterminated_final_event, recovered_from_text, truncated, ...
     json: Any | None = None  # parsed non-stream JSON body (unredacted)
     # Additions (dialects engineer):
     refusal: str = ""  # Chat `delta.refusal` / Responses refusal text
@@ -128,11 +132,15 @@ class ResponseInfo:
 class CallAnalysis:
     exchange: Exchange
     dialect: str  # module name, e.g. "anthropic", "kiro"
-    api_name: str  # docs/specs/reports.md §2.3, e.g. "Anthropic.Messages", "AmazonCodeWhispererService.GetProfile"
+    api_name: (
+        str  # docs/specs/reports.md §2.3, e.g. "Anthropic.Messages", "AmazonCodeWhispererService.GetProfile"
+    )
     is_model_call: bool
     request: RequestInfo
     response: ResponseInfo
-    issue_class: str | None = None  # "rate_limit", "server_error", "client_error", "stream_error", "cut_stream", None
+    issue_class: str | None = (
+        None  # "rate_limit", "server_error", "client_error", "stream_error", "cut_stream", None
+    )
 
     @property
     def service(self) -> str:

@@ -50,11 +50,19 @@ def _content(r: dict[str, Any], p: str) -> str:
 
 def _extra_issues(r: dict[str, Any]) -> list[str]:
     out = []
-    if (r.get("bp_c_stop_reason") and not r.get("bp_c_chars") and not r.get("bp_c_tools")
-            and not r.get("bp_c_reasoning_chars") and not r.get("bp_c_error_message")):
+    if (
+        r.get("bp_c_stop_reason")
+        and not r.get("bp_c_chars")
+        and not r.get("bp_c_tools")
+        and not r.get("bp_c_reasoning_chars")
+        and not r.get("bp_c_error_message")
+    ):
         out.append(f"Immediate stop without content (stop reason {r['bp_c_stop_reason']})")
-    out += [f"Internal model name leak to client: {m}" for m in (r.get("pc_c_models") or [])
-            if "code-assist" in m.lower()]
+    out += [
+        f"Internal model name leak to client: {m}"
+        for m in (r.get("pc_c_models") or [])
+        if "code-assist" in m.lower()
+    ]
     return out
 
 
@@ -103,8 +111,9 @@ def _block(r: dict[str, Any], model: str, has_pc_leg: bool, issues: list[Issue])
     return lines
 
 
-def analyze_lines(df: pl.DataFrame, requests: pl.DataFrame, issues: list[Issue],
-                  backend: str | None) -> Iterator[str]:
+def analyze_lines(
+    df: pl.DataFrame, requests: pl.DataFrame, issues: list[Issue], backend: str | None
+) -> Iterator[str]:
     yield banner("REQUEST/RESPONSE ANALYSIS", backend)
     if requests.height == 0:
         yield "No requests in the selected entries"
@@ -116,9 +125,7 @@ def analyze_lines(df: pl.DataFrame, requests: pl.DataFrame, issues: list[Issue],
             by_key.setdefault(i.key, []).append(i)
     # Request bodies, fetched with one join instead of a lookup per request.
     rows = pl.coalesce("cp_row", "pb_row")
-    bodies = requests.select("key", rows.alias("row")).join(
-        df.select("row", "data"), on="row", how="left"
-    )
+    bodies = requests.select("key", rows.alias("row")).join(df.select("row", "data"), on="row", how="left")
     data_of = dict(zip(bodies["key"].to_list(), bodies["data"].to_list(), strict=True))
     for r in requests.iter_rows(named=True):
         model = request_model(data_of.get(r["key"]), r.get("model"))

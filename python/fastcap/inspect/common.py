@@ -88,7 +88,9 @@ def parse_zone(spec: str | None) -> Zone:
     try:
         return Zone(s, ZoneInfo(s), s, None)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"--tz: unknown time zone {spec!r} (use UTC, local, an IANA name or +HH:MM)") from exc
+        raise UsageError(
+            f"--tz: unknown time zone {spec!r} (use UTC, local, an IANA name or +HH:MM)"
+        ) from exc
 
 
 def _local_iana() -> str | None:

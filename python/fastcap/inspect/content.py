@@ -88,7 +88,11 @@ def _sse_stats(bodies: list[Body]) -> pl.DataFrame:
         return pl.DataFrame(schema=SCHEMA)
     ev = pl.DataFrame(_native.sse_column([b.data for b in bodies]))
     ids = pl.DataFrame(
-        {"exchange_index": list(range(len(bodies))), "key": [b.key for b in bodies], "dir": [b.dir for b in bodies]},
+        {
+            "exchange_index": list(range(len(bodies))),
+            "key": [b.key for b in bodies],
+            "dir": [b.dir for b in bodies],
+        },
         schema={"exchange_index": pl.UInt32, "key": pl.String, "dir": pl.Int64},
     )
     if ev.height == 0:
@@ -102,7 +106,11 @@ def _sse_stats(bodies: list[Body]) -> pl.DataFrame:
         pl.len().cast(pl.Int64).alias("events"),
         pl.col("text").str.len_chars().sum().cast(pl.Int64).alias("chars"),
         pl.col("reasoning").str.len_chars().sum().cast(pl.Int64).alias("reasoning_chars"),
-        pl.col("tool_name").drop_nulls().str.split(",").list.explode(keep_nulls=False, empty_as_null=False).alias("tools"),
+        pl.col("tool_name")
+        .drop_nulls()
+        .str.split(",")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .alias("tools"),
         pl.col("model").drop_nulls().unique(maintain_order=True).alias("models"),
         pl.col("stop_reason").drop_nulls().last().alias("stop_reason"),
         pl.col("error_type").drop_nulls().first().alias("error_type"),
@@ -115,7 +123,9 @@ def _sse_stats(bodies: list[Body]) -> pl.DataFrame:
         pl.col("is_done").any().alias("done"),
     )
     out = ids.join(stats, on="exchange_index", how="left").with_columns(
-        pl.lit("sse").alias("kind"), pl.col("events").fill_null(0), pl.col("chars").fill_null(0),
+        pl.lit("sse").alias("kind"),
+        pl.col("events").fill_null(0),
+        pl.col("chars").fill_null(0),
         pl.col("reasoning_chars").fill_null(0),
     )
     return out.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
@@ -127,10 +137,19 @@ def _dialect_stats(bodies: list[Body], kinds: list[str]) -> pl.DataFrame:
 
     recs = []
     for b, kind in zip(bodies, kinds, strict=True):
-        ctype = b.content_type or {"json": "application/json",
-                                   "eventstream": "application/vnd.amazon.eventstream"}.get(kind, "")
-        ex = Exchange(index=0, source="cbor", method="POST", url=b.url, status=b.status,
-                      response_headers=[("content-type", ctype)] if ctype else [], response_body=b.data)
+        ctype = b.content_type or {
+            "json": "application/json",
+            "eventstream": "application/vnd.amazon.eventstream",
+        }.get(kind, "")
+        ex = Exchange(
+            index=0,
+            source="cbor",
+            method="POST",
+            url=b.url,
+            status=b.status,
+            response_headers=[("content-type", ctype)] if ctype else [],
+            response_body=b.data,
+        )
         rec: dict[str, object] = {"key": b.key, "dir": b.dir, "kind": kind}
         try:
             r = analyze_exchange(ex).response
@@ -168,8 +187,10 @@ def content_table(df: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
     if plain:
         parts.append(
             pl.DataFrame(
-                [{"key": b.key, "dir": b.dir, "kind": k, "events": 0, "chars": 0, "reasoning_chars": 0}
-                 for b, k in plain],
+                [
+                    {"key": b.key, "dir": b.dir, "kind": k, "events": 0, "chars": 0, "reasoning_chars": 0}
+                    for b, k in plain
+                ],
                 schema=SCHEMA,
             )
         )

@@ -45,7 +45,11 @@ def _json_body(data: bytes) -> Any:
 
 
 def _events(payloads: list[bytes]) -> dict[int, list[Any]]:
-    idx = [i for i, p in enumerate(payloads) if p and p.lstrip()[:6].startswith((b"data:", b"event:", b":", b"id:"))]
+    idx = [
+        i
+        for i, p in enumerate(payloads)
+        if p and p.lstrip()[:6].startswith((b"data:", b"event:", b":", b"id:"))
+    ]
     if not idx:
         return {}
     ev = pl.DataFrame(_native.sse_column([payloads[i] for i in idx]))
@@ -87,15 +91,39 @@ def _metadata(df: pl.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def export_document(header: dict[str, Any], df: pl.DataFrame, *, source: str, applied: list[str],
-                    redact: bool, diagnostics: list[dict[str, Any]]) -> dict[str, Any]:
+def export_document(
+    header: dict[str, Any],
+    df: pl.DataFrame,
+    *,
+    source: str,
+    applied: list[str],
+    redact: bool,
+    diagnostics: list[dict[str, Any]],
+) -> dict[str, Any]:
     metas = _metadata(df)
-    rows = df.select("file_index", "offset", "seq", "dir", "ts", "data_len", "compressed", "data", "url",
-                     "backend", "model", "be_eff", "mod_eff", "key", "problems").to_dicts()
+    rows = df.select(
+        "file_index",
+        "offset",
+        "seq",
+        "dir",
+        "ts",
+        "data_len",
+        "compressed",
+        "data",
+        "url",
+        "backend",
+        "model",
+        "be_eff",
+        "mod_eff",
+        "key",
+        "problems",
+    ).to_dicts()
     if redact:
         maybe = maybe_secret(df["data"])
-        payloads = [redact_payload(r["data"], r["dir"], r.get("url"), maybe=m) or b""
-                    for r, m in zip(rows, maybe, strict=True)]
+        payloads = [
+            redact_payload(r["data"], r["dir"], r.get("url"), maybe=m) or b""
+            for r, m in zip(rows, maybe, strict=True)
+        ]
     else:
         payloads = [r["data"] or b"" for r in rows]
     events = _events(payloads)

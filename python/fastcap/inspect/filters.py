@@ -67,7 +67,11 @@ def parse_time(text: str, zone: Zone, day_of: float | None = None) -> float:
             t = dt.datetime.strptime(s, fmt).time()
         except ValueError:
             continue
-        base = dt.datetime.fromtimestamp(day_of, zone.tzinfo) if day_of is not None else dt.datetime.now(zone.tzinfo)
+        base = (
+            dt.datetime.fromtimestamp(day_of, zone.tzinfo)
+            if day_of is not None
+            else dt.datetime.now(zone.tzinfo)
+        )
         return dt.datetime.combine(base.date(), t, tzinfo=zone.tzinfo).timestamp()
     raise UsageError(f"could not parse time: {text!r}. {TIME_HELP}")
 
@@ -78,7 +82,9 @@ _RANGE_RE = re.compile(r"^\s*(\d+)\s*(?:-|:|\.\.)\s*(\d+)\s*$")
 def parse_range(text: str) -> tuple[int, int]:
     m = _RANGE_RE.match(text)
     if not m:
-        raise UsageError(f"--range: invalid range format: {text}. Use 'START-END', 'START:END' or 'START..END'")
+        raise UsageError(
+            f"--range: invalid range format: {text}. Use 'START-END', 'START:END' or 'START..END'"
+        )
     a, b = int(m.group(1)), int(m.group(2))
     if a > b:
         raise UsageError(f"--range: start {a} is after end {b}")
@@ -95,8 +101,15 @@ class View:
     notices: list[str] = field(default_factory=list)
 
 
-def apply_global(df: pl.DataFrame, *, session_id: str | None, start: str | None, end: str | None,
-                 backend: str | None, zone: Zone) -> View:
+def apply_global(
+    df: pl.DataFrame,
+    *,
+    session_id: str | None,
+    start: str | None,
+    end: str | None,
+    backend: str | None,
+    zone: Zone,
+) -> View:
     view = View(df=df, total=df.height)
     if session_id is not None:
         out = view.df.filter(pl.col("asid") == session_id)
@@ -161,8 +174,9 @@ def search_mask(df: pl.DataFrame, term: str) -> pl.Series:
     return pl.Series("m", hits, dtype=pl.Boolean) | meta_text
 
 
-def listing_filters(df: pl.DataFrame, *, direction: str | None, session_substring: str | None,
-                    search: str | None) -> pl.DataFrame:
+def listing_filters(
+    df: pl.DataFrame, *, direction: str | None, session_substring: str | None, search: str | None
+) -> pl.DataFrame:
     if direction is not None:
         df = df.filter(pl.col("dir") == DIRECTIONS[direction])
     if session_substring is not None:
@@ -184,8 +198,16 @@ class Selection:
     more: int = 0  # entries cut by the plain limit
 
 
-def select(df: pl.DataFrame, *, entry: int | None, around: int | None, context: int,
-           seq_range: tuple[int, int] | None, last: int | None, limit: int | None) -> Selection:
+def select(
+    df: pl.DataFrame,
+    *,
+    entry: int | None,
+    around: int | None,
+    context: int,
+    seq_range: tuple[int, int] | None,
+    last: int | None,
+    limit: int | None,
+) -> Selection:
     """§10.6 selection precedence: --entry, --around, --range, --last, then the first `limit`."""
     if entry is not None:
         out = df.filter(pl.col("seq") == entry)

@@ -52,8 +52,14 @@ def slow_gaps(df: pl.DataFrame) -> list[Issue]:
         .filter(pl.col("_gap") > SLOW_GAP_S)
     )
     return [
-        Issue("slow_response", "error" if gap >= ERROR_GAP_S else "warning", seq, ts,
-              f"Long gap: {gap:.1f}s between entries [{prev}] and [{seq}]", key)
+        Issue(
+            "slow_response",
+            "error" if gap >= ERROR_GAP_S else "warning",
+            seq,
+            ts,
+            f"Long gap: {gap:.1f}s between entries [{prev}] and [{seq}]",
+            key,
+        )
         for seq, ts, gap, prev, key in gaps.select("seq", "ts", "_gap", "_prev", "key").iter_rows()
     ]
 
@@ -79,7 +85,14 @@ def _status_issue(r: dict[str, Any]) -> Issue | None:
         if status == 429:
             ra = r.get("retry_after")
             extra = f", retry after {ra:g}s" if ra is not None else ""
-            return Issue("rate_limit", "warning", seq, ts, f"HTTP 429 {where}{extra}{tail}".replace("  ", " "), r["key"])
+            return Issue(
+                "rate_limit",
+                "warning",
+                seq,
+                ts,
+                f"HTTP 429 {where}{extra}{tail}".replace("  ", " "),
+                r["key"],
+            )
         if status >= 500 or status == 529:
             return Issue("backend_error", "error", seq, ts, f"HTTP {status} {where}{tail}", r["key"])
         return Issue("client_error", "warning", seq, ts, f"HTTP {status} {where}{tail}", r["key"])
@@ -88,13 +101,25 @@ def _status_issue(r: dict[str, Any]) -> Issue | None:
         kind = "rate_limit" if any(w in hay for w in _RATE_WORDS) else "backend_error"
         label = "Rate limiting" if kind == "rate_limit" else "Backend error"
         detail = f"{etype}: {msg}" if etype and msg and etype != msg else (msg or etype)
-        return Issue(kind, "warning" if kind == "rate_limit" else "error", r.get("bp_first_seq") or seq,
-                     ts, f"{label} {where}: {detail}", r["key"])
+        return Issue(
+            kind,
+            "warning" if kind == "rate_limit" else "error",
+            r.get("bp_first_seq") or seq,
+            ts,
+            f"{label} {where}: {detail}",
+            r["key"],
+        )
     if r.get("eos_term") == "error":
         cls = r.get("eos_err_cls") or "unknown_error"
         reason = r.get("eos_reason") or r.get("eos_signal") or "error termination"
-        return Issue("backend_error", "error", r.get("eos_seq"), r.get("eos_ts"),
-                     f"Stream terminated with an error ({cls}) {where}: {reason}", r["key"])
+        return Issue(
+            "backend_error",
+            "error",
+            r.get("eos_seq"),
+            r.get("eos_ts"),
+            f"Stream terminated with an error ({cls}) {where}: {reason}",
+            r["key"],
+        )
     return None
 
 
@@ -107,23 +132,43 @@ def request_issues(requests: pl.DataFrame, *, has_pb_leg: bool) -> list[Issue]:
         anchor_seq = r.get("cp_seq") if r.get("cp_seq") is not None else r.get("pb_seq")
         anchor_ts = r.get("anchor_ts")
         if r.get("cp_seq") is not None and not r["n_pb"] and not r["n_bp"]:
-            text = (f"Request at [{r['cp_seq']}] has no backend request (not forwarded)" if has_pb_leg
-                    else f"Request at [{r['cp_seq']}] has no backend response")
+            text = (
+                f"Request at [{r['cp_seq']}] has no backend request (not forwarded)"
+                if has_pb_leg
+                else f"Request at [{r['cp_seq']}] has no backend response"
+            )
             out.append(Issue("missing_response", "warning", r["cp_seq"], anchor_ts, text, r["key"]))
         elif r["n_pb"] and not r["n_bp"]:
-            out.append(Issue("missing_response", "error", anchor_seq, anchor_ts,
-                             f"Request at [{anchor_seq}] has no backend response", r["key"]))
+            out.append(
+                Issue(
+                    "missing_response",
+                    "error",
+                    anchor_seq,
+                    anchor_ts,
+                    f"Request at [{anchor_seq}] has no backend response",
+                    r["key"],
+                )
+            )
         elif r["stream"] and r.get("ss_ts") is not None and not r["has_se"] and not r["has_eos"]:
-            out.append(Issue("missing_response", "error", anchor_seq, anchor_ts,
-                             f"Stream of request at [{anchor_seq}] is incomplete (no stream-end marker)", r["key"]))
+            out.append(
+                Issue(
+                    "missing_response",
+                    "error",
+                    anchor_seq,
+                    anchor_ts,
+                    f"Stream of request at [{anchor_seq}] is incomplete (no stream-end marker)",
+                    r["key"],
+                )
+            )
     return out
 
 
 def detect(df: pl.DataFrame, requests: pl.DataFrame) -> list[Issue]:
     has_pb = bool((df["dir"] == PB).any()) if df.height else False
     issues = slow_gaps(df) + request_issues(requests, has_pb_leg=has_pb)
-    return sorted(issues, key=lambda i: (i.ts if i.ts is not None else float("inf"),
-                                         i.seq if i.seq is not None else -1))
+    return sorted(
+        issues, key=lambda i: (i.ts if i.ts is not None else float("inf"), i.seq if i.seq is not None else -1)
+    )
 
 
 def issues_lines(issues: list[Issue], backend: str | None) -> Iterator[str]:

@@ -46,8 +46,15 @@ def header_line(row: dict[str, Any], zone: Zone) -> str:
     sess = session_part(row)
     if sess:
         parts.append(f"session={sess}")
-    flags = [name for col, name in (("is_stream_start", "stream_start"), ("is_stream_end", "stream_end"),
-                                    ("eos", "eos")) if row.get(col)]
+    flags = [
+        name
+        for col, name in (
+            ("is_stream_start", "stream_start"),
+            ("is_stream_end", "stream_end"),
+            ("eos", "eos"),
+        )
+        if row.get(col)
+    ]
     if flags:
         parts.append(",".join(flags))
     return " | ".join(parts)
@@ -104,8 +111,16 @@ def hex_lines(data: bytes, max_data: int) -> list[str]:
     return lines
 
 
-def listing_lines(sel: Selection, *, zone: Zone, verbose: bool, hexdump: bool, max_data: int,
-                  redact: bool, backend: str | None) -> Iterator[str]:
+def listing_lines(
+    sel: Selection,
+    *,
+    zone: Zone,
+    verbose: bool,
+    hexdump: bool,
+    max_data: int,
+    redact: bool,
+    backend: str | None,
+) -> Iterator[str]:
     yield banner("ENTRIES", backend)
     if sel.warning:
         yield sel.warning

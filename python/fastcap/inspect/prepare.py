@@ -39,9 +39,13 @@ def prepare(entries: pl.DataFrame) -> pl.DataFrame:
         .group_by(["request_id", "dir"])
         .agg(pl.col("backend").first().alias("_be"), pl.col("model").drop_nulls().first().alias("_mod"))
     )
-    df = df.join(inherit, on=["request_id", "dir"], how="left", maintain_order="left").with_columns(
-        pl.coalesce("backend", "_be").alias("be_eff"), pl.coalesce("model", "_mod").alias("mod_eff")
-    ).drop("_be", "_mod")
+    df = (
+        df.join(inherit, on=["request_id", "dir"], how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("backend", "_be").alias("be_eff"), pl.coalesce("model", "_mod").alias("mod_eff")
+        )
+        .drop("_be", "_mod")
+    )
     df = _with_key(df)
     # The backend of a request is that of its backend legs (P->B, then B->P, then P->C).
     prio = pl.when(pl.col("dir") == PB).then(0).when(pl.col("dir") == BP).then(1).otherwise(2)
@@ -111,7 +115,9 @@ def requests_of(df: pl.DataFrame) -> pl.DataFrame:
     se = pl.col("is_stream_end").fill_null(False)
     chunk = pl.col("chunk_index").is_not_null()
     pay = pl.col("payload")
-    keyed = df.select(pl.exclude("data")).filter(pl.col("key").is_not_null()).sort(["ts", "seq"], nulls_last=True)
+    keyed = (
+        df.select(pl.exclude("data")).filter(pl.col("key").is_not_null()).sort(["ts", "seq"], nulls_last=True)
+    )
     req = keyed.group_by("key", maintain_order=True).agg(
         pl.col("request_id").drop_nulls().first().alias("rid"),
         pl.col("asid").drop_nulls().first().alias("asid"),
@@ -179,7 +185,10 @@ def requests_of(df: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("ts"))
         .alias("ttfb_src"),
         pl.coalesce(pl.col("lat_ms") / 1000.0, pl.col("bp_last_any_ts") - req_start).alias("latency_s"),
-        pl.when(pl.col("lat_ms").is_not_null()).then(pl.lit("meta")).otherwise(pl.lit("ts")).alias("latency_src"),
+        pl.when(pl.col("lat_ms").is_not_null())
+        .then(pl.lit("meta"))
+        .otherwise(pl.lit("ts"))
+        .alias("latency_src"),
         pl.coalesce(pl.col("sdur_ms") / 1000.0, pl.col("se_ts") - pl.col("ss_ts")).alias("stream_s"),
         (pl.col("pc_last_ts") - pl.col("cp_ts")).alias("client_s"),
         pl.coalesce("bp_status", "pc_status").alias("status"),

@@ -40,6 +40,7 @@ def maybe_secret(data: pl.Series) -> list[bool]:
         return out
     return text.str.contains_any(_CORE, ascii_case_insensitive=True).fill_null(False).to_list()
 
+
 _METHODS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"CONNECT ")
 
 
@@ -93,7 +94,9 @@ def redact_http(data: bytes, url: str | None = None) -> bytes:
     return b"\r\n".join(lines) + sep + new_body
 
 
-def redact_payload(data: bytes, direction: int | None, url: str | None = None, *, maybe: bool = True) -> bytes:
+def redact_payload(
+    data: bytes, direction: int | None, url: str | None = None, *, maybe: bool = True
+) -> bytes:
     """`maybe=False` (from `maybe_secret`) skips the body check of a non-HTTP payload."""
     if not data:
         return data

@@ -86,15 +86,26 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     status = _run_modes(args, result.header, df, result.diagnostics, zone, seq_range, str(path), out, err)
     if fatal is not None:
         out.flush()
-        print(f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']}; "
-              f"the {df.height} complete entries before it were used (use --recover to skip past it)", file=err)
+        print(
+            f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']}; "
+            f"the {df.height} complete entries before it were used (use --recover to skip past it)",
+            file=err,
+        )
         return 2
     return status
 
 
-def _run_modes(args: argparse.Namespace, header: dict[str, Any], df: pl.DataFrame,
-               diagnostics: list[dict[str, Any]], zone: Any, seq_range: tuple[int, int] | None,
-               source: str, out: TextIO, err: TextIO) -> int:
+def _run_modes(
+    args: argparse.Namespace,
+    header: dict[str, Any],
+    df: pl.DataFrame,
+    diagnostics: list[dict[str, Any]],
+    zone: Any,
+    seq_range: tuple[int, int] | None,
+    source: str,
+    out: TextIO,
+    err: TextIO,
+) -> int:
     if args.list_backends:
         _emit(out, list_backends_lines(df))
         return 0
@@ -103,20 +114,34 @@ def _run_modes(args: argparse.Namespace, header: dict[str, Any], df: pl.DataFram
         names = backend_names(df)
         if backend.lower() not in {n.lower() for n in names}:
             print(f"Warning: Backend '{backend}' not found in capture.", file=err)
-            print(f"Available backends: {', '.join(names)}" if names
-                  else "No backend information available in this capture.", file=err)
-    view = apply_global(df, session_id=args.session_id, start=args.start_time, end=args.end_time,
-                        backend=backend, zone=zone)
+            print(
+                f"Available backends: {', '.join(names)}"
+                if names
+                else "No backend information available in this capture.",
+                file=err,
+            )
+    view = apply_global(
+        df, session_id=args.session_id, start=args.start_time, end=args.end_time, backend=backend, zone=zone
+    )
     v = view.df
     if args.json is not None:
-        listed = listing_filters(v, direction=args.direction, session_substring=args.session_substring,
-                                 search=args.search)
+        listed = listing_filters(
+            v, direction=args.direction, session_substring=args.session_substring, search=args.search
+        )
         limit = int(args.entries) if (args.entries or 0) > 0 else None
-        sel = select(listed, entry=args.entry, around=args.around, context=args.context,
-                     seq_range=seq_range, last=args.last, limit=limit)
+        sel = select(
+            listed,
+            entry=args.entry,
+            around=args.around,
+            context=args.context,
+            seq_range=seq_range,
+            last=args.last,
+            limit=limit,
+        )
         applied = list(view.applied) + _listing_applied(args)
-        doc = export_document(header, sel.df, source=source, applied=applied, redact=not args.no_redact,
-                              diagnostics=diagnostics)
+        doc = export_document(
+            header, sel.df, source=source, applied=applied, redact=not args.no_redact, diagnostics=diagnostics
+        )
         data = dumps(doc)
         if args.json == "-":
             out.write(data.decode("utf-8"))
@@ -148,12 +173,30 @@ def _run_modes(args: argparse.Namespace, header: dict[str, Any], df: pl.DataFram
     if args.analyze_streaming:
         _emit(out, streaming_lines(v, requests, backend))
     if listing_wanted(args):
-        listed = listing_filters(v, direction=args.direction, session_substring=args.session_substring,
-                                 search=args.search)
-        sel = select(listed, entry=args.entry, around=args.around, context=args.context,
-                     seq_range=seq_range, last=args.last, limit=listing_limit(args))
-        _emit(out, listing_lines(sel, zone=zone, verbose=args.verbose, hexdump=args.hex,
-                                 max_data=args.max_data, redact=not args.no_redact, backend=backend))
+        listed = listing_filters(
+            v, direction=args.direction, session_substring=args.session_substring, search=args.search
+        )
+        sel = select(
+            listed,
+            entry=args.entry,
+            around=args.around,
+            context=args.context,
+            seq_range=seq_range,
+            last=args.last,
+            limit=listing_limit(args),
+        )
+        _emit(
+            out,
+            listing_lines(
+                sel,
+                zone=zone,
+                verbose=args.verbose,
+                hexdump=args.hex,
+                max_data=args.max_data,
+                redact=not args.no_redact,
+                backend=backend,
+            ),
+        )
     if args.analyze:
         _emit(out, analyze_lines(v, requests, issues, backend))
     return 0
@@ -161,9 +204,15 @@ def _run_modes(args: argparse.Namespace, header: dict[str, Any], df: pl.DataFram
 
 def _listing_applied(args: argparse.Namespace) -> list[str]:
     parts = []
-    for flag, attr in (("direction", "direction"), ("session-substring", "session_substring"),
-                       ("search", "search"), ("entry", "entry"), ("around", "around"), ("range", "range"),
-                       ("last", "last")):
+    for flag, attr in (
+        ("direction", "direction"),
+        ("session-substring", "session_substring"),
+        ("search", "search"),
+        ("entry", "entry"),
+        ("around", "around"),
+        ("range", "range"),
+        ("last", "last"),
+    ):
         v = getattr(args, attr)
         if v is not None:
             parts.append(f"{flag}={v}")

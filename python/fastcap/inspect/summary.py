@@ -18,8 +18,15 @@ def out_of_order(df: pl.DataFrame) -> int:
     return int(df.select((pl.col("ts") < pl.col("ts").cum_max().shift(1)).fill_null(False).sum()).item())
 
 
-def summary_lines(header: dict[str, Any], df: pl.DataFrame, *, total: int, applied: list[str],
-                  requests: pl.DataFrame, zone: Zone) -> list[str]:
+def summary_lines(
+    header: dict[str, Any],
+    df: pl.DataFrame,
+    *,
+    total: int,
+    applied: list[str],
+    requests: pl.DataFrame,
+    zone: Zone,
+) -> list[str]:
     lines = [banner("CAPTURE FILE SUMMARY")]
     lines.append(f"Session ID: {header.get('session_id') or 'N/A'}")
     lines.append(f"Created At: {header.get('created_at')}")
@@ -42,12 +49,16 @@ def summary_lines(header: dict[str, Any], df: pl.DataFrame, *, total: int, appli
         lo, hi = df["ts"].min(), df["ts"].max()
         if isinstance(lo, float) and isinstance(hi, float):
             lines.append(f"Duration: {hi - lo:.2f}s")
-            lines.append(f"Time Range: {fmt_dt(lo, zone, '%Y-%m-%d %H:%M:%S.%f')[:-3]} .. "
-                         f"{fmt_dt(hi, zone, '%Y-%m-%d %H:%M:%S.%f')[:-3]} ({zone.label()})")
+            lines.append(
+                f"Time Range: {fmt_dt(lo, zone, '%Y-%m-%d %H:%M:%S.%f')[:-3]} .. "
+                f"{fmt_dt(hi, zone, '%Y-%m-%d %H:%M:%S.%f')[:-3]} ({zone.label()})"
+            )
         ooo = out_of_order(df)
         if ooo:
-            lines.append(f"Out of order: {ooo} entries are earlier than an entry before them in the file "
-                         "(time-based sections sort by ts)")
+            lines.append(
+                f"Out of order: {ooo} entries are earlier than an entry before them in the file "
+                "(time-based sections sort by ts)"
+            )
     return lines
 
 

@@ -31,12 +31,10 @@ def timeline_frame(df: pl.DataFrame, zone: Zone) -> pl.DataFrame:
         .otherwise(pl.format(" (+{}ms)", (gap * 1000).round(0).cast(pl.Int64)))
     )
     n = pl.col("data_len").cast(pl.Int64)
-    size = (
-        pl.when(n > 1024)
-        .then(pl.format("{}KB", _fmt1(n / 1024)))
-        .otherwise(pl.format("{}B", n))
+    size = pl.when(n > 1024).then(pl.format("{}KB", _fmt1(n / 1024))).otherwise(pl.format("{}B", n))
+    symbol = pl.col("dir").replace_strict(
+        list(range(4)), list(DIR_SYMBOLS), default=None, return_dtype=pl.String
     )
-    symbol = pl.col("dir").replace_strict(list(range(4)), list(DIR_SYMBOLS), default=None, return_dtype=pl.String)
     symbol = pl.coalesce(symbol, pl.format("?{}", pl.col("dir")))
     line = pl.concat_str(
         [

@@ -25,14 +25,20 @@ def _chunk_events(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     ev = pl.DataFrame(_native.sse_column([rows[i]["data"] for i in idx]))
     if ev.height == 0:
         return {}
-    agg = ev.filter(~pl.col("is_done")).group_by("exchange_index").agg(
-        pl.len().alias("n"),
-        pl.coalesce(pl.col("error_message"), pl.col("error_type")).drop_nulls().first().alias("err"),
-        pl.col("tool_name").drop_nulls().first().alias("tool"),
-        pl.col("text").drop_nulls().first().alias("text"),
+    agg = (
+        ev.filter(~pl.col("is_done"))
+        .group_by("exchange_index")
+        .agg(
+            pl.len().alias("n"),
+            pl.coalesce(pl.col("error_message"), pl.col("error_type")).drop_nulls().first().alias("err"),
+            pl.col("tool_name").drop_nulls().first().alias("tool"),
+            pl.col("text").drop_nulls().first().alias("text"),
+        )
     )
-    return {idx[e]: {"n": n, "err": err, "tool": tool, "text": text}
-            for e, n, err, tool, text in agg.select("exchange_index", "n", "err", "tool", "text").iter_rows()}
+    return {
+        idx[e]: {"n": n, "err": err, "tool": tool, "text": text}
+        for e, n, err, tool, text in agg.select("exchange_index", "n", "err", "tool", "text").iter_rows()
+    }
 
 
 def _describe(r: dict[str, Any], ev: dict[str, Any] | None) -> str:
@@ -89,8 +95,10 @@ def track_lines(df: pl.DataFrame, requests: pl.DataFrame, n: int, backend: str |
     t0 = anchor["ts"] or 0.0
     yield ""
     yield f"Request initiated at entry [{anchor['seq']}]"
-    body_row = next((r for r in rows if r["row"] == (req["cp_row"] if req["cp_row"] is not None else req["pb_row"])),
-                    anchor)
+    body_row = next(
+        (r for r in rows if r["row"] == (req["cp_row"] if req["cp_row"] is not None else req["pb_row"])),
+        anchor,
+    )
     yield f"Model: {request_model(body_row['data'], req.get('model'))}"
     yield f"Request size: {commas(request_body_size(body_row['data']))} bytes"
     if req.get("rid"):

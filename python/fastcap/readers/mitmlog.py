@@ -158,7 +158,11 @@ def exchanges_from_table(table: Any, info: Mapping[str, Any]) -> list[Exchange]:
             rq_flags, req_ct, version, logged=logged, text=req_text, exact=row["request_body_bytes"]
         )
         resp_fid = body_fidelity(
-            rs_flags, resp_ct, version, logged=logged and status is not None, text=resp_text,
+            rs_flags,
+            resp_ct,
+            version,
+            logged=logged and status is not None,
+            text=resp_text,
             exact=row["response_body_bytes"],
         )
         ex = Exchange(

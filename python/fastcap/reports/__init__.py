@@ -55,7 +55,10 @@ class LeakScanError(RuntimeError):
         more = len(result.leak_findings) - len(lines)
         if more > 0:
             lines.append(f"... and {more} more")
-        super().__init__(f"leak scan found {len(result.leak_findings)} possible secret(s) in the reports:\n" + "\n".join(lines))
+        super().__init__(
+            f"leak scan found {len(result.leak_findings)} possible secret(s) in the reports:\n"
+            + "\n".join(lines)
+        )
 
 
 def _write(path: Path, text: str) -> Path:
@@ -107,7 +110,9 @@ def write_reports(
         state=dict(state or {}),
         styles=chosen,
     )
-    result = ReportResult(out_dir=out, calls=len(calls), model_calls=len(ctx.model_calls), redacted=redactor.enabled)
+    result = ReportResult(
+        out_dir=out, calls=len(calls), model_calls=len(ctx.model_calls), redacted=redactor.enabled
+    )
     if "calls" in chosen:
         for n, call in enumerate(calls, 1):
             result.call_files.append(_write(out / call.file_name, render_call(call, redactor)))
@@ -117,13 +122,17 @@ def write_reports(
     data = build_session(ctx)
     result.session = data
     raw_log = str(Path(source).resolve()) if source is not None else None
-    result.completion_message = completion_message(data, out, raw_log=raw_log, call_files=len(result.call_files))
+    result.completion_message = completion_message(
+        data, out, raw_log=raw_log, call_files=len(result.call_files)
+    )
     if "session" in chosen:
         result.files.append(_write(out / "report.md", render_session(data)))
     if "dissect" in chosen:
         result.files.append(_write(out / "analysis_report.md", render_dissect(ctx)))
     if json:
-        result.files.append(write_json(out / "report.json", data, source=ctx.source, completion=result.completion_message))
+        result.files.append(
+            write_json(out / "report.json", data, source=ctx.source, completion=result.completion_message)
+        )
     result.leak_findings = leak_scan(result.files)
     if result.leak_findings:
         result.leak_scan = "failed" if redactor.enabled else "warned"
@@ -143,7 +152,9 @@ def _read_state(out_dir: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def write_session_reports(capture_path: str | Path, out_dir: str | Path, *, progress: Progress | None = None) -> ReportResult:
+def write_session_reports(
+    capture_path: str | Path, out_dir: str | Path, *, progress: Progress | None = None
+) -> ReportResult:
     """Read a capture with `fastcap.readers.read_exchanges` and write every report (and `report.json`)."""
     from fastcap.readers import read_exchanges
 

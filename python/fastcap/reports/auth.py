@@ -109,7 +109,15 @@ def build_auth(calls: list[Call]) -> dict[str, Any]:
             line += f": {', '.join(s.services)} API"
             if s.token_classes:
                 line += f" — {', '.join(s.token_classes)}"
-        items.append({"scheme": key, "text": line, "apis": s.services, "token_classes": s.token_classes, "calls": s.calls})
+        items.append(
+            {
+                "scheme": key,
+                "text": line,
+                "apis": s.services,
+                "token_classes": s.token_classes,
+                "calls": s.calls,
+            }
+        )
     return {"schemes": items, "rotation": _rotation(calls)}
 
 

@@ -49,15 +49,24 @@ def fidelity(ex: Exchange, side: str) -> BodyFidelity:
 # Why a body is not its exact bytes, per source (`*` for any other source).
 _EXPLANATIONS: dict[tuple[BodyFidelity, str], str] = {
     ("truncated", "mitmlog"): f"Body truncated by mitmdump (flow_detail=3 cut-off at {CUTOFF_LINES} lines).",
-    ("truncated", "cbor"): "Body truncated in the capture (the stream never ended while recording, or fastcap_max_body cut it).",
+    (
+        "truncated",
+        "cbor",
+    ): "Body truncated in the capture (the stream never ended while recording, or fastcap_max_body cut it).",
     ("truncated", "*"): "Body truncated in the source.",
     ("missing", "mitmlog"): "Body not in the mitmdump log (streamed and not stored, or flow_detail below 3).",
     ("missing", "mitm"): "Body not stored in the flow file (streamed without store_streamed_bodies).",
     ("missing", "*"): "Body not stored in the source.",
     ("recovered_from_text", "mitmlog"): "Body recovered from the mitmdump text log; binary content is lossy.",
-    ("recovered_from_text", "*"): "Body recovered from text with replacement characters; binary content is lossy.",
+    (
+        "recovered_from_text",
+        "*",
+    ): "Body recovered from text with replacement characters; binary content is lossy.",
     ("decoded_from_hex", "*"): "Body decoded from the mitmdump hex dump (exact bytes).",
-    ("from_text_log", "*"): "Body text as the mitmdump log printed it; line endings and trailing blank lines may differ.",
+    (
+        "from_text_log",
+        "*",
+    ): "Body text as the mitmdump log printed it; line endings and trailing blank lines may differ.",
     ("json_value", "*"): "Body is the JSON value the source recorded, not its exact bytes.",
 }
 
@@ -98,14 +107,18 @@ def decode_body(ex: Exchange, side: str, redactor: Redactor) -> Body:
     if "eventstream" not in ctype and "event-stream" not in ctype:
         ok, value = parse_json(raw)
         if ok:
-            return Body("json", value=redactor.json(value, url=ex.url), content_type=ctype, size=size, notes=notes)
+            return Body(
+                "json", value=redactor.json(value, url=ex.url), content_type=ctype, size=size, notes=notes
+            )
     if data is not None and _looks_binary(data):
         return Body("binary", data=data, content_type=ctype, size=size, notes=notes)
     body_text = data.decode("utf-8", "replace") if data is not None else (text or "")
     if ctype == "application/x-www-form-urlencoded" or (
         ctype == "" and "=" in body_text and " " not in body_text.strip() and parse_qsl(body_text)
     ):
-        return Body("form", text=redactor.form(body_text, url=ex.url), content_type=ctype, size=size, notes=notes)
+        return Body(
+            "form", text=redactor.form(body_text, url=ex.url), content_type=ctype, size=size, notes=notes
+        )
     raw_bytes = data if data is not None else body_text.encode("utf-8")
     redacted = redactor.body(raw_bytes, ctype, url=ex.url)
     if redacted is not raw_bytes:

@@ -92,7 +92,9 @@ def usage_text(usage: Usage | None) -> str | None:
     return text
 
 
-def tool_call_objects(calls: list[ToolCall], redactor: Redactor, *, kiro: bool, url: str) -> list[dict[str, Any]]:
+def tool_call_objects(
+    calls: list[ToolCall], redactor: Redactor, *, kiro: bool, url: str
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for tc in calls:
         value: Any = tc.arguments if tc.arguments_json_valid else tc.arguments_raw
@@ -100,7 +102,11 @@ def tool_call_objects(calls: list[ToolCall], redactor: Redactor, *, kiro: bool, 
         if kiro:
             obj: dict[str, Any] = {"toolUseId": tc.id, "name": tc.name, "input": value}
         else:
-            obj = {"id": tc.id, "name": tc.name, "input": value} if tc.id is not None else {"name": tc.name, "input": value}
+            obj = (
+                {"id": tc.id, "name": tc.name, "input": value}
+                if tc.id is not None
+                else {"name": tc.name, "input": value}
+            )
         if tc.incomplete:
             obj["incomplete"] = True
         out.append(obj)

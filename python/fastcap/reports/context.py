@@ -90,7 +90,10 @@ def _pascal(text: str) -> str:
 
 
 _VERSION = re.compile(r"^v\d+[a-z0-9]*$", re.I)
-_ID = re.compile(r"^(\d+|[0-9a-f]{16,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(msg|resp|chatcmpl|call|toolu)_\w+)$", re.I)
+_ID = re.compile(
+    r"^(\d+|[0-9a-f]{16,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(msg|resp|chatcmpl|call|toolu)_\w+)$",
+    re.I,
+)
 
 
 def fallback_api_name(ex: Exchange) -> str:

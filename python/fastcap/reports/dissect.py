@@ -83,7 +83,12 @@ def _block_texts(content: Any) -> list[str]:
 
 def _messages_section(rows: list[tuple[str, str, str | None, str]]) -> list[str]:
     """rows: (role, type, preview text or None, full text)."""
-    lines = [f"**Input Messages** ({len(rows)} items):", "", "| # | Role | Type | Content Preview |", "|---|------|------|-----------------|"]
+    lines = [
+        f"**Input Messages** ({len(rows)} items):",
+        "",
+        "| # | Role | Type | Content Preview |",
+        "|---|------|------|-----------------|",
+    ]
     for idx, (role, mtype, pv, _full) in enumerate(rows):
         lines.append(f"| {idx} | {cell(role)} | {cell(mtype)} | {_preview_cell(pv)} |")
     lines.append("")
@@ -108,7 +113,12 @@ def _tools_section(tools: list[tuple[str, str]]) -> list[str]:
 
 
 def _config_line(model: Any, parts: list[tuple[str, Any]]) -> list[str]:
-    line = " | ".join([f"**Model:** `{model if model is not None else 'unknown'}`", *(f"**{k}:** `{_py(v)}`" for k, v in parts)])
+    line = " | ".join(
+        [
+            f"**Model:** `{model if model is not None else 'unknown'}`",
+            *(f"**{k}:** `{_py(v)}`" for k, v in parts),
+        ]
+    )
     return [line, ""]
 
 
@@ -145,7 +155,9 @@ def request_responses(body: dict[str, Any]) -> list[str]:
         rows.append((str(m.get("role", "-")), str(m.get("type", "-")), pv, full))
     if rows:
         lines += _messages_section(rows)
-    lines += _tools_section([(str(_d(t).get("name") or ""), str(_d(t).get("type", "function"))) for t in _l(body.get("tools"))])
+    lines += _tools_section(
+        [(str(_d(t).get("name") or ""), str(_d(t).get("type", "function"))) for t in _l(body.get("tools"))]
+    )
     return lines
 
 
@@ -162,7 +174,9 @@ def request_anthropic(body: dict[str, Any]) -> list[str]:
     lines = _config_line(body.get("model", "unknown"), parts)
     system = body.get("system")
     if isinstance(system, list):
-        system = "\n\n".join(str(_d(b).get("text", "")) for b in system if _d(b).get("type", "text") == "text")
+        system = "\n\n".join(
+            str(_d(b).get("text", "")) for b in system if _d(b).get("type", "text") == "text"
+        )
     lines += _system_section(system if isinstance(system, str) else "")
     rows = []
     for msg in _l(body.get("messages")):
@@ -189,12 +203,21 @@ def request_anthropic(body: dict[str, Any]) -> list[str]:
         rows.append((str(m.get("role", "-")), "+".join(types) or "-", " ".join(pieces), "\n".join(texts)))
     if rows:
         lines += _messages_section(rows)
-    lines += _tools_section([(str(_d(t).get("name") or ""), str(_d(t).get("type", "custom"))) for t in _l(body.get("tools"))])
+    lines += _tools_section(
+        [(str(_d(t).get("name") or ""), str(_d(t).get("type", "custom"))) for t in _l(body.get("tools"))]
+    )
     return lines
 
 
 def request_chat(body: dict[str, Any]) -> list[str]:
-    keys = ("stream", "tool_choice", "parallel_tool_calls", "max_completion_tokens", "max_tokens", "reasoning_effort")
+    keys = (
+        "stream",
+        "tool_choice",
+        "parallel_tool_calls",
+        "max_completion_tokens",
+        "max_tokens",
+        "reasoning_effort",
+    )
     lines = _config_line(body.get("model", "unknown"), [(k, body[k]) for k in keys if k in body])
     msgs = [_d(m) for m in _l(body.get("messages"))]
     system = "\n\n".join(
@@ -217,7 +240,9 @@ def request_chat(body: dict[str, Any]) -> list[str]:
             rows.append((str(m.get("role", "-")), mtype, " ".join(texts), "\n".join(texts)))
     if rows:
         lines += _messages_section(rows)
-    lines += _tools_section([(str(_d(_d(t).get("function")).get("name") or ""), "function") for t in _l(body.get("tools"))])
+    lines += _tools_section(
+        [(str(_d(_d(t).get("function")).get("name") or ""), "function") for t in _l(body.get("tools"))]
+    )
     return lines
 
 
@@ -230,7 +255,9 @@ def request_gemini(body: dict[str, Any], model: str | None) -> list[str]:
     if "thinkingConfig" in gen:
         parts.append(("thinkingConfig", json_text(gen["thinkingConfig"]).replace("\n", " ")))
     lines = _config_line(body.get("model") or model or "unknown", parts)
-    system = "\n".join(str(_d(p).get("text", "")) for p in _l(_d(inner.get("systemInstruction")).get("parts")))
+    system = "\n".join(
+        str(_d(p).get("text", "")) for p in _l(_d(inner.get("systemInstruction")).get("parts"))
+    )
     lines += _system_section(system)
     rows = []
     for c in _l(inner.get("contents")):
@@ -265,13 +292,20 @@ def request_gemini(body: dict[str, Any], model: str | None) -> list[str]:
 
 def _family(call: Call) -> str:
     api = call.api
-    if api in ("OpenAI.Responses", "ChatGPT.CodexResponses") or call.ca.dialect in ("openai_responses", "responses"):
+    if api in ("OpenAI.Responses", "ChatGPT.CodexResponses") or call.ca.dialect in (
+        "openai_responses",
+        "responses",
+    ):
         return "responses"
     if api.startswith("Anthropic.") or call.ca.dialect == "anthropic":
         return "anthropic"
     if api == "OpenAI.ChatCompletions" or call.ca.dialect in ("openai_chat", "chat"):
         return "chat"
-    if api.startswith(("Gemini.", "CodeAssist.")) or call.ca.dialect in ("gemini", "codeassist", "code_assist"):
+    if api.startswith(("Gemini.", "CodeAssist.")) or call.ca.dialect in (
+        "gemini",
+        "codeassist",
+        "code_assist",
+    ):
         return "gemini"
     return "other"
 
@@ -305,7 +339,12 @@ def render_request_body(call: Call, body: Body) -> str:
 # --- response bodies --------------------------------------------------------------------------------
 
 
-_REASONING_TITLE = {"responses": "Reasoning Summary", "anthropic": "Thinking", "chat": "Reasoning", "gemini": "Thoughts"}
+_REASONING_TITLE = {
+    "responses": "Reasoning Summary",
+    "anthropic": "Thinking",
+    "chat": "Reasoning",
+    "gemini": "Thoughts",
+}
 
 
 def _tool_calls_section(call: Call, redactor: Redactor) -> list[str]:
@@ -336,7 +375,12 @@ def render_response_body(call: Call, body: Body, redactor: Redactor) -> str:
         n = len(resp.events)
         label = "SSE Stream" if kind == "sse" else "EventStream" if kind == "eventstream" else "WebSocket"
         size = body.size if kind != "websocket" else sum(len(m.data) for m in call.ex.websocket or [])
-        lines = [f"**{label}** ({size:,} bytes, {n} events)", "", "| Event Type | Count |", "|------------|-------|"]
+        lines = [
+            f"**{label}** ({size:,} bytes, {n} events)",
+            "",
+            "| Event Type | Count |",
+            "|------------|-------|",
+        ]
         lines += [f"| `{cell(t)}` | {c} |" for t, c in counts.most_common()]
         lines.append("")
         if resp.text:
@@ -383,7 +427,9 @@ def default_title(calls: list[Call]) -> str:
 def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
     calls, redactor = ctx.calls, ctx.redactor
     now = now or datetime.now(UTC)
-    bodies = [(decode_body(c.ex, "request", redactor), decode_body(c.ex, "response", redactor)) for c in calls]
+    bodies = [
+        (decode_body(c.ex, "request", redactor), decode_body(c.ex, "response", redactor)) for c in calls
+    ]
     stamps = [t for c in calls if (t := _timestamp(c)) is not None]
     duration: float | int = round(max(stamps) - min(stamps), 1) if len(stamps) >= 2 else 0
     L = [
@@ -421,7 +467,10 @@ def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
                     keys[key] = keys.get(key, 0) + 1
                     types[key].add(t)
     L += ["## Endpoints", "", "| Endpoint | Methods | Count |", "|----------|---------|-------|"]
-    L += [f"| `{cell(p)}` | {', '.join(sorted(endpoint_methods[p]))} | {n} |" for p, n in _most_common(endpoints)]
+    L += [
+        f"| `{cell(p)}` | {', '.join(sorted(endpoint_methods[p]))} | {n} |"
+        for p, n in _most_common(endpoints)
+    ]
     L += ["", "## HTTP Methods", "", "| Method | Count |", "|--------|-------|"]
     L += [f"| {cell(m)} | {n} |" for m, n in _most_common(methods)]
     L += ["", "## Response Status Codes", "", "| Status | Count |", "|--------|-------|"]
@@ -434,7 +483,9 @@ def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
         if not keys:
             continue
         L += [f"## {title}", "", "| Key Path | Type | Occurrences |", "|----------|------|-------------|"]
-        L += [f"| `{cell(k)}` | {', '.join(sorted(types[k]))} | {n} |" for k, n in _most_common(keys)[:TOP_KEYS]]
+        L += [
+            f"| `{cell(k)}` | {', '.join(sorted(types[k]))} | {n} |" for k, n in _most_common(keys)[:TOP_KEYS]
+        ]
         L.append("")
     L += ["## Full Conversation Log", ""]
     for i, (call, (rb, sb)) in enumerate(zip(calls, bodies, strict=True), 1):
@@ -442,7 +493,11 @@ def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
         ts = _timestamp(call)
         ts_str = datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S.%f")[:-3] if ts is not None else "?"
         status = "?" if ex.status is None else str(ex.status)
-        L += [f"### Request {i}: `{ex.method} {redactor.url(ex.url)}` → {status}", f"**Time:** {ts_str} UTC", ""]
+        L += [
+            f"### Request {i}: `{ex.method} {redactor.url(ex.url)}` → {status}",
+            f"**Time:** {ts_str} UTC",
+            "",
+        ]
         L += _header_details("Request Headers", redactor.headers(ex.request_headers))
         L += ["#### Request Body", "", render_request_body(call, rb), ""]
         L += _header_details("Response Headers", redactor.headers(ex.response_headers))
@@ -453,7 +508,16 @@ def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
 def _header_details(title: str, headers: list[tuple[str, str]]) -> list[str]:
     content = "\n".join(f"{k}: {v}" for k, v in headers)
     marker = fence_marker(content)
-    return ["<details>", f"<summary><b>{title}</b></summary>", "", marker, *([content] if content else []), marker, "</details>", ""]
+    return [
+        "<details>",
+        f"<summary><b>{title}</b></summary>",
+        "",
+        marker,
+        *([content] if content else []),
+        marker,
+        "</details>",
+        "",
+    ]
 
 
 __all__ = ["SSE_CT", "default_title", "extract_keys", "render_dissect"]

@@ -188,24 +188,36 @@ def build_findings(
             out.append("APIs not in the known kiro-cli list: " + ", ".join(f"`{a}`" for a in unknown_apis))
         unknown_events = list(
             dict.fromkeys(
-                ev.type for c in calls for ev in c.resp.events if c.resp.kind == "eventstream" and ev.type not in KNOWN_KIRO_EVENTS
+                ev.type
+                for c in calls
+                for ev in c.resp.events
+                if c.resp.kind == "eventstream" and ev.type not in KNOWN_KIRO_EVENTS
             )
         )
         if unknown_events:
-            out.append("EventStream event types not in the known list: " + ", ".join(f"`{e}`" for e in unknown_events))
+            out.append(
+                "EventStream event types not in the known list: "
+                + ", ".join(f"`{e}`" for e in unknown_events)
+            )
         usage_limits = [c for c in calls if c.api == EXPECTED_403]
         if not usage_limits:
             out.append("`GetUsageLimits` was not called in this session (it may be absent).")
         for c in usage_limits:
             if c.status == 403:
-                out.append(f"`GetUsageLimits` (call #{c.nn}) returned 403, which is expected/normal for kiro-cli.")
+                out.append(
+                    f"`GetUsageLimits` (call #{c.nn}) returned 403, which is expected/normal for kiro-cli."
+                )
     if rotation:
         out.append(f"Bearer token rotation: {rotation['text']}")
     if catalogue:
         parts = []
         for m in catalogue:
             details = []
-            for key, label in (("rateMultiplier", "rate ×"), ("maxOutputTokens", "max output "), ("maxInputTokens", "context window ")):
+            for key, label in (
+                ("rateMultiplier", "rate ×"),
+                ("maxOutputTokens", "max output "),
+                ("maxInputTokens", "context window "),
+            ):
                 value = m.get(key)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     details.append(f"{label}{fmt_number(value)}")
@@ -214,7 +226,8 @@ def build_findings(
     credit_rows = [r for r in tokens["rows"] if r["credits"]]
     if credit_rows:
         per_turn = ", ".join(
-            f"#{r['call']}: " + ", ".join(f"{fmt_number(v)} {u}" for u, v in r["credits"].items()) for r in credit_rows
+            f"#{r['call']}: " + ", ".join(f"{fmt_number(v)} {u}" for u, v in r["credits"].items())
+            for r in credit_rows
         )
         total = ", ".join(f"{fmt_number(v)} {u}" for u, v in tokens["totals"]["credits"].items())
         out.append(f"Credits per turn: {per_turn}; total {total}")
@@ -226,7 +239,10 @@ def build_findings(
     for c in calls:
         problems = [
             f"{side} body {_FIDELITY_WORDS[fid]}"
-            for side, fid in (("request", c.ex.request_body_fidelity), ("response", c.ex.response_body_fidelity))
+            for side, fid in (
+                ("request", c.ex.request_body_fidelity),
+                ("response", c.ex.response_body_fidelity),
+            )
             if fid in _FIDELITY_WORDS and not (fid == "missing" and "bodies_not_logged" in c.ex.flags)
         ]
         if problems:

@@ -68,7 +68,11 @@ def conversation_keys(model_calls: list[Call]) -> list[tuple[str | None, str | N
             continue
         best: int | None = None
         for i, (_, latest) in enumerate(convs):
-            if latest and hashes[: len(latest)] == latest and (best is None or len(latest) >= len(convs[best][1])):
+            if (
+                latest
+                and hashes[: len(latest)] == latest
+                and (best is None or len(latest) >= len(convs[best][1]))
+            ):
                 best = i
         if best is None:
             convs.append((f"#{len(convs) + 1}", list(hashes)))
@@ -139,11 +143,15 @@ def build_flow(calls: list[Call], windows: dict[str, int]) -> list[dict[str, Any
                 label += f" — continuation {cont[:8]}"
             prev = (conv, cont)
             child = _label(f"{call.operation} #{k}", _model_details(call, windows))
-            nodes.append({"label": label, "conversation": conv, "children": [{"call": call.nn, "text": child}]})
+            nodes.append(
+                {"label": label, "conversation": conv, "children": [{"call": call.nn, "text": child}]}
+            )
         else:
             if not nodes:
                 nodes.append({"label": f"{agent_name(calls)} startup", "conversation": None, "children": []})
-            nodes[-1]["children"].append({"call": call.nn, "text": _label(call.operation, _other_details(call))})
+            nodes[-1]["children"].append(
+                {"call": call.nn, "text": _label(call.operation, _other_details(call))}
+            )
     return nodes
 
 

@@ -65,7 +65,9 @@ def _first_match(texts: list[str], pattern: str, group: int = 0) -> str | None:
 
 
 def _models(calls: list[Call]) -> list[str]:
-    return list(dict.fromkeys(m for c in calls if c.ca.is_model_call for m in [c.req.model or c.resp.model] if m))
+    return list(
+        dict.fromkeys(m for c in calls if c.ca.is_model_call for m in [c.req.model or c.resp.model] if m)
+    )
 
 
 def _host(url: str) -> str:
@@ -122,13 +124,18 @@ def build_environment(ctx: ReportContext, kiro: bool) -> list[dict[str, str]]:
             os_tokens = _first_match(uas, r"\bos/\S+")
         rows += [
             ("kiro-cli version", _first_match(uas, r"md/appVersion-(\d+(?:\.\d+)*)", 1) or UNKNOWN),
-            ("AWS SDK", _first_match(uas, r"aws-sdk-rust/\S+") or _first_match(uas, r"aws-sdk-[\w-]+/\S+") or UNKNOWN),
+            (
+                "AWS SDK",
+                _first_match(uas, r"aws-sdk-rust/\S+") or _first_match(uas, r"aws-sdk-[\w-]+/\S+") or UNKNOWN,
+            ),
             ("OS", os_tokens or UNKNOWN),
             ("Model", models),
             ("Region", region or UNKNOWN),
         ]
     else:
-        agent_ua = next((u for c in calls if c.ca.is_model_call for u in [c.ex.header("user-agent")] if u), None)
+        agent_ua = next(
+            (u for c in calls if c.ca.is_model_call for u in [c.ex.header("user-agent")] if u), None
+        )
         agent_ua = agent_ua or (uas[0] if uas else None)
         sdk = None
         os_name = None
@@ -315,14 +322,23 @@ def render_session(data: dict[str, Any]) -> str:
         L += table(
             "| #   | GenerateAssistantResponse | History length    | contextUsagePercentage |",
             "| --- | ------------------------- | ----------------- | ---------------------- |",
-            [(r["n"], f"#{r['call']}", fmt_int(r["history_length"]), _pct(r["context_pct"])) for r in cu["rows"]],
+            [
+                (r["n"], f"#{r['call']}", fmt_int(r["history_length"]), _pct(r["context_pct"]))
+                for r in cu["rows"]
+            ],
         )
     else:
         L += table(
             "| #   | Call | History length | Input tokens | Context % |",
             "| --- | ---- | -------------- | ------------ | --------- |",
             [
-                (r["n"], f"#{r['call']}", fmt_int(r["history_length"]), fmt_int(r["input_tokens"]), _pct(r["context_pct"]))
+                (
+                    r["n"],
+                    f"#{r['call']}",
+                    fmt_int(r["history_length"]),
+                    fmt_int(r["input_tokens"]),
+                    _pct(r["context_pct"]),
+                )
                 for r in cu["rows"]
             ],
         )
@@ -334,7 +350,11 @@ def render_session(data: dict[str, Any]) -> str:
     if mi["tool_count_min"] != mi["tool_count_max"]:
         tool_count += f" (varies: {mi['tool_count_min']}–{mi['tool_count_max']})"
     L += ["", "## Model Info", ""]
-    L += [f"- Model ID: {', '.join(mi['model_ids']) or UNKNOWN}", f"- Thinking: {thinking}", f"- Tool count: {tool_count}"]
+    L += [
+        f"- Model ID: {', '.join(mi['model_ids']) or UNKNOWN}",
+        f"- Thinking: {thinking}",
+        f"- Tool count: {tool_count}",
+    ]
     L += ["", "## Tool Usage Patterns", ""]
     rows = [(r["name"], r["count"]) for r in data["tool_usage"]] or [("(none)", 0)]
     L += table(
@@ -348,7 +368,14 @@ def render_session(data: dict[str, Any]) -> str:
     L += simple_table(
         ["#", "API", "Start (UTC)", "TTFT", "Duration", "Gap before"],
         [
-            (t["call"], t["api"], fmt_clock(t["started_at"]), fmt_seconds(t["ttft"]), fmt_seconds(t["duration"]), fmt_seconds(t["gap_before"]))
+            (
+                t["call"],
+                t["api"],
+                fmt_clock(t["started_at"]),
+                fmt_seconds(t["ttft"]),
+                fmt_seconds(t["duration"]),
+                fmt_seconds(t["gap_before"]),
+            )
             for t in data["timing"]
         ],
     )
@@ -370,7 +397,10 @@ def render_session(data: dict[str, Any]) -> str:
     else:
         L.append(f"Cache hits: {DASH} (no cache figures reported).")
     if tk["totals"]["credits"]:
-        L += ["", "Credits: " + ", ".join(f"{fmt_number(v)} {u}" for u, v in tk["totals"]["credits"].items()) + "."]
+        L += [
+            "",
+            "Credits: " + ", ".join(f"{fmt_number(v)} {u}" for u, v in tk["totals"]["credits"].items()) + ".",
+        ]
     L += ["", "## Issues", ""]
     L += [f"- {i['message']}" for i in data["issues"]] or ["No issues detected."]
     L += ["", "## Notable Findings", ""]

@@ -22,9 +22,7 @@ TARGET = Target(
         ),
     ),
     example_command='codex exec "write a hello world function"',
-    manual_steps=(
-        'Add to ~/.codex/config.toml: chatgpt_base_url = "http://127.0.0.1:{port1}/backend-api/"',
-    ),
+    manual_steps=('Add to ~/.codex/config.toml: chatgpt_base_url = "http://127.0.0.1:{port1}/backend-api/"',),
     notes=(
         "With a ChatGPT login Codex ignores OPENAI_BASE_URL and calls chatgpt.com/backend-api/codex/"
         "responses, possibly over WebSocket: use --mode forward (WebSocket messages are captured).",

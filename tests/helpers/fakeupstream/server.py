@@ -64,18 +64,72 @@ def _sse(event: str | None, data: dict[str, object] | str, eol: bytes = b"\n") -
 def anthropic_events() -> list[bytes]:
     e = _sse
     return [
-        e("message_start", {"type": "message_start", "message": {"id": "msg_fake1", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 12, "output_tokens": 1}}}),
-        e("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
-        e("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me think."}}),
-        e("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "c2lnbmF0dXJl"}}),
+        e(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_fake1",
+                    "model": "claude-sonnet-4-5",
+                    "usage": {"input_tokens": 12, "output_tokens": 1},
+                },
+            },
+        ),
+        e(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "thinking", "thinking": ""},
+            },
+        ),
+        e(
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": "Let me think."},
+            },
+        ),
+        e(
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "signature_delta", "signature": "c2lnbmF0dXJl"},
+            },
+        ),
         e("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        e("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
-        e("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Héllo ✓"}}),
+        e(
+            "content_block_start",
+            {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+        ),
+        e(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Héllo ✓"}},
+        ),
         e("content_block_stop", {"type": "content_block_stop", "index": 1}),
-        e("content_block_start", {"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}}),
-        e("content_block_delta", {"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "{\"path\": \"a.py\"}"}}),
+        e(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 2,
+                "content_block": {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}},
+            },
+        ),
+        e(
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 2,
+                "delta": {"type": "input_json_delta", "partial_json": '{"path": "a.py"}'},
+            },
+        ),
         e("content_block_stop", {"type": "content_block_stop", "index": 2}),
-        e("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 42}}),
+        e(
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 42}},
+        ),
         e("message_stop", {"type": "message_stop"}),
     ]
 
@@ -84,10 +138,28 @@ def responses_events() -> list[bytes]:
     e = _sse
     return [
         e("response.created", {"type": "response.created", "response": {"id": "resp_1", "model": "o4-mini"}}),
-        e("response.output_item.added", {"type": "response.output_item.added", "item": {"type": "function_call", "call_id": "call_1", "name": "shell"}}),
-        e("response.function_call_arguments.delta", {"type": "response.function_call_arguments.delta", "delta": "{\"cmd\":\"ls\"}"}),
+        e(
+            "response.output_item.added",
+            {
+                "type": "response.output_item.added",
+                "item": {"type": "function_call", "call_id": "call_1", "name": "shell"},
+            },
+        ),
+        e(
+            "response.function_call_arguments.delta",
+            {"type": "response.function_call_arguments.delta", "delta": '{"cmd":"ls"}'},
+        ),
         e("response.output_text.delta", {"type": "response.output_text.delta", "delta": "Here's"}),
-        e("response.completed", {"type": "response.completed", "response": {"id": "resp_1", "usage": {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12}}}),
+        e(
+            "response.completed",
+            {
+                "type": "response.completed",
+                "response": {
+                    "id": "resp_1",
+                    "usage": {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12},
+                },
+            },
+        ),
     ]
 
 
@@ -103,7 +175,14 @@ def chat_events() -> list[bytes]:
 def gemini_events() -> list[bytes]:
     return [
         _sse(None, {"candidates": [{"content": {"parts": [{"text": "Hi"}], "role": "model"}}]}, eol=b"\r\n"),
-        _sse(None, {"candidates": [{"content": {"parts": [{"text": " there"}]}, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 3}}, eol=b"\r\n"),
+        _sse(
+            None,
+            {
+                "candidates": [{"content": {"parts": [{"text": " there"}]}, "finishReason": "STOP"}],
+                "usageMetadata": {"promptTokenCount": 3},
+            },
+            eol=b"\r\n",
+        ),
     ]
 
 
@@ -218,7 +297,9 @@ class FakeUpstream:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = lines[0].split(" ", 2)
-                headers = [(k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)]
+                headers = [
+                    (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)
+                ]
                 hmap = {k.lower(): v for k, v in headers}
                 body = b""
                 if "content-length" in hmap:
@@ -270,8 +351,10 @@ class FakeUpstream:
             if cut_after is not None and i == cut_after:
                 writer.transport.abort()
                 return False
-            wait = (self.first_delay if first_delay is None else first_delay) if i == 0 else (
-                self.gap if delay is None else delay
+            wait = (
+                (self.first_delay if first_delay is None else first_delay)
+                if i == 0
+                else (self.gap if delay is None else delay)
             )
             if pause_at is not None and i == pause_at:
                 wait = pause
@@ -287,7 +370,9 @@ class FakeUpstream:
         """SSE whose events carry the server's send time (`t`), for latency benchmarks."""
         import time
 
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
         await writer.drain()
         pad = "x" * max(0, size - 60)
         for i in range(n):
@@ -332,7 +417,12 @@ class FakeUpstream:
             return await self._json(writer, code, JSON_ERRORS.get(code, b"{}"), extra)
         if path == "/oauth/token":
             body = orjson.dumps(
-                {"access_token": OAUTH_ACCESS, "refresh_token": OAUTH_REFRESH, "expires_in": 3600, "token_type": "Bearer"}
+                {
+                    "access_token": OAUTH_ACCESS,
+                    "refresh_token": OAUTH_REFRESH,
+                    "expires_in": 3600,
+                    "token_type": "Bearer",
+                }
             )
             return await self._json(writer, 200, body, f"set-cookie: session={OAUTH_ACCESS}\r\n")
         if path == "/cut":
@@ -358,7 +448,9 @@ class FakeUpstream:
             return False
         return await self._json(writer, 404 if method != "HEAD" else 200, b'{"error":"not found"}')
 
-    async def _websocket(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes) -> None:
+    async def _websocket(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes
+    ) -> None:
         conn = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
         conn.receive_data(head)
         while True:
