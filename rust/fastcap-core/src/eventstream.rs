@@ -1,6 +1,6 @@
 //! AWS EventStream (`application/vnd.amazon.eventstream`) frame decoding.
 //!
-//! Spec: `specs/eventstream.md` §2–§8. Three entry points share one frame validator:
+//! Spec: `docs/specs/eventstream.md` §2–§8. Three entry points share one frame validator:
 //!
 //! * [`decode_body`]: a whole captured body, zero-copy ([`Frame`] borrows the input), strict or
 //!   resync recovery, truncated tail reported as [`Truncated`];

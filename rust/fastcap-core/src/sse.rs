@@ -1,6 +1,6 @@
 //! Server-Sent Events (`text/event-stream`) splitting with exact WHATWG semantics.
 //!
-//! Spec: `specs/sse.md` §1. One state machine, [`SseDecoder`], serves both forms:
+//! Spec: `docs/specs/sse.md` §1. One state machine, [`SseDecoder`], serves both forms:
 //!
 //! * incremental: [`SseDecoder::feed`] / [`SseDecoder::finish`] with arbitrary chunk boundaries
 //!   (CR at the end of one chunk + LF at the start of the next is one line break; a UTF-8 sequence
@@ -20,7 +20,7 @@
 //! line starts, so `body[byte_start..byte_end]` is the block's lines with their terminators. The
 //! event pending at EOF (§1.6) ends at the body length and has `terminated == false`.
 //!
-//! Field extraction over parsed JSON and the Arrow events table are in [`extract`] and [`column`].
+//! Field extraction over parsed JSON and the Arrow events table are in [`extract`] and [`column`](mod@column).
 
 use std::borrow::Cow;
 

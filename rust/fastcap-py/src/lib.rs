@@ -1,7 +1,10 @@
-//! fastcap._native: a thin pyo3 layer over `fastcap-core`.
+//! fastcap._native: the thin pyo3 binding of `fastcap-core`. Parsing and decoding live in the core;
+//! this crate only converts arguments and results.
 //!
-//! Each submodule registers its own functions and classes; errors are mapped to Python in
-//! exactly one place (`errors.rs`), and tables leave through `arrow.rs`.
+//! Each submodule (`cbor`, `eventstream`, `sse`, `mitmlog`) wraps the core module of the same name
+//! and registers its functions and classes below. Tables leave through `arrow.rs` (the Arrow
+//! PyCapsule interface). Core errors are mapped to Python exceptions in `errors.rs` only
+//! (`errors::to_pyerr`, with the `FormatError` hierarchy); no other module builds them.
 
 use pyo3::prelude::*;
 

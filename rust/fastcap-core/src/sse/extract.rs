@@ -1,4 +1,4 @@
-//! Fast extraction of the analysis fields from one SSE event's JSON `data` (specs/sse.md §4–§9).
+//! Fast extraction of the analysis fields from one SSE event's JSON `data` (docs/specs/sse.md §4–§9).
 //!
 //! The JSON is deserialised into small borrowed structs that name only the fields we read; every
 //! other key is skipped without building a value (serde `IgnoredAny`), and strings without escapes
@@ -60,9 +60,9 @@ mod scan;
 /// Extract the analysis fields of one event's data. `None` when the data is not a JSON object
 /// (does not start with `{` after whitespace), e.g. `[DONE]`.
 ///
-/// The JSON is read by a hand-written reader of the schema below ([`scan`]); it gives the same
-/// result as [`extract_reference`] (serde_json and the derived structs) on every input, which the
-/// tests check on the fixtures and on generated and mutated events.
+/// The JSON is read by a hand-written reader of the schema below (the private module `scan`); it
+/// gives the same result as [`extract_reference`] (serde_json and the derived structs) on every
+/// input, which the tests check on the fixtures and on generated and mutated events.
 pub fn extract(data: &str) -> Option<Extracted<'_>> {
     if !data.trim_start().starts_with('{') {
         return None;
