@@ -345,5 +345,5 @@ def exchanges_frame(
 def write_parquet(
     exchanges: Sequence[Exchange], path: str | os.PathLike[str], *, redact: RedactionConfig | None = OUTPUT
 ) -> int:
-    exchanges_frame(exchanges, redact=redact).write_parquet(path)
+    exchanges_frame(exchanges, redact=redact).write_parquet(os.fspath(path))
     return len(exchanges)

@@ -66,6 +66,14 @@ def _counts(series: pl.Series) -> list[tuple[str, int]]:
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
+def _float_agg(value: object) -> float:
+    """An aggregate (max/min) of a non-empty Float64 column of the calls table (`CALLS_SCHEMA`),
+    which polars types as any Python literal."""
+    if not isinstance(value, float):
+        raise TypeError(f"expected a float aggregate of a Float64 column, got {type(value).__name__}")
+    return value
+
+
 def _percentiles(series: pl.Series) -> dict[str, float | None]:
     s = series.drop_nulls()
     if s.len() == 0:
@@ -75,7 +83,7 @@ def _percentiles(series: pl.Series) -> dict[str, float | None]:
         "p50": s.quantile(0.5, "nearest"),
         "p90": s.quantile(0.9, "nearest"),
         "p99": s.quantile(0.99, "nearest"),
-        "max": s.max(),
+        "max": _float_agg(s.max()),
     }
 
 
@@ -116,7 +124,7 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
     model = calls.filter(pl.col("is_model_call"))
     statuses = calls["status"].fill_null(-1).cast(pl.Utf8).replace({"-1": "none"})
     times = calls["started_at"].drop_nulls()
-    duration = float(times.max() - times.min()) if times.len() > 1 else None  # type: ignore[operator]
+    duration = _float_agg(times.max()) - _float_agg(times.min()) if times.len() > 1 else None
     tokens = {
         name: int(model[name].fill_null(0).sum())
         for name in (

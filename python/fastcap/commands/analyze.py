@@ -150,14 +150,14 @@ def run(args: argparse.Namespace) -> int:
 
         with _progress(show) as progress:
             task = progress.add_task("reading", total=path.stat().st_size)
-            result = read_capture(
+            read_result = read_capture(
                 path,
                 recover=args.recover,
                 errors="keep",
                 warn=False,
                 on_progress=lambda done, _total: progress.update(task, completed=done),
             )
-        entries, diagnostics = result.entries, result.diagnostics
+        entries, diagnostics = read_result.entries, read_result.diagnostics
         fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
         warnings = [
             f"{path}: byte {d['offset']}: {d['message']}"
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
                     tasks[phase] = progress.add_task(phase, total=total)
                 progress.update(tasks[phase], completed=done)
 
-            result = write_reports(
+            report_result = write_reports(
                 exchanges,
                 out_dir,
                 source=path,
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=report_progress,
                 analyzer=lambda ex: by_id[id(ex)],
             )
-        written.append(f"{len(result.files)} report files")
+        written.append(f"{len(report_result.files)} report files")
     from fastcap.leakscan import scan_paths
 
     if not args.no_redact:

@@ -17,7 +17,7 @@ from fastcap import _native
 from fastcap.inspect.common import BP, PC
 from fastcap.inspect.redaction import header_value, split_http
 
-SCHEMA = {
+SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "key": pl.String,
     "dir": pl.Int64,
     "kind": pl.String,

@@ -77,7 +77,7 @@ def _metadata(df: pl.DataFrame) -> list[dict[str, Any]]:
     """`expand_meta` for every row, touching only the metadata columns that hold any value."""
     present = [long for _, long, _ in META_KEYS if long in df.columns and df[long].null_count() < df.height]
     cols = {c: df[c].to_list() for c in present}
-    extra = df["meta_extra"].to_list() if "meta_extra" in df.columns else [None] * df.height
+    extra: list[str | None] = df["meta_extra"].to_list() if "meta_extra" in df.columns else [None] * df.height
     out: list[dict[str, Any]] = []
     for i in range(df.height):
         meta: dict[str, Any] = {}
@@ -85,8 +85,9 @@ def _metadata(df: pl.DataFrame) -> list[dict[str, Any]]:
             v = cols[c][i]
             if v is not None:
                 meta[c] = orjson.loads(v) if c in _JSON_KINDS else v
-        if extra[i]:
-            meta.update(orjson.loads(extra[i]))
+        row_extra = extra[i]
+        if row_extra:
+            meta.update(orjson.loads(row_extra))
         out.append(meta)
     return out
 

@@ -81,7 +81,10 @@ def _block_texts(content: Any) -> list[str]:
     return []
 
 
-def _messages_section(rows: list[tuple[str, str, str | None, str]]) -> list[str]:
+MessageRow = tuple[str, str, str | None, str]  # (role, type, preview text or None, full text)
+
+
+def _messages_section(rows: list[MessageRow]) -> list[str]:
     """rows: (role, type, preview text or None, full text)."""
     lines = [
         f"**Input Messages** ({len(rows)} items):",
@@ -131,14 +134,16 @@ def _l(v: Any) -> list[Any]:
 
 
 def request_responses(body: dict[str, Any]) -> list[str]:
-    parts = [(k, body[k]) for k in ("stream", "tool_choice", "parallel_tool_calls", "store") if k in body]
+    parts: list[tuple[str, Any]] = [
+        (k, body[k]) for k in ("stream", "tool_choice", "parallel_tool_calls", "store") if k in body
+    ]
     if isinstance(body.get("reasoning"), dict):
         r = body["reasoning"]
         parts.append(("reasoning", r.get("summary", r.get("effort", ""))))
     lines = _config_line(body.get("model", "unknown"), parts)
     instructions = body.get("instructions")
     lines += _system_section(instructions if isinstance(instructions, str) else "")
-    rows = []
+    rows: list[MessageRow] = []
     for msg in _l(body.get("input")):
         m = _d(msg)
         content = m.get("content")
@@ -178,7 +183,7 @@ def request_anthropic(body: dict[str, Any]) -> list[str]:
             str(_d(b).get("text", "")) for b in system if _d(b).get("type", "text") == "text"
         )
     lines += _system_section(system if isinstance(system, str) else "")
-    rows = []
+    rows: list[MessageRow] = []
     for msg in _l(body.get("messages")):
         m = _d(msg)
         content = m.get("content")
@@ -226,7 +231,7 @@ def request_chat(body: dict[str, Any]) -> list[str]:
         if m.get("role") in ("system", "developer")
     )
     lines += _system_section(system)
-    rows = []
+    rows: list[MessageRow] = []
     for m in msgs:
         content = m.get("content")
         mtype = "tool" if m.get("role") == "tool" else "tool_calls" if m.get("tool_calls") else "message"
@@ -259,7 +264,7 @@ def request_gemini(body: dict[str, Any], model: str | None) -> list[str]:
         str(_d(p).get("text", "")) for p in _l(_d(inner.get("systemInstruction")).get("parts"))
     )
     lines += _system_section(system)
-    rows = []
+    rows: list[MessageRow] = []
     for c in _l(inner.get("contents")):
         c = _d(c)
         kinds, pieces, texts = [], [], []
@@ -463,9 +468,9 @@ def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
             contributing.append((sb, resp_keys, resp_types))
         for body, keys, types in contributing:
             if body.kind == "json" and isinstance(body.value, dict):
-                for key, t in extract_keys(body.value):
+                for key, type_name in extract_keys(body.value):
                     keys[key] = keys.get(key, 0) + 1
-                    types[key].add(t)
+                    types[key].add(type_name)
     L += ["## Endpoints", "", "| Endpoint | Methods | Count |", "|----------|---------|-------|"]
     L += [
         f"| `{cell(p)}` | {', '.join(sorted(endpoint_methods[p]))} | {n} |"

@@ -74,7 +74,7 @@ def _sum(values: list[int | None]) -> int | None:
 
 
 def build_tokens(calls: list[Call]) -> dict[str, Any]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for call in calls:
         if not call.ca.is_model_call:
             continue
@@ -159,7 +159,9 @@ def model_catalogue(calls: list[Call]) -> tuple[list[dict[str, Any]], dict[str, 
         for m in body.get("models") or []:
             if not isinstance(m, dict) or not isinstance(m.get("modelId"), str):
                 continue
-            limits = m.get("tokenLimits") if isinstance(m.get("tokenLimits"), dict) else {}
+            limits = m.get("tokenLimits")
+            if not isinstance(limits, dict):
+                limits = {}
             entry = {
                 "modelId": m["modelId"],
                 "rateMultiplier": m.get("rateMultiplier"),
