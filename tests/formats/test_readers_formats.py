@@ -115,8 +115,6 @@ def test_eventstream_recovery_from_log(log):
 @pytest.mark.parametrize("reader", ["mitm", "har"])
 def test_eventstream_exact_decoding_agrees(reader, mitm, har):
     ex = (mitm if reader == "mitm" else har)[2]
-    if not hasattr(_native, "decode_eventstream"):
-        pytest.skip("fastcap._native.decode_eventstream not built yet")
     result = _native.decode_eventstream(ex.response_body)
     frames = result["frames"]
     assert not result["errors"]

@@ -207,11 +207,7 @@ def test_token_rotation_and_second_conversation(tmp_path: Path) -> None:
     assert "3. Tool result sent — conversation feedbeef" in text
 
 
-def test_through_the_kiro_dialect_when_the_decoder_exists(tmp_path: Path) -> None:
-    from fastcap.dialects.streams import native_available
-
-    if not native_available()["decode_eventstream"]:
-        pytest.skip("native EventStream decoder not built")
+def test_through_the_kiro_dialect(tmp_path: Path) -> None:
     cas = kiro_session()
     out = tmp_path / "d"
     write_reports([c.exchange for c in cas], out, state=STATE)

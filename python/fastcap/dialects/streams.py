@@ -24,10 +24,6 @@ from fastcap import _native
 from fastcap.model import Exchange
 
 
-class DecoderUnavailable(RuntimeError):
-    """The native decoder this call needs is not built into `fastcap._native`."""
-
-
 @dataclass(slots=True)
 class SseEvent:
     index: int
@@ -74,45 +70,11 @@ class FrameStream:
 
 
 # --------------------------------------------------------------------------------------------------
-# Native entry points (indirected so tests can substitute a stand-in before the native code lands).
-
-SseImpl = Callable[..., Mapping[str, Any]]
-EventStreamImpl = Callable[..., Mapping[str, Any]]
-
-
-def _native_sse(
-    body: bytes, *, chunk_sizes: list[int] | None, chunk_times: list[float] | None
-) -> Mapping[str, Any]:
-    fn = getattr(_native, "sse_events", None)
-    if fn is None:
-        raise DecoderUnavailable("fastcap._native.sse_events is not available in this build")
-    result: Mapping[str, Any] = fn(body, chunk_sizes=chunk_sizes, chunk_times=chunk_times)
-    return result
-
-
-def _native_eventstream(body: bytes, *, mode: str) -> Mapping[str, Any]:
-    fn = getattr(_native, "decode_eventstream", None)
-    if fn is None:
-        raise DecoderUnavailable("fastcap._native.decode_eventstream is not available in this build")
-    result: Mapping[str, Any] = fn(body, mode=mode)
-    return result
-
-
-sse_impl: SseImpl = _native_sse
-eventstream_impl: EventStreamImpl = _native_eventstream
-
 # Hook for frames recovered from a mitmdump text rendering (docs/specs/eventstream.md §9.1). The readers
 # module owns the heuristic; it is looked up lazily under these names, or can be set explicitly.
 TextFrameRecoverer = Callable[[str], Any]
 text_frame_recoverer: TextFrameRecoverer | None = None
 _RECOVERER_NAMES = ("recover_eventstream_frames", "recover_frames_from_text", "eventstream_frames_from_text")
-
-
-def native_available() -> dict[str, bool]:
-    return {
-        "sse_events": hasattr(_native, "sse_events"),
-        "decode_eventstream": hasattr(_native, "decode_eventstream"),
-    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -174,7 +136,7 @@ def sse_events_from_result(result: Mapping[str, Any]) -> SseStream:
 def split_sse(
     body: bytes, *, chunk_sizes: list[int] | None = None, chunk_times: list[float] | None = None
 ) -> SseStream:
-    return sse_events_from_result(sse_impl(body, chunk_sizes=chunk_sizes, chunk_times=chunk_times))
+    return sse_events_from_result(_native.sse_events(body, chunk_sizes=chunk_sizes, chunk_times=chunk_times))
 
 
 def _chunk_args(ex: Exchange) -> tuple[list[int] | None, list[float] | None]:
@@ -296,7 +258,7 @@ def frames_from_result(result: Mapping[str, Any]) -> FrameStream:
 
 
 def decode_frames(body: bytes, *, mode: str = "resync") -> FrameStream:
-    return frames_from_result(eventstream_impl(body, mode=mode))
+    return frames_from_result(_native.decode_eventstream(body, mode=mode))
 
 
 def _find_text_recoverer() -> TextFrameRecoverer | None:

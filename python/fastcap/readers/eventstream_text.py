@@ -6,8 +6,8 @@ payloads survive as text. This module finds the header names, reads the values a
 rendered type/length bytes, and brace-matches the JSON payload that follows. Nothing can be
 verified (no lengths, no CRCs), so every recovered frame carries `verified: False`.
 
-An 11.x hex dump, by contrast, is exact: it is parsed back to bytes and decoded exactly (with
-`fastcap._native.decode_eventstream` when the build has it, else a small CRC-checking decoder).
+An 11.x hex dump, by contrast, is exact: it is parsed back to bytes and decoded exactly with
+`fastcap._native.decode_eventstream`.
 
 Written in Python: bodies are small and every scan below is a compiled regular expression or a
 single pass over one payload, so this is not a hot path.
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
-import zlib
 from typing import Any
 
 from fastcap import _native
@@ -103,67 +101,12 @@ def _frame(offset: int, headers: dict[str, str], payload: bytes, **extra: Any) -
 
 def _decode_exact(body: bytes) -> list[dict[str, Any]]:
     """Exact decoding of the bytes recovered from a hex dump."""
-    fn = getattr(_native, "decode_eventstream", None)
-    if fn is not None:
-        result = fn(body, mode="resync")
-        frames = result.get("frames", []) if isinstance(result, dict) else list(result)
-        out = []
-        for f in frames:
-            d = dict(f)
-            d.setdefault("verified", True)
-            d["source"] = "hexdump"
-            out.append(d)
-        return out
-    return _decode_exact_py(body)
-
-
-def _decode_exact_py(body: bytes) -> list[dict[str, Any]]:
-    """Minimal CRC-checking EventStream decoder (string/bytes headers), used only for hex dumps
-    when the native decoder is not in this build. Stops at the first inconsistent frame."""
-    out: list[dict[str, Any]] = []
-    pos = 0
-    while pos + 16 <= len(body):
-        total, hlen, pcrc = struct.unpack_from(">III", body, pos)
-        if total < 16 or pos + total > len(body) or zlib.crc32(body[pos : pos + 8]) != pcrc:
-            break
-        frame = body[pos : pos + total]
-        verified = zlib.crc32(frame[:-4]) == struct.unpack_from(">I", frame, total - 4)[0]
-        headers: dict[str, Any] = {}
-        i, hend = 12, 12 + hlen
-        while i < hend:
-            nlen = frame[i]
-            name = frame[i + 1 : i + 1 + nlen].decode("utf-8", "replace")
-            i += 1 + nlen
-            htype = frame[i]
-            i += 1
-            if htype in (6, 7):
-                vlen = struct.unpack_from(">H", frame, i)[0]
-                raw = frame[i + 2 : i + 2 + vlen]
-                headers[name] = raw.decode("utf-8", "replace") if htype == 7 else raw
-                i += 2 + vlen
-            elif htype in (0, 1):
-                headers[name] = htype == 0
-            else:
-                size = {2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}.get(htype)
-                if size is None:
-                    break
-                headers[name] = frame[i : i + size]
-                i += size
-        payload = frame[hend : total - 4]
-        out.append(
-            {
-                "offset": pos,
-                "headers": headers,
-                "payload": payload,
-                "total_length": total,
-                "event_type": headers.get(":event-type"),
-                "message_type": headers.get(":message-type"),
-                "exception_type": headers.get(":exception-type"),
-                "verified": verified,
-                "source": "hexdump",
-            }
-        )
-        pos += total
+    out = []
+    for f in _native.decode_eventstream(body, mode="resync")["frames"]:
+        d = dict(f)
+        d.setdefault("verified", True)
+        d["source"] = "hexdump"
+        out.append(d)
     return out
 
 
