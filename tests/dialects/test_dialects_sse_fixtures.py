@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastcap.analysis.calls import call_row
 from fastcap.dialects import analyze_exchange
 from fastcap.dialects.base import CallAnalysis
 from fastcap.model import Chunk, Exchange
@@ -195,22 +196,40 @@ def test_cut_anthropic_stream_is_incomplete() -> None:
     assert a.response.tool_calls[0].arguments == {"location": "Paris"}
 
 
-def test_chat_without_done_is_incomplete() -> None:
-    body = (TESTDATA / "sse/openai-chat/83b060bae42e.sse").read_bytes()
-    cut = body[: body.index(b"data: [DONE]")]
-    ex = Exchange(
+def _chat_stream(body: bytes) -> Exchange:
+    return Exchange(
         0,
         "cbor",
         "POST",
         URLS["openai-chat"],
         status=200,
         response_headers=[("content-type", "text/event-stream")],
-        response_body=cut,
+        response_body=body,
     )
-    a = analyze_exchange(ex)
+
+
+def test_chat_abandoned_after_finish_reason_is_not_an_issue() -> None:
+    """docs/metrics.md: a stream that reached its finish reason finished, even when `[DONE]` never
+    came (the gateway stopped reading); only a stream cut before its finish reason is cut_stream."""
+    body = (TESTDATA / "sse/openai-chat/83b060bae42e.sse").read_bytes()
+    a = analyze_exchange(_chat_stream(body[: body.index(b"data: [DONE]")]))
     assert a.response.text == "Foo!"
-    assert a.response.complete is False
+    assert a.response.complete is False  # no terminal event
+    assert a.response.stop_reason == "stop"
+    assert a.issue_class is None
+    row = call_row(a)
+    assert row["complete"] is True and row["abandoned_after_finish"] is True
+
+
+def test_chat_cut_before_finish_reason_is_cut_stream() -> None:
+    body = (TESTDATA / "sse/openai-chat/83b060bae42e.sse").read_bytes()
+    a = analyze_exchange(
+        _chat_stream(body[: body.index(b'"finish_reason":"stop"')].rsplit(b"\n\n", 1)[0] + b"\n\n")
+    )
+    assert a.response.stop_reason is None
     assert a.issue_class == "cut_stream"
+    row = call_row(a)
+    assert row["complete"] is False and row["abandoned_after_finish"] is False
 
 
 def test_responses_without_completed_is_incomplete() -> None:

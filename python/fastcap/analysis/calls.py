@@ -42,6 +42,8 @@ CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "reasoning_tokens": pl.Int64,
     "stop_reason": pl.Utf8,
     "complete": pl.Boolean,
+    # Finished at its stop reason, but the provider's terminal event never came (docs/metrics.md).
+    "abandoned_after_finish": pl.Boolean,
     "issue_class": pl.Utf8,
     "error": pl.Utf8,
     "conversation_id": pl.Utf8,
@@ -61,6 +63,20 @@ def _retry_after(analysis: CallAnalysis) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+STREAM_KINDS = ("sse", "eventstream")
+
+
+def _complete(a: CallAnalysis) -> bool | None:
+    """docs/metrics.md: a stream is complete when it finished (a stop reason or the provider's
+    terminal event); any other response when it was received; unknown without a response."""
+    resp = a.response
+    if resp.kind in STREAM_KINDS:
+        return bool(resp.complete) or resp.stop_reason is not None
+    if resp.kind == "websocket":
+        return resp.complete
+    return True if a.exchange.status is not None else None
 
 
 def call_row(a: CallAnalysis) -> dict[str, object]:
@@ -106,7 +122,10 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "output_total": usage.output_total if usage else None,
         "reasoning_tokens": usage.reasoning if usage else None,
         "stop_reason": resp.stop_reason,
-        "complete": resp.complete,
+        "complete": _complete(a),
+        "abandoned_after_finish": resp.kind in STREAM_KINDS
+        and resp.complete is False
+        and resp.stop_reason is not None,
         "issue_class": a.issue_class,
         "error": error,
         "conversation_id": a.request.conversation_id,

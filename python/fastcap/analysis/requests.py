@@ -95,6 +95,10 @@ def request_table(entries: pl.DataFrame) -> pl.DataFrame:
         is_stream=(bp & pl.col("is_stream_start").fill_null(False)).any(),
         stream_start_ts=_first(pl.col("ts"), bp & pl.col("is_stream_start").fill_null(False)),
         stream_end_ts=_first(pl.col("ts"), bp & pl.col("is_stream_end").fill_null(False)),
+        # `rts` on the stream-start marker: when the proxy had passed the request on (docs/metrics.md t0).
+        request_sent_ts=_first(pl.col("request_timestamp"), bp & pl.col("is_stream_start").fill_null(False))
+        if "request_timestamp" in df.columns
+        else pl.lit(None, pl.Float64),
         first_payload_ts=_first(pl.col("ts"), bp & payload),
         last_payload_ts=_last(pl.col("last_ts"), bp & payload),
         last_backend_ts=_last(pl.col("last_ts"), bp),

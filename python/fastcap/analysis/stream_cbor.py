@@ -14,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import polars as pl
 
 from fastcap import _native
 from fastcap.analysis.calls import CALLS_SCHEMA
+from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events
 from fastcap.analysis.requests import (
     BACKEND_TO_PROXY,
     PROXY_TO_CLIENT,
@@ -64,6 +66,7 @@ META_COLUMNS = [
     "http_method",
     "url",
     "http_status_code",
+    "request_timestamp",
 ]
 
 FLUSH_BYTES = 16 << 20  # split finished bodies in batches of about this size
@@ -88,71 +91,95 @@ def _body(data: bytes) -> bytes:
     return data
 
 
+def _as_one_event(data: bytes) -> bytes:
+    """A non-stream response body as one SSE event, so that the same native extractor reads its
+    error, usage and stop reason: the JSON re-serialised on one line (a pretty-printed body would
+    otherwise end the event at its first line break)."""
+    body = _body(data)
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    return b"data: " + orjson.dumps(value) + b"\n\n" if isinstance(value, dict) else body
+
+
 class _Bodies:
-    """Finished response bodies, split and field-extracted through the native splitter in
-    batches of about FLUSH_BYTES."""
+    """Finished response bodies with their chunk arrival times, split and field-extracted through
+    the native splitter in batches of about FLUSH_BYTES, and reduced to one row of content figures
+    per request (`content.aggregate_events`)."""
 
     def __init__(self) -> None:
-        self.done_keys: list[str] = []
-        self.done_bodies: list[bytes] = []
-        self.body_bytes: dict[str, int] = {}
-        self.done_size = 0
+        self.pending: list[pl.DataFrame] = []
+        self.pending_size = 0
         self.parts: list[pl.DataFrame] = []
 
-    def finish(self, key: str, raw: bytes) -> None:
-        body = _body(raw)
-        self.body_bytes[key] = len(body)
-        self.done_keys.append(key)
-        self.done_bodies.append(body)
-        self.done_size += len(body)
-        if self.done_size >= FLUSH_BYTES:
+    def add(self, done: pl.DataFrame) -> None:
+        """Take bodies as the assembler hands them over: request_id, body, chunk_ends, chunk_times."""
+        if done.height == 0:
+            return
+        self.pending.append(done)
+        self.pending_size += int(done["body"].bin.size().sum() or 0)
+        if self.pending_size >= FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:
-        if not self.done_keys:
+        if not self.pending:
             return
-        events = pl.DataFrame(_native.sse_column(self.done_bodies))
-        keys = pl.DataFrame(
-            {
-                "exchange_index": pl.Series(range(len(self.done_keys)), dtype=pl.UInt32),
-                "request_id": self.done_keys,
-            }
+        done = pl.concat(self.pending, how="vertical_relaxed")
+        self.pending, self.pending_size = [], 0
+        # A non-stream response is one entry holding its HTTP framing; there are few of them (one
+        # per call, never per chunk), so their heads are cut off one by one.
+        framed = pl.col("body").bin.starts_with(b"HTTP/")
+        bodies = done.with_row_index("exchange_index").with_columns(
+            body=pl.when(framed)
+            .then(pl.col("body").map_elements(_as_one_event, return_dtype=pl.Binary, skip_nulls=True))
+            .otherwise(pl.col("body")),
+            framed=framed,
         )
-        if events.height:
-            agg = events.group_by("exchange_index").agg(
-                events=pl.len(),
-                text_chars=pl.col("text").str.len_chars().sum().cast(pl.Int64),
-                reasoning_chars=pl.col("reasoning").str.len_chars().sum().cast(pl.Int64),
-                tool_calls=pl.col("tool_name").drop_nulls(),
-                sse_model=pl.col("model").drop_nulls().first(),
-                stop_reason=pl.col("stop_reason").drop_nulls().last(),
-                error_type=pl.col("error_type").drop_nulls().first(),
-                error_message=pl.col("error_message").drop_nulls().first(),
-                done=pl.col("is_done").any(),
-                input_tokens=pl.col("input_tokens").drop_nulls().last(),
-                output_tokens=pl.col("output_tokens").drop_nulls().last(),
-                cache_read_tokens=pl.col("cache_read_tokens").drop_nulls().last(),
-                cache_write_tokens=pl.col("cache_write_tokens").drop_nulls().last(),
-                reasoning_tokens=pl.col("reasoning_tokens").drop_nulls().last(),
+        events = pl.DataFrame(_native.sse_column(bodies.select("body")))
+        content = aggregate_events(events, bodies.filter(~pl.col("framed")))
+        part = (
+            done.with_row_index("exchange_index")
+            .select(
+                "exchange_index",
+                "request_id",
+                body_bytes=pl.col("body")
+                .map_elements(lambda b: len(_body(b)), return_dtype=pl.Int64, skip_nulls=True)
+                .cast(pl.Int64),
             )
-            part = keys.join(agg, on="exchange_index", how="left").drop("exchange_index")
-            # Rebuild the few hundred rows from Python values: string results of an aggregation
-            # are views into the event table's buffers, and keeping any of them would keep every
-            # flush's events (all the streamed text) alive until the end of the capture.
-            self.parts.append(pl.from_dicts(part.to_dicts(), schema=part.schema))
-        else:
-            self.parts.append(keys.drop("exchange_index"))
-        self.done_keys, self.done_bodies, self.done_size = [], [], 0
+            .join(content, on="exchange_index", how="left")
+            .drop("exchange_index")
+        )
+        # Rebuild the few hundred rows from Python values: string results of an aggregation are
+        # views into the event table's buffers, and keeping any of them would keep every flush's
+        # events (all the streamed text) alive until the end of the capture.
+        self.parts.append(pl.from_dicts(part.to_dicts(), schema=part.schema))
 
     def close(self) -> pl.DataFrame:
         self.flush()
-        sizes = pl.DataFrame(
-            {"request_id": list(self.body_bytes), "body_bytes": list(self.body_bytes.values())},
-            schema={"request_id": pl.Utf8, "body_bytes": pl.Int64},
-        )
         if not self.parts:
-            return sizes
-        return pl.concat(self.parts, how="diagonal_relaxed").join(sizes, on="request_id", how="left")
+            return pl.DataFrame(
+                schema={"request_id": pl.Utf8, "body_bytes": pl.Int64, **CONTENT_SCHEMA}
+            ).drop("exchange_index")
+        return pl.concat(self.parts, how="vertical_relaxed")
+
+
+def _assembled(pairs: list[tuple[str, bytes]]) -> pl.DataFrame:
+    """The assembler's hand-over as a table (request_id, body, chunk_ends, chunk_times)."""
+    return pl.DataFrame(
+        {
+            "request_id": [k for k, _ in pairs],
+            "body": [b for _, b in pairs],
+            "chunk_ends": [[len(b)] for _, b in pairs],
+            "chunk_times": [[None] for _ in pairs],
+        },
+        schema={
+            "request_id": pl.Utf8,
+            "body": pl.Binary,
+            "chunk_ends": pl.List(pl.UInt64),
+            "chunk_times": pl.List(pl.Float64),
+        },
+    )
 
 
 def scan(
@@ -172,13 +199,11 @@ def scan(
     # reassembled natively (no Python object per chunk).
     while (batch := reader.next_round(ROUND_BYTES)) is not None:
         metas.append(_reduce_meta(pl.DataFrame(batch.select(META_COLUMNS))))
-        for key, raw in assembler.feed(batch):
-            bodies.finish(key, raw)
+        bodies.add(_assembled(assembler.feed(batch)))
         del batch
         if on_progress is not None:
             on_progress(reader.position, reader.size)
-    for key, raw in assembler.close():
-        bodies.finish(key, raw)
+    bodies.add(_assembled(assembler.close()))
     content = bodies.close()
     meta = pl.concat(metas) if metas else with_weights(pl.DataFrame(reader.read_all()).select(META_COLUMNS))
     del metas
@@ -258,6 +283,8 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
     inp, cr, cw = (
         pl.col(c).cast(pl.Int64) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens")
     )
+    # docs/metrics.md, Usage: `input_total` counts every prompt token; Anthropic reports the
+    # uncached part only, OpenAI and Gemini the total with the cached part inside it.
     input_total = pl.when(anthropic).then(inp + cr.fill_null(0) + cw.fill_null(0)).otherwise(inp)
     output_total = (
         pl.when(pl.col("dialect") == "gemini")
@@ -265,10 +292,17 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("output_tokens").cast(pl.Int64))
     )
     err_text = pl.concat_str(
-        [pl.col("error_type"), pl.col("error_message")], separator=" ", ignore_nulls=True
+        [pl.col("error_type"), pl.col("error_message")], separator=": ", ignore_nulls=True
     )
     rate_words = err_text.str.contains(r"(?i)rate|quota|throttl|RESOURCE_EXHAUSTED|overloaded")
     status = pl.col("status")
+    is_stream = pl.col("is_stream")
+    # Gemini has no terminal event: its finish reason ends the stream.
+    terminal = pl.col("terminal_seen").fill_null(False) | (
+        (pl.col("dialect") == "gemini") & pl.col("stop_seen").fill_null(False)
+    )
+    finished = terminal | pl.col("stop_seen").fill_null(False)
+    stream_error = pl.col("error_type").is_not_null() & (status.is_null() | (status < 400))
     issue = (
         pl.when(status == 429)
         .then(pl.lit("rate_limit"))
@@ -276,20 +310,21 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("server_error"))
         .when(status >= 400)
         .then(pl.lit("client_error"))
-        .when(pl.col("error_type").is_not_null() & rate_words)
+        .when(stream_error & rate_words)
         .then(pl.lit("rate_limit"))
-        .when(pl.col("error_type").is_not_null())
+        .when(stream_error)
         .then(pl.lit("stream_error"))
-        .when(pl.col("eos_termination") == "error")
-        .then(pl.lit("cut_stream"))
-        .when(pl.col("is_stream") & ~pl.col("complete"))
+        .when(is_stream & ~finished)
         .then(pl.lit("cut_stream"))
         .otherwise(None)
     )
+    # docs/metrics.md, Times: t0 is when the request had been passed on (`rts`), else its start.
+    t0 = pl.coalesce("request_sent_ts", "request_ts")
+    ended = pl.coalesce("stream_end_ts", "last_payload_ts")
     calls = req.with_row_index("index").select(
         pl.col("index").cast(pl.UInt32),
         started_at=pl.col("request_ts"),
-        ended_at=pl.coalesce("stream_end_ts", "last_backend_ts"),
+        ended_at=ended,
         api_name=pl.col("api_name"),
         dialect=pl.col("dialect"),
         is_model_call=pl.col("is_model_call"),
@@ -298,24 +333,25 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         path=pl.col("url").map_elements(lambda u: urlsplit(u).path or "/", return_dtype=pl.Utf8),
         model=pl.coalesce("model", "sse_model"),
         status=status,
-        response_kind=pl.when(pl.col("is_stream")).then(pl.lit("sse")).otherwise(pl.lit("json")),
-        ttfb_s=pl.col("ttfb_s"),
-        ttft_s=pl.lit(None, pl.Float64),
-        duration_s=pl.col("latency_s"),
+        response_kind=pl.when(is_stream).then(pl.lit("sse")).otherwise(pl.lit("json")),
+        ttfb_s=pl.col("first_payload_ts") - t0,
+        ttft_s=pl.when(is_stream).then(pl.col("first_content_t") - t0),
+        duration_s=ended - pl.col("request_ts"),
         # Non-stream responses are one entry holding HTTP framing: no chunks, body bytes only.
-        chunks=pl.when(pl.col("is_stream")).then(pl.col("chunks")).otherwise(0).cast(pl.UInt32),
+        chunks=pl.when(is_stream).then(pl.col("chunks")).otherwise(0).cast(pl.UInt32),
         response_bytes=pl.coalesce(pl.col("body_bytes"), pl.col("response_bytes").cast(pl.Int64)),
         text_chars=pl.col("text_chars").fill_null(0),
         reasoning_chars=pl.col("reasoning_chars").fill_null(0),
         tool_calls=pl.col("tool_calls").fill_null(pl.lit([], pl.List(pl.Utf8))),
         input_total=input_total,
-        input_uncached=inp - pl.when(anthropic).then(0).otherwise(cr.fill_null(0)),
+        input_uncached=inp - pl.when(anthropic).then(0).otherwise(cr.fill_null(0) + cw.fill_null(0)),
         cache_read=cr,
         cache_write=cw,
         output_total=output_total,
         reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64),
         stop_reason=pl.col("stop_reason"),
-        complete=pl.col("complete"),
+        complete=pl.when(is_stream).then(finished).when(status.is_not_null()).then(True),
+        abandoned_after_finish=is_stream & finished & ~terminal,
         issue_class=issue,
         error=pl.when(pl.col("error_type").is_not_null())
         .then(err_text)
@@ -331,9 +367,9 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         request_body_fidelity=pl.when(pl.col("request_ts").is_not_null())
         .then(pl.lit("complete"))
         .otherwise(pl.lit("missing")),
-        response_body_fidelity=pl.when(pl.col("is_stream") & ~pl.col("complete"))
+        response_body_fidelity=pl.when(is_stream & pl.col("stream_end_ts").is_null())
         .then(pl.lit("truncated"))
-        .when(pl.col("is_stream") | pl.col("status").is_not_null())
+        .when(is_stream | pl.col("status").is_not_null())
         .then(pl.lit("complete"))
         .otherwise(pl.lit("missing")),
     )

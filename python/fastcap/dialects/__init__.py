@@ -6,7 +6,8 @@ Public entry points:
 - `detect_dialect(ex)`: the dialect name that `analyze_exchange` would use.
 - `api_name(ex)`: docs/specs/reports.md §2.3 API name.
 - `is_model_call(ex_or_api_name)`.
-- `classify_issue(ex, response)`: rate_limit / server_error / client_error / stream_error / cut_stream.
+- `classify_issue(ex, response)`: rate_limit / server_error / client_error / stream_error / cut_stream
+  (the classes of docs/metrics.md).
 - `analyze_websocket_message(data)`: one Codex WebSocket text message (Responses events).
 """
 
@@ -70,7 +71,9 @@ def classify_issue(ex: Exchange, response: ResponseInfo, api: str | None = None)
             return "rate_limit"
     if stream_errors:
         return "stream_error"
-    if response.complete is False:
+    # A stream that reached its stop reason finished, even when the terminal event never came
+    # (the gateway stopped reading after the finish reason): docs/metrics.md, not an issue.
+    if response.complete is False and response.stop_reason is None:
         return "cut_stream"
     return None
 
