@@ -10,14 +10,17 @@ import polars as pl
 
 SLOW_GAP_S = 10.0
 
+# The issue classes of docs/metrics.md, in the order they are shown, with their one-line meaning.
 ISSUE_LABELS = {
-    "rate_limit": "rate limited (HTTP 429 / quota)",
-    "server_error": "server error (5xx / overloaded)",
-    "client_error": "client error (4xx)",
-    "stream_error": "error inside the stream",
-    "cut_stream": "stream cut before its terminal event",
-    "slow_gap": "slow gap between calls",
+    "rate_limit": "rate limited: HTTP 429, or an error about rate, quota, throttling or overload",
+    "server_error": "server error: HTTP 5xx (529 included)",
+    "client_error": "client error: HTTP 4xx other than 429",
+    "stream_error": "an error event inside a 2xx stream",
+    "cut_stream": "a stream that never finished: no stop reason and no terminal event",
+    "slow_gap": f"more than {SLOW_GAP_S:g}s idle between two calls of one conversation",
 }
+# How many calls of each class the terminal names; the Markdown and JSON list them all.
+EXAMPLES_PER_CLASS = 3
 
 
 @dataclass
@@ -42,6 +45,13 @@ class Overview:
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def issue_groups(self) -> dict[str, list[Issue]]:
+        """The issues by class, classes in `ISSUE_LABELS` order (the issues are sorted so)."""
+        groups: dict[str, list[Issue]] = {}
+        for issue in self.issues:
+            groups.setdefault(issue.kind, []).append(issue)
+        return groups
+
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
@@ -54,6 +64,7 @@ class Overview:
             "timing": self.timing,
             "tokens": self.tokens,
             "capture_duration_s": self.duration_s,
+            "issue_counts": {kind: len(members) for kind, members in self.issue_groups().items()},
             "issues": [{"kind": i.kind, "call": i.call_index, "text": i.text} for i in self.issues],
             "notes": self.notes,
         }
@@ -141,6 +152,13 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
         notes.append("The source has no timestamps: timing is not available (never estimated).")
     elif model.height and model["ttft_s"].null_count() == model.height:
         notes.append("No per-chunk arrival times in this source: TTFT is not available.")
+    abandoned = int(calls["abandoned_after_finish"].fill_null(False).sum())
+    if abandoned:
+        notes.append(
+            f"{abandoned:,} stream{'s' if abandoned > 1 else ''} finished (stop reason seen) but "
+            "ended before the provider's terminal event: the reader stopped after the finish reason. "
+            "Not an issue (docs/metrics.md)."
+        )
     return Overview(
         source=source,
         fmt=fmt,
@@ -188,9 +206,15 @@ def render_text(ov: Overview) -> str:
             f" | {tk['output_total']:,} output ({tk['reasoning_tokens']:,} reasoning)"
         )
     if ov.issues:
-        lines.append(f"Issues:   {len(ov.issues)}")
-        for issue in ov.issues:
-            lines.append(f"  [{issue.kind}] {issue.text}")
+        groups = ov.issue_groups()
+        lines.append(f"Issues:   {len(ov.issues):,} in {len(groups)} class{'es' if len(groups) > 1 else ''}")
+        for kind, members in groups.items():
+            lines.append(f"  [{kind}] ×{len(members):,}  {ISSUE_LABELS.get(kind, kind)}")
+            lines.extend(f"    {issue.text}" for issue in members[:EXAMPLES_PER_CLASS])
+            if len(members) > EXAMPLES_PER_CLASS:
+                lines.append(
+                    f"    … and {len(members) - EXAMPLES_PER_CLASS:,} more (analysis.md lists them all)"
+                )
     else:
         lines.append("Issues:   none found")
     lines.extend(f"Note: {n}" for n in ov.notes)
@@ -230,9 +254,19 @@ def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
         f"| {tk['input_total']:,} | {tk['cache_read']:,} | {tk['cache_write']:,} | {tk['output_total']:,} | {tk['reasoning_tokens']:,} |",
     ]
     out += ["", "## Issues", ""]
-    out += [f"- **{ISSUE_LABELS.get(i.kind, i.kind)}**: {cell(i.text)}" for i in ov.issues] or [
-        "No issues found."
-    ]
+    if ov.issues:
+        out += ["| Class | Calls | Meaning |", "| --- | --- | --- |"]
+        out += [
+            f"| `{kind}` | {len(members):,} | {cell(ISSUE_LABELS.get(kind, kind))} |"
+            for kind, members in ov.issue_groups().items()
+        ]
+        out += ["", "| Class | Call | Detail |", "| --- | --- | --- |"]
+        out += [
+            f"| `{i.kind}` | {'—' if i.call_index is None else f'#{i.call_index + 1:02d}'} | {cell(i.text)} |"
+            for i in ov.issues
+        ]
+    else:
+        out.append("No issues found.")
     out += [
         "",
         "## Calls",
