@@ -15,19 +15,6 @@ from helpers.reports_fixtures import anthropic_session
 TESTDATA = DATA / "mitmproxy" / "mitmdump_live_flow_detail3.txt"
 
 
-def _readers_available() -> bool:
-    try:
-        from fastcap.readers import read_exchanges  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_readers = pytest.mark.skipif(
-    not _readers_available(), reason="fastcap.readers.read_exchanges not available yet"
-)
-
-
 def test_parser_registers_report() -> None:
     from fastcap.cli import build_parser
 
@@ -50,7 +37,6 @@ def test_styles_select_outputs(tmp_path: Path) -> None:
     assert [p.name for p in result.files] == ["analysis_report.md"]
 
 
-@needs_readers
 def test_fastcap_report_on_mitmdump_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "tmp"
     assert main(["report", str(TESTDATA), "--out", str(out), "--json"]) == 0
@@ -64,7 +50,6 @@ def test_fastcap_report_on_mitmdump_log(tmp_path: Path, capsys: pytest.CaptureFi
     assert (out / "analysis_report.md").exists() and json.loads((out / "report.json").read_text())["calls"]
 
 
-@needs_readers
 def test_write_session_reports_uses_state(tmp_path: Path) -> None:
     from fastcap.reports import write_session_reports
 

@@ -163,7 +163,7 @@ def test_kiro_text_log_uses_recovery_hook(monkeypatch: pytest.MonkeyPatch) -> No
             }
         ]
 
-    monkeypatch.setattr(streams, "text_frame_recoverer", recover)
+    monkeypatch.setattr(streams, "recover_eventstream_frames", recover)
     ex = Exchange(
         0,
         "mitmlog",

@@ -441,20 +441,12 @@ def finish_session(
     capture = state.get("capture_file") or state.get("jsonl_file")
     exit_code = 0
     generated: list[str] = []
-    hook = None
-    if report:
-        try:
-            from fastcap import reports
+    if report and capture and Path(capture).exists():
+        from fastcap.reports import write_session_reports
 
-            hook = getattr(reports, "write_session_reports", None)
-        except ImportError:
-            hook = None
-    if capture and Path(capture).exists() and hook is not None:
         try:
-            result = hook(Path(capture), session_dir)
-            files = result if isinstance(result, (list, tuple)) else getattr(result, "files", None)
-            if isinstance(files, (list, tuple)):
-                generated = [str(p) for p in files]
+            result = write_session_reports(Path(capture), session_dir)
+            generated = [str(p) for p in result.files]
         except Exception as exc:
             state["error"] = f"report step failed: {exc}"
             sess.write_state(session_dir, state)

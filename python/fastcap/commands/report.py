@@ -48,12 +48,8 @@ def _default_out(capture: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fastcap.readers import read_exchanges
     from fastcap.reports import STYLES, LeakScanError, write_reports
-
-    try:
-        from fastcap.readers import read_exchanges
-    except ImportError as exc:
-        raise UsageError(f"capture readers are not available in this build ({exc})") from exc
 
     capture = Path(args.capture)
     if not capture.exists():

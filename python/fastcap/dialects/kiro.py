@@ -424,11 +424,6 @@ def parse_response(ex: Exchange) -> ResponseInfo:
             if (err := http_error(ex)) is not None:
                 r.errors.insert(0, err)
             return r
-        if ex.response_body is None and ex.response_body_text is not None:
-            r = ResponseInfo(kind="eventstream", flags={"recovered_from_text"})
-            r.notes.append("EventStream body known only as text and no frame recovery is available.")
-            r.complete = None
-            return r
     r, _v = non_stream_response(ex)
     return r
 

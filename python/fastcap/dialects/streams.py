@@ -9,19 +9,19 @@ their output and adds the exchange-level concerns:
 - bodies known only as text (mitmdump logs: `response_body is None`, `response_body_text` set):
   SSE is split from the text and the final event is flagged `terminator_unknown` (mitmdump strips
   trailing whitespace, so the blank line is always gone); EventStream frames are recovered by the
-  readers' heuristic (`docs/specs/eventstream.md` §9.1), reached through the hook below, and flagged
-  `recovered_from_text`.
+  readers' heuristic (`fastcap.readers.eventstream_text`, `docs/specs/eventstream.md` §9.1) and
+  flagged `recovered_from_text`.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastcap import _native
 from fastcap.model import Exchange
+from fastcap.readers.eventstream_text import recover_eventstream_frames
 
 
 @dataclass(slots=True)
@@ -67,14 +67,6 @@ class FrameStream:
     corrupt: bool = False
     flags: set[str] = field(default_factory=set)  # recovered_from_text, truncated, corrupt
     notes: list[str] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------------------------------
-# Hook for frames recovered from a mitmdump text rendering (docs/specs/eventstream.md §9.1). The readers
-# module owns the heuristic; it is looked up lazily under these names, or can be set explicitly.
-TextFrameRecoverer = Callable[[str], Any]
-text_frame_recoverer: TextFrameRecoverer | None = None
-_RECOVERER_NAMES = ("recover_eventstream_frames", "recover_frames_from_text", "eventstream_frames_from_text")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -261,45 +253,15 @@ def decode_frames(body: bytes, *, mode: str = "resync") -> FrameStream:
     return frames_from_result(_native.decode_eventstream(body, mode=mode))
 
 
-def _find_text_recoverer() -> TextFrameRecoverer | None:
-    if text_frame_recoverer is not None:
-        return text_frame_recoverer
-    for module in ("fastcap.readers.eventstream_text", "fastcap.readers"):
-        try:
-            readers = importlib.import_module(module)
-        except ImportError:
-            continue
-        for name in _RECOVERER_NAMES:
-            fn = getattr(readers, name, None)
-            if callable(fn):
-                found: TextFrameRecoverer = fn
-                return found
-    return None
-
-
-def frames_from_text(text: str) -> FrameStream | None:
+def frames_from_text(text: str) -> FrameStream:
     """Frames recovered heuristically from a mitmdump text rendering (unverified)."""
-    fn = _find_text_recoverer()
-    if fn is None:
-        return None
-    result = fn(text)
-    if isinstance(result, FrameStream):
-        stream = result
-    elif isinstance(result, Mapping):
-        stream = frames_from_result(result)
-    elif isinstance(result, list):
-        stream = FrameStream(
-            frames=[
-                r if isinstance(r, Frame) else _frame_from_mapping(r, verified=r.get("verified") is True)
-                for r in result
-                if isinstance(r, Frame | Mapping)
-            ]
-        )
-        for r in result:
-            if isinstance(r, Mapping) and isinstance(r.get("error"), str):
-                stream.errors.append(f"recovered frame at {r.get('offset')}: {r['error']}")
-    else:
-        return None
+    recovered = recover_eventstream_frames(text)
+    stream = FrameStream(
+        frames=[_frame_from_mapping(r, verified=r.get("verified") is True) for r in recovered]
+    )
+    for r in recovered:
+        if isinstance(r.get("error"), str):
+            stream.errors.append(f"recovered frame at {r.get('offset')}: {r['error']}")
     stream.flags.add("recovered_from_text")
     stream.notes.append("Events recovered from the mitmdump text log; frame checksums could not be verified.")
     return stream

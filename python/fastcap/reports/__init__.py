@@ -20,7 +20,7 @@ from fastcap.reports.calls import render_call
 from fastcap.reports.context import ReportContext, build_calls
 from fastcap.reports.dissect import render_dissect
 from fastcap.reports.jsonout import write_json
-from fastcap.reports.safety import SafetyUnavailable, get_redactor, leak_scan
+from fastcap.reports.safety import get_redactor, leak_scan
 from fastcap.reports.session import build_session, completion_message, render_session
 
 STYLES = ("calls", "session", "dissect")
@@ -176,7 +176,6 @@ __all__ = [
     "STYLES",
     "LeakScanError",
     "ReportResult",
-    "SafetyUnavailable",
     "write_reports",
     "write_session_reports",
 ]

@@ -7,7 +7,6 @@ only scheme labels, token classes and SHA-256 fingerprints leave this module.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -117,12 +116,12 @@ def fallback_api_name(ex: Exchange) -> str:
 
 
 def fallback_analysis(ex: Exchange, problem: str | None = None) -> CallAnalysis:
-    """A bare analysis (name, model-call flag) when no dialect is available or the dialect failed."""
+    """A bare analysis (name, model-call flag) when dialects are not used or the dialect failed."""
     try:
         from fastcap.dialects import api_name
 
         api = api_name(ex)
-    except Exception:  # dialect naming missing or failing: §2.3 rules 1 and 3 only
+    except Exception:  # dialect naming failing: §2.3 rules 1 and 3 only
         api = fallback_api_name(ex)
     kind = "missing" if "content_missing" in ex.flags else "empty"
     if ex.response_body:
@@ -137,15 +136,6 @@ def fallback_analysis(ex: Exchange, problem: str | None = None) -> CallAnalysis:
         request=RequestInfo(),
         response=ResponseInfo(kind=kind, notes=[problem] if problem else []),
     )
-
-
-def _find_analyzer() -> Callable[[Exchange], CallAnalysis] | None:
-    try:
-        module = importlib.import_module("fastcap.dialects")
-    except ImportError:
-        return None
-    fn = getattr(module, "analyze_exchange", None)
-    return fn if callable(fn) else None
 
 
 def analyse(ex: Exchange, analyzer: Callable[[Exchange], CallAnalysis] | None) -> CallAnalysis:
@@ -224,7 +214,9 @@ def build_calls(
     progress: Callable[[int], None] | None = None,
 ) -> list[Call]:
     if analyzer is None and use_dialects:
-        analyzer = _find_analyzer()
+        from fastcap.dialects import analyze_exchange
+
+        analyzer = analyze_exchange
     ordered = order_exchanges(exchanges)
     width = seq_width(len(ordered))
     calls: list[Call] = []

@@ -10,17 +10,13 @@ be turned off explicitly (`NullRedactor`).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
+from fastcap import leakscan, redact
+
 MARKER = "[REDACTED]"
-
-
-class SafetyUnavailable(RuntimeError):
-    """`fastcap.redact` / `fastcap.leakscan` is missing or lacks a function the reports need."""
 
 
 class Redactor(Protocol):
@@ -63,56 +59,41 @@ class NullRedactor:
         return data
 
 
-def _import(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            raise SafetyUnavailable(f"{name} is not available; refusing to write reports") from exc
-        raise
-
-
-class ModuleRedactor:
-    """Adapter over `fastcap.redact` (its patterns, its marker)."""
+class PatternRedactor:
+    """`fastcap.redact` with its `OUTPUT` configuration (its patterns, its marker)."""
 
     enabled = True
 
-    def __init__(self, module: ModuleType) -> None:
-        self._m = module
-        wanted = ("redact_headers", "redact_url", "redact_json", "redact_body", "redact_text", "OUTPUT")
-        missing = [n for n in wanted if not hasattr(module, n)]
-        if missing:
-            raise SafetyUnavailable(f"fastcap.redact lacks {', '.join(missing)}; refusing to write reports")
-        self._config = module.OUTPUT
+    def __init__(self) -> None:
+        self._config = redact.OUTPUT
 
     def headers(self, headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-        return list(self._m.redact_headers(list(headers), self._config))
+        return list(redact.redact_headers(list(headers), self._config))
 
     def url(self, url: str) -> str:
-        return str(self._m.redact_url(url, self._config))
+        return str(redact.redact_url(url, self._config))
 
     def json(self, value: Any, *, url: str | None = None) -> Any:
-        return self._m.redact_json(value, self._config, url=url)
+        return redact.redact_json(value, self._config, url=url)
 
     def form(self, text: str, *, url: str | None = None) -> str:
         data = text.encode("utf-8", "surrogateescape")
-        out = self._m.redact_body(data, "application/x-www-form-urlencoded", self._config, url=url)
+        out = redact.redact_body(data, "application/x-www-form-urlencoded", self._config, url=url)
         return text if out is data else bytes(out).decode("utf-8", "replace")
 
     def text(self, text: str) -> str:
-        return str(self._m.redact_text(text, self._config))
+        return str(redact.redact_text(text, self._config))
 
     def body(self, data: bytes, content_type: str, *, url: str | None = None) -> bytes:
-        return bytes(self._m.redact_body(data, content_type, self._config, url=url))
+        return bytes(redact.redact_body(data, content_type, self._config, url=url))
 
 
 def get_redactor(enabled: bool = True) -> Redactor:
     if not enabled:
         return NullRedactor()
-    return ModuleRedactor(_import("fastcap.redact"))
+    return PatternRedactor()
 
 
 def leak_scan(paths: Sequence[Path]) -> list[Any]:
     """Scan every generated file with `fastcap.leakscan` (§6.6): `Finding(path, line, pattern, excerpt)`."""
-    module = _import("fastcap.leakscan")
-    return list(module.scan_paths([Path(p) for p in paths]))
+    return list(leakscan.scan_paths([Path(p) for p in paths]))
