@@ -19,14 +19,10 @@ import polars as pl
 from fastcap import _native
 from fastcap._native import CaptureFormatError
 
-DIRECTION_NAMES = ("CLIENT_TO_PROXY", "PROXY_TO_CLIENT", "PROXY_TO_BACKEND", "BACKEND_TO_PROXY")
-DIRECTION_SYMBOLS = ("C->P", "P->C", "P->B", "B->P")
 CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_BACKEND, BACKEND_TO_PROXY = range(4)
 
 #: (compact, long, kind) for the 44 metadata keys, in writer order.
 META_KEYS: list[tuple[str, str, str]] = _native.capture_meta_keys()
-COMPACT_TO_LONG = {compact: long for compact, long, _ in META_KEYS}
-LONG_TO_COMPACT = {long: compact for compact, long, _ in META_KEYS}
 
 
 class CaptureWarning(UserWarning):

@@ -81,8 +81,6 @@ class FlowState:
     model: str | None
     url: str
     rts: float
-    request_start: float | None
-    request_end: float | None
     content_type: str = ""
     streamed: bool = False
     ss_ts: float | None = None
@@ -403,8 +401,6 @@ class Capture:
             model=model,
             url=url,
             rts=now,
-            request_start=req.timestamp_start,
-            request_end=req.timestamp_end,
         )
         self._flows[flow.id] = state
         self.stats["requests"] += 1

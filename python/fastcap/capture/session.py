@@ -55,13 +55,6 @@ def write_state(session_dir: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, session_dir / STATE_FILE)
 
 
-def update_state(session_dir: Path, **changes: Any) -> dict[str, Any]:
-    state = read_state(session_dir) or {}
-    state.update({k: v for k, v in changes.items()})
-    write_state(session_dir, state)
-    return state
-
-
 def read_state(session_dir: Path) -> dict[str, Any] | None:
     try:
         data = orjson.loads((session_dir / STATE_FILE).read_bytes())

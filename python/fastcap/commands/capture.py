@@ -126,10 +126,10 @@ def run(args: argparse.Namespace) -> int:
             return cmd_status(args, base)
         if action == "stop":
             return cmd_stop(args, base)
-        return cmd_start(args, base, toggle=False)
+        return cmd_start(args, base)
     if words:
         return cmd_run(args, base, words)
-    return cmd_start(args, base, toggle=True)
+    return cmd_start(args, base)
 
 
 def _config(args: argparse.Namespace, session_dir: Path) -> runner.CaptureConfig:
@@ -210,7 +210,7 @@ def _analyse(
 
 
 # ---------------------------------------------------------------------------------- actions
-def cmd_start(args: argparse.Namespace, base: Path, *, toggle: bool) -> int:
+def cmd_start(args: argparse.Namespace, base: Path) -> int:
     console = _console()
     latest = _find_session(args, base)
     state = sess.read_state(latest) if latest else None

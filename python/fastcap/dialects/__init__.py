@@ -14,7 +14,6 @@ Public entry points:
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from fastcap.dialects._naming import api_name, is_model_call, url_api_name
 from fastcap.dialects.base import (
@@ -130,7 +129,3 @@ def analyze_exchange(ex: Exchange) -> CallAnalysis:
             analyze: Callable[[Exchange], CallAnalysis] = getattr(mod, "analyze")  # noqa: B009
             return analyze(ex)
     return generic.analyze(ex)
-
-
-def host_of(ex: Exchange) -> str:
-    return (urlsplit(ex.url).hostname or "").lower()

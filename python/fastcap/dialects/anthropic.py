@@ -216,7 +216,6 @@ class MessagesAccumulator:
         self.usage_raw: dict[str, Any] | None = None
         self.content_times: list[float | None] = []
         self.saw_stop = False
-        self.saw_start = False
 
     def feed(self, etype: str | None, obj: Any, t: float | None) -> str:
         """Apply one event; returns the Summary text for the events table."""
@@ -224,7 +223,6 @@ class MessagesAccumulator:
             return preview(str(obj))
         jtype = s(obj.get("type")) or etype or "message"
         if jtype == "message_start":
-            self.saw_start = True
             msg = d(obj.get("message"))
             self.r.message_id = s(msg.get("id")) or self.r.message_id
             self.r.model = s(msg.get("model")) or self.r.model

@@ -8,7 +8,7 @@ A dialect recognises its traffic and turns one `Exchange` into a `CallAnalysis`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from fastcap.model import Exchange
 
@@ -149,11 +149,3 @@ class CallAnalysis:
     @property
     def operation(self) -> str:
         return self.api_name.rsplit(".", 1)[-1]
-
-
-class Dialect(Protocol):
-    name: str
-
-    def matches(self, ex: Exchange) -> bool: ...
-
-    def analyze(self, ex: Exchange) -> CallAnalysis: ...

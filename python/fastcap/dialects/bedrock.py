@@ -165,7 +165,6 @@ class ConverseAccumulator:
         self.blocks: dict[int, _Block] = {}
         self.content_times: list[float | None] = []
         self.saw_stop = False
-        self.saw_metadata = False
         self.stopped_by_exception = False
 
     def _block(self, p: dict[str, Any]) -> _Block:
@@ -228,7 +227,6 @@ class ConverseAccumulator:
             self.r.stop_reason = s(p.get("stopReason"))
             return et, f"stopReason {self.r.stop_reason or '?'}"
         if et == "metadata":
-            self.saw_metadata = True
             u = p.get("usage")
             parts: list[str] = []
             if isinstance(u, dict):

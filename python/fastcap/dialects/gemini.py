@@ -50,10 +50,6 @@ def matches(ex: Exchange) -> bool:
     return ":generatecontent" in path or ":streamgeneratecontent" in path
 
 
-def _is_code_assist(ex: Exchange) -> bool:
-    return (urlsplit(ex.url).hostname or "").lower().startswith("cloudcode-pa.")
-
-
 # --------------------------------------------------------------------------------------------------
 # Request
 

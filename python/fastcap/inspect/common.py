@@ -42,10 +42,6 @@ def commas(n: int | float) -> str:
     return f"{int(n):,}"
 
 
-def size_short(n: int) -> str:
-    return f"{n / 1024:.1f}KB" if n > 1024 else f"{n}B"
-
-
 @dataclass(frozen=True)
 class Zone:
     """A display/parsing time zone: an IANA zone or a fixed UTC offset."""

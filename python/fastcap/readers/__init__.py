@@ -3,7 +3,7 @@
 | format | reader | body fidelity (`model.BodyFidelity`, set per body) |
 |---|---|---|
 | `cbor` | `fastcap.readers.cbor` (fastcap / llm-interactive-proxy captures) | complete (with chunk times); truncated without an end marker or with `trunc` |
-| `mitm` | `mitmflow.read_mitm` (mitmproxy's `FlowReader`) | complete, or missing (streamed, not stored) |
+| `mitm` | `mitmflow.read_mitm_partial` (mitmproxy's `FlowReader`) | complete, or missing (streamed, not stored) |
 | `har` | `har.read_har` (latin-1 recovery of text bodies) | complete; recovered_from_text / missing when the HAR lost it |
 | `jsonl` | `jsonl.read_jsonl` (agent-system-dissect `traffic.jsonl`) | complete, json_value, recovered_from_text (U+FFFD) |
 | `mitmlog` | `mitmlog.read_mitmlog` (mitmdump console output, parsed in Rust) | json_value, from_text_log, recovered_from_text (EventStream), decoded_from_hex, truncated (11.x), missing |

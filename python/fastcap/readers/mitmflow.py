@@ -87,15 +87,6 @@ def _exchange(index: int, flow: Any) -> Exchange | None:
     return ex
 
 
-def read_mitm(path: str | os.PathLike[str]) -> list[Exchange]:
-    """Read a `.mitm` file. A damaged or truncated file raises `FlowFileError` naming the byte
-    offset of the first unreadable record; call `read_mitm_partial` to keep the flows before it."""
-    exchanges, error = read_mitm_partial(path)
-    if error is not None:
-        raise error
-    return exchanges
-
-
 def read_mitm_partial(path: str | os.PathLike[str]) -> tuple[list[Exchange], Exception | None]:
     """Every flow that reads cleanly, plus the error that stopped reading (or None)."""
     shown = os.fspath(path)

@@ -16,8 +16,6 @@ from typing import Any, Protocol
 
 from fastcap import leakscan, redact
 
-MARKER = "[REDACTED]"
-
 
 class Redactor(Protocol):
     enabled: bool
