@@ -12,14 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import polars as pl
 
 from fastcap import _native
-from fastcap.analysis.calls import CALLS_SCHEMA
 from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events
+from fastcap.analysis.engine import calls_from_requests
 from fastcap.analysis.requests import (
     BACKEND_TO_PROXY,
     PROXY_TO_CLIENT,
@@ -27,9 +26,6 @@ from fastcap.analysis.requests import (
     request_table,
     with_weights,
 )
-from fastcap.dialects import is_model_call
-from fastcap.dialects._naming import api_name
-from fastcap.model import Exchange
 
 # Metadata request_table() needs; the payload column is dropped batch by batch, and repeated
 # strings are stored as categoricals (4 bytes a row instead of a 16-byte view), which is what
@@ -71,16 +67,6 @@ META_COLUMNS = [
 
 FLUSH_BYTES = 16 << 20  # split finished bodies in batches of about this size
 ROUND_BYTES = 32 << 20  # read the file in rounds of about this size
-
-DIALECT_BY_API = {
-    "Anthropic": "anthropic",
-    "OpenAI.Responses": "openai_responses",
-    "ChatGPT": "openai_responses",
-    "OpenAI.ChatCompletions": "openai_chat",
-    "Gemini": "gemini",
-    "CodeAssist": "gemini",
-    "Bedrock": "bedrock",
-}
 
 
 def _body(data: bytes) -> bytes:
@@ -135,14 +121,24 @@ class _Bodies:
             .then(pl.col("body").map_elements(_as_one_event, return_dtype=pl.Binary, skip_nulls=True))
             .otherwise(pl.col("body")),
             framed=framed,
+            # An AWS EventStream body starts with its first frame's big-endian length (< 16 MiB, so
+            # a zero byte); SSE starts with a field name or a comment. Its frames are not read here.
+            body_kind=pl.when(framed)
+            .then(pl.lit("json"))
+            .when(pl.col("body").bin.starts_with(b"\x00"))
+            .then(pl.lit("eventstream"))
+            .otherwise(pl.lit("sse")),
         )
-        events = pl.DataFrame(_native.sse_column(bodies.select("body")))
-        content = aggregate_events(events, bodies.filter(~pl.col("framed")))
+        readable = pl.when(pl.col("body_kind") != "eventstream").then("body")
+        events = pl.DataFrame(_native.sse_column(bodies.select(readable)))
+        content = aggregate_events(events, bodies.filter(pl.col("body_kind") == "sse"))
         part = (
             done.with_row_index("exchange_index")
+            .with_columns(body_kind=bodies["body_kind"])
             .select(
                 "exchange_index",
                 "request_id",
+                "body_kind",
                 body_bytes=pl.col("body")
                 .map_elements(lambda b: len(_body(b)), return_dtype=pl.Int64, skip_nulls=True)
                 .cast(pl.Int64),
@@ -159,7 +155,7 @@ class _Bodies:
         self.flush()
         if not self.parts:
             return pl.DataFrame(
-                schema={"request_id": pl.Utf8, "body_bytes": pl.Int64, **CONTENT_SCHEMA}
+                schema={"request_id": pl.Utf8, "body_kind": pl.Utf8, "body_bytes": pl.Int64, **CONTENT_SCHEMA}
             ).drop("exchange_index")
         return pl.concat(self.parts, how="vertical_relaxed")
 
@@ -253,114 +249,39 @@ def _reduce_meta(meta: pl.DataFrame) -> pl.DataFrame:
     return out.select([*META_COLUMNS, *WEIGHT_COLUMNS]).with_columns(pl.col(pl.String).cast(pl.Categorical))
 
 
-def _api(method: str | None, url: str | None) -> str:
-    return api_name(Exchange(index=0, source="cbor", method=method or "POST", url=url or ""))
-
-
 def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
     """The calls table (`CALLS_SCHEMA`) from streamed metadata and content aggregates."""
     # One row per request: back to plain strings now that the per-entry volume is gone.
     req = request_table(meta).with_columns(pl.col(pl.Categorical).cast(pl.String))
-    req = req.join(content, on="request_id", how="left")
-    urls = req.select("http_method", "url").unique()
-    names = {(m, u): _api(m, u) for m, u in urls.iter_rows()}
-    req = req.with_columns(
-        api_name=pl.struct("http_method", "url").map_elements(
-            lambda r: names[(r["http_method"], r["url"])], return_dtype=pl.Utf8
-        ),
-    )
-    req = req.with_columns(
-        dialect=pl.col("api_name").map_elements(
-            lambda n: next((d for prefix, d in DIALECT_BY_API.items() if n.startswith(prefix)), "generic"),
-            return_dtype=pl.Utf8,
-        ),
-        is_model_call=pl.col("api_name").map_elements(is_model_call, return_dtype=pl.Boolean)
-        | pl.col("url")
-        .fill_null("")
-        .str.contains(r"(/messages|/chat/completions|/responses|:streamGenerateContent|:generateContent)$"),
-    )
-    anthropic = pl.col("dialect").is_in(["anthropic", "bedrock"])
-    inp, cr, cw = (
-        pl.col(c).cast(pl.Int64) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens")
-    )
-    # docs/metrics.md, Usage: `input_total` counts every prompt token; Anthropic reports the
-    # uncached part only, OpenAI and Gemini the total with the cached part inside it.
-    input_total = pl.when(anthropic).then(inp + cr.fill_null(0) + cw.fill_null(0)).otherwise(inp)
-    output_total = (
-        pl.when(pl.col("dialect") == "gemini")
-        .then(pl.col("output_tokens").cast(pl.Int64) + pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0))
-        .otherwise(pl.col("output_tokens").cast(pl.Int64))
-    )
-    err_text = pl.concat_str(
-        [pl.col("error_type"), pl.col("error_message")], separator=": ", ignore_nulls=True
-    )
-    rate_words = err_text.str.contains(r"(?i)rate|quota|throttl|RESOURCE_EXHAUSTED|overloaded")
-    status = pl.col("status")
+    req = req.join(content, on="request_id", how="left", suffix="_content")
     is_stream = pl.col("is_stream")
-    # Gemini has no terminal event: its finish reason ends the stream.
-    terminal = pl.col("terminal_seen").fill_null(False) | (
-        (pl.col("dialect") == "gemini") & pl.col("stop_seen").fill_null(False)
-    )
-    finished = terminal | pl.col("stop_seen").fill_null(False)
-    stream_error = pl.col("error_type").is_not_null() & (status.is_null() | (status < 400))
-    issue = (
-        pl.when(status == 429)
-        .then(pl.lit("rate_limit"))
-        .when(status >= 500)
-        .then(pl.lit("server_error"))
-        .when(status >= 400)
-        .then(pl.lit("client_error"))
-        .when(stream_error & rate_words)
-        .then(pl.lit("rate_limit"))
-        .when(stream_error)
-        .then(pl.lit("stream_error"))
-        .when(is_stream & ~finished)
-        .then(pl.lit("cut_stream"))
-        .otherwise(None)
-    )
-    # docs/metrics.md, Times: t0 is when the request had been passed on (`rts`), else its start.
-    t0 = pl.coalesce("request_sent_ts", "request_ts")
-    ended = pl.coalesce("stream_end_ts", "last_payload_ts")
-    calls = req.with_row_index("index").select(
-        pl.col("index").cast(pl.UInt32),
-        started_at=pl.col("request_ts"),
-        ended_at=ended,
-        api_name=pl.col("api_name"),
-        dialect=pl.col("dialect"),
-        is_model_call=pl.col("is_model_call"),
-        method=pl.col("http_method"),
-        host=pl.col("url").map_elements(lambda u: urlsplit(u).hostname or "", return_dtype=pl.Utf8),
-        path=pl.col("url").map_elements(lambda u: urlsplit(u).path or "/", return_dtype=pl.Utf8),
-        model=pl.coalesce("model", "sse_model"),
-        status=status,
-        response_kind=pl.when(is_stream).then(pl.lit("sse")).otherwise(pl.lit("json")),
-        ttfb_s=pl.col("first_payload_ts") - t0,
-        ttft_s=pl.when(is_stream).then(pl.col("first_content_t") - t0),
-        duration_s=ended - pl.col("request_ts"),
-        # Non-stream responses are one entry holding HTTP framing: no chunks, body bytes only.
-        chunks=pl.when(is_stream).then(pl.col("chunks")).otherwise(0).cast(pl.UInt32),
-        response_bytes=pl.coalesce(pl.col("body_bytes"), pl.col("response_bytes").cast(pl.Int64)),
-        text_chars=pl.col("text_chars").fill_null(0),
-        reasoning_chars=pl.col("reasoning_chars").fill_null(0),
-        tool_calls=pl.col("tool_calls").fill_null(pl.lit([], pl.List(pl.Utf8))),
-        input_total=input_total,
-        input_uncached=inp - pl.when(anthropic).then(0).otherwise(cr.fill_null(0) + cw.fill_null(0)),
-        cache_read=cr,
-        cache_write=cw,
-        output_total=output_total,
-        reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64),
-        stop_reason=pl.col("stop_reason"),
-        complete=pl.when(is_stream).then(finished).when(status.is_not_null()).then(True),
-        abandoned_after_finish=is_stream & finished & ~terminal,
-        issue_class=issue,
-        error=pl.when(pl.col("error_type").is_not_null())
-        .then(err_text)
-        .when(pl.col("eos_termination") == "error")
-        .then(pl.col("eos_reason"))
-        .otherwise(None),
+    requests = req.select(
+        *[c for c in CONTENT_SCHEMA if c != "exchange_index"],
+        request_id=pl.col("request_id"),
+        http_method=pl.col("http_method"),
+        url=pl.col("url"),
+        amz_target=pl.lit(None, pl.Utf8),
+        response_content_type=pl.lit(None, pl.Utf8),
+        status=pl.col("status"),
+        is_stream=is_stream,
+        response_kind=pl.coalesce(
+            pl.col("body_kind"), pl.when(is_stream).then(pl.lit("sse")).otherwise(pl.lit("json"))
+        ),
+        model=pl.col("model"),
+        request_ts=pl.col("request_ts"),
+        request_sent_ts=pl.col("request_sent_ts"),
+        first_payload_ts=pl.col("first_payload_ts"),
+        stream_end_ts=pl.col("stream_end_ts"),
+        last_payload_ts=pl.col("last_payload_ts"),
+        chunks=pl.col("chunks"),
+        # Non-stream responses are one entry holding HTTP framing: the body bytes without it.
+        body_bytes=pl.coalesce(pl.col("body_bytes"), pl.col("response_bytes").cast(pl.Int64)),
+        a_session_id=pl.col("a_session_id"),
         conversation_id=pl.lit(None, pl.Utf8),
-        session_id=pl.col("a_session_id"),
         retry_after_s=pl.col("retry_after_s"),
+        transport_error=pl.when(pl.col("eos_termination") == "error").then(
+            pl.coalesce("eos_reason", "eos_error_class", pl.lit("stream ended with an error"))
+        ),
         # As readers.cbor decides it, from the framing entries; the extension keys (`fid`, `trunc`)
         # live in metadata this pass does not project, so converted or max_body-cut bodies show
         # `complete` here (the full path reads them).
@@ -373,4 +294,4 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("complete"))
         .otherwise(pl.lit("missing")),
     )
-    return calls.select([pl.col(name).cast(dtype) for name, dtype in CALLS_SCHEMA.items()])
+    return calls_from_requests(requests)

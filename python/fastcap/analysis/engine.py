@@ -1,0 +1,184 @@
+"""The one calls builder: a requests table plus per-exchange content figures → the calls table.
+
+Every source reaches the calls table (`calls.CALLS_SCHEMA`) through `calls_from_requests`: the
+streaming CBOR pass (`stream_cbor.calls_from_scan`) and the exchanges of any other format
+(`exchanges.calls_from_exchanges`). What each column means is defined once, in docs/metrics.md,
+and computed here once, as Polars expressions over whole columns.
+
+A requests table has one row per HTTP exchange with `REQUEST_SCHEMA`'s columns and the content
+figures of `content.CONTENT_SCHEMA` (null where the exchange had no events).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import polars as pl
+
+from fastcap.analysis.calls import CALLS_SCHEMA
+from fastcap.model import Exchange
+
+REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "request_id": pl.Utf8,
+    "http_method": pl.Utf8,
+    "url": pl.Utf8,
+    # `x-amz-target`: names the operation of AWS JSON APIs (kiro), whatever the URL.
+    "amz_target": pl.Utf8,
+    "response_content_type": pl.Utf8,
+    "status": pl.Int64,
+    "is_stream": pl.Boolean,
+    # sse, eventstream, json, text, binary, websocket, empty, missing.
+    "response_kind": pl.Utf8,
+    "model": pl.Utf8,
+    # docs/metrics.md, Times.
+    "request_ts": pl.Float64,
+    "request_sent_ts": pl.Float64,
+    "first_payload_ts": pl.Float64,
+    "stream_end_ts": pl.Float64,
+    "last_payload_ts": pl.Float64,
+    "chunks": pl.Int64,
+    "body_bytes": pl.Int64,
+    "a_session_id": pl.Utf8,
+    "conversation_id": pl.Utf8,
+    "retry_after_s": pl.Float64,
+    # An error the transport or the capture recorded (a reset, a gateway's end-of-stream error).
+    "transport_error": pl.Utf8,
+    "request_body_fidelity": pl.Utf8,
+    "response_body_fidelity": pl.Utf8,
+}
+
+
+def _naming(
+    method: str | None, url: str | None, target: str | None, ctype: str | None
+) -> tuple[str, str, bool]:
+    """(API name, dialect, is model call) of one distinct request shape, by the dialect registry."""
+    from fastcap.dialects import api_name, detect_dialect, is_model_call
+
+    headers = [("x-amz-target", target)] if target else []
+    ex = Exchange(
+        index=0,
+        source="table",
+        method=method or "POST",
+        url=url or "",
+        request_headers=headers,
+        response_headers=[("content-type", ctype)] if ctype else [],
+    )
+    return api_name(ex), detect_dialect(ex), is_model_call(ex)
+
+
+def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
+    """Add `api_name`, `dialect` and `is_model_call`, asking the registry once per distinct shape."""
+    keys = ["http_method", "url", "amz_target", "response_content_type"]
+    shapes = req.select(keys).unique()
+    names = [_naming(*row) for row in shapes.iter_rows()]
+    shapes = shapes.with_columns(
+        api_name=pl.Series([n[0] for n in names], dtype=pl.Utf8),
+        dialect=pl.Series([n[1] for n in names], dtype=pl.Utf8),
+        is_model_call=pl.Series([n[2] for n in names], dtype=pl.Boolean),
+    )
+    return req.join(shapes, on=keys, how="left", nulls_equal=True)
+
+
+def _url_part(part: str) -> pl.Expr:
+    def pick(u: str) -> str:
+        parts = urlsplit(u)
+        return (parts.hostname or "") if part == "host" else (parts.path or "/")
+
+    return pl.col("url").map_elements(pick, return_dtype=pl.Utf8, skip_nulls=True)
+
+
+def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
+    """The calls table (`CALLS_SCHEMA`) of a requests table; see the module docstring."""
+    req = with_api_names(req)
+    dialect = pl.col("dialect")
+    anthropic = dialect.is_in(["anthropic", "bedrock"])
+    inp, cr, cw = (
+        pl.col(c).cast(pl.Int64) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens")
+    )
+    # docs/metrics.md, Usage: `input_total` counts every prompt token; Anthropic reports the
+    # uncached part only, OpenAI and Gemini the total with the cached part inside it.
+    input_total = pl.when(anthropic).then(inp + cr.fill_null(0) + cw.fill_null(0)).otherwise(inp)
+    input_uncached = pl.when(anthropic).then(inp).otherwise(inp - cr.fill_null(0) - cw.fill_null(0))
+    output_total = (
+        pl.when(dialect == "gemini")
+        .then(pl.col("output_tokens").cast(pl.Int64) + pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0))
+        .otherwise(pl.col("output_tokens").cast(pl.Int64))
+    )
+    provider_error = pl.format(
+        "{}: {}", pl.col("error_type").fill_null("error"), pl.col("error_message").fill_null("")
+    )
+    has_provider_error = pl.col("error_type").is_not_null() | pl.col("error_message").is_not_null()
+    rate_words = provider_error.str.contains(r"(?i)rate|quota|throttl|resource_exhausted|overloaded")
+    status = pl.col("status")
+    is_stream = pl.col("is_stream").fill_null(False)
+    # Finished (docs/metrics.md) is three-valued: an SSE stream without events did not finish,
+    # but a body no extractor reads yet (an unknown API's EventStream) finished or not: unknown.
+    read = pl.col("response_kind") == "sse"
+    stop = pl.when(read).then(pl.col("stop_seen").fill_null(False)).otherwise(pl.col("stop_seen"))
+    # Gemini has no terminal event: its finish reason ends the stream.
+    terminal = (
+        pl.when(read).then(pl.col("terminal_seen").fill_null(False)).otherwise(pl.col("terminal_seen"))
+    ) | ((dialect == "gemini") & stop)
+    finished = terminal | stop  # Kleene logic: true if either is, unknown if neither is known false
+    stream_error = has_provider_error & (status.is_null() | (status < 400))
+    issue = (
+        pl.when(status == 429)
+        .then(pl.lit("rate_limit"))
+        .when((status >= 500) & (status <= 599))
+        .then(pl.lit("server_error"))
+        .when((status == 403) & pl.col("api_name").str.ends_with(".GetUsageLimits"))
+        .then(None)  # expected and normal for kiro
+        .when((status >= 400) & (status <= 499))
+        .then(pl.lit("client_error"))
+        .when(stream_error & rate_words)
+        .then(pl.lit("rate_limit"))
+        .when(stream_error)
+        .then(pl.lit("stream_error"))
+        .when(is_stream & finished.not_())  # an unknown ending (null) is no issue
+        .then(pl.lit("cut_stream"))
+        .otherwise(None)
+    )
+    # docs/metrics.md, Times: t0 is when the request had been passed on, else its start.
+    t0 = pl.coalesce("request_sent_ts", "request_ts")
+    ended = pl.coalesce("stream_end_ts", "last_payload_ts")
+    calls = req.with_row_index("index").select(
+        pl.col("index").cast(pl.UInt32),
+        started_at=pl.col("request_ts"),
+        ended_at=ended,
+        api_name=pl.col("api_name"),
+        dialect=dialect,
+        is_model_call=pl.col("is_model_call"),
+        method=pl.col("http_method"),
+        host=_url_part("host"),
+        path=_url_part("path"),
+        model=pl.coalesce("model", "sse_model"),
+        status=status,
+        response_kind=pl.col("response_kind"),
+        ttfb_s=pl.col("first_payload_ts") - t0,
+        ttft_s=pl.when(is_stream).then(pl.col("first_content_t") - t0),
+        duration_s=ended - pl.col("request_ts"),
+        chunks=pl.when(is_stream).then(pl.col("chunks")).otherwise(0).cast(pl.UInt32),
+        response_bytes=pl.col("body_bytes"),
+        text_chars=pl.col("text_chars").fill_null(0),
+        reasoning_chars=pl.col("reasoning_chars").fill_null(0),
+        tool_calls=pl.col("tool_calls").fill_null(pl.lit([], pl.List(pl.Utf8))),
+        input_total=input_total,
+        input_uncached=input_uncached,
+        cache_read=cr,
+        cache_write=cw,
+        output_total=output_total,
+        reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64),
+        stop_reason=pl.col("stop_reason"),
+        complete=pl.when(is_stream).then(finished).when(status.is_not_null()).then(True),
+        abandoned_after_finish=(is_stream & finished & ~terminal).fill_null(False),
+        issue_class=issue,
+        error=pl.coalesce(
+            pl.col("transport_error"), pl.when(has_provider_error).then(provider_error.str.strip_chars())
+        ),
+        conversation_id=pl.col("conversation_id"),
+        session_id=pl.col("a_session_id"),
+        retry_after_s=pl.col("retry_after_s"),
+        request_body_fidelity=pl.col("request_body_fidelity"),
+        response_body_fidelity=pl.col("response_body_fidelity"),
+    )
+    return calls.select([pl.col(name).cast(dtype) for name, dtype in CALLS_SCHEMA.items()])

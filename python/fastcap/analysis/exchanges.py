@@ -1,0 +1,223 @@
+"""Exchanges of any format → the requests table → the one calls builder (`engine`).
+
+The readers of HAR, JSONL, `.mitm` files and mitmdump logs hand over `Exchange` objects; this
+module lays them out as columns once (one row per exchange: the request shape, times, status,
+bodies and per-chunk arrival times) and computes content figures from the native events table,
+exactly as the streaming CBOR pass does. Bodies the native extractor does not read yet (AWS
+EventStream, WebSocket messages) take their figures from the dialect analysis of that exchange.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import polars as pl
+
+from fastcap import _native
+from fastcap.analysis.content import CONTENT_SCHEMA, USAGE_COLUMNS, aggregate_events
+from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
+from fastcap.model import Exchange
+
+STREAM_TYPES = ("text/event-stream",)
+NATIVE_TEXT_TYPES = ("text/event-stream", "application/json", "")
+
+
+def _retry_after(ex: Exchange) -> float | None:
+    value = ex.header("retry-after", response=True)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _body(ex: Exchange) -> bytes | None:
+    if ex.response_body is not None:
+        return ex.response_body
+    if ex.response_body_text is not None:
+        return ex.response_body_text.encode("utf-8")
+    return None
+
+
+def _is_sse(ex: Exchange, body: bytes | None) -> bool:
+    if ex.content_type in STREAM_TYPES:
+        return True
+    if ex.content_type or not body:
+        return False
+    return body[:64].lstrip(b"\xef\xbb\xbf").lstrip().startswith((b"event:", b"data:", b":"))
+
+
+EVENTSTREAM_TYPE = "application/vnd.amazon.eventstream"
+
+
+def _response_kind(ex: Exchange, body: bytes | None, sse: bool) -> str:
+    """How the response body is framed: the `response_kind` of docs/metrics.md's calls table."""
+    if ex.websocket is not None:
+        return "websocket"
+    if body is None:
+        return "missing" if ex.fidelity == "missing" or "content_missing" in ex.flags else "empty"
+    if not body:
+        return "empty"
+    if sse:
+        return "sse"
+    if ex.content_type == EVENTSTREAM_TYPE:
+        return "eventstream"
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "binary"
+        return "text"
+    return "json"
+
+
+def _one_event(body: bytes) -> bytes:
+    """A non-stream JSON body as one SSE event for the native extractor (as the CBOR pass does)."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return b""
+    return b"data: " + orjson.dumps(value) + b"\n\n" if isinstance(value, dict) else b""
+
+
+def _request_row(ex: Exchange, kind: str, body: bytes | None) -> dict[str, Any]:
+    is_stream = kind in ("sse", "eventstream")
+    first_chunk_t = next((c.t for c in ex.chunks if c.t is not None), None)
+    last_chunk_t = next((c.t for c in reversed(ex.chunks) if c.t is not None), None)
+    return {
+        "request_id": ex.request_id,
+        "http_method": ex.method,
+        "url": ex.url,
+        "amz_target": ex.header("x-amz-target"),
+        "response_content_type": ex.content_type or None,
+        "status": ex.status,
+        "is_stream": is_stream,
+        "response_kind": kind,
+        "model": ex.model,
+        "request_ts": ex.started_at,
+        "request_sent_ts": ex.request_ended_at,
+        "first_payload_ts": first_chunk_t if first_chunk_t is not None else ex.response_started_at,
+        "stream_end_ts": ex.ended_at if is_stream and ex.response_body_fidelity == "complete" else None,
+        "last_payload_ts": last_chunk_t if last_chunk_t is not None else ex.ended_at,
+        "chunks": len(ex.chunks),
+        # Exact bytes only: a body known from a text log has no byte count (docs/metrics.md).
+        "body_bytes": len(ex.response_body) if ex.response_body is not None else None,
+        "a_session_id": ex.session_id,
+        "conversation_id": None,
+        "retry_after_s": _retry_after(ex),
+        "transport_error": ex.error,
+        "request_body_fidelity": ex.request_body_fidelity,
+        "response_body_fidelity": ex.response_body_fidelity,
+    }
+
+
+def _chunk_row(ex: Exchange, body: bytes) -> tuple[list[int], list[float | None]]:
+    """Chunk end offsets and arrival times, when the chunks are the body's bytes as they are."""
+    if not ex.chunks or sum(len(c.data) for c in ex.chunks) != len(body):
+        return [], []
+    ends, end = [], 0
+    for c in ex.chunks:
+        end += len(c.data)
+        ends.append(end)
+    return ends, [c.t for c in ex.chunks]
+
+
+def _content_from_dialect(ex: Exchange) -> dict[str, Any]:
+    """Content figures from the dialect analysis, for bodies the native extractor does not read."""
+    from fastcap.dialects import analyze_exchange
+
+    analysis = analyze_exchange(ex)
+    resp, usage = analysis.response, analysis.response.usage
+    err = next((e for e in resp.errors if e.source != "http_status"), None)
+    # The dialect has combined the fields already; hand them back in the raw fields' meaning, so
+    # that the engine's one rule (engine.calls_from_requests) gives the same totals.
+    raw_input = raw_output = None
+    if usage is not None:
+        anthropic_like = analysis.dialect in ("anthropic", "bedrock")
+        raw_input = usage.input_uncached if anthropic_like else usage.input_total
+        raw_output = usage.output_total
+        if analysis.dialect == "gemini" and raw_output is not None:
+            raw_output -= usage.reasoning or 0
+    return {
+        "events": len(resp.events),
+        "text_chars": len(resp.text),
+        "reasoning_chars": len(resp.reasoning_text),
+        "tool_calls": [t.name for t in resp.tool_calls],
+        "sse_model": resp.model,
+        "stop_reason": resp.stop_reason,
+        "error_type": err.type if err else None,
+        "error_message": err.message if err else None,
+        "stop_seen": True if resp.stop_reason is not None else (None if resp.complete is None else False),
+        "terminal_seen": resp.complete,  # None: the dialect cannot tell
+        "first_content_t": resp.first_content_t,
+        "input_tokens": raw_input,
+        "output_tokens": raw_output,
+        "cache_read_tokens": usage.cache_read if usage else None,
+        "cache_write_tokens": usage.cache_write if usage else None,
+        "reasoning_tokens": usage.reasoning if usage else None,
+    }
+
+
+def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
+    """The requests table (`engine.REQUEST_SCHEMA` + content figures) of a list of exchanges."""
+    rows: list[dict[str, Any]] = []
+    native_index: list[int] = []
+    native_bodies: list[bytes] = []
+    chunk_ends: list[list[int]] = []
+    chunk_times: list[list[float | None]] = []
+    bridged: dict[int, dict[str, Any]] = {}
+    for i, ex in enumerate(exchanges):
+        body = _body(ex)
+        sse = _is_sse(ex, body)
+        rows.append(_request_row(ex, _response_kind(ex, body, sse), body))
+        if ex.websocket is None and (sse or ex.content_type in NATIVE_TEXT_TYPES):
+            if body:
+                native_index.append(i)
+                native_bodies.append(body if sse else _one_event(body))
+                ends, times = _chunk_row(ex, body) if sse else ([], [])
+                chunk_ends.append(ends)
+                chunk_times.append(times)
+        elif body is not None or ex.websocket is not None:
+            bridged[i] = _content_from_dialect(ex)
+    requests = pl.DataFrame(rows, schema=REQUEST_SCHEMA).with_row_index("row")
+    content_schema = {k: v for k, v in CONTENT_SCHEMA.items() if k != "exchange_index"}
+    events = pl.DataFrame(_native.sse_column(native_bodies)) if native_bodies else None
+    parts = []
+    if events is not None:
+        chunks = pl.DataFrame(
+            {
+                "exchange_index": pl.Series(range(len(native_bodies)), dtype=pl.UInt32),
+                "chunk_ends": chunk_ends,
+                "chunk_times": chunk_times,
+            },
+            schema={
+                "exchange_index": pl.UInt32,
+                "chunk_ends": pl.List(pl.UInt64),
+                "chunk_times": pl.List(pl.Float64),
+            },
+        )
+        native = aggregate_events(events, chunks).with_columns(
+            row=pl.lit(pl.Series(native_index, dtype=pl.UInt32)).gather(pl.col("exchange_index"))
+        )
+        parts.append(native.drop("exchange_index"))
+    if bridged:
+        parts.append(
+            pl.DataFrame(list(bridged.values()), schema=content_schema).with_columns(
+                row=pl.Series(list(bridged), dtype=pl.UInt32)
+            )
+        )
+    content = (
+        pl.concat(parts, how="diagonal_relaxed")
+        if parts
+        else pl.DataFrame(schema={"row": pl.UInt32, **content_schema})
+    )
+    out = requests.join(content, on="row", how="left").drop("row")
+    return out.with_columns([pl.col(c).cast(pl.Int64) for c in USAGE_COLUMNS])
+
+
+def calls_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
+    """The calls table (`calls.CALLS_SCHEMA`) of exchanges of any format."""
+    return calls_from_requests(requests_from_exchanges(exchanges))
