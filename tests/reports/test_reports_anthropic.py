@@ -142,4 +142,4 @@ def test_rate_limit_and_cut_stream_are_issues(tmp_path: Path) -> None:
     write_reports(exs, out)
     issues = (out / "report.md").read_text().split("## Issues")[1].split("## Notable Findings")[0]
     assert "rate limited — call #01 Anthropic.Messages returned HTTP 429" in issues
-    assert "call #02 Anthropic.Messages: stream ended without its terminal event" in issues
+    assert "call #02 Anthropic.Messages: stream ended before its stop reason or terminal event" in issues

@@ -8,26 +8,7 @@ from typing import Any
 
 import polars as pl
 
-SLOW_GAP_S = 10.0
-
-# The issue classes of docs/metrics.md, in the order they are shown, with their one-line meaning.
-ISSUE_LABELS = {
-    "rate_limit": "rate limited: HTTP 429, or an error about rate, quota, throttling or overload",
-    "server_error": "server error: HTTP 5xx (529 included)",
-    "client_error": "client error: HTTP 4xx other than 429",
-    "stream_error": "an error event inside a 2xx stream",
-    "cut_stream": "a stream that never finished: no stop reason and no terminal event",
-    "slow_gap": f"more than {SLOW_GAP_S:g}s idle between two calls of one conversation",
-}
-# How many calls of each class the terminal names; the Markdown and JSON list them all.
-EXAMPLES_PER_CLASS = 3
-
-
-@dataclass
-class Issue:
-    kind: str
-    call_index: int | None
-    text: str
+from fastcap.analysis.issues import EXAMPLES_PER_CLASS, ISSUE_LABELS, Issue, issue_list
 
 
 @dataclass
@@ -98,39 +79,6 @@ def _percentiles(series: pl.Series) -> dict[str, float | None]:
     }
 
 
-def _issues(calls: pl.DataFrame) -> list[Issue]:
-    out: list[Issue] = []
-    for row in calls.filter(pl.col("issue_class").is_not_null()).iter_rows(named=True):
-        kind = row["issue_class"]
-        what = f"#{row['index'] + 1:02d} {row['api_name']}"
-        if row["status"] is not None and row["status"] >= 400:
-            what += f" HTTP {row['status']}"
-        if kind == "rate_limit" and row["retry_after_s"] is not None:
-            what += f", retry after {row['retry_after_s']:g}s"
-        if row["error"]:
-            what += f": {row['error'][:160]}"
-        out.append(Issue(kind, row["index"], what))
-    # Slow gaps: idle time between the end of one call and the start of the next in the same
-    # conversation (else capture session), in time order; never across unrelated sessions.
-    timed = calls.filter(pl.col("started_at").is_not_null()).sort("started_at")
-    if timed.height > 1:
-        sess = pl.coalesce("conversation_id", "session_id").fill_null("")
-        timed = timed.with_columns(_sess=sess).with_columns(
-            _gap=pl.col("started_at") - pl.coalesce("ended_at", "started_at").shift(1).over("_sess"),
-            _prev=pl.col("index").shift(1).over("_sess"),
-        )
-        for row in timed.filter(pl.col("_gap") > SLOW_GAP_S).iter_rows(named=True):
-            out.append(
-                Issue(
-                    "slow_gap",
-                    row["index"],
-                    f"#{row['index'] + 1:02d} {row['api_name']} started {row['_gap']:.1f}s after call #{row['_prev'] + 1:02d} ended",
-                )
-            )
-    order = list(ISSUE_LABELS)
-    return sorted(out, key=lambda i: (order.index(i.kind) if i.kind in order else 99, i.call_index or 0))
-
-
 def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
     model = calls.filter(pl.col("is_model_call"))
     statuses = calls["status"].fill_null(-1).cast(pl.Utf8).replace({"-1": "none"})
@@ -174,7 +122,7 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
         },
         tokens=tokens,
         duration_s=duration,
-        issues=_issues(calls),
+        issues=issue_list(calls),
         notes=notes,
     )
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
+
+from fastcap.analysis.issues import slow_gaps
 from fastcap.reports.context import Call
 from fastcap.reports.markdown import fmt_number
 from fastcap.reports.safety import Redactor
-
-SLOW_GAP_SECONDS = 10.0
 
 KNOWN_KIRO_APIS = {
     "AmazonCodeWhispererStreamingService.GenerateAssistantResponse",
@@ -113,17 +114,42 @@ def build_tokens(calls: list[Call]) -> dict[str, Any]:
     return {"rows": rows, "totals": totals}
 
 
-def build_issues(calls: list[Call], timing: list[dict[str, Any]], redactor: Redactor) -> list[dict[str, Any]]:
+def build_issues(calls: list[Call], redactor: Redactor) -> list[dict[str, Any]]:
     issues: list[dict[str, Any]] = []
 
     def add(kind: str, call: Call, message: str) -> None:
         issues.append({"kind": kind, "call": call.nn, "api": call.api, "message": redactor.text(message)})
 
-    for call, t in zip(calls, timing, strict=True):
+    # The slow-gap rule and the issue class are those of every other output (analysis/issues.py,
+    # docs/metrics.md): one gap per conversation, one class per call.
+    gaps = {
+        row["index"]: row["gap_s"]
+        for row in slow_gaps(
+            pl.DataFrame(
+                {
+                    "index": list(range(len(calls))),
+                    "api_name": [c.api for c in calls],
+                    "started_at": [c.ex.started_at for c in calls],
+                    "ended_at": [c.ex.ended_at for c in calls],
+                    "conversation_id": [c.ca.request.conversation_id for c in calls],
+                    "session_id": [c.ex.session_id for c in calls],
+                },
+                schema={
+                    "index": pl.Int64,
+                    "api_name": pl.Utf8,
+                    "started_at": pl.Float64,
+                    "ended_at": pl.Float64,
+                    "conversation_id": pl.Utf8,
+                    "session_id": pl.Utf8,
+                },
+            )
+        ).iter_rows(named=True)
+    }
+    for i, call in enumerate(calls):
         ex, resp = call.ex, call.resp
         where = f"call #{call.nn} {call.api}"
-        if t["gap_before"] is not None and t["gap_before"] > SLOW_GAP_SECONDS:
-            add("slow_gap", call, f"{t['gap_before']:.1f} s gap before {where}")
+        if i in gaps:
+            add("slow_gap", call, f"{gaps[i]:.1f} s gap before {where}")
         if ex.error:
             add("connection_error", call, f"{where}: {ex.error}")
         status = ex.status
@@ -131,18 +157,18 @@ def build_issues(calls: list[Call], timing: list[dict[str, Any]], redactor: Reda
         detail = ""
         if body_err is not None:
             detail = ": " + ": ".join(p for p in (body_err.type, body_err.message) if p)
-        if status == 429 or call.ca.issue_class == "rate_limit":
+        kind = call.ca.issue_class
+        if kind == "rate_limit":
             add("rate_limit", call, f"rate limited — {where} returned HTTP {status}{detail}")
-        elif status is not None and status >= 400 and not (status == 403 and call.api == EXPECTED_403):
-            kind = "server_error" if status >= 500 else "client_error"
+        elif kind in ("server_error", "client_error"):
             add(kind, call, f"{where} returned HTTP {status} {ex.reason}".rstrip() + detail)
-        for err in resp.errors:
-            if err.source in ("in_stream", "decoder"):
-                text = ": ".join(p for p in (err.type, err.message) if p) or "unknown error"
-                add("stream_error", call, f"{where}: stream error {text}")
-        cut = call.ca.issue_class == "cut_stream" or "cut_stream" in ex.flags or resp.complete is False
-        if cut:
-            add("cut_stream", call, f"{where}: stream ended without its terminal event")
+        elif kind == "stream_error":
+            for err in resp.errors:
+                if err.source in ("in_stream", "decoder"):
+                    text = ": ".join(p for p in (err.type, err.message) if p) or "unknown error"
+                    add("stream_error", call, f"{where}: stream error {text}")
+        elif kind == "cut_stream":
+            add("cut_stream", call, f"{where}: stream ended before its stop reason or terminal event")
     return issues
 
 

@@ -240,7 +240,7 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
     catalogue, windows = model_catalogue(calls)
     timing = build_timing(calls)
     tokens = build_tokens(calls)
-    issues = build_issues(calls, timing, ctx.redactor)
+    issues = build_issues(calls, ctx.redactor)
     auth = build_auth(calls)
     write_calls = "calls" in ctx.styles
     summary = [
