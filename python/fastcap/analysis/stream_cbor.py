@@ -195,11 +195,11 @@ def scan(
     # reassembled natively (no Python object per chunk).
     while (batch := reader.next_round(ROUND_BYTES)) is not None:
         metas.append(_reduce_meta(pl.DataFrame(batch.select(META_COLUMNS))))
-        bodies.add(_assembled(assembler.feed(batch)))
+        bodies.add(pl.DataFrame(assembler.feed(batch)))
         del batch
         if on_progress is not None:
             on_progress(reader.position, reader.size)
-    bodies.add(_assembled(assembler.close()))
+    bodies.add(pl.DataFrame(assembler.close()))
     content = bodies.close()
     meta = pl.concat(metas) if metas else with_weights(pl.DataFrame(reader.read_all()).select(META_COLUMNS))
     del metas

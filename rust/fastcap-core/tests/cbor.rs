@@ -433,17 +433,23 @@ fn body_assembler_joins_streams_across_batches_and_hands_cut_ones_over_at_close(
         done.extend(asm.feed(&b));
     }
     let at_close = asm.close();
-    let as_text = |v: &[(String, Vec<u8>)]| {
-        v.iter().map(|(k, b)| (k.clone(), String::from_utf8(b.clone()).unwrap())).collect::<Vec<_>>()
+    let as_text = |v: &[fastcap_core::cbor::assemble::Body]| {
+        v.iter()
+            .map(|b| (b.request_id.clone(), String::from_utf8(b.body.clone()).unwrap(), b.ended))
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         as_text(&done),
         [
-            ("B".to_owned(), "HTTP/1.1 200 OK\r\n\r\n{}".to_owned()),
-            ("A".to_owned(), "data: a1\n\ndata: a2\n\n".to_owned())
+            ("B".to_owned(), "HTTP/1.1 200 OK\r\n\r\n{}".to_owned(), true),
+            ("A".to_owned(), "data: a1\n\ndata: a2\n\n".to_owned(), true)
         ]
     );
-    assert_eq!(as_text(&at_close), [("C".to_owned(), "data: c1\n\n".to_owned())]);
+    assert_eq!(
+        (done[1].chunk_ends.as_slice(), done[1].chunk_times.as_slice()),
+        (&[10, 20][..], &[Some(1.0), Some(7.0)][..])
+    );
+    assert_eq!(as_text(&at_close), [("C".to_owned(), "data: c1\n\n".to_owned(), false)]);
 }
 
 /// Batch memory is pooled and reused: a later read must see none of an earlier read's values.

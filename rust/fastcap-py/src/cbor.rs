@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use fastcap_core::arrow_util::Table;
+use fastcap_core::cbor::assemble::bodies_table;
 use fastcap_core::cbor::decode::Value;
 use fastcap_core::cbor::writer::{encode_entry, encode_header, order_meta};
 use fastcap_core::cbor::{EntryReader, ReadOptions, Source};
@@ -146,14 +147,6 @@ pub struct BodyAssembler {
     inner: Mutex<fastcap_core::cbor::assemble::BodyAssembler>,
 }
 
-fn bodies_to_py<'py>(py: Python<'py>, done: Vec<(String, Vec<u8>)>) -> PyResult<Bound<'py, PyList>> {
-    let out = PyList::empty(py);
-    for (key, body) in done {
-        out.append((key, PyBytes::new(py, &body)))?;
-    }
-    Ok(out)
-}
-
 #[pymethods]
 impl BodyAssembler {
     #[new]
@@ -165,19 +158,21 @@ impl BodyAssembler {
         Ok(BodyAssembler { inner: Mutex::new(fastcap_core::cbor::assemble::BodyAssembler::new(direction)) })
     }
 
-    /// Take in a table from `CaptureReader`; returns the (request_id, body) pairs it completed.
-    fn feed<'py>(&self, py: Python<'py>, table: PyRef<'py, ArrowTable>) -> PyResult<Bound<'py, PyList>> {
+    /// Take in a table from `CaptureReader`; returns the bodies it completed as a table
+    /// (`request_id`, `body`, `chunk_ends`, `chunk_times`, `ended`), in completion order.
+    fn feed(&self, py: Python<'_>, table: PyRef<'_, ArrowTable>) -> PyResult<ArrowTable> {
         let batches = table.table().batches.clone();
         let mut guard = self.inner.lock().unwrap();
         let inner: &mut fastcap_core::cbor::assemble::BodyAssembler = &mut guard;
-        let done = py.allow_threads(|| batches.iter().flat_map(|b| inner.feed(b)).collect::<Vec<_>>());
-        bodies_to_py(py, done)
+        let done = py.allow_threads(|| bodies_table(batches.iter().flat_map(|b| inner.feed(b)).collect()));
+        done.map(ArrowTable::new).map_err(|e| to_pyerr(py, e, None))
     }
 
-    /// The bodies still open (streams cut short), in opening order.
-    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    /// The bodies still open (streams cut short, `ended` false; or ended but still missing
+    /// announced chunks), in opening order, as a table like `feed`'s.
+    fn close(&self, py: Python<'_>) -> PyResult<ArrowTable> {
         let done = self.inner.lock().unwrap().close();
-        bodies_to_py(py, done)
+        py.allow_threads(|| bodies_table(done)).map(ArrowTable::new).map_err(|e| to_pyerr(py, e, None))
     }
 }
 
