@@ -12,7 +12,7 @@ fastcap's own extension lives under the top-level key `fastcap` (ignored by othe
 | `started_at`, `request_ended_at`, `response_started_at`, `ended_at` | epoch seconds |
 | `request_body_b64`, `response_body_b64` | exact body bytes (content-encoding removed), base64 |
 | `chunks` | response chunks: `{"t": epoch s, "data_b64": …}` or `{"t": …, "len": n}` (slices of the exact body), or `[t, data_b64]` |
-| `session_id`, `request_id`, `backend`, `model` | copied to the `Exchange` |
+| `session_id`, `request_id`, `backend`, `model`, `error` | copied to the `Exchange` (`error`: a transport error the capture recorded) |
 | `request_body_fidelity`, `response_body_fidelity` | how the body was known when it was converted (model.py), when not `complete` |
 | `request_trailers`, `response_trailers` | HTTP trailers, `[[name, value], …]` (or an object), redacted like headers |
 
@@ -135,7 +135,8 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
     ex.response_started_at = _f(ext.get("response_started_at"))
     ex.request_trailers = _headers(ext.get("request_trailers"))
     ex.response_trailers = _headers(ext.get("response_trailers"))
-    for key in ("session_id", "request_id", "backend", "model"):
+    # `error`: what the transport or the capture recorded (fastcap's writer keeps it here).
+    for key in ("session_id", "request_id", "backend", "model", "error"):
         if isinstance(ext.get(key), str):
             setattr(ex, key, ext[key])
     chunks = ext.get("chunks")
