@@ -160,24 +160,6 @@ class _Bodies:
         return pl.concat(self.parts, how="vertical_relaxed")
 
 
-def _assembled(pairs: list[tuple[str, bytes]]) -> pl.DataFrame:
-    """The assembler's hand-over as a table (request_id, body, chunk_ends, chunk_times)."""
-    return pl.DataFrame(
-        {
-            "request_id": [k for k, _ in pairs],
-            "body": [b for _, b in pairs],
-            "chunk_ends": [[len(b)] for _, b in pairs],
-            "chunk_times": [[None] for _ in pairs],
-        },
-        schema={
-            "request_id": pl.Utf8,
-            "body": pl.Binary,
-            "chunk_ends": pl.List(pl.UInt64),
-            "chunk_times": pl.List(pl.Float64),
-        },
-    )
-
-
 def scan(
     path: str | os.PathLike[str],
     *,

@@ -101,11 +101,6 @@ def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: fl
     if not args.no_redact:
         calls = redact_calls(calls)
     overview = build_overview(calls, source=path.name, fmt="cbor")
-    # TTFT needs per-event arrival times, which the streaming pass does not keep.
-    overview.notes = [n for n in overview.notes if "TTFT" not in n]
-    overview.notes.append(
-        "Streaming analysis: TTFT is not computed (use --streaming off or `fastcap report` for it)."
-    )
     print(render_text(overview))
     out_dir = Path(args.out) if args.out else path.with_name(f"{path.stem}_fastcap")
     written = _write_overview(args, out_dir, overview, calls)
