@@ -7,8 +7,9 @@ Modules, one job each:
   correlation key) and the per-request table (`requests_of`), all Polars joins, linear time.
 - `filters`: time parsing, `--range`, the global filters (session, time, backend) and the listing
   filters/selection.
-- `content`: per-request content accounting (vectorised SSE splitter; dialects for JSON and
-  EventStream bodies).
+- `content`: per-request content accounting, the one `fastcap analyze` uses (native SSE field
+  extractor + `analysis.content.aggregate_events`; dialects for EventStream bodies).
+- `calls`: API naming and the usage columns of docs/metrics.md.
 - `redaction`: secrets out of payloads before they are displayed or exported.
 - `summary`, `listing`, `timeline`, `issues`, `streaming`, `track`, `sessions`, `analyze`,
   `export`: one output mode each.

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import polars as pl
 
+from fastcap.inspect.calls import usage_text
 from fastcap.inspect.common import banner
 from fastcap.inspect.issues import Issue
 from fastcap.inspect.redaction import split_http
@@ -38,11 +39,11 @@ def request_body_size(data: bytes | None) -> int:
 
 
 def _content(r: dict[str, Any], p: str) -> str:
-    chars = r.get(f"{p}c_chars") or 0
+    chars = r.get(f"{p}c_text_chars") or 0
     text = f"{chars} chars"
     if r.get(f"{p}c_reasoning_chars"):
         text += f", reasoning {r[f'{p}c_reasoning_chars']} chars"
-    tools = r.get(f"{p}c_tools") or []
+    tools = r.get(f"{p}c_tool_calls") or []
     if tools:
         text += f", {len(tools)} tool_calls ({', '.join(sorted(tools))})"
     return text
@@ -52,8 +53,8 @@ def _extra_issues(r: dict[str, Any]) -> list[str]:
     out = []
     if (
         r.get("bp_c_stop_reason")
-        and not r.get("bp_c_chars")
-        and not r.get("bp_c_tools")
+        and not r.get("bp_c_text_chars")
+        and not r.get("bp_c_tool_calls")
         and not r.get("bp_c_reasoning_chars")
         and not r.get("bp_c_error_message")
     ):
@@ -87,8 +88,9 @@ def _block(r: dict[str, Any], model: str, has_pc_leg: bool, issues: list[Issue])
     models = r.get("bp_c_models") or []
     lines.append(f"Backend models: {', '.join(models) if models else 'N/A'}")
     lines.append(f"Backend content: {_content(r, 'bp_')}")
-    if r.get("bp_c_input_tokens") is not None or r.get("bp_c_output_tokens") is not None:
-        lines.append(f"Usage: input={r.get('bp_c_input_tokens')}, output={r.get('bp_c_output_tokens')}")
+    usage = usage_text(r)
+    if usage is not None:
+        lines.append(f"Usage: {usage}")
     if r.get("bp_c_stop_reason"):
         lines.append(f"Stop reason: {r['bp_c_stop_reason']}")
     if has_pc_leg:

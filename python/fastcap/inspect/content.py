@@ -1,37 +1,36 @@
-"""Content accounting per request and leg (docs/specs/cbor-v2.md §11.7): text, reasoning, tool calls, models,
-stop reason, errors and usage, for Anthropic, OpenAI Responses, OpenAI Chat, Gemini and kiro.
+"""Content accounting per request and leg (docs/specs/cbor-v2.md §11.7, docs/metrics.md "Content"):
+text, reasoning, tool calls, model, stop reason, errors and usage, for Anthropic, OpenAI Responses,
+OpenAI Chat, Gemini and kiro.
 
 The body of a leg is its payload entries joined in chunk order (`ci`, then `seq`), HTTP framing
-removed. SSE bodies (the bulk) go through one call of the native vectorised splitter
-(`sse_column`), whose extracted fields are aggregated with one Polars `group_by`; JSON bodies and
-AWS EventStream bodies (kiro, Bedrock) go through the dialect analysers, once per response.
+removed. The figures come from the one accounting `fastcap analyze` uses: SSE bodies, and JSON
+bodies as one event each, go through the native field extractor (`_native.sse_column`) and
+`fastcap.analysis.content.aggregate_events`; AWS EventStream bodies (kiro, Bedrock), which the
+native extractor does not read, through the dialect analysers, handed back in the raw fields'
+meaning so that one usage rule (`fastcap.inspect.calls`) applies to both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 import polars as pl
 
 from fastcap import _native
+from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events
 from fastcap.inspect.common import BP, PC
 from fastcap.inspect.redaction import header_value, split_http
 
+# One row per (request key, leg): the figures of `analysis.content.CONTENT_SCHEMA` (without the
+# exchange index), every model the leg named (`models`, for the analysis' lists) and the body kind.
 SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "key": pl.String,
     "dir": pl.Int64,
     "kind": pl.String,
-    "events": pl.Int64,
-    "chars": pl.Int64,
-    "reasoning_chars": pl.Int64,
-    "tools": pl.List(pl.String),
+    **{c: t for c, t in CONTENT_SCHEMA.items() if c != "exchange_index"},
     "models": pl.List(pl.String),
-    "stop_reason": pl.String,
-    "error_type": pl.String,
-    "error_message": pl.String,
-    "input_tokens": pl.Int64,
-    "output_tokens": pl.Int64,
-    "done": pl.Boolean,
 }
 
 
@@ -45,9 +44,9 @@ class Body:
     status: int | None
 
 
-def _kind(body: Body) -> str:
-    ct = body.content_type
-    data = body.data
+def body_kind(content_type: str, data: bytes) -> str:
+    """`sse`, `json`, `eventstream`, `text` or `empty`: the content type, else the first bytes."""
+    ct = content_type
     if "event-stream" in ct:
         return "sse"
     if "amazon.eventstream" in ct:
@@ -62,6 +61,16 @@ def _kind(body: Body) -> str:
     return "text" if data else "empty"
 
 
+def unframe(direction: int, data: bytes) -> tuple[bytes, str]:
+    """(body, content type) of a payload: a non-stream B->P entry holds its HTTP status line and
+    headers before the body."""
+    if direction == BP and data.startswith(b"HTTP/"):
+        parts = split_http(data)
+        if parts is not None:
+            return parts[1], (header_value(parts[0], "content-type") or "").lower()
+    return data, ""
+
+
 def bodies_of(df: pl.DataFrame, requests: pl.DataFrame) -> list[Body]:
     """One body per (request key, response leg) with payload."""
     rows = (
@@ -73,128 +82,130 @@ def bodies_of(df: pl.DataFrame, requests: pl.DataFrame) -> list[Body]:
     )
     out: list[Body] = []
     for key, d, datas, status, url in rows.select("key", "dir", "data", "status", "url").iter_rows():
-        data = b"".join(datas)
-        ctype = ""
-        parts = split_http(data) if d == BP else None
-        if parts is not None and parts[0].startswith(b"HTTP/"):
-            ctype = (header_value(parts[0], "content-type") or "").lower()
-            data = parts[1]
+        data, ctype = unframe(d, b"".join(datas))
         out.append(Body(key, d, data, ctype, url or "", status))
     return out
 
 
-def _sse_stats(bodies: list[Body]) -> pl.DataFrame:
-    if not bodies:
-        return pl.DataFrame(schema=SCHEMA)
-    ev = pl.DataFrame(_native.sse_column([b.data for b in bodies]))
+def _as_one_event(body: bytes) -> bytes:
+    """A JSON body as one SSE event, re-serialised on one line (a pretty-printed body would end
+    the event at its first line break), so that the native extractor reads its error, usage and
+    stop reason as `fastcap analyze` does."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return b""
+    return b"data: " + orjson.dumps(value) + b"\n\n" if isinstance(value, dict) else b""
+
+
+def _native_stats(bodies: list[Body], kinds: list[str]) -> pl.DataFrame:
+    """SSE and JSON bodies: one native split over all of them, aggregated in Polars."""
     ids = pl.DataFrame(
         {
             "exchange_index": list(range(len(bodies))),
             "key": [b.key for b in bodies],
             "dir": [b.dir for b in bodies],
+            "kind": kinds,
         },
-        schema={"exchange_index": pl.UInt32, "key": pl.String, "dir": pl.Int64},
+        schema={"exchange_index": pl.UInt32, "key": pl.String, "dir": pl.Int64, "kind": pl.String},
     )
-    if ev.height == 0:
-        agg = ids.with_columns(pl.lit("sse").alias("kind"), pl.lit(0, pl.Int64).alias("events"))
-        return pl.DataFrame(schema=SCHEMA).vstack(
-            agg.select(list(SCHEMA)[:4]).with_columns(
-                *[pl.lit(None, t).alias(c) for c, t in list(SCHEMA.items())[4:]]
-            )
+    datas = [b.data if k == "sse" else _as_one_event(b.data) for b, k in zip(bodies, kinds, strict=True)]
+    events = pl.DataFrame(_native.sse_column(datas))
+    if events.height:
+        content = aggregate_events(events)
+        models = events.group_by("exchange_index").agg(
+            models=pl.col("model").drop_nulls().unique(maintain_order=True)
         )
-    stats = ev.group_by("exchange_index").agg(
-        pl.len().cast(pl.Int64).alias("events"),
-        pl.col("text").str.len_chars().sum().cast(pl.Int64).alias("chars"),
-        pl.col("reasoning").str.len_chars().sum().cast(pl.Int64).alias("reasoning_chars"),
-        pl.col("tool_name")
-        .drop_nulls()
-        .str.split(",")
-        .list.explode(keep_nulls=False, empty_as_null=False)
-        .alias("tools"),
-        pl.col("model").drop_nulls().unique(maintain_order=True).alias("models"),
-        pl.col("stop_reason").drop_nulls().last().alias("stop_reason"),
-        pl.col("error_type").drop_nulls().first().alias("error_type"),
-        pl.coalesce(
-            pl.col("error_message").drop_nulls().first(),
-            pl.col("error_type").drop_nulls().first(),
-        ).alias("error_message"),
-        pl.col("input_tokens").drop_nulls().last().alias("input_tokens"),
-        pl.col("output_tokens").drop_nulls().last().alias("output_tokens"),
-        pl.col("is_done").any().alias("done"),
-    )
-    out = ids.join(stats, on="exchange_index", how="left").with_columns(
-        pl.lit("sse").alias("kind"),
+        content = content.join(models, on="exchange_index", how="left")
+    else:
+        content = pl.DataFrame(schema={**CONTENT_SCHEMA, "models": pl.List(pl.String)})
+    out = ids.join(content, on="exchange_index", how="left").with_columns(
         pl.col("events").fill_null(0),
-        pl.col("chars").fill_null(0),
+        pl.col("text_chars").fill_null(0),
         pl.col("reasoning_chars").fill_null(0),
+        pl.col("tool_calls").fill_null(pl.lit([], pl.List(pl.String))),
+        pl.col("models").fill_null(pl.lit([], pl.List(pl.String))),
     )
     return out.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
 
 
-def _dialect_stats(bodies: list[Body], kinds: list[str]) -> pl.DataFrame:
+def _dialect_row(b: Body, kind: str) -> dict[str, Any]:
+    """An EventStream body through its dialect, in the raw fields' meaning (Anthropic-like
+    dialects: uncached input; Gemini: output without thoughts)."""
     from fastcap.dialects import analyze_exchange
     from fastcap.model import Exchange
 
-    recs = []
-    for b, kind in zip(bodies, kinds, strict=True):
-        ctype = b.content_type or {
-            "json": "application/json",
-            "eventstream": "application/vnd.amazon.eventstream",
-        }.get(kind, "")
-        ex = Exchange(
-            index=0,
-            source="cbor",
-            method="POST",
-            url=b.url,
-            status=b.status,
-            response_headers=[("content-type", ctype)] if ctype else [],
-            response_body=b.data,
+    ctype = b.content_type or "application/vnd.amazon.eventstream"
+    ex = Exchange(
+        index=0,
+        source="cbor",
+        method="POST",
+        url=b.url,
+        status=b.status,
+        response_headers=[("content-type", ctype)],
+        response_body=b.data,
+    )
+    row: dict[str, Any] = {"key": b.key, "dir": b.dir, "kind": kind}
+    try:
+        analysis = analyze_exchange(ex)
+    except Exception as exc:  # a dialect bug must not take the inspector down
+        return {**row, "events": 0, "error_message": f"(could not analyse: {exc})"}
+    r, usage = analysis.response, analysis.response.usage
+    err = next((e for e in r.errors if e.source != "http_status"), None)
+    raw_input = raw_output = None
+    if usage is not None:
+        raw_input = (
+            usage.input_uncached if analysis.dialect in ("anthropic", "bedrock") else usage.input_total
         )
-        rec: dict[str, object] = {"key": b.key, "dir": b.dir, "kind": kind}
-        try:
-            r = analyze_exchange(ex).response
-        except Exception as exc:  # a dialect bug must not take the inspector down
-            rec.update(events=0, chars=0, reasoning_chars=0, error_message=f"(could not analyse: {exc})")
-            recs.append(rec)
-            continue
-        body_errors = [e for e in r.errors if e.source != "http_status"]
-        err = body_errors[0] if body_errors else None
-        rec.update(
-            events=len(r.events),
-            chars=len(r.text),
-            reasoning_chars=len(r.reasoning_text),
-            tools=[t.name for t in r.tool_calls],
-            models=[r.model] if r.model else [],
-            stop_reason=r.stop_reason,
-            error_type=err.type if err else None,
-            error_message=(err.message or err.type) if err else None,
-            input_tokens=r.usage.input_total if r.usage else None,
-            output_tokens=r.usage.output_total if r.usage else None,
-            done=r.complete,
-        )
-        recs.append(rec)
-    return pl.DataFrame(recs, schema=SCHEMA) if recs else pl.DataFrame(schema=SCHEMA)
+        raw_output = usage.output_total
+        if analysis.dialect == "gemini" and raw_output is not None:
+            raw_output -= usage.reasoning or 0
+    return {
+        **row,
+        "events": len(r.events),
+        "text_chars": len(r.text),
+        "reasoning_chars": len(r.reasoning_text),
+        "tool_calls": [t.name for t in r.tool_calls],
+        "sse_model": r.model,
+        "models": [r.model] if r.model else [],
+        "stop_reason": r.stop_reason,
+        "error_type": err.type if err else None,
+        "error_message": err.message if err else None,
+        "stop_seen": r.stop_reason is not None,
+        "terminal_seen": r.complete,
+        "input_tokens": raw_input,
+        "output_tokens": raw_output,
+        "cache_read_tokens": usage.cache_read if usage else None,
+        "cache_write_tokens": usage.cache_write if usage else None,
+        "reasoning_tokens": usage.reasoning if usage else None,
+    }
+
+
+def content_of_bodies(bodies: list[Body]) -> pl.DataFrame:
+    """One row (`SCHEMA`) per body."""
+    kinds = [body_kind(b.content_type, b.data) for b in bodies]
+    native = [i for i, k in enumerate(kinds) if k in ("sse", "json")]
+    parts = [pl.DataFrame(schema=SCHEMA)]
+    if native:
+        parts.append(_native_stats([bodies[i] for i in native], [kinds[i] for i in native]))
+    other = [
+        _dialect_row(b, k) if k == "eventstream" else {"key": b.key, "dir": b.dir, "kind": k, "events": 0}
+        for b, k in zip(bodies, kinds, strict=True)
+        if k not in ("sse", "json")
+    ]
+    if other:
+        parts.append(pl.DataFrame(other, schema=SCHEMA))
+    return pl.concat(parts, how="vertical").with_columns(
+        pl.col("text_chars").fill_null(0),
+        pl.col("reasoning_chars").fill_null(0),
+        pl.col("tool_calls").fill_null(pl.lit([], pl.List(pl.String))),
+        pl.col("models").fill_null(pl.lit([], pl.List(pl.String))),
+    )
 
 
 def content_table(df: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
     """One row per (key, dir) for the B->P and P->C legs that carry payload."""
-    bodies = bodies_of(df, requests)
-    kinds = [_kind(b) for b in bodies]
-    sse = [b for b, k in zip(bodies, kinds, strict=True) if k == "sse"]
-    other = [(b, k) for b, k in zip(bodies, kinds, strict=True) if k in ("json", "eventstream")]
-    plain = [(b, k) for b, k in zip(bodies, kinds, strict=True) if k not in ("sse", "json", "eventstream")]
-    parts = [_sse_stats(sse), _dialect_stats([b for b, _ in other], [k for _, k in other])]
-    if plain:
-        parts.append(
-            pl.DataFrame(
-                [
-                    {"key": b.key, "dir": b.dir, "kind": k, "events": 0, "chars": 0, "reasoning_chars": 0}
-                    for b, k in plain
-                ],
-                schema=SCHEMA,
-            )
-        )
-    return pl.concat(parts, how="vertical")
+    return content_of_bodies(bodies_of(df, requests))
 
 
 def leg(content: pl.DataFrame, direction: int) -> pl.DataFrame:

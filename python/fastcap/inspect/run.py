@@ -24,6 +24,7 @@ from fastcap.capture_file import read_capture
 from fastcap.errors import UsageError
 from fastcap.inspect import content as content_mod
 from fastcap.inspect.analyze import analyze_lines
+from fastcap.inspect.calls import with_usage
 from fastcap.inspect.common import BP, PC, parse_zone
 from fastcap.inspect.export import dumps, export_document
 from fastcap.inspect.filters import apply_global, listing_filters, parse_range, select
@@ -59,11 +60,13 @@ def check_flags(args: argparse.Namespace) -> tuple[int, int] | None:
 
 
 def with_content(df: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
+    """Requests with the content of both response legs (`bp_c_*`, `pc_c_*`) and the usage
+    columns of docs/metrics.md."""
     c = content_mod.content_table(df, requests)
     out = requests
     for d in (BP, PC):
         out = out.join(content_mod.leg(c, d), on="key", how="left", maintain_order="left")
-    return out
+    return with_usage(out)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -1,0 +1,57 @@
+"""`fastcap inspect` speaks docs/metrics.md: usage columns and issue classes as `fastcap analyze`
+reports them, on the bundled demo capture."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastcap.cli import main
+from helpers import DEMO
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    rc = main(["inspect", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def blocks(out: str) -> dict[int, str]:
+    """The `--analyze` block of each request, by number."""
+    parts = re.split(r"\n--- REQUEST #(\d+) ---\n", out)
+    return {int(parts[i]): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_usage_is_input_total_with_its_parts(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, str(DEMO), "--analyze")
+    assert rc == 0
+    calls = blocks(out)
+    # Anthropic: input_tokens + cache reads + cache writes (docs/metrics.md, Usage)
+    assert (
+        "Usage: input=51,363 (1,203 uncached, 48,112 cache read, 2,048 cache write), output=96\n" in calls[1]
+    )
+    # OpenAI Responses: cached tokens are inside the reported input; reasoning is part of output
+    assert "Usage: input=5,120 (1,024 uncached, 4,096 cache read), output=212 (128 reasoning)\n" in calls[5]
+    # no cache figures: the total alone
+    assert "Usage: input=88, output=6\n" in calls[6]
+    assert "Usage:" not in calls[3]  # the 429 reported no usage
+
+
+def num(text: str) -> int:
+    return int(text.replace(",", "")) if text else 0
+
+
+def test_usage_totals_match_the_analyze_overview(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's `fastcap analyze` overview (README.md): 157,571 input (152,528 cache read,
+    2,048 cache write) | 361 output (128 reasoning)."""
+    rc, out, _ = run(capsys, str(DEMO), "--analyze")
+    assert rc == 0
+    usage = re.findall(
+        r"Usage: input=([\d,]+)(?: \(([^)]*)\))?, output=([\d,]+)(?: \((\d+) reasoning\))?", out
+    )
+    assert sum(num(u[0]) for u in usage) == 157_571
+    assert sum(num(u[2]) for u in usage) == 361
+    assert sum(num(u[3]) for u in usage) == 128
+    parts = " ".join(u[1] for u in usage)
+    assert sum(num(m) for m in re.findall(r"([\d,]+) cache read", parts)) == 152_528
+    assert sum(num(m) for m in re.findall(r"([\d,]+) cache write", parts)) == 2_048
