@@ -995,19 +995,23 @@ def _generate_real(path: Path, size_mb: float, seed: int) -> dict[str, int]:
         out = _BatchWriter(f, random.Random(rng.random()))
         put = out.put
         sessions: list[_Session] = []
+        ses: _Session | None = None
         cut_phase = rng.random()
         while out.written < target:
             # Several agents share the gateway: each request comes from one of a few open sessions
-            # (a rate-limited request is retried first). Anthropic streams are where uncompressed
+            # (a rate-limited request is retried first), mostly the one of the previous request
+            # (the agent's next turn follows the tool run within seconds). Anthropic streams are where uncompressed
             # entries come from (see the text deltas below): while the file's compressed share is
-            # above target, the next request more likely comes from an Anthropic session, and new
-            # sessions and translated requests lean to Anthropic.
+            # above target, the next request more likely comes from an Anthropic session (one is
+            # opened if none is), and new sessions and translated requests lean to Anthropic.
             high = out.compressed > (_TARGET_SHARE + 0.005) * out.entries
             sessions = [x for x in sessions if x.left]
-            while len(sessions) < _OPEN_SESSIONS:
-                sessions.append(_Session(rng, stats["sessions"], 4.0 if high else _CLIENTS["anthropic"][1]))
+            while len(sessions) < _OPEN_SESSIONS or (high and all(x.client != "anthropic" for x in sessions)):
+                sessions.append(_Session(rng, stats["sessions"], 100.0 if high else _CLIENTS["anthropic"][1]))
                 stats["sessions"] += 1
-            busy = [x for x in sessions if x.client == "anthropic"] if high and rng.random() < 0.75 else []
+            busy = [x for x in sessions if x.client == "anthropic"] if high and rng.random() < 0.9 else []
+            if not busy and ses in sessions and rng.random() < 0.8:
+                busy = [ses]  # an agent mostly runs several turns in a row
             ses = next((x for x in sessions if x.retry), None) or rng.choice(busy or sessions)
             sid, client, ua, system, history = ses.sid, ses.client, ses.ua, ses.system, ses.history
             if ses.turns and not ses.retry:  # the next turn: the tool's result, or the user's next message
