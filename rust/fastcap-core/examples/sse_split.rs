@@ -1,6 +1,6 @@
 //! Profiling driver for the SSE whole-body paths (`perf record` on a pure-Rust binary).
 //!
-//! `cargo run --release --example sse_split -- BODIES_FILE [ITERATIONS] [split|column|extract|json|json-reference]`,
+//! `cargo run --release --example sse_split -- BODIES_FILE [ITERATIONS] [split|column|extract|json]`,
 //! where BODIES_FILE holds bodies as (u32 little-endian length, bytes) records, e.g. dumped from
 //! `benches/bench_sse.py`'s `make_bodies`.
 
@@ -23,7 +23,7 @@ fn main() {
         p += 4 + n;
     }
     let total: usize = bodies.iter().map(Buffer::len).sum();
-    let datas: Vec<String> = if mode.starts_with("json") {
+    let datas: Vec<String> = if mode == "json" {
         bodies.iter().flat_map(|b| fastcap_core::sse::split(b).0.into_iter().map(|e| e.data)).collect()
     } else {
         Vec::new()
@@ -36,10 +36,6 @@ fn main() {
             "json" => datas
                 .iter()
                 .filter(|d| fastcap_core::sse::extract::extract(d).is_some_and(|x| x.text.is_some()))
-                .count(),
-            "json-reference" => datas
-                .iter()
-                .filter(|d| fastcap_core::sse::extract::extract_reference(d).is_some_and(|x| x.text.is_some()))
                 .count(),
             "split" => {
                 let mut n = 0;

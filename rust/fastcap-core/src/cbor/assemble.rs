@@ -261,8 +261,8 @@ impl BodyAssembler {
 }
 
 /// The schema of [`bodies_table`]: `request_id` Utf8View, `body` BinaryView (what Polars holds
-/// strings and binaries as, so both import without a copy), `chunk_ends` List<UInt64>,
-/// `chunk_times` List<Float64> (null items for entries without `ts`), `ended` Boolean.
+/// strings and binaries as, so both import without a copy), `chunk_ends` `List<UInt64>`,
+/// `chunk_times` `List<Float64>` (null items for entries without `ts`), `ended` Boolean.
 pub fn schema() -> SchemaRef {
     let list =
         |name: &str, dt: DataType| Field::new(name, DataType::List(Arc::new(Field::new("item", dt, true))), false);

@@ -1,9 +1,11 @@
 //! Fast extraction of the analysis fields from one SSE event's JSON `data` (docs/specs/sse.md §4–§9).
 //!
-//! The JSON is deserialised into small borrowed structs that name only the fields we read; every
-//! other key is skipped without building a value (serde `IgnoredAny`), and strings without escapes
-//! are borrowed from the event data. Every leaf is "loose": a field of an unexpected JSON type
-//! reads as absent instead of failing the whole event, so `json_error` means "not valid JSON".
+//! The JSON is read into small borrowed structs that name only the fields we read; every other
+//! key is skipped without building a value, and strings without escapes are borrowed from the
+//! event data. Every leaf is "loose": a field of an unexpected JSON type reads as absent instead
+//! of failing the whole event, so `json_error` means "not valid JSON". The reader is hand-written
+//! (`scan`); in test builds the same structs also derive serde's `Deserialize`, and `serde_json`
+//! through them (`reference`) is the readable reference the reader is checked against.
 //!
 //! What fills each field (first rule that applies):
 //!
@@ -28,11 +30,6 @@
 //! (Anthropic key-by-key latest wins, Gemini last chunk wins, §9 normalisation) are the caller's.
 
 use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// The fields extracted from one event. Strings borrow the event data when they can.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -55,14 +52,17 @@ pub struct Extracted<'a> {
     pub reasoning_tokens: Option<i64>,
 }
 
+#[cfg(test)]
+mod reference;
 mod scan;
 
 /// Extract the analysis fields of one event's data. `None` when the data is not a JSON object
 /// (does not start with `{` after whitespace), e.g. `[DONE]`.
 ///
 /// The JSON is read by a hand-written reader of the schema below (the private module `scan`); it
-/// gives the same result as [`extract_reference`] (serde_json and the derived structs) on every
-/// input, which the tests check on the fixtures and on generated and mutated events.
+/// gives the same result as serde_json and the derived structs (the test-only module
+/// `reference`) on every input, which the tests check on the fixtures and on generated and
+/// mutated events.
 pub fn extract(data: &str) -> Option<Extracted<'_>> {
     if !data.trim_start().starts_with('{') {
         return None;
@@ -70,18 +70,6 @@ pub fn extract(data: &str) -> Option<Extracted<'_>> {
     let mut root = Root::default();
     match scan::parse_root(data, &mut root) {
         Ok(()) => Some(from_root(root)),
-        Err(_) => Some(Extracted { json_error: true, ..Extracted::default() }),
-    }
-}
-
-/// [`extract`] through `serde_json` and the derived structs: the readable reference the fast
-/// reader is tested against.
-pub fn extract_reference(data: &str) -> Option<Extracted<'_>> {
-    if !data.trim_start().starts_with('{') {
-        return None;
-    }
-    match serde_json::from_str::<Root<'_>>(data) {
-        Ok(root) => Some(from_root(root)),
         Err(_) => Some(Extracted { json_error: true, ..Extracted::default() }),
     }
 }
@@ -281,77 +269,83 @@ fn set_usage(x: &mut Extracted<'_>, u: &Usage) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Typed, borrowed views of the JSON. Only the named keys are materialised.
+// Typed, borrowed views of the JSON. Only the named keys are materialised. The serde attributes
+// exist for the test-only reference; release builds read these structs with `scan` alone.
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Root<'a> {
-    #[serde(borrow, rename = "type")]
+    #[cfg_attr(test, serde(borrow, rename = "type"))]
     ty: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     delta: StrOr<'a, Delta<'a>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     content_block: StrOr<'a, Block<'a>>,
     // Rare, large members are boxed, so that the struct built for every event stays small.
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     message: StrOr<'a, Box<Message<'a>>>,
     usage: LObj<Box<Usage>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     error: StrOr<'a, Box<ErrorObj<'a>>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     code: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     model: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     status: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     choices: LVec<Choice<'a>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     item: StrOr<'a, Item<'a>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     response: StrOr<'a, Box<Root<'a>>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     candidates: LVec<Candidate<'a>>,
-    #[serde(rename = "usageMetadata")]
+    #[cfg_attr(test, serde(rename = "usageMetadata"))]
     usage_metadata: LObj<UsageMeta>,
-    #[serde(borrow, rename = "modelVersion")]
+    #[cfg_attr(test, serde(borrow, rename = "modelVersion"))]
     model_version: LStr<'a>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Delta<'a> {
-    #[serde(borrow, rename = "type")]
+    #[cfg_attr(test, serde(borrow, rename = "type"))]
     ty: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     text: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     thinking: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     stop_reason: LStr<'a>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Block<'a> {
-    #[serde(borrow, rename = "type")]
+    #[cfg_attr(test, serde(borrow, rename = "type"))]
     ty: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     name: LStr<'a>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Message<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     model: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     stop_reason: LStr<'a>,
     usage: LObj<Box<Usage>>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Usage {
     input_tokens: LInt,
     output_tokens: LInt,
@@ -365,253 +359,137 @@ struct Usage {
     completion_tokens_details: LObj<Details>,
 }
 
-#[derive(serde::Deserialize, Default, Clone, Copy)]
-#[serde(default)]
+#[derive(Default, Clone, Copy)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Details {
     cached_tokens: LInt,
     reasoning_tokens: LInt,
     thinking_tokens: LInt,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct UsageMeta {
-    #[serde(rename = "promptTokenCount")]
+    #[cfg_attr(test, serde(rename = "promptTokenCount"))]
     prompt: LInt,
-    #[serde(rename = "candidatesTokenCount")]
+    #[cfg_attr(test, serde(rename = "candidatesTokenCount"))]
     candidates: LInt,
-    #[serde(rename = "cachedContentTokenCount")]
+    #[cfg_attr(test, serde(rename = "cachedContentTokenCount"))]
     cached: LInt,
-    #[serde(rename = "thoughtsTokenCount")]
+    #[cfg_attr(test, serde(rename = "thoughtsTokenCount"))]
     thoughts: LInt,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct ErrorObj<'a> {
-    #[serde(borrow, rename = "type")]
+    #[cfg_attr(test, serde(borrow, rename = "type"))]
     ty: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     message: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     code: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     status: LStr<'a>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Choice<'a> {
     index: LInt,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     delta: StrOr<'a, ChatDelta<'a>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     finish_reason: LStr<'a>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct ChatDelta<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     content: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     reasoning_content: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     reasoning: LStr<'a>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     tool_calls: LVec<ChatToolCall<'a>>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct ChatToolCall<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     function: StrOr<'a, Func<'a>>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Func<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     name: LStr<'a>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Item<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     name: LStr<'a>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Candidate<'a> {
     index: LInt,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     content: StrOr<'a, Content<'a>>,
-    #[serde(borrow, rename = "finishReason")]
+    #[cfg_attr(test, serde(borrow, rename = "finishReason"))]
     finish_reason: LStr<'a>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Content<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     parts: LVec<Part<'a>>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 struct Part<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     text: LStr<'a>,
     thought: LBool,
-    #[serde(borrow, rename = "functionCall")]
+    #[cfg_attr(test, serde(borrow, rename = "functionCall"))]
     function_call: StrOr<'a, Func<'a>>,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loose leaves: any JSON type is accepted; the wrong type reads as absent (and is skipped).
-
-fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
+// Loose leaves: any JSON type is accepted; the wrong type reads as absent (and is skipped). Their
+// `Deserialize` impls are in the test-only `reference`.
 
 /// A string; numbers read as their decimal text (error codes may be either); other types: absent.
 #[derive(Default, Debug)]
 struct LStr<'a>(Option<Cow<'a, str>>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for LStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = LStr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(LStr(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LStr(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(LStr(Some(Cow::Owned(v))))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(LStr(Some(Cow::Owned(v.to_string()))))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(LStr(Some(Cow::Owned(v.to_string()))))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(LStr(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(LStr(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(LStr(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                drain_map(map).map(|_| LStr(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                drain_seq(seq).map(|_| LStr(None))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
 /// An integer (an integral float is accepted); other types: absent.
 #[derive(Default, Debug, Clone, Copy)]
 struct LInt(Option<i64>);
 
-impl<'de> Deserialize<'de> for LInt {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LInt;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<LInt, E> {
-                Ok(LInt(Some(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<LInt, E> {
-                Ok(LInt(i64::try_from(v).ok()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<LInt, E> {
-                let ok = v.fract() == 0.0 && v.abs() < 9.0e15;
-                Ok(LInt(ok.then_some(v as i64)))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<LInt, E> {
-                Ok(LInt(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<LInt, E> {
-                Ok(LInt(None))
-            }
-            fn visit_unit<E>(self) -> Result<LInt, E> {
-                Ok(LInt(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LInt, A::Error> {
-                drain_map(map).map(|_| LInt(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LInt, A::Error> {
-                drain_seq(seq).map(|_| LInt(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// A boolean; other types: absent.
 #[derive(Default, Debug, Clone, Copy)]
 struct LBool(Option<bool>);
-
-impl<'de> Deserialize<'de> for LBool {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LBool;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<LBool, E> {
-                Ok(LBool(Some(v)))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<LBool, E> {
-                Ok(LBool(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<LBool, E> {
-                Ok(LBool(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<LBool, E> {
-                Ok(LBool(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<LBool, E> {
-                Ok(LBool(None))
-            }
-            fn visit_unit<E>(self) -> Result<LBool, E> {
-                Ok(LBool(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LBool, A::Error> {
-                drain_map(map).map(|_| LBool(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LBool, A::Error> {
-                drain_seq(seq).map(|_| LBool(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
 
 /// A string or an object `T`; other types (null, numbers, arrays): absent.
 #[derive(Debug, Default)]
@@ -620,46 +498,6 @@ enum StrOr<'a, T> {
     None,
     Str(Cow<'a, str>),
     Obj(T),
-}
-
-impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for StrOr<'a, T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a, T>(PhantomData<(&'a (), T)>);
-        impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for V<'a, T> {
-            type Value = StrOr<'a, T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(StrOr::Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(StrOr::Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(StrOr::None)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(StrOr::None)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(StrOr::None)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(StrOr::None)
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(StrOr::None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(StrOr::Obj)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                drain_seq(seq).map(|_| StrOr::None)
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
 }
 
 /// An object `T`; other types: absent.
@@ -672,43 +510,6 @@ impl<T> Default for LObj<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for LObj<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = LObj<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LObj<T>, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(|t| LObj(Some(t)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LObj<T>, A::Error> {
-                drain_seq(seq).map(|_| LObj(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<LObj<T>, E> {
-                Ok(LObj(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<LObj<T>, E> {
-                Ok(LObj(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<LObj<T>, E> {
-                Ok(LObj(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<LObj<T>, E> {
-                Ok(LObj(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<LObj<T>, E> {
-                Ok(LObj(None))
-            }
-            fn visit_unit<E>(self) -> Result<LObj<T>, E> {
-                Ok(LObj(None))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
 /// An array of objects `T` (non-object elements skipped); other types: empty.
 #[derive(Debug)]
 struct LVec<T>(Vec<T>);
@@ -716,49 +517,6 @@ struct LVec<T>(Vec<T>);
 impl<T> Default for LVec<T> {
     fn default() -> Self {
         LVec(Vec::new())
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for LVec<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = LVec<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LVec<T>, A::Error> {
-                let mut out = Vec::new();
-                while let Some(e) = seq.next_element::<StrOr<'de, T>>()? {
-                    if let StrOr::Obj(t) = e {
-                        out.push(t);
-                    }
-                }
-                Ok(LVec(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LVec<T>, A::Error> {
-                drain_map(map).map(|_| LVec(Vec::new()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<LVec<T>, E> {
-                Ok(LVec(Vec::new()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<LVec<T>, E> {
-                Ok(LVec(Vec::new()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<LVec<T>, E> {
-                Ok(LVec(Vec::new()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<LVec<T>, E> {
-                Ok(LVec(Vec::new()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<LVec<T>, E> {
-                Ok(LVec(Vec::new()))
-            }
-            fn visit_unit<E>(self) -> Result<LVec<T>, E> {
-                Ok(LVec(Vec::new()))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
     }
 }
 

@@ -3,7 +3,7 @@
 //! serde's visitor machinery (which profiles showed at most of the column path's time).
 //!
 //! "The same results" means serde_json's exact behaviour, which the differential tests check
-//! against [`super::extract_reference`]:
+//! against the serde reference (the test-only `super::reference`):
 //!
 //! * values at positions the schema reads (a known key of a known struct, or an element of an
 //!   `LVec`) are parsed fully: strings are validated (control characters, escapes, paired
