@@ -39,7 +39,7 @@ def test_fastcap_capture_analyze(fastcap_capture: Path, capsys: pytest.CaptureFi
     assert "Client received" not in out  # no P->C leg in a fastcap capture
     r2 = out[out.index("--- REQUEST #2 ---") :]
     assert "Status: 529, non-stream" in r2
-    assert "  [!] HTTP 529 from anthropic (request f2): Overloaded" in r2
+    assert "  [!] [server_error] HTTP 529: overloaded_error: Overloaded" in r2
     assert "  B->P (backend responses, 2 requests):\n    200: 1 (50.0%)\n    529: 1 (50.0%)" in out
 
 
@@ -51,10 +51,11 @@ def test_fastcap_capture_issues_streaming_track(
     )
     assert rc == 0
     assert (
-        "BACKEND ERROR (1 occurrences):\n  [!!!] Entry [9]: HTTP 529 from anthropic (request f2): Overloaded"
-        in out
-    )
-    assert "MISSING RESPONSE" not in out
+        "1 issue in 1 class\n"
+        "  [server_error] ×1  server error: HTTP 5xx (529 included)\n"
+        "    #02 Anthropic.Messages HTTP 529: overloaded_error: Overloaded (entry [9])\n"
+    ) in out
+    assert "missing_response" not in out
     assert "--- Stream #1 (Entry [0]) ---\n  Time to First Token: 0.800s" in out
     assert "  Chunks: 4\n" in out
     assert "Request initiated at entry [0]" in out
@@ -78,9 +79,11 @@ def test_fastcap_capture_missing_response(tmp_path: Path, capsys: pytest.Capture
     path.write_bytes(encode("cut", 1700001000.0, entries))
     rc, out, _ = run(capsys, str(path), "--detect-issues")
     assert rc == 0
-    assert "MISSING RESPONSE (2 occurrences):" in out
-    assert "  [!!!] Entry [0]: Stream of request at [0] is incomplete (no stream-end marker)" in out
-    assert "  [!!!] Entry [8]: Request at [8] has no backend response" in out
+    # Request 1's stream lost its end marker and completion entry, but it reached its stop
+    # reason (tool_use): it finished, so it is not a cut stream (docs/metrics.md).
+    assert "cut_stream" not in out
+    assert "  [missing_response] ×1  " in out
+    assert "    #02 Anthropic.Messages: forwarded, no backend response (entry [8])" in out
 
 
 def test_shared_sample_fixture(capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,7 +100,8 @@ def test_shared_sample_fixture(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Timing: TTFT=0.400s, Duration=1.400s, Stream=1.250s" in out
     assert "Backend content: 5 chars" in out
     assert "  Note: the stream-end marker says 352 bytes (stream_totals_mismatch)" in out
-    assert "No issues detected!" in out
+    # No stop reason and no [DONE]: cut, as `fastcap analyze` reports it too.
+    assert "  [cut_stream] ×1  " in out and "    #01 OpenAI.ChatCompletions (entry [5])" in out
 
 
 def test_truncated_tail_warns_and_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ reports them, on the bundled demo capture."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastcap.cli import main
@@ -55,3 +56,30 @@ def test_usage_totals_match_the_analyze_overview(capsys: pytest.CaptureFixture[s
     parts = " ".join(u[1] for u in usage)
     assert sum(num(m) for m in re.findall(r"([\d,]+) cache read", parts)) == 152_528
     assert sum(num(m) for m in re.findall(r"([\d,]+) cache write", parts)) == 2_048
+
+
+def issue_block(text: str, start: str) -> list[str]:
+    """The grouped issue lines after `start`, entry references dropped."""
+    lines = text[text.index(start) :].splitlines()[1:]
+    block = []
+    for line in lines:
+        if not line.startswith("  "):
+            break
+        block.append(re.sub(r" \(entry \[\d+\]\)$", "", line))
+    return block
+
+
+def test_detect_issues_matches_analyze(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, str(DEMO), "--detect-issues")
+    assert rc == 0
+    text = out[out.index("ISSUES DETECTED") :]
+    assert (
+        "    #03 Anthropic.Messages HTTP 429, retry after 2s: rate_limit_error: Number of request tokens"
+        in text
+    )
+    assert "  [cut_stream] ×1  a stream that never finished: no stop reason and no terminal event\n" in text
+    assert "    #04 Anthropic.Messages: server disconnected mid-stream (entry [39])\n" in text
+    assert main(["analyze", str(DEMO), "--out", str(tmp_path / "out")]) == 0
+    overview, _ = capsys.readouterr()
+    assert issue_block(text, "issues in") == issue_block(overview, "Issues:")
+    assert len(issue_block(text, "issues in")) >= 6

@@ -70,18 +70,55 @@ def test_detect_issues_slow_gap_and_rate_limit(golden: Path, capsys: pytest.Capt
     rc, out, _ = run(capsys, str(golden), "--detect-issues")
     assert rc == 0
     text = section(out, "ISSUES DETECTED")
-    assert (
-        "SLOW RESPONSE (1 occurrences):\n  [ ! ] Entry [11]: Long gap: 15.1s between entries [10] and [11]"
-        in text
+    # grouped as `fastcap analyze` prints them: classes in docs/metrics.md order, then requests
+    assert text.endswith(
+        "2 issues in 2 classes\n"
+        "  [rate_limit] ×1  rate limited: HTTP 429, or an error about rate, quota, throttling or overload\n"
+        "    #02 OpenAI.ChatCompletions HTTP 429, retry after 2s: rate_limit_exceeded: Rate limit reached"
+        " (entry [13])\n"
+        "  [slow_gap] ×1  more than 10s idle between two calls of one conversation\n"
+        "    #02 OpenAI.ChatCompletions started 15.1s after call #01 ended (entry [12])\n"
     )
-    assert (
-        "RATE LIMIT (1 occurrences):\n  [ ! ] Entry [13]: HTTP 429 from openai (request req-2), retry after 2s"
-        in text
-    )
-    assert "Rate limit reached" in text
-    # deterministic order: by time, types in first-seen order
-    assert text.index("SLOW RESPONSE") < text.index("RATE LIMIT")
-    assert "MISSING RESPONSE" not in text
+    assert "missing_response" not in text and "slow_response" not in text
+
+
+def test_detect_issues_examples_per_class(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers.golden_capture import T0, encode, golden_entries
+
+    # the 429 exchange (entries 11-14) five times, each a minute after the one before
+    first, rate_limited = golden_entries()[:11], golden_entries()[11:]
+    entries = list(first)
+    for k in range(5):
+        for ts, d, seq, data, meta in rate_limited:
+            entries.append((ts + 60 * k, d, seq + 4 * k, data, {**meta, "rid": f"req-r{k}"}))
+    path = tmp_path / "many.cbor"
+    path.write_bytes(encode("many", T0, entries))
+    rc, out, _ = run(capsys, str(path), "--detect-issues")
+    assert rc == 0
+    text = section(out, "ISSUES DETECTED")
+    assert "  [rate_limit] ×5  " in text
+    assert text.count("HTTP 429, retry after") == 3
+    assert "    … and 2 more (--issue-examples 0 lists them all)\n" in text
+    rc, out, _ = run(capsys, str(path), "--detect-issues", "--issue-examples", "0")
+    assert section(out, "ISSUES DETECTED").count("HTTP 429, retry after") == 5 and "… and" not in out
+
+
+def test_detect_issues_slow_response_inside_a_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers.golden_capture import T0, encode, golden_entries
+
+    # request 1's first chunk arrives 12 s after the stream-start marker
+    entries = [
+        (ts + 12 if 4 <= seq <= 10 else ts, d, seq, data, meta) for ts, d, seq, data, meta in golden_entries()
+    ]
+    path = tmp_path / "slow.cbor"
+    path.write_bytes(encode("slow", T0, entries))
+    rc, out, _ = run(capsys, str(path), "--detect-issues")
+    assert rc == 0
+    text = section(out, "ISSUES DETECTED")
+    assert "  [slow_response] ×1  more than 10s between two entries of one call" in text
+    assert "    #01 OpenAI.ChatCompletions: 12.0s between entries [3] and [4] (entry [4])" in text
 
 
 def test_detect_issues_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -130,7 +167,8 @@ def test_analyze_content_and_timing(golden: Path, capsys: pytest.CaptureFixture[
     assert "Timing: TTFT=0.190s, Duration=0.190s" in r2
     assert "Backend content: 0 chars" in r2
     assert "Client received: 0 chars [89]" in r2
-    assert "  [!] HTTP 429 from openai (request req-2), retry after 2s: Rate limit reached" in r2
+    assert "  [!] [rate_limit] HTTP 429, retry after 2s: rate_limit_exceeded: Rate limit reached" in r2
+    assert "  [!] [slow_gap] started 15.1s after call #01 ended" in r2
 
 
 def test_backend_filter_keeps_stream_chunks(golden: Path, capsys: pytest.CaptureFixture[str]) -> None:

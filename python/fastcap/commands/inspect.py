@@ -80,7 +80,15 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--detect-issues",
         action="store_true",
-        help="slow gaps, rate limits (429), backend/client errors, missing responses",
+        help="the issue classes of docs/metrics.md (rate limits, server/client errors, stream errors, "
+        "cut streams, slow gaps) and missing or slow responses, grouped by class",
+    )
+    p.add_argument(
+        "--issue-examples",
+        type=int,
+        default=3,
+        metavar="N",
+        help="examples shown per issue class by --detect-issues (default 3, 0 = all)",
     )
     p.add_argument("--group-by-session", action="store_true", help="per-session summary")
     p.add_argument("--b2bua", action="store_true", help="A-leg/B-leg session pairs seen on P->B")

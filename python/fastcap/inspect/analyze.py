@@ -102,7 +102,7 @@ def _block(r: dict[str, Any], model: str, has_pc_leg: bool, issues: list[Issue])
                 text += ", finish_reason"
             sizes = ",".join(str(s) for s in (r.get("pc_sizes") or []))
             lines.append(f"Client received: {text} [{sizes}]")
-    texts = [i.text for i in issues] + _extra_issues(r)
+    texts = [f"[{i.type}] {i.detail()}" for i in issues] + _extra_issues(r)
     if texts:
         lines.append("ISSUES:")
         seen: set[str] = set()

@@ -1,19 +1,17 @@
-"""The calls-table columns inspect shows, as docs/metrics.md defines them and as `fastcap analyze`
-computes them (`fastcap.analysis.stream_cbor.calls_from_scan`): the API and dialect of each
-request, and usage normalised across providers.
+"""inspect's requests through the one calls builder (`fastcap.analysis.engine.calls_from_requests`):
+usage, completion and the issue class of every request mean what they mean in `fastcap analyze`,
+`report` and docs/metrics.md, because they are computed by the same expressions.
 
-Usage comes from the model API's leg (B->P), never from the client leg, which a gateway may have
-translated to another API. The raw fields are the last value of each field the provider reported
-(`analysis.content.aggregate_events`); `input_total` counts every prompt token, cached or not:
-Anthropic (and Bedrock) report the uncached part only, OpenAI and Gemini the total with the
-cached part inside it.
+Content, usage and stop reason come from the model API's leg (B->P, `bp_c_*`), never from the
+client leg, which a gateway may have translated to another API (docs/metrics.md, Content).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from fastcap.model import Exchange
+from fastcap.analysis.content import CONTENT_SCHEMA
+from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
 
 USAGE_COLUMNS = (
     "input_total",
@@ -23,59 +21,84 @@ USAGE_COLUMNS = (
     "output_total",
     "reasoning_tokens",
 )
+# The calls-table columns added to inspect's requests (`with_calls`).
+CALL_COLUMNS = (
+    "api_name",
+    "dialect",
+    "is_model_call",
+    "started_at",
+    "ended_at",
+    "ttft_s",
+    *USAGE_COLUMNS,
+    "complete",
+    "abandoned_after_finish",
+    "issue_class",
+    "error",
+)
 
 
-def _naming(method: str | None, url: str | None) -> tuple[str, str, bool]:
-    """(API name, dialect, is model call) of one request shape, by the dialect registry."""
-    from fastcap.dialects import api_name, detect_dialect, is_model_call
-
-    ex = Exchange(index=0, source="cbor", method=method or "POST", url=url or "")
-    return api_name(ex), detect_dialect(ex), is_model_call(ex)
-
-
-def with_api_names(requests: pl.DataFrame) -> pl.DataFrame:
-    """Add `api_name`, `dialect` and `is_model_call`, asking the registry once per distinct
-    (method, url)."""
-    shapes = requests.select("method", "url").unique()
-    names = [_naming(m, u) for m, u in shapes.iter_rows()]
-    shapes = shapes.with_columns(
-        api_name=pl.Series([n[0] for n in names], dtype=pl.String),
-        dialect=pl.Series([n[1] for n in names], dtype=pl.String),
-        is_model_call=pl.Series([n[2] for n in names], dtype=pl.Boolean),
-    )
-    return requests.join(shapes, on=["method", "url"], how="left", nulls_equal=True, maintain_order="left")
-
-
-def usage_columns(prefix: str = "bp_c_") -> list[pl.Expr]:
-    """docs/metrics.md "Usage" from a leg's raw usage fields and the request's `dialect`."""
-    dialect = pl.col("dialect")
-    anthropic = dialect.is_in(["anthropic", "bedrock"])
-    inp, out, cr, cw, rt = (
-        pl.col(prefix + c).cast(pl.Int64)
-        for c in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "reasoning_tokens",
-        )
-    )
-    return [
-        pl.when(anthropic).then(inp + cr.fill_null(0) + cw.fill_null(0)).otherwise(inp).alias("input_total"),
-        pl.when(anthropic)
-        .then(inp)
-        .otherwise(inp - cr.fill_null(0) - cw.fill_null(0))
-        .alias("input_uncached"),
-        cr.alias("cache_read"),
-        cw.alias("cache_write"),
-        pl.when(dialect == "gemini").then(out + rt.fill_null(0)).otherwise(out).alias("output_total"),
-        rt.alias("reasoning_tokens"),
+def engine_requests(requests: pl.DataFrame) -> pl.DataFrame:
+    """inspect's requests (`prepare.requests_of` with the B->P content joined, `bp_c_*`) as the
+    engine's requests table (`engine.REQUEST_SCHEMA` + `content.CONTENT_SCHEMA`), in the same
+    order. Times and fidelities as `analysis.stream_cbor.calls_from_scan` derives them from the
+    same metadata."""
+    is_stream = pl.col("stream").fill_null(False)
+    content = [
+        pl.col(f"bp_c_{c}").alias(c)
+        for c in CONTENT_SCHEMA
+        if c != "exchange_index" and f"bp_c_{c}" in requests.columns
     ]
+    req = requests.select(
+        *content,
+        request_id=pl.col("key"),
+        http_method=pl.col("method"),
+        url=pl.col("url"),
+        amz_target=pl.lit(None, pl.String),
+        response_content_type=pl.lit(None, pl.String),
+        status=pl.col("status"),
+        is_stream=is_stream,
+        response_kind=pl.coalesce(
+            pl.col("bp_c_kind"), pl.when(is_stream).then(pl.lit("sse")).otherwise(pl.lit("json"))
+        ),
+        model=pl.col("model"),
+        request_ts=pl.coalesce("pb_ts", "cp_ts"),
+        request_sent_ts=pl.col("rts"),
+        first_payload_ts=pl.col("bp_first_ts"),
+        stream_end_ts=pl.col("se_ts"),
+        last_payload_ts=pl.col("bp_last_ts"),
+        chunks=pl.col("bp_chunks"),
+        body_bytes=pl.coalesce(pl.col("bp_c_body_bytes"), pl.col("bp_bytes")),
+        a_session_id=pl.col("asid"),
+        conversation_id=pl.lit(None, pl.String),
+        retry_after_s=pl.col("retry_after"),
+        transport_error=pl.when(pl.col("eos_term") == "error").then(
+            pl.coalesce("eos_reason", "eos_err_cls", pl.lit("stream ended with an error"))
+        ),
+        request_body_fidelity=pl.when(pl.coalesce("pb_ts", "cp_ts").is_not_null())
+        .then(pl.lit("complete"))
+        .otherwise(pl.lit("missing")),
+        response_body_fidelity=pl.when(is_stream & pl.col("se_ts").is_null())
+        .then(pl.lit("truncated"))
+        .when(is_stream | pl.col("status").is_not_null())
+        .then(pl.lit("complete"))
+        .otherwise(pl.lit("missing")),
+    )
+    missing = {c: t for c, t in CONTENT_SCHEMA.items() if c != "exchange_index" and c not in req.columns}
+    req = req.with_columns(*[pl.lit(None, t).alias(c) for c, t in missing.items()])
+    schema = {**REQUEST_SCHEMA, **{c: t for c, t in CONTENT_SCHEMA.items() if c != "exchange_index"}}
+    return req.select([pl.col(c).cast(t) for c, t in schema.items()])
 
 
-def with_usage(requests: pl.DataFrame) -> pl.DataFrame:
-    """`requests` with B->P content joined (`bp_c_*`): add the API naming and the usage columns."""
-    return with_api_names(requests).with_columns(usage_columns())
+def calls_of(requests: pl.DataFrame) -> pl.DataFrame:
+    """The calls table (`analysis.calls.CALLS_SCHEMA`) of inspect's requests, row for row: call
+    `index` i is request number i + 1."""
+    return calls_from_requests(engine_requests(requests))
+
+
+def with_calls(requests: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(requests with `CALL_COLUMNS` added, the calls table)."""
+    calls = calls_of(requests)
+    return requests.hstack(calls.select(CALL_COLUMNS).get_columns()), calls
 
 
 def _n(v: int | None) -> str:
@@ -86,9 +109,9 @@ def usage_text(r: dict[str, object]) -> str | None:
     """`input=51,363 (1,203 uncached, 48,112 cache read, 2,048 cache write), output=96`; None
     when the response reported no usage at all."""
     vals = {c: r.get(c) for c in USAGE_COLUMNS}
-    if all(v is None for v in vals.values()):
-        return None
     ints = {c: v if isinstance(v, int) else None for c, v in vals.items()}
+    if all(v is None for v in ints.values()):
+        return None
     text = f"input={_n(ints['input_total'])}"
     parts = []
     if ints["cache_read"] is not None or ints["cache_write"] is not None:
@@ -105,4 +128,4 @@ def usage_text(r: dict[str, object]) -> str | None:
     return text
 
 
-__all__ = ["USAGE_COLUMNS", "usage_columns", "usage_text", "with_api_names", "with_usage"]
+__all__ = ["CALL_COLUMNS", "USAGE_COLUMNS", "calls_of", "engine_requests", "usage_text", "with_calls"]

@@ -29,6 +29,7 @@ SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "key": pl.String,
     "dir": pl.Int64,
     "kind": pl.String,
+    "body_bytes": pl.Int64,
     **{c: t for c, t in CONTENT_SCHEMA.items() if c != "exchange_index"},
     "models": pl.List(pl.String),
 }
@@ -106,8 +107,15 @@ def _native_stats(bodies: list[Body], kinds: list[str]) -> pl.DataFrame:
             "key": [b.key for b in bodies],
             "dir": [b.dir for b in bodies],
             "kind": kinds,
+            "body_bytes": [len(b.data) for b in bodies],
         },
-        schema={"exchange_index": pl.UInt32, "key": pl.String, "dir": pl.Int64, "kind": pl.String},
+        schema={
+            "exchange_index": pl.UInt32,
+            "key": pl.String,
+            "dir": pl.Int64,
+            "kind": pl.String,
+            "body_bytes": pl.Int64,
+        },
     )
     datas = [b.data if k == "sse" else _as_one_event(b.data) for b, k in zip(bodies, kinds, strict=True)]
     events = pl.DataFrame(_native.sse_column(datas))
@@ -145,7 +153,7 @@ def _dialect_row(b: Body, kind: str) -> dict[str, Any]:
         response_headers=[("content-type", ctype)],
         response_body=b.data,
     )
-    row: dict[str, Any] = {"key": b.key, "dir": b.dir, "kind": kind}
+    row: dict[str, Any] = {"key": b.key, "dir": b.dir, "kind": kind, "body_bytes": len(b.data)}
     try:
         analysis = analyze_exchange(ex)
     except Exception as exc:  # a dialect bug must not take the inspector down
@@ -189,7 +197,9 @@ def content_of_bodies(bodies: list[Body]) -> pl.DataFrame:
     if native:
         parts.append(_native_stats([bodies[i] for i in native], [kinds[i] for i in native]))
     other = [
-        _dialect_row(b, k) if k == "eventstream" else {"key": b.key, "dir": b.dir, "kind": k, "events": 0}
+        _dialect_row(b, k)
+        if k == "eventstream"
+        else {"key": b.key, "dir": b.dir, "kind": k, "body_bytes": len(b.data), "events": 0}
         for b, k in zip(bodies, kinds, strict=True)
         if k not in ("sse", "json")
     ]

@@ -137,6 +137,8 @@ def requests_of(df: pl.DataFrame) -> pl.DataFrame:
         pc.sum().alias("n_pc"),
         (bp & (ss | se | chunk)).any().alias("stream"),
         _first("ts", bp & ss).alias("ss_ts"),
+        # `rts` on the stream-start marker: when the request had been passed on (docs/metrics.md t0).
+        _first("request_timestamp", bp & ss).alias("rts"),
         _last("ts", bp & se).alias("se_ts"),
         (bp & se).any().alias("has_se"),
         (bp & pl.col("eos").fill_null(False)).any().alias("has_eos"),

@@ -24,11 +24,11 @@ from fastcap.capture_file import read_capture
 from fastcap.errors import UsageError
 from fastcap.inspect import content as content_mod
 from fastcap.inspect.analyze import analyze_lines
-from fastcap.inspect.calls import with_usage
+from fastcap.inspect.calls import with_calls
 from fastcap.inspect.common import BP, PC, parse_zone
 from fastcap.inspect.export import dumps, export_document
 from fastcap.inspect.filters import apply_global, listing_filters, parse_range, select
-from fastcap.inspect.issues import detect, issues_lines
+from fastcap.inspect.issues import detect, issues_lines, notes
 from fastcap.inspect.listing import listing_limit, listing_lines, listing_wanted
 from fastcap.inspect.prepare import prepare, requests_of
 from fastcap.inspect.sessions import b2bua_lines, sessions_lines
@@ -44,7 +44,7 @@ def _emit(out: TextIO, lines: Iterable[str]) -> None:
 
 
 def check_flags(args: argparse.Namespace) -> tuple[int, int] | None:
-    for name in ("entries", "last", "context"):
+    for name in ("entries", "last", "context", "issue_examples"):
         v = getattr(args, name)
         if v is not None and v < 0:
             raise UsageError(f"--{name}: must be 0 or more, got {v}")
@@ -59,14 +59,14 @@ def check_flags(args: argparse.Namespace) -> tuple[int, int] | None:
     return parse_range(args.range) if args.range is not None else None
 
 
-def with_content(df: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
-    """Requests with the content of both response legs (`bp_c_*`, `pc_c_*`) and the usage
-    columns of docs/metrics.md."""
+def with_content(df: pl.DataFrame, requests: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(requests with the content of both response legs (`bp_c_*`, `pc_c_*`) and the calls-table
+    columns of docs/metrics.md, the calls table)."""
     c = content_mod.content_table(df, requests)
     out = requests
     for d in (BP, PC):
         out = out.join(content_mod.leg(c, d), on="key", how="left", maintain_order="left")
-    return with_usage(out)
+    return with_calls(out)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -156,17 +156,18 @@ def _run_modes(
     requests = requests_of(v)
     _emit(out, summary_lines(header, v, total=view.total, applied=view.applied, requests=requests, zone=zone))
     need_content = args.analyze or args.detect_issues
+    calls = None
     if need_content:
-        requests = with_content(v, requests)
+        requests, calls = with_content(v, requests)
     if args.status_summary:
         _emit(out, status_lines(requests))
     if view.notices:
         _emit(out, ["", *view.notices])
-    issues = detect(v, requests) if need_content else []
+    issues = detect(v, requests, calls) if calls is not None else []
     if args.timeline:
         _emit(out, timeline_lines(v, zone, backend))
-    if args.detect_issues:
-        _emit(out, issues_lines(issues, backend))
+    if args.detect_issues and calls is not None:
+        _emit(out, issues_lines(issues, backend, examples=args.issue_examples, notes=notes(calls)))
     if args.group_by_session:
         _emit(out, sessions_lines(v))
     if args.b2bua:
