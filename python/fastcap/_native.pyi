@@ -177,3 +177,14 @@ def parse_mitmlog(path: str | os.PathLike[str]) -> tuple[ArrowTable, dict[str, A
 def parse_mitmlog_bytes(data: bytes) -> tuple[ArrowTable, dict[str, Any]]: ...
 
 # --- end mitmlog ---
+
+# --- begin request ---
+
+def request_fields(payloads: Sequence[bytes | None] | object, *, column: str | None = None) -> ArrowTable:
+    """One row per request payload (an HTTP/1.x request with its head, or the JSON body alone;
+    same inputs as ``sse_column``; ``None`` gives a row of nulls). Utf8 columns ``model``,
+    ``user_id``, ``conversation_id_body``, ``prompt_cache_key``, ``previous_response_id``,
+    ``session_header``, ``amz_target`` and Boolean ``stream``, null when absent. A body under a
+    ``content-encoding`` is not decompressed (its body columns are null unless it is plain JSON)."""
+
+# --- end request ---

@@ -20,6 +20,9 @@
 //!   builds the events table and [`sse::extract`] reads the analysis fields (text, tool names,
 //!   usage, errors) from each event's JSON.
 //!
+//! **Requests.** [`request`]: the identifying fields of request payloads (model, session and
+//! conversation ids, stream flag), one row per payload, without building the JSON body.
+//!
 //! **Errors** live in [`error`]: an [`Error`] is I/O, Arrow, an interruption, or a [`FormatError`]
 //! naming the [`error::Format`], a machine-readable `kind` and the byte offset. Faults a reader
 //! recovers from are reported beside the data instead ([`cbor::Diagnostic`],
@@ -30,7 +33,9 @@ pub mod arrow_util;
 pub mod cbor;
 pub mod error;
 pub mod eventstream;
+pub(crate) mod loose_json;
 pub mod mitmlog;
+pub mod request;
 pub mod sse;
 
 pub use error::{Error, FormatError, Result};

@@ -1,9 +1,9 @@
 //! fastcap._native: the thin pyo3 binding of `fastcap-core`. Parsing and decoding live in the core;
 //! this crate only converts arguments and results.
 //!
-//! Each submodule (`cbor`, `eventstream`, `sse`, `mitmlog`) wraps the core module of the same name
-//! and registers its functions and classes below. Tables leave through `arrow.rs` (the Arrow
-//! PyCapsule interface). Core errors are mapped to Python exceptions in `errors.rs` only
+//! Each submodule (`cbor`, `eventstream`, `sse`, `mitmlog`, `request`) wraps the core module of the
+//! same name and registers its functions and classes below. Tables leave through `arrow.rs` (the
+//! Arrow PyCapsule interface). Core errors are mapped to Python exceptions in `errors.rs` only
 //! (`errors::to_pyerr`, with the `FormatError` hierarchy); no other module builds them.
 
 use pyo3::prelude::*;
@@ -13,6 +13,7 @@ mod cbor;
 mod errors;
 mod eventstream;
 mod mitmlog;
+mod request;
 mod sse;
 
 #[pymodule]
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     eventstream::register(m)?;
     sse::register(m)?;
     mitmlog::register(m)?;
+    request::register(m)?;
     Ok(())
 }
