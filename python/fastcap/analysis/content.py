@@ -31,6 +31,7 @@ CONTENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "sse_model": pl.Utf8,
     "stop_reason": pl.Utf8,
     "error_type": pl.Utf8,
+    "error_code": pl.Utf8,
     "error_message": pl.Utf8,
     "stop_seen": pl.Boolean,
     "terminal_seen": pl.Boolean,
@@ -122,6 +123,7 @@ def aggregate_events(events: pl.DataFrame, chunks: pl.DataFrame | None = None) -
         sse_model=pl.col("model").drop_nulls().first(),
         stop_reason=pl.col("stop_reason").drop_nulls().last(),
         error_type=pl.col("error_type").drop_nulls().first(),
+        error_code=pl.col("error_code").drop_nulls().first(),
         error_message=pl.col("error_message").drop_nulls().first(),
         # Finished (docs/metrics.md) is a stop reason or a terminal event; which of the two was
         # seen tells a stream abandoned after its finish reason from one that ended normally.

@@ -52,7 +52,7 @@ def _naming(
     method: str | None, url: str | None, target: str | None, ctype: str | None
 ) -> tuple[str, str, bool]:
     """(API name, dialect, is model call) of one distinct request shape, by the dialect registry."""
-    from fastcap.dialects import api_name, detect_dialect, is_model_call
+    from fastcap.dialects import api_name, dialect_for, is_model_call
 
     headers = [("x-amz-target", target)] if target else []
     ex = Exchange(
@@ -63,7 +63,7 @@ def _naming(
         request_headers=headers,
         response_headers=[("content-type", ctype)] if ctype else [],
     )
-    return api_name(ex), detect_dialect(ex), is_model_call(ex)
+    return api_name(ex), dialect_for(ex).name, is_model_call(ex)
 
 
 def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
@@ -104,9 +104,16 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("output_tokens").cast(pl.Int64) + pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0))
         .otherwise(pl.col("output_tokens").cast(pl.Int64))
     )
-    provider_error = pl.format(
-        "{}: {}", pl.col("error_type").fill_null("error"), pl.col("error_message").fill_null("")
+    # The provider's error as dialects.error_from_json names it: type and a textual code, joined.
+    etype, ecode = pl.col("error_type"), pl.col("error_code")
+    error_kind = (
+        pl.when(etype.is_null())
+        .then(ecode)
+        .when(ecode.is_not_null() & (ecode != etype) & ~ecode.str.contains(r"^\d+$"))
+        .then(pl.format("{}/{}", etype, ecode))
+        .otherwise(etype)
     )
+    provider_error = pl.format("{}: {}", error_kind.fill_null("error"), pl.col("error_message").fill_null(""))
     has_provider_error = pl.col("error_type").is_not_null() | pl.col("error_message").is_not_null()
     rate_words = provider_error.str.contains(r"(?i)rate|quota|throttl|resource_exhausted|overloaded")
     status = pl.col("status")

@@ -149,6 +149,7 @@ def _content_from_dialect(ex: Exchange) -> dict[str, Any]:
         "sse_model": resp.model,
         "stop_reason": resp.stop_reason,
         "error_type": err.type if err else None,
+        "error_code": None,  # the dialect's type already joins type, status and code
         "error_message": err.message if err else None,
         "stop_seen": True if resp.stop_reason is not None else (None if resp.complete is None else False),
         "terminal_seen": resp.complete,  # None: the dialect cannot tell

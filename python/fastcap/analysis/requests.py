@@ -40,7 +40,7 @@ def with_request_keys(entries: pl.DataFrame) -> pl.DataFrame:
 
 # Columns of pre-aggregated rows (see `stream_cbor`): a row may stand for `n_rows` stream chunks
 # of one request and direction, from `file_index` (its first) to `last_index`, arriving from
-# `ts` to `last_ts`, with `data_len` their summed payload bytes.
+# `ts` (the earliest) to `last_ts` (the latest), with `data_len` their summed payload bytes.
 WEIGHT_COLUMNS = ("n_rows", "last_ts", "last_index")
 
 
@@ -55,11 +55,6 @@ def with_weights(entries: pl.DataFrame) -> pl.DataFrame:
 
 def _first(expr: pl.Expr, cond: pl.Expr) -> pl.Expr:
     return expr.filter(cond & expr.is_not_null()).first()
-
-
-def _last(expr: pl.Expr, cond: pl.Expr) -> pl.Expr:
-    """The value of the row matching `cond` that ends last in the file."""
-    return expr.sort_by("last_index").filter(cond.sort_by("last_index")).last()
 
 
 def request_table(entries: pl.DataFrame) -> pl.DataFrame:
@@ -99,9 +94,10 @@ def request_table(entries: pl.DataFrame) -> pl.DataFrame:
         request_sent_ts=_first(pl.col("request_timestamp"), bp & pl.col("is_stream_start").fill_null(False))
         if "request_timestamp" in df.columns
         else pl.lit(None, pl.Float64),
-        first_payload_ts=_first(pl.col("ts"), bp & payload),
-        last_payload_ts=_last(pl.col("last_ts"), bp & payload),
-        last_backend_ts=_last(pl.col("last_ts"), bp),
+        # By arrival time, not file position: a capture's write batches can land out of order.
+        first_payload_ts=pl.col("ts").filter(bp & payload).min(),
+        last_payload_ts=pl.col("last_ts").filter(bp & payload).max(),
+        last_backend_ts=pl.col("last_ts").filter(bp).max(),
         chunks=pl.col("n_rows").filter(bp & payload).sum(),
         response_bytes=pl.col("data_len").filter(bp & payload).sum(),
         marker_total_chunks=_first(pl.col("total_chunks"), bp),
@@ -118,7 +114,7 @@ def request_table(entries: pl.DataFrame) -> pl.DataFrame:
         canonical_usage=_first(pl.col("canonical_usage"), bp),
         client_chunks=pl.col("n_rows").filter(pc & payload).sum(),
         client_bytes=pl.col("data_len").filter(pc & payload).sum(),
-        last_client_ts=_last(pl.col("last_ts"), pc),
+        last_client_ts=pl.col("last_ts").filter(pc).max(),
         entries=pl.col("n_rows").sum(),
     )
     req_ts = pl.coalesce("backend_ts", "client_ts")

@@ -219,11 +219,11 @@ def _reduce_meta(meta: pl.DataFrame) -> pl.DataFrame:
         .group_by("request_id", "dir", maintain_order=True)
         .agg(
             pl.col("file_index").first(),
-            pl.col("ts").first(),
+            pl.col("ts").min(),  # arrival order, not file order (batches can land out of order)
             *firsts,
             data_len=pl.col("data_len").sum(),
             n_rows=pl.len().cast(pl.UInt32),
-            last_ts=pl.col("ts").last(),
+            last_ts=pl.col("ts").max(),
             last_index=pl.col("file_index").last(),
         )
     )

@@ -249,6 +249,8 @@ class MessagesAccumulator:
                 blk.text.append(cb["text"])
             self.blocks[idx] = blk
             name = s(cb.get("name"))
+            if btype in TOOL_BLOCKS:
+                self.content_times.append(t)  # a tool call's start is model output (docs/metrics.md, TTFT)
             return f"{idx}: {btype}" + (f" {name}" if name and btype in TOOL_BLOCKS else "")
         if jtype == "content_block_delta":
             idx = i(obj.get("index"))

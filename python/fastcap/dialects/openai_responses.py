@@ -255,6 +255,8 @@ class ResponsesAccumulator:
             if it.id:
                 self.by_id[it.id] = it
             name = s(item.get("name"))
+            if name:
+                self.content_times.append(t)  # a tool call's start is model output (docs/metrics.md, TTFT)
             return it.type + (f" {name}" if name else "")
         if typ == "response.output_item.done":
             item = d(obj.get("item"))

@@ -420,7 +420,8 @@ fn body_assembler_joins_streams_across_batches_and_hands_cut_ones_over_at_close(
         (3, b"HTTP/1.1 200 OK\r\n\r\n{}", m(&[("rid", t("B"))])),
         (1, b"data: a1\n\n", m(&[("rid", t("A")), ("ci", Value::Uint(1))])),
         (3, b"data: a2\n\n", m(&[("rid", t("A")), ("ci", Value::Uint(2))])),
-        (3, b"", m(&[("rid", t("A")), ("se", Value::Bool(true))])),
+        // The end marker announces its chunk count, so A is complete as soon as it is read.
+        (3, b"", m(&[("rid", t("A")), ("se", Value::Bool(true)), ("tc", Value::Uint(2))])),
     ];
     for (i, (dir, data, meta)) in entries.iter().enumerate() {
         file.extend(encode_entry(i as f64, *dir, i as u64, data, meta, true));

@@ -13,7 +13,9 @@
 //!   0), then file order, the order `fastcap.analysis.requests.response_bodies` uses;
 //! * a payload with a `chunk_index` is a stream chunk even before its start marker was read;
 //! * an end marker that announces more chunks (`total_chunks`) than were read keeps the body open
-//!   until they arrive, or until [`LATE_WINDOW`] more entries were read without them.
+//!   until they arrive, or until [`LATE_WINDOW`] more entries were read without them; an end that
+//!   announces no count (an `eos` entry, a marker without `total_chunks`) keeps it open for that
+//!   window too, so chunks of a batch written after the end still join their body.
 //!
 //! [`bodies_table`] turns the bodies into the Arrow table the binding returns (see [`schema`]).
 
@@ -85,9 +87,11 @@ impl Open {
         Open { opened, streaming: false, data: Vec::new(), pieces: Vec::new(), in_order: true, end: None }
     }
 
-    /// Ended, and every announced chunk is here.
+    /// Ended, and every chunk the end announced is here. An end that announces no count (an `eos`
+    /// entry, a marker without `total_chunks`) is complete only when its late window has passed:
+    /// a write batch that landed after it may still hold earlier chunks.
     fn complete(&self) -> bool {
-        matches!(self.end, Some((due, _)) if due.is_none_or(|n| self.pieces.len() as u64 >= n))
+        matches!(self.end, Some((Some(n), _)) if self.pieces.len() as u64 >= n)
     }
 
     fn into_body(self, request_id: String, ended: bool) -> Body {
@@ -408,11 +412,12 @@ mod tests {
         let (fed, closed) = assemble(&entries, 2);
         assert_eq!(
             fed.iter().map(text).collect::<Vec<_>>(),
-            [("B", "HTTP/1.1 200 OK\r\n\r\n{}", true), ("A", "a1a2", true), ("D", "d1", true)]
+            [("B", "HTTP/1.1 200 OK\r\n\r\n{}", true), ("A", "a1a2", true)]
         );
         assert_eq!(fed[0].chunk_ends, [21]);
         assert_eq!(fed[0].chunk_times, [Some(1.5)]);
-        assert_eq!(closed.iter().map(text).collect::<Vec<_>>(), [("C", "c1", false)]);
+        // D announced no chunk count: it waits its late window, here past the end of the capture.
+        assert_eq!(closed.iter().map(text).collect::<Vec<_>>(), [("C", "c1", false), ("D", "d1", true)]);
         assert_eq!(closed[0].chunk_times, [Some(1.4)]);
     }
 
@@ -438,6 +443,26 @@ mod tests {
         );
         assert_eq!(fed[1].chunk_times, [Some(1.1), Some(1.2), Some(1.3)]);
         assert_eq!(closed.iter().map(text).collect::<Vec<_>>(), [("C", "c1", true)]);
+    }
+
+    #[test]
+    fn chunks_of_a_batch_written_after_an_uncounted_end_join_their_body() {
+        // A gateway batch holding chunks 1-2 landed after the next one (chunk 3 and the `eos`).
+        let mut entries = vec![
+            (1.0, 0, (3, &b""[..], vec![("rid", t("A")), ("ss", Value::Bool(true))])),
+            (1.3, 3, (3, &b"a3"[..], vec![("rid", t("A")), ("ci", Value::Uint(3))])),
+            (1.4, 4, (3, &b""[..], vec![("rid", t("A")), ("eos", Value::Bool(true))])),
+            (1.1, 1, (3, &b"a1"[..], vec![("rid", t("A")), ("ci", Value::Uint(1))])),
+            (1.2, 2, (3, &b"a2"[..], vec![("rid", t("A")), ("ci", Value::Uint(2))])),
+        ];
+        let filler: Vec<String> = (0..LATE_WINDOW).map(|i| format!("r{i}")).collect();
+        for (i, k) in filler.iter().enumerate() {
+            entries.push((2.0, 5 + i as u64, (2, &b"POST /"[..], vec![("rid", t(k))])));
+        }
+        let (fed, closed) = assemble(&entries, 2);
+        assert_eq!(fed.iter().map(text).collect::<Vec<_>>(), [("A", "a1a2a3", true)]);
+        assert_eq!(fed[0].chunk_times, [Some(1.1), Some(1.2), Some(1.3)]);
+        assert!(closed.is_empty());
     }
 
     #[test]
