@@ -145,7 +145,7 @@ def test_version_names_native_build(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("round_bytes", [32 << 20, 100_000])
-@pytest.mark.parametrize("source", ["demo", "generated"])
+@pytest.mark.parametrize("source", ["demo", "generated", "real"])
 def test_streaming_analysis_agrees_with_full_analysis(
     tmp_path: Path, source: str, round_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -166,7 +166,10 @@ def test_streaming_analysis_agrees_with_full_analysis(
         from benches.gen_capture import generate
 
         path = tmp_path / "gen.cbor"
-        generate(path, 1.5)
+        # "real": streams recorded twice, abandoned after the finish reason, swapped write batches
+        generate(
+            path, 1.5 if source == "generated" else 3, shape="synthetic" if source == "generated" else "real"
+        )
     full = calls_table([analyze_exchange(ex) for ex in read_exchanges(path)])
     meta, content, diagnostics = scan(path)
     streamed = calls_from_scan(meta, content)
