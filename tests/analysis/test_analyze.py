@@ -174,9 +174,8 @@ def test_streaming_analysis_agrees_with_full_analysis(
     meta, content, diagnostics = scan(path)
     streamed = calls_from_scan(meta, content)
     assert diagnostics == []
-    # Every column of the calls table, by docs/metrics.md's one definition each. Still apart:
-    # conversation ids (the streaming pass reads no request bodies yet).
-    cols = [c for c in CALLS_SCHEMA if c not in ("conversation_id",)]
+    # Every column of the calls table, by docs/metrics.md's one definition each.
+    cols = list(CALLS_SCHEMA)
     floats = [c for c in cols if CALLS_SCHEMA[c] == pl.Float64]
     assert streamed.select(cols).drop(floats).to_dicts() == full.select(cols).drop(floats).to_dicts()
     for c in floats:

@@ -42,8 +42,7 @@ def demo_calls() -> pl.DataFrame:
 def test_streaming_pass_and_exchanges_agree_on_the_demo(demo_calls: pl.DataFrame) -> None:
     meta, content, diagnostics = scan(DEMO)
     assert diagnostics == []
-    # conversation ids come from request bodies, which the streaming pass does not read yet
-    assert_same_calls(calls_from_scan(meta, content), demo_calls, skip={"conversation_id"})
+    assert_same_calls(calls_from_scan(meta, content), demo_calls)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "cbor"])

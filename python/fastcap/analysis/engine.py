@@ -39,7 +39,12 @@ REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "chunks": pl.Int64,
     "body_bytes": pl.Int64,
     "a_session_id": pl.Utf8,
-    "conversation_id": pl.Utf8,
+    # From the request (`_native.request_fields`, on the forwarded request or the body alone).
+    "request_model": pl.Utf8,
+    "user_id": pl.Utf8,
+    "conversation_id_body": pl.Utf8,
+    "prompt_cache_key": pl.Utf8,
+    "session_header": pl.Utf8,
     "retry_after_s": pl.Float64,
     # An error the transport or the capture recorded (a reset, a gateway's end-of-stream error).
     "transport_error": pl.Utf8,
@@ -48,11 +53,22 @@ REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
+# The request columns `_native.request_fields` gives (its `model` named `request_model` here).
+REQUEST_FIELD_COLUMNS = (
+    "request_model",
+    "user_id",
+    "conversation_id_body",
+    "prompt_cache_key",
+    "session_header",
+)
+
+
 def _naming(
     method: str | None, url: str | None, target: str | None, ctype: str | None
-) -> tuple[str, str, bool]:
-    """(API name, dialect, is model call) of one distinct request shape, by the dialect registry."""
-    from fastcap.dialects import api_name, dialect_for, is_model_call
+) -> tuple[str, str, bool, str | None]:
+    """(API name, dialect, is model call, model named by the URL) of one distinct request shape,
+    by the dialect registry."""
+    from fastcap.dialects import analyze_exchange, api_name, detect_dialect, is_model_call
 
     headers = [("x-amz-target", target)] if target else []
     ex = Exchange(
@@ -63,7 +79,8 @@ def _naming(
         request_headers=headers,
         response_headers=[("content-type", ctype)] if ctype else [],
     )
-    return api_name(ex), dialect_for(ex).name, is_model_call(ex)
+    # Gemini and Bedrock name the model in the URL; the dialect reads it from a bodiless request.
+    return api_name(ex), detect_dialect(ex), is_model_call(ex), analyze_exchange(ex).request.model
 
 
 def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
@@ -75,6 +92,7 @@ def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
         api_name=pl.Series([n[0] for n in names], dtype=pl.Utf8),
         dialect=pl.Series([n[1] for n in names], dtype=pl.Utf8),
         is_model_call=pl.Series([n[2] for n in names], dtype=pl.Boolean),
+        url_model=pl.Series([n[3] for n in names], dtype=pl.Utf8),
     )
     return req.join(shapes, on=keys, how="left", nulls_equal=True)
 
@@ -145,6 +163,21 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("cut_stream"))
         .otherwise(None)
     )
+    # The conversation a request belongs to, by each API's own key (the dialects' RequestInfo rule).
+    uid = pl.col("user_id")
+    claude_session = (
+        pl.when(uid.str.starts_with("{"))
+        .then(pl.coalesce(uid.str.json_path_match("$.session_id"), uid.str.json_path_match("$.sessionId")))
+        .otherwise(uid.str.extract(r"session_([0-9a-fA-F-]{8,})"))
+    )
+    conversation_id = (
+        pl.when(dialect == "anthropic")
+        .then(pl.coalesce(claude_session, pl.col("session_header")))
+        .when(dialect == "openai_responses")
+        .then(pl.coalesce("session_header", "conversation_id_body", "prompt_cache_key"))
+        .when(dialect.is_in(["gemini", "kiro"]))
+        .then(pl.col("conversation_id_body"))
+    )
     # docs/metrics.md, Times: t0 is when the request had been passed on, else its start.
     t0 = pl.coalesce("request_sent_ts", "request_ts")
     ended = pl.coalesce("stream_end_ts", "last_payload_ts")
@@ -158,7 +191,8 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         method=pl.col("http_method"),
         host=_url_part("host"),
         path=_url_part("path"),
-        model=pl.coalesce("model", "sse_model"),
+        # As the dialects name it: the request's model, then the response's, then the capture's.
+        model=pl.coalesce("request_model", "url_model", "sse_model", "model"),
         status=status,
         response_kind=pl.col("response_kind"),
         ttfb_s=pl.col("first_payload_ts") - t0,
@@ -182,7 +216,7 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         error=pl.coalesce(
             pl.col("transport_error"), pl.when(has_provider_error).then(provider_error.str.strip_chars())
         ),
-        conversation_id=pl.col("conversation_id"),
+        conversation_id=conversation_id,
         session_id=pl.col("a_session_id"),
         retry_after_s=pl.col("retry_after_s"),
         request_body_fidelity=pl.col("request_body_fidelity"),

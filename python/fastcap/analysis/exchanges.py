@@ -21,6 +21,8 @@ from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
 from fastcap.model import Exchange
 
 STREAM_TYPES = ("text/event-stream",)
+# The request headers that name a session, in the order `_native.request_fields` reads them.
+SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id", "x-session-id", "conversation_id")
 NATIVE_TEXT_TYPES = ("text/event-stream", "application/json", "")
 
 
@@ -30,6 +32,16 @@ def _retry_after(ex: Exchange) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+# Request fields read from the body natively; the session header is read from the exchange.
+BODY_FIELDS = ("request_model", "user_id", "conversation_id_body", "prompt_cache_key")
+
+
+def _request_body(ex: Exchange) -> bytes | None:
+    if ex.request_body is not None:
+        return ex.request_body
+    return ex.request_body_text.encode("utf-8") if ex.request_body_text is not None else None
 
 
 def _body(ex: Exchange) -> bytes | None:
@@ -106,7 +118,9 @@ def _request_row(ex: Exchange, kind: str, body: bytes | None) -> dict[str, Any]:
         # Exact bytes only: a body known from a text log has no byte count (docs/metrics.md).
         "body_bytes": len(ex.response_body) if ex.response_body is not None else None,
         "a_session_id": ex.session_id,
-        "conversation_id": None,
+        "session_header": next(
+            (v for name in SESSION_HEADERS if (v := ex.header(name)) is not None and v.strip()), None
+        ),
         "retry_after_s": _retry_after(ex),
         "transport_error": ex.error,
         "request_body_fidelity": ex.request_body_fidelity,
@@ -183,7 +197,17 @@ def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
                 chunk_times.append(times)
         elif body is not None or ex.websocket is not None:
             bridged[i] = _content_from_dialect(ex)
-    requests = pl.DataFrame(rows, schema=REQUEST_SCHEMA).with_row_index("row")
+    fields = pl.DataFrame(_native.request_fields([_request_body(ex) for ex in exchanges]))
+    requests = (
+        pl.DataFrame(rows, schema={k: v for k, v in REQUEST_SCHEMA.items() if k not in BODY_FIELDS})
+        .with_columns(
+            request_model=fields["model"],
+            user_id=fields["user_id"],
+            conversation_id_body=fields["conversation_id_body"],
+            prompt_cache_key=fields["prompt_cache_key"],
+        )
+        .with_row_index("row")
+    )
     content_schema = {k: v for k, v in CONTENT_SCHEMA.items() if k != "exchange_index"}
     events = pl.DataFrame(_native.sse_column(native_bodies)) if native_bodies else None
     parts = []

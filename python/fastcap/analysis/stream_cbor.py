@@ -18,9 +18,10 @@ import polars as pl
 
 from fastcap import _native
 from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events
-from fastcap.analysis.engine import calls_from_requests
+from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS, calls_from_requests
 from fastcap.analysis.requests import (
     BACKEND_TO_PROXY,
+    PROXY_TO_BACKEND,
     PROXY_TO_CLIENT,
     WEIGHT_COLUMNS,
     request_table,
@@ -167,26 +168,47 @@ def scan(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[dict[str, Any]]]:
     """Read a capture batch by batch; returns (metadata entries, per-request content, diagnostics)."""
-    # Only backend responses are read for content: the client leg of a gateway capture repeats
-    # them, so its payloads stay compressed (half the inflating on such captures).
-    reader = _native.CaptureReader(os.fspath(path), recover=recover, decompress_dirs=[BACKEND_TO_PROXY])
+    # Only the forwarded requests and the backend responses are inflated: the client leg of a
+    # gateway capture repeats both, so its payloads stay compressed.
+    reader = _native.CaptureReader(
+        os.fspath(path), recover=recover, decompress_dirs=[PROXY_TO_BACKEND, BACKEND_TO_PROXY]
+    )
     metas: list[pl.DataFrame] = []
+    requests: list[pl.DataFrame] = []
     bodies = _Bodies()
     assembler = _native.BodyAssembler(BACKEND_TO_PROXY)
     # Rounds decode on two threads; each is reduced before the next is read, and bodies are
     # reassembled natively (no Python object per chunk).
     while (batch := reader.next_round(ROUND_BYTES)) is not None:
         metas.append(_reduce_meta(pl.DataFrame(batch.select(META_COLUMNS))))
+        requests.append(_request_fields(pl.DataFrame(batch.select(["dir", "request_id", "data"]))))
         bodies.add(pl.DataFrame(assembler.feed(batch)))
         del batch
         if on_progress is not None:
             on_progress(reader.position, reader.size)
     bodies.add(pl.DataFrame(assembler.close()))
     content = bodies.close()
+    if requests:
+        fields = pl.concat(requests).unique("request_id", keep="first", maintain_order=True)
+        content = fields.join(content, on="request_id", how="full", coalesce=True)
     meta = pl.concat(metas) if metas else with_weights(pl.DataFrame(reader.read_all()).select(META_COLUMNS))
     del metas
 
     return meta, content, reader.diagnostics
+
+
+def _request_fields(entries: pl.DataFrame) -> pl.DataFrame:
+    """The identifying fields of each forwarded request (P->B payload: its HTTP head and body)."""
+    forwarded = entries.filter(
+        (pl.col("dir") == PROXY_TO_BACKEND)
+        & pl.col("request_id").is_not_null()
+        & pl.col("data").is_not_null()
+    )
+    fields = pl.DataFrame(_native.request_fields(forwarded.select("data")))
+    return pl.concat(
+        [forwarded.select(pl.col("request_id").cast(pl.Utf8)), fields.rename({"model": "request_model"})],
+        how="horizontal",
+    ).select("request_id", *REQUEST_FIELD_COLUMNS)
 
 
 def _reduce_meta(meta: pl.DataFrame) -> pl.DataFrame:
@@ -236,9 +258,13 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
     # One row per request: back to plain strings now that the per-entry volume is gone.
     req = request_table(meta).with_columns(pl.col(pl.Categorical).cast(pl.String))
     req = req.join(content, on="request_id", how="left", suffix="_content")
+    req = req.with_columns(
+        pl.lit(None, pl.Utf8).alias(c) for c in REQUEST_FIELD_COLUMNS if c not in req.columns
+    )
     is_stream = pl.col("is_stream")
     requests = req.select(
         *[c for c in CONTENT_SCHEMA if c != "exchange_index"],
+        *REQUEST_FIELD_COLUMNS,
         request_id=pl.col("request_id"),
         http_method=pl.col("http_method"),
         url=pl.col("url"),
@@ -259,7 +285,6 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         # Non-stream responses are one entry holding HTTP framing: the body bytes without it.
         body_bytes=pl.coalesce(pl.col("body_bytes"), pl.col("response_bytes").cast(pl.Int64)),
         a_session_id=pl.col("a_session_id"),
-        conversation_id=pl.lit(None, pl.Utf8),
         retry_after_s=pl.col("retry_after_s"),
         transport_error=pl.when(pl.col("eos_termination") == "error").then(
             pl.coalesce("eos_reason", "eos_error_class", pl.lit("stream ended with an error"))

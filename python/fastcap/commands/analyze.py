@@ -13,7 +13,9 @@ import orjson
 from fastcap.errors import EXIT_BAD_INPUT, UsageError
 
 PROGRESS_MIN_BYTES = 4 << 20  # show progress bars for inputs above a few MB
-STREAMING_MIN_BYTES = 128 << 20  # above this, CBOR captures are analysed in one streaming pass
+# Per-call report files need every call's full dialect analysis in memory; above this size
+# `analyze` writes the overview, analysis.md/json and calls.parquet and leaves them to `fastcap report`.
+REPORTS_MAX_BYTES = 128 << 20
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,13 +46,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-redact", action="store_true", help="do not redact secrets in the reports (raw values!)"
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--streaming",
-        choices=["auto", "on", "off"],
-        default="auto",
-        help="CBOR only: stream the capture with flat memory (vectorised content accounting, no per-call reports); "
-        f"auto = on above {STREAMING_MIN_BYTES >> 20} MB",
-    )
     p.set_defaults(func=run)
 
 
@@ -86,10 +81,8 @@ def _write_overview(args: argparse.Namespace, out_dir: Path, overview: Any, call
     return written
 
 
-def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: float) -> int:
-    """Large CBOR captures: one streaming pass, flat memory, overview and data outputs only."""
-    from fastcap.analysis.calls import redact_calls
-    from fastcap.analysis.overview import build_overview, render_text
+def _cbor_calls(args: argparse.Namespace, path: Path, show: bool) -> tuple[Any, list[dict[str, Any]]]:
+    """The calls table of a CBOR capture from the streaming pass (flat memory at any size)."""
     from fastcap.analysis.stream_cbor import calls_from_scan, scan
 
     with _progress(show) as progress:
@@ -97,31 +90,23 @@ def _run_streaming(args: argparse.Namespace, path: Path, show: bool, started: fl
         meta, content, diagnostics = scan(
             path, recover=args.recover, on_progress=lambda done, _total: progress.update(task, completed=done)
         )
-    calls = calls_from_scan(meta, content)
-    if not args.no_redact:
-        calls = redact_calls(calls)
-    overview = build_overview(calls, source=path.name, fmt="cbor")
-    print(render_text(overview))
-    out_dir = Path(args.out) if args.out else path.with_name(f"{path.stem}_fastcap")
-    written = _write_overview(args, out_dir, overview, calls)
-    fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
-    for d in diagnostics:
-        if not d["fatal"] and d["kind"] != "duplicate_key":
-            print(f"fastcap: warning: {path}: byte {d['offset']}: {d['message']}", file=sys.stderr)
-    print(
-        f"Wrote {', '.join(written)} to {out_dir} in {time.perf_counter() - started:.2f}s "
-        "(per-call reports are not written in streaming mode; use `fastcap report`)"
-    )
-    if fatal is not None:
-        print(f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return 0
+    return calls_from_scan(meta, content), diagnostics
+
+
+def _cbor_exchanges(args: argparse.Namespace, path: Path) -> list[Any]:
+    from fastcap.capture_file import read_capture
+    from fastcap.readers.cbor import exchanges_from_entries
+
+    result = read_capture(path, recover=args.recover, errors="keep", warn=False)
+    return exchanges_from_entries(result.entries, source_path=str(path))
 
 
 def run(args: argparse.Namespace) -> int:
-    from fastcap.analysis.calls import calls_table, redact_calls
+    """One engine (analysis/engine.py) computes the calls table for every format and size; the
+    dialects' per-call objects are built only to render the per-call report files."""
+    from fastcap.analysis.calls import redact_calls
+    from fastcap.analysis.exchanges import calls_from_exchanges
     from fastcap.analysis.overview import build_overview, render_text
-    from fastcap.dialects import analyze_exchange
     from fastcap.readers import detect_format, read_exchanges
 
     path = Path(args.file)
@@ -130,41 +115,22 @@ def run(args: argparse.Namespace) -> int:
     if path.is_dir():
         raise UsageError(f"{path}: is a directory, expected a capture file")
     started = time.perf_counter()
+    size = path.stat().st_size
     fmt = detect_format(path) if args.fmt == "auto" else args.fmt
-    show = not args.quiet and sys.stderr.isatty() and path.stat().st_size >= PROGRESS_MIN_BYTES
-    fatal: dict[str, Any] | None = None
-    warnings: list[str] = []
-    streaming = fmt == "cbor" and (
-        args.streaming == "on" or (args.streaming == "auto" and path.stat().st_size >= STREAMING_MIN_BYTES)
-    )
-    if streaming:
-        return _run_streaming(args, path, show, started)
+    show = not args.quiet and sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES
+    diagnostics: list[dict[str, Any]] = []
+    exchanges: list[Any] | None = None
     if fmt == "cbor":
-        from fastcap.capture_file import read_capture
-        from fastcap.readers.cbor import exchanges_from_entries
-
-        with _progress(show) as progress:
-            task = progress.add_task("reading", total=path.stat().st_size)
-            read_result = read_capture(
-                path,
-                recover=args.recover,
-                errors="keep",
-                warn=False,
-                on_progress=lambda done, _total: progress.update(task, completed=done),
-            )
-        entries, diagnostics = read_result.entries, read_result.diagnostics
-        fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
-        warnings = [
-            f"{path}: byte {d['offset']}: {d['message']}"
-            for d in diagnostics
-            if not d["fatal"] and d["kind"] != "duplicate_key"
-        ]
-        exchanges = exchanges_from_entries(entries, source_path=str(path))
+        calls, diagnostics = _cbor_calls(args, path, show)
     else:
         exchanges = read_exchanges(path, fmt=fmt)
-
-    analyses = [analyze_exchange(ex) for ex in exchanges]
-    calls = calls_table(analyses)
+        calls = calls_from_exchanges(exchanges)
+    fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
+    warnings = [
+        f"{path}: byte {d['offset']}: {d['message']}"
+        for d in diagnostics
+        if not d["fatal"] and d["kind"] != "duplicate_key"
+    ]
     if not args.no_redact:
         calls = redact_calls(calls)
     overview = build_overview(calls, source=path.name, fmt=fmt)
@@ -172,10 +138,13 @@ def run(args: argparse.Namespace) -> int:
 
     out_dir = Path(args.out) if args.out else path.with_name(f"{path.stem}_fastcap")
     written = _write_overview(args, out_dir, overview, calls)
-    if not args.no_reports and exchanges:
+    if not args.no_reports and calls.height and size > REPORTS_MAX_BYTES:
+        written.append(f"no per-call files above {REPORTS_MAX_BYTES >> 20} MB (`fastcap report` writes them)")
+    elif not args.no_reports and calls.height:
         from fastcap.reports import write_reports
 
-        by_id = {id(a.exchange): a for a in analyses}
+        if exchanges is None:
+            exchanges = _cbor_exchanges(args, path)
         with _progress(show and len(exchanges) > 50) as progress:
             tasks: dict[str, Any] = {}
 
@@ -191,7 +160,6 @@ def run(args: argparse.Namespace) -> int:
                 json=args.json,
                 redact=not args.no_redact,
                 progress=report_progress,
-                analyzer=lambda ex: by_id[id(ex)],
             )
         written.append(f"{len(report_result.files)} report files")
     from fastcap.leakscan import scan_paths
@@ -211,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     if fatal is not None:
         print(
             f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']} "
-            f"(the {len(exchanges)} calls above come from the complete entries before it; --recover skips past it)",
+            f"(the {calls.height} calls above come from the complete entries before it; --recover skips past it)",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
