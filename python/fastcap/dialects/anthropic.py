@@ -34,24 +34,11 @@ from fastcap.dialects._util import (
     text_of,
     usage_anthropic,
 )
-from fastcap.dialects.base import CallAnalysis, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
+from fastcap.dialects.base import Dialect, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
 from fastcap.model import Exchange
-
-NAME = "anthropic"
 
 TOOL_BLOCKS = ("tool_use", "server_tool_use", "mcp_tool_use")
 _SESSION_RE = re.compile(r"session_([0-9a-fA-F-]{8,})")
-
-
-def matches(ex: Exchange) -> bool:
-    parts = urlsplit(ex.url)
-    host = (parts.hostname or "").lower()
-    path = parts.path.rstrip("/")
-    if host.endswith("anthropic.com") and "/messages" in path:
-        return True
-    if path.endswith("/v1/messages") or path.endswith("/v1/messages/count_tokens"):
-        return True
-    return ex.header("anthropic-version") is not None and path.endswith("/messages")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -421,7 +408,25 @@ def parse_response(ex: Exchange) -> ResponseInfo:
     return r
 
 
-def analyze(ex: Exchange) -> CallAnalysis:
-    from fastcap.dialects import analyze_with
+class Anthropic(Dialect):
+    """Anthropic Messages (and count_tokens), on api.anthropic.com or a gateway serving `/v1/messages`."""
 
-    return analyze_with(ex, NAME, parse_request, parse_response)
+    name = "anthropic"
+    backend = "anthropic"
+    example_url = "https://api.anthropic.com/v1/messages"
+
+    def matches(self, ex: Exchange) -> bool:
+        parts = urlsplit(ex.url)
+        host = (parts.hostname or "").lower()
+        path = parts.path.rstrip("/")
+        if host.endswith("anthropic.com") and "/messages" in path:
+            return True
+        if path.endswith("/v1/messages") or path.endswith("/v1/messages/count_tokens"):
+            return True
+        return ex.header("anthropic-version") is not None and path.endswith("/messages")
+
+    def parse_request(self, ex: Exchange) -> RequestInfo:
+        return parse_request(ex)
+
+    def parse_response(self, ex: Exchange) -> ResponseInfo:
+        return parse_response(ex)

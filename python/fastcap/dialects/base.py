@@ -1,14 +1,15 @@
 """The contract between dialects (one module per model API) and everything that consumes them.
 
-A dialect recognises its traffic and turns one `Exchange` into a `CallAnalysis`: what was asked
-(`RequestInfo`) and what the model said (`ResponseInfo`). Reports, `fastcap analyze` and
-`fastcap inspect --analyze` only ever see these types, never provider JSON.
+A dialect (`Dialect`) recognises its traffic and turns one `Exchange` into a `CallAnalysis`: what
+was asked (`RequestInfo`) and what the model said (`ResponseInfo`). Reports, `fastcap analyze` and
+`fastcap inspect --analyze` only ever see these types, never provider JSON. `dialects/registry.py`
+holds the one list of dialects.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from fastcap.model import Exchange
 
@@ -149,3 +150,34 @@ class CallAnalysis:
     @property
     def operation(self) -> str:
         return self.api_name.rsplit(".", 1)[-1]
+
+
+class Dialect(Protocol):
+    """One model API: how to recognise its traffic and how to read its request and response.
+
+    A dialect is one class in `dialects/<name>.py`, subclassing this protocol, with one instance in
+    `registry.DIALECTS`. That tuple is the only list of dialects: the calls table, reports, inspect,
+    `fastcap decode` and the capture's `be` label all ask the registry which API an exchange is.
+    """
+
+    # The one spelling of the dialect: `CallAnalysis.dialect`, the calls table's `dialect` column
+    # and the `fastcap decode --api` value, e.g. "openai_chat".
+    name: ClassVar[str]
+    # The `be` label the capture addon writes for a request of this API on a host no target lists
+    # (e.g. "openai" for both OpenAI dialects); "" writes the host instead.
+    backend: ClassVar[str]
+    # A URL this dialect matches and names: `fastcap decode` analyses a bare body as a POST to it.
+    example_url: ClassVar[str]
+
+    def matches(self, ex: Exchange) -> bool:
+        """True when the exchange is this API (URL host or path, headers); the registry's order
+        decides between two dialects that both match."""
+        ...
+
+    def parse_request(self, ex: Exchange) -> RequestInfo:
+        """What was asked: model, messages, system text, tools, settings."""
+        ...
+
+    def parse_response(self, ex: Exchange) -> ResponseInfo:
+        """What the model said: text, reasoning, tool calls, usage, errors, events, timing."""
+        ...

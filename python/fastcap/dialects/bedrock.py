@@ -32,23 +32,8 @@ from fastcap.dialects._util import (
     s,
     usage_aws,
 )
-from fastcap.dialects.base import CallAnalysis, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
+from fastcap.dialects.base import Dialect, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
 from fastcap.model import Exchange
-
-NAME = "bedrock"
-
-
-def matches(ex: Exchange) -> bool:
-    parts = urlsplit(ex.url)
-    host = (parts.hostname or "").lower()
-    path = parts.path.lower()
-    if host.startswith("bedrock-runtime.") or (
-        host.startswith("bedrock") and host.endswith(".amazonaws.com")
-    ):
-        return True
-    return "/model/" in path and path.rstrip("/").endswith(
-        ("/converse", "/converse-stream", "/invoke", "/invoke-with-response-stream")
-    )
 
 
 def _op(ex: Exchange) -> str:
@@ -402,7 +387,27 @@ def parse_response(ex: Exchange) -> ResponseInfo:
     return r
 
 
-def analyze(ex: Exchange) -> CallAnalysis:
-    from fastcap.dialects import analyze_with
+class Bedrock(Dialect):
+    """Amazon Bedrock runtime: Converse / ConverseStream and InvokeModel (with response stream)."""
 
-    return analyze_with(ex, NAME, parse_request, parse_response)
+    name = "bedrock"
+    backend = "bedrock"
+    example_url = "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream"
+
+    def matches(self, ex: Exchange) -> bool:
+        parts = urlsplit(ex.url)
+        host = (parts.hostname or "").lower()
+        path = parts.path.lower()
+        if host.startswith("bedrock-runtime.") or (
+            host.startswith("bedrock") and host.endswith(".amazonaws.com")
+        ):
+            return True
+        return "/model/" in path and path.rstrip("/").endswith(
+            ("/converse", "/converse-stream", "/invoke", "/invoke-with-response-stream")
+        )
+
+    def parse_request(self, ex: Exchange) -> RequestInfo:
+        return parse_request(ex)
+
+    def parse_response(self, ex: Exchange) -> ResponseInfo:
+        return parse_response(ex)

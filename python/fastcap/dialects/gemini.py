@@ -34,20 +34,10 @@ from fastcap.dialects._util import (
     sse_response,
     usage_gemini,
 )
-from fastcap.dialects.base import CallAnalysis, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
+from fastcap.dialects.base import Dialect, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
 from fastcap.model import Exchange
 
-NAME = "gemini"
 _MODEL_IN_PATH = re.compile(r"/models/([^/:]+)")
-
-
-def matches(ex: Exchange) -> bool:
-    parts = urlsplit(ex.url)
-    host = (parts.hostname or "").lower()
-    if host in ("generativelanguage.googleapis.com",) or host.startswith("cloudcode-pa."):
-        return True
-    path = parts.path.lower()
-    return ":generatecontent" in path or ":streamgeneratecontent" in path
 
 
 # --------------------------------------------------------------------------------------------------
@@ -339,7 +329,25 @@ def parse_response(ex: Exchange) -> ResponseInfo:
     return r
 
 
-def analyze(ex: Exchange) -> CallAnalysis:
-    from fastcap.dialects import analyze_with
+class Gemini(Dialect):
+    """Gemini `generateContent` / `streamGenerateContent`, direct or through Code Assist (cloudcode-pa)."""
 
-    return analyze_with(ex, NAME, parse_request, parse_response)
+    name = "gemini"
+    backend = "gemini"
+    example_url = (
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini:streamGenerateContent?alt=sse"
+    )
+
+    def matches(self, ex: Exchange) -> bool:
+        parts = urlsplit(ex.url)
+        host = (parts.hostname or "").lower()
+        if host in ("generativelanguage.googleapis.com",) or host.startswith("cloudcode-pa."):
+            return True
+        path = parts.path.lower()
+        return ":generatecontent" in path or ":streamgeneratecontent" in path
+
+    def parse_request(self, ex: Exchange) -> RequestInfo:
+        return parse_request(ex)
+
+    def parse_response(self, ex: Exchange) -> ResponseInfo:
+        return parse_response(ex)

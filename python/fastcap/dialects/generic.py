@@ -17,14 +17,8 @@ from fastcap.dialects._util import (
     s,
     sse_response,
 )
-from fastcap.dialects.base import CallAnalysis, ErrorInfo, RequestInfo, ResponseInfo
+from fastcap.dialects.base import Dialect, ErrorInfo, RequestInfo, ResponseInfo
 from fastcap.model import Exchange
-
-NAME = "generic"
-
-
-def matches(ex: Exchange) -> bool:
-    return True
 
 
 def parse_request(ex: Exchange) -> RequestInfo:
@@ -74,7 +68,18 @@ def parse_response(ex: Exchange) -> ResponseInfo:
     return r
 
 
-def analyze(ex: Exchange) -> CallAnalysis:
-    from fastcap.dialects import analyze_with
+class Generic(Dialect):
+    """The fallback for any other traffic; never in `registry.DIALECTS`, used when no dialect matches."""
 
-    return analyze_with(ex, NAME, parse_request, parse_response)
+    name = "generic"
+    backend = ""
+    example_url = "https://example.com/"
+
+    def matches(self, ex: Exchange) -> bool:
+        return True
+
+    def parse_request(self, ex: Exchange) -> RequestInfo:
+        return parse_request(ex)
+
+    def parse_response(self, ex: Exchange) -> ResponseInfo:
+        return parse_response(ex)

@@ -30,10 +30,9 @@ from fastcap.dialects._util import (
     s,
     usage_aws,
 )
-from fastcap.dialects.base import CallAnalysis, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
+from fastcap.dialects.base import Dialect, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
 from fastcap.model import Exchange
 
-NAME = "kiro"
 _TARGET_PREFIXES = (
     "AmazonCodeWhisperer",
     "AmazonQDeveloper",
@@ -41,22 +40,6 @@ _TARGET_PREFIXES = (
     "AWSCognitoIdentityService",
     "SSOOIDC",
 )
-
-
-def matches(ex: Exchange) -> bool:
-    target = ex.header("x-amz-target") or ""
-    if target.startswith(_TARGET_PREFIXES):
-        return True
-    parts = urlsplit(ex.url)
-    host = (parts.hostname or "").lower()
-    path = parts.path.lower()
-    if host.startswith(("q.", "codewhisperer.")) and host.endswith(".amazonaws.com"):
-        return True
-    if host.startswith(("client-telemetry.", "oidc.", "cognito-identity.")) and host.endswith(
-        ".amazonaws.com"
-    ):
-        return True
-    return path.endswith(("/generateassistantresponse", "/sendmessage"))
 
 
 def _is_stream_op(ex: Exchange) -> bool:
@@ -428,7 +411,30 @@ def parse_response(ex: Exchange) -> ResponseInfo:
     return r
 
 
-def analyze(ex: Exchange) -> CallAnalysis:
-    from fastcap.dialects import analyze_with
+class Kiro(Dialect):
+    """kiro / CodeWhisperer / Amazon Q: `GenerateAssistantResponse` (EventStream), x-amz-target JSON APIs."""
 
-    return analyze_with(ex, NAME, parse_request, parse_response)
+    name = "kiro"
+    backend = "kiro"
+    example_url = "https://q.us-east-1.amazonaws.com/generateAssistantResponse"
+
+    def matches(self, ex: Exchange) -> bool:
+        target = ex.header("x-amz-target") or ""
+        if target.startswith(_TARGET_PREFIXES):
+            return True
+        parts = urlsplit(ex.url)
+        host = (parts.hostname or "").lower()
+        path = parts.path.lower()
+        if host.startswith(("q.", "codewhisperer.")) and host.endswith(".amazonaws.com"):
+            return True
+        if host.startswith(("client-telemetry.", "oidc.", "cognito-identity.")) and host.endswith(
+            ".amazonaws.com"
+        ):
+            return True
+        return path.endswith(("/generateassistantresponse", "/sendmessage"))
+
+    def parse_request(self, ex: Exchange) -> RequestInfo:
+        return parse_request(ex)
+
+    def parse_response(self, ex: Exchange) -> ResponseInfo:
+        return parse_response(ex)

@@ -28,16 +28,8 @@ from fastcap.dialects._util import (
     text_of,
     usage_openai_chat,
 )
-from fastcap.dialects.base import CallAnalysis, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
+from fastcap.dialects.base import Dialect, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
 from fastcap.model import Exchange
-
-NAME = "openai_chat"
-
-
-def matches(ex: Exchange) -> bool:
-    path = urlsplit(ex.url).path.rstrip("/").lower()
-    return path.endswith("/chat/completions") or path.endswith("/v1/completions")
-
 
 # --------------------------------------------------------------------------------------------------
 # Request
@@ -282,7 +274,19 @@ def parse_response(ex: Exchange) -> ResponseInfo:
     return r
 
 
-def analyze(ex: Exchange) -> CallAnalysis:
-    from fastcap.dialects import analyze_with
+class OpenAIChat(Dialect):
+    """OpenAI Chat Completions (and legacy `/v1/completions`), on api.openai.com or any compatible server."""
 
-    return analyze_with(ex, NAME, parse_request, parse_response)
+    name = "openai_chat"
+    backend = "openai"
+    example_url = "https://api.openai.com/v1/chat/completions"
+
+    def matches(self, ex: Exchange) -> bool:
+        path = urlsplit(ex.url).path.rstrip("/").lower()
+        return path.endswith("/chat/completions") or path.endswith("/v1/completions")
+
+    def parse_request(self, ex: Exchange) -> RequestInfo:
+        return parse_request(ex)
+
+    def parse_response(self, ex: Exchange) -> ResponseInfo:
+        return parse_response(ex)

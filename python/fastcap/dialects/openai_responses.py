@@ -31,16 +31,10 @@ from fastcap.dialects._util import (
     text_of,
     usage_openai_responses,
 )
-from fastcap.dialects.base import CallAnalysis, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
+from fastcap.dialects.base import Dialect, ErrorInfo, MessageInfo, RequestInfo, ResponseInfo
 from fastcap.model import Exchange
 
-NAME = "openai_responses"
 TERMINAL = ("response.completed", "response.failed", "response.incomplete")
-
-
-def matches(ex: Exchange) -> bool:
-    path = urlsplit(ex.url).path.rstrip("/").lower()
-    return path.endswith("/responses") or "/codex/responses" in path
 
 
 # --------------------------------------------------------------------------------------------------
@@ -450,7 +444,19 @@ def parse_response(ex: Exchange) -> ResponseInfo:
     return r
 
 
-def analyze(ex: Exchange) -> CallAnalysis:
-    from fastcap.dialects import analyze_with
+class OpenAIResponses(Dialect):
+    """OpenAI Responses, including ChatGPT's Codex `backend-api/codex/responses`."""
 
-    return analyze_with(ex, NAME, parse_request, parse_response)
+    name = "openai_responses"
+    backend = "openai"
+    example_url = "https://api.openai.com/v1/responses"
+
+    def matches(self, ex: Exchange) -> bool:
+        path = urlsplit(ex.url).path.rstrip("/").lower()
+        return path.endswith("/responses") or "/codex/responses" in path
+
+    def parse_request(self, ex: Exchange) -> RequestInfo:
+        return parse_request(ex)
+
+    def parse_response(self, ex: Exchange) -> ResponseInfo:
+        return parse_response(ex)
