@@ -68,7 +68,7 @@ def _naming(
 ) -> tuple[str, str, bool, str | None]:
     """(API name, dialect, is model call, model named by the URL) of one distinct request shape,
     by the dialect registry."""
-    from fastcap.dialects import analyze_exchange, api_name, detect_dialect, is_model_call
+    from fastcap.dialects import api_name, dialect_for, is_model_call
 
     headers = [("x-amz-target", target)] if target else []
     ex = Exchange(
@@ -79,8 +79,9 @@ def _naming(
         request_headers=headers,
         response_headers=[("content-type", ctype)] if ctype else [],
     )
+    dialect = dialect_for(ex)
     # Gemini and Bedrock name the model in the URL; the dialect reads it from a bodiless request.
-    return api_name(ex), detect_dialect(ex), is_model_call(ex), analyze_exchange(ex).request.model
+    return api_name(ex), dialect.name, is_model_call(ex), dialect.parse_request(ex).model
 
 
 def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
