@@ -130,3 +130,19 @@ def test_decode_empty_body_is_a_clean_error(tmp_path: Path) -> None:
         [sys.executable, "-m", "fastcap", "decode", str(empty)], capture_output=True, text=True
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "byte 0" in proc.stderr
+
+
+@pytest.mark.parametrize("spelling", ["openai_chat", "openai-chat"])
+def test_decode_api_takes_the_registry_name_and_the_older_spelling(
+    capsys: pytest.CaptureFixture[str], spelling: str
+) -> None:
+    body = DATA / "sse" / "anthropic" / "tool_use_response.txt"
+    assert main(["decode", str(body), "--json", "--api", spelling]) == 0
+    assert json.loads(capsys.readouterr().out)["api"] == "OpenAI.ChatCompletions"
+
+
+def test_decode_rejects_an_api_the_registry_does_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    body = DATA / "sse" / "anthropic" / "tool_use_response.txt"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["decode", str(body), "--api", "generic"])
+    assert exit_info.value.code == 2 and "invalid choice: 'generic'" in capsys.readouterr().err

@@ -9,17 +9,8 @@ from typing import Any
 
 import orjson
 
+from fastcap.dialects import registry
 from fastcap.errors import UsageError
-
-# A representative URL per API, so the dialect that owns the body is the one that decodes it.
-DIALECT_URLS = {
-    "anthropic": "https://api.anthropic.com/v1/messages",
-    "openai-responses": "https://api.openai.com/v1/responses",
-    "openai-chat": "https://api.openai.com/v1/chat/completions",
-    "gemini": "https://generativelanguage.googleapis.com/v1beta/models/gemini:streamGenerateContent?alt=sse",
-    "kiro": "https://q.us-east-1.amazonaws.com/generateAssistantResponse",
-    "bedrock": "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream",
-}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,11 +22,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("body", help="body file, or - for standard input")
     p.add_argument(
-        "--api", choices=sorted(DIALECT_URLS), help="the API that produced the body (default: guessed)"
+        "--api",
+        type=_dialect_name,
+        choices=sorted(registry.names()),
+        help="the API that produced the body (default: guessed)",
     )
     p.add_argument("--events", action="store_true", help="also list every event")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
+
+
+def _dialect_name(value: str) -> str:
+    """`--api` takes the registry's dialect names; the older `openai-chat` spelling reads as `openai_chat`."""
+    return value.replace("-", "_")
 
 
 def _looks_eventstream(body: bytes) -> bool:
@@ -51,14 +50,13 @@ def _guess_api(body: bytes, eventstream: bool) -> str:
     if b"message_start" in head or b"content_block" in head:
         return "anthropic"
     if b'"response.' in head or b"event: response." in head:
-        return "openai-responses"
+        return "openai_responses"
     if b"candidates" in head or b"usageMetadata" in head:
         return "gemini"
-    return "openai-chat"
+    return "openai_chat"
 
 
 def run(args: argparse.Namespace) -> int:
-    from fastcap.dialects import analyze_exchange
     from fastcap.model import Exchange
 
     if args.body == "-":
@@ -77,16 +75,12 @@ def run(args: argparse.Namespace) -> int:
         index=0,
         source="body",
         method="POST",
-        url=DIALECT_URLS[api],
+        url=registry.get(api).example_url,  # so the dialect that owns the body decodes it
         status=200,
         response_headers=[("content-type", ctype)],
         response_body=body,
     )
-    if api == "kiro":
-        ex.request_headers.append(
-            ("x-amz-target", "AmazonCodeWhispererStreamingService.GenerateAssistantResponse")
-        )
-    a = analyze_exchange(ex)
+    a = registry.analyze_exchange(ex)
     r = a.response
     result: dict[str, Any] = {
         "api": a.api_name,
