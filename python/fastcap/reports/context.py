@@ -83,46 +83,11 @@ class ReportContext:
 # --- analysis ---------------------------------------------------------------------------------
 
 
-def _pascal(text: str) -> str:
-    parts = re.split(r"[-_\s.]+", text)
-    return "".join(p[:1].upper() + p[1:] for p in parts if p)
-
-
-_VERSION = re.compile(r"^v\d+[a-z0-9]*$", re.I)
-_ID = re.compile(
-    r"^(\d+|[0-9a-f]{16,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(msg|resp|chatcmpl|call|toolu)_\w+)$",
-    re.I,
-)
-
-
-def fallback_api_name(ex: Exchange) -> str:
-    """§2.3 rules 1 and 3, used only when no dialect module can analyse the exchange."""
-    target = ex.header("x-amz-target")
-    if target:
-        return target
-    parts = urlsplit(ex.url)
-    labels = (parts.hostname or "").split(".")
-    service = _pascal(labels[-2]) if len(labels) >= 2 else _pascal(labels[0] or "Unknown")
-    operation = ""
-    for seg in reversed([s for s in parts.path.split("/") if s]):
-        if ":" in seg:
-            operation = _pascal(seg.rsplit(":", 1)[1])
-            break
-        if _VERSION.match(seg) or _ID.match(seg):
-            continue
-        operation = _pascal(seg)
-        break
-    return f"{service or 'Unknown'}.{operation or 'Root'}"
-
-
 def fallback_analysis(ex: Exchange, problem: str | None = None) -> CallAnalysis:
     """A bare analysis (name, model-call flag) when dialects are not used or the dialect failed."""
-    try:
-        from fastcap.dialects import api_name
+    from fastcap.dialects import api_name
 
-        api = api_name(ex)
-    except Exception:  # dialect naming failing: §2.3 rules 1 and 3 only
-        api = fallback_api_name(ex)
+    api = api_name(ex)
     kind = "missing" if "content_missing" in ex.flags else "empty"
     if ex.response_body:
         kind = "binary"

@@ -295,24 +295,30 @@ def request_gemini(body: dict[str, Any], model: str | None) -> list[str]:
     return lines
 
 
-def _family(call: Call) -> str:
-    api = call.api
-    if api in ("OpenAI.Responses", "ChatGPT.CodexResponses") or call.ca.dialect in (
-        "openai_responses",
-        "responses",
-    ):
-        return "responses"
-    if api.startswith("Anthropic.") or call.ca.dialect == "anthropic":
+# The dialects whose requests have their own layout below, by the registry's names, in the order
+# that decides when a call's dialect and its API name point at different layouts.
+_LAYOUTS = ("openai_responses", "anthropic", "openai_chat", "gemini")
+
+
+def _api_layout(api: str) -> str | None:
+    """The layout an API name implies. Only a second key: it keeps the layout of calls the registry
+    files as generic (Anthropic's and Gemini's other endpoints) or whose analysis failed."""
+    if api in ("OpenAI.Responses", "ChatGPT.CodexResponses"):
+        return "openai_responses"
+    if api.startswith("Anthropic."):
         return "anthropic"
-    if api == "OpenAI.ChatCompletions" or call.ca.dialect in ("openai_chat", "chat"):
-        return "chat"
-    if api.startswith(("Gemini.", "CodeAssist.")) or call.ca.dialect in (
-        "gemini",
-        "codeassist",
-        "code_assist",
-    ):
+    if api == "OpenAI.ChatCompletions":
+        return "openai_chat"
+    if api.startswith(("Gemini.", "CodeAssist.")):
         return "gemini"
-    return "other"
+    return None
+
+
+def _family(call: Call) -> str:
+    """The request layout of a call: its dialect (`CallAnalysis.dialect`, the registry's name), or
+    the one its API name implies when that comes first in `_LAYOUTS`; "other" for neither."""
+    keys = (call.ca.dialect, _api_layout(call.api))
+    return next((layout for layout in _LAYOUTS if layout in keys), "other")
 
 
 def render_request_body(call: Call, body: Body) -> str:
@@ -325,11 +331,11 @@ def render_request_body(call: Call, body: Body) -> str:
     if not isinstance(value, dict):
         return _body_details(json_text(value), body.size, "json")
     family = _family(call)
-    if family == "responses":
+    if family == "openai_responses":
         lines = request_responses(value)
     elif family == "anthropic":
         lines = request_anthropic(value)
-    elif family == "chat":
+    elif family == "openai_chat":
         lines = request_chat(value)
     elif family == "gemini":
         lines = request_gemini(value, call.req.model)
@@ -345,9 +351,9 @@ def render_request_body(call: Call, body: Body) -> str:
 
 
 _REASONING_TITLE = {
-    "responses": "Reasoning Summary",
+    "openai_responses": "Reasoning Summary",
     "anthropic": "Thinking",
-    "chat": "Reasoning",
+    "openai_chat": "Reasoning",
     "gemini": "Thoughts",
 }
 
