@@ -13,7 +13,7 @@ Lossless CBOR V2 (and/or traffic.jsonl) with chunk timing. Load with
 | `fastcap_redact_fingerprint` | `false` | write `[REDACTED:<sha256 8 hex>]` instead of `[REDACTED]` |
 | `fastcap_max_body` | `0` | record at most this many bytes per body (0 = unlimited) |
 | `fastcap_session` | `` | session id (file stem); default `fastcap-<local time>-<pid>` |
-| `fastcap_backend` | `` | force the `be` value; default from the host/path (`anthropic`, `openai`, …) |
+| `fastcap_backend` | `` | force the `be` value; default: the target's for its hosts, else the dialect registry's (`anthropic`, `openai`, …) |
 | `fastcap_target` | `` | target name stored in the header metadata |
 
 Files: `<out>/<session>.cbor` (CBOR V2, docs/specs/cbor-v2.md) and/or `<out>/traffic.jsonl` (docs/specs/reports.md §3.1 with

@@ -2,7 +2,8 @@
 
 One small declarative module per agent (`claude_code`, `codex`, `kiro`, `gemini`, `generic`), each
 defining `TARGET`. `get(name)` looks one up by its CLI name; `backend_for(host, path, headers)`
-names the dialect (`anthropic`, `openai`, `kiro`, `gemini`, …) the capture addon writes as `be`.
+gives the label (`anthropic`, `openai`, `kiro`, `gemini`, …) the capture addon writes as `be`:
+the target's for its hosts, else the dialect registry's (`Dialect.backend`).
 """
 
 from __future__ import annotations
@@ -105,27 +106,34 @@ def all_targets() -> list[Target]:
 
 
 def backend_for(host: str, path: str = "", headers: Mapping[str, str] | None = None) -> str:
-    """The API dialect of a request: from the host, else from the path / headers, else the host."""
+    """The `be` label of a request: the label of the target that lists its host, else the label
+    of the dialect the dialect registry finds for its path and headers, else the host."""
     for target in all_targets():
         for pattern, backend in target.host_backends:
             if host_matches(host, (pattern,)):
                 return backend
         if target.hosts and target.matches_host(host):
             return target.backend
-    lower = path.lower()
-    if headers is not None:
-        amz = headers.get("x-amz-target", "")
-        if "CodeWhisperer" in amz or "q.amazonaws" in host:
-            return "kiro"
-    if "generatecontent" in lower or "/v1beta/" in lower or "/v1internal" in lower:
-        return "gemini"
-    if lower.startswith("/v1/messages") or "anthropic" in lower:
-        return "anthropic"
-    if "/chat/completions" in lower or "/responses" in lower or "/backend-api/" in lower:
-        return "openai"
-    if "generateassistantresponse" in lower:
-        return "kiro"
-    return host or "unknown"
+    return _dialect_backend(host, path, headers) or host or "unknown"
+
+
+def _dialect_backend(host: str, path: str, headers: Mapping[str, str] | None) -> str:
+    # Imported here: the registry loads every dialect module, and most requests never get here.
+    from fastcap.dialects.registry import dialect_for
+    from fastcap.model import Exchange
+
+    netloc = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    ex = Exchange(
+        index=0,
+        source="capture",
+        method="POST",
+        url=f"https://{netloc}{path if path.startswith('/') else '/' + path}",
+        request_headers=list((headers or {}).items()),
+    )
+    try:
+        return dialect_for(ex).backend
+    except ValueError:  # a URL urllib cannot split (a malformed host): no dialect
+        return ""
 
 
 __all__ = [
