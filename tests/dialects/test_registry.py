@@ -2,9 +2,63 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import pkgutil
+
+import fastcap.dialects
 import pytest
 from fastcap import targets
+from fastcap.cli import build_parser
+from fastcap.dialects import Dialect, analyze_exchange, detect_dialect, dialect_for
+from fastcap.dialects.registry import BY_NAME, DIALECTS, GENERIC, get, names
+from fastcap.model import Exchange
 from mitmproxy.http import Headers
+
+
+def _dialect_classes() -> dict[str, list[type]]:
+    """Every class subclassing `Dialect` defined in a module of fastcap.dialects, by module."""
+    found: dict[str, list[type]] = {}
+    for info in pkgutil.iter_modules(fastcap.dialects.__path__, "fastcap.dialects."):
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            defined_here = isinstance(obj, type) and obj.__module__ == module.__name__
+            if defined_here and obj is not Dialect and Dialect in obj.__mro__:
+                found.setdefault(module.__name__, []).append(obj)
+    return found
+
+
+def test_every_dialect_class_is_registered_once() -> None:
+    classes = _dialect_classes()
+    assert all(len(c) == 1 for c in classes.values()), classes  # one Dialect class per module
+    defined = {c for cs in classes.values() for c in cs}
+    registered = [type(d) for d in (*DIALECTS, GENERIC)]
+    assert sorted(registered, key=str) == sorted(defined, key=str)
+    assert len(set(registered)) == len(registered)
+
+
+def test_the_registry_order_and_names() -> None:
+    assert names() == ("kiro", "bedrock", "anthropic", "openai_responses", "openai_chat", "gemini")
+    assert GENERIC.name == "generic" and GENERIC not in DIALECTS
+    assert list(BY_NAME) == [*names(), "generic"]  # unique: BY_NAME refuses a second name
+    for d in (*DIALECTS, GENERIC):
+        assert get(d.name) is d and d.name.isidentifier() and d.name == type(d).__module__.rsplit(".")[-1]
+    with pytest.raises(KeyError, match="unknown dialect 'openai'"):
+        get("openai")
+
+
+def test_decode_api_choices_are_the_registry_names() -> None:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    api = next(a for a in sub.choices["decode"]._actions if a.dest == "api")
+    assert api.choices == sorted(names())
+
+
+@pytest.mark.parametrize("dialect", [*DIALECTS, GENERIC], ids=lambda d: d.name)
+def test_each_dialect_owns_its_example_url(dialect: Dialect) -> None:
+    ex = Exchange(0, "body", "POST", dialect.example_url)
+    assert dialect.matches(ex) and dialect_for(ex) is dialect and detect_dialect(ex) == dialect.name
+    assert analyze_exchange(ex).dialect == dialect.name
+    assert (dialect.backend == "") == (dialect is GENERIC)
 
 
 @pytest.mark.parametrize(
