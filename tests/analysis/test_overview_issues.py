@@ -7,7 +7,8 @@ from typing import Any
 
 import polars as pl
 from fastcap.analysis.calls import CALLS_SCHEMA
-from fastcap.analysis.overview import build_overview, render_markdown, render_text
+from fastcap.analysis.overview import build_overview
+from fastcap.reports.overview import render_markdown, render_text
 
 CUT = 5_000
 

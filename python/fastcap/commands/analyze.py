@@ -65,7 +65,7 @@ def _progress(enabled: bool) -> Any:
 
 
 def _write_overview(args: argparse.Namespace, out_dir: Path, overview: Any, calls: Any) -> list[str]:
-    from fastcap.analysis.overview import render_markdown
+    from fastcap.reports.overview import render_markdown
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "analysis.md").write_text(render_markdown(overview, calls), encoding="utf-8")
@@ -106,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
     dialects' per-call objects are built only to render the per-call report files."""
     from fastcap.analysis.calls import redact_calls
     from fastcap.analysis.exchanges import calls_from_exchanges
-    from fastcap.analysis.overview import build_overview, render_text
+    from fastcap.analysis.overview import build_overview
     from fastcap.readers import detect_format, read_exchanges
+    from fastcap.reports.overview import render_text
 
     path = Path(args.file)
     if not path.exists():

@@ -1,0 +1,115 @@
+"""The overview of a calls table as `fastcap analyze` prints it (terminal) and writes it
+(`analysis.md`), by the report conventions of docs/specs/reports.md §1."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from fastcap.analysis.issues import EXAMPLES_PER_CLASS, ISSUE_LABELS
+from fastcap.analysis.overview import Overview
+from fastcap.reports.markdown import cell
+
+
+def _fmt_s(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}s"
+
+
+def render_text(ov: Overview) -> str:
+    lines = [
+        f"{ov.source} ({ov.fmt}): {ov.calls} calls, {ov.model_calls} model calls"
+        + (f" over {ov.duration_s:.1f}s" if ov.duration_s is not None else "")
+    ]
+    if ov.apis:
+        lines.append("APIs:     " + ", ".join(f"{name} ×{n}" for name, n in ov.apis))
+    if ov.models:
+        lines.append("Models:   " + ", ".join(f"{name} ×{n}" for name, n in ov.models))
+    lines.append("Status:   " + ", ".join(f"{code} ×{n}" for code, n in ov.statuses))
+    for key, label in (("ttfb_s", "TTFB"), ("ttft_s", "TTFT"), ("duration_s", "Duration")):
+        t = ov.timing[key]
+        if t["n"]:
+            lines.append(
+                f"{label + ':':9} p50 {_fmt_s(t['p50'])}  p90 {_fmt_s(t['p90'])}  p99 {_fmt_s(t['p99'])}  max {_fmt_s(t['max'])}  (n={t['n']})"
+            )
+    tk = ov.tokens
+    if any(tk.values()):
+        lines.append(
+            f"Tokens:   {tk['input_total']:,} input ({tk['cache_read']:,} cache read, {tk['cache_write']:,} cache write)"
+            f" | {tk['output_total']:,} output ({tk['reasoning_tokens']:,} reasoning)"
+        )
+    if ov.issues:
+        groups = ov.issue_groups()
+        lines.append(f"Issues:   {len(ov.issues):,} in {len(groups)} class{'es' if len(groups) > 1 else ''}")
+        for kind, members in groups.items():
+            lines.append(f"  [{kind}] ×{len(members):,}  {ISSUE_LABELS.get(kind, kind)}")
+            lines.extend(f"    {issue.text}" for issue in members[:EXAMPLES_PER_CLASS])
+            if len(members) > EXAMPLES_PER_CLASS:
+                lines.append(
+                    f"    … and {len(members) - EXAMPLES_PER_CLASS:,} more (analysis.md lists them all)"
+                )
+    else:
+        lines.append("Issues:   none found")
+    lines.extend(f"Note: {n}" for n in ov.notes)
+    return "\n".join(lines)
+
+
+def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
+    out = [f"# fastcap analysis — {cell(ov.source)}", ""]
+    out += [f"- Format: {ov.fmt}", f"- Calls: {ov.calls} ({ov.model_calls} model calls)"]
+    if ov.duration_s is not None:
+        out.append(f"- Capture duration: {ov.duration_s:.1f}s")
+    out += ["", "## Status mix", "", "| Status | Calls |", "| --- | --- |"]
+    out += [f"| {cell(code)} | {n} |" for code, n in ov.statuses]
+    out += ["", "## Models", "", "| Model | Calls |", "| --- | --- |"]
+    out += [f"| {cell(m)} | {n} |" for m, n in ov.models] or ["| (none) | 0 |"]
+    out += [
+        "",
+        "## Timing (model calls)",
+        "",
+        "| Metric | p50 | p90 | p99 | max | n |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, label in (("ttfb_s", "TTFB"), ("ttft_s", "TTFT"), ("duration_s", "Duration")):
+        t = ov.timing[key]
+        out.append(
+            f"| {label} | {_fmt_s(t['p50'])} | {_fmt_s(t['p90'])} | {_fmt_s(t['p99'])} | {_fmt_s(t['max'])} | {t['n']} |"
+        )
+    tk = ov.tokens
+    out += [
+        "",
+        "## Tokens (model calls)",
+        "",
+        "| Input | Cache read | Cache write | Output | Reasoning |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {tk['input_total']:,} | {tk['cache_read']:,} | {tk['cache_write']:,} | {tk['output_total']:,} | {tk['reasoning_tokens']:,} |",
+    ]
+    out += ["", "## Issues", ""]
+    if ov.issues:
+        out += ["| Class | Calls | Meaning |", "| --- | --- | --- |"]
+        out += [
+            f"| `{kind}` | {len(members):,} | {cell(ISSUE_LABELS.get(kind, kind))} |"
+            for kind, members in ov.issue_groups().items()
+        ]
+        out += ["", "| Class | Call | Detail |", "| --- | --- | --- |"]
+        out += [
+            f"| `{i.kind}` | {'—' if i.call_index is None else f'#{i.call_index + 1:02d}'} | {cell(i.text)} |"
+            for i in ov.issues
+        ]
+    else:
+        out.append("No issues found.")
+    out += [
+        "",
+        "## Calls",
+        "",
+        "| # | API | Model | Status | TTFT | Duration | Output | Tools | Bodies (req / resp) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in calls.iter_rows(named=True):
+        tools = ", ".join(row["tool_calls"] or [])
+        out.append(
+            f"| {row['index'] + 1:02d} | {cell(row['api_name'])} | {cell(row['model'] or '')} | {row['status'] if row['status'] is not None else '—'} "
+            f"| {_fmt_s(row['ttft_s'])} | {_fmt_s(row['duration_s'])} | {row['output_total'] if row['output_total'] is not None else '—'} | {cell(tools)} "
+            f"| {row['request_body_fidelity'] or '—'} / {row['response_body_fidelity'] or '—'} |"
+        )
+    if ov.notes:
+        out += ["", *[f"> {n}" for n in ov.notes]]
+    return "\n".join(out) + "\n"
