@@ -31,6 +31,7 @@ lint:
 	$(BIN)/ruff check python tests benches examples
 	$(BIN)/ruff format --check python tests benches examples
 	$(BIN)/python -m mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m mypy.stubtest fastcap._native --allowlist stubtest-allowlist.txt
 	cargo fmt --all --check
 	cargo clippy --release --workspace --all-targets --quiet -- -D warnings

@@ -155,8 +155,8 @@ class Capture:
 
     @cached_property
     def requests(self) -> pl.DataFrame:
-        """One row per backend request (see `fastcap.analysis.requests.request_table`)."""
-        from fastcap.analysis.requests import request_table
+        """One row per backend request (see `fastcap.readers.cbor_requests.request_table`)."""
+        from fastcap.readers.cbor_requests import request_table
 
         return request_table(self.entries)
 

@@ -153,8 +153,8 @@ def test_streaming_analysis_agrees_with_full_analysis(
     timings, also when requests span many reading rounds (chunks collapsed per round)."""
     from fastcap.analysis import stream_cbor
     from fastcap.analysis.calls import calls_table
-    from fastcap.analysis.requests import with_weights
     from fastcap.analysis.stream_cbor import calls_from_scan, scan
+    from fastcap.readers.cbor_requests import with_weights
 
     monkeypatch.setattr(stream_cbor, "ROUND_BYTES", round_bytes)
     from fastcap.dialects import analyze_exchange

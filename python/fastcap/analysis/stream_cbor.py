@@ -19,7 +19,7 @@ import polars as pl
 from fastcap import _native
 from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events
 from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS, calls_from_requests
-from fastcap.analysis.requests import (
+from fastcap.readers.cbor_requests import (
     BACKEND_TO_PROXY,
     PROXY_TO_BACKEND,
     PROXY_TO_CLIENT,
