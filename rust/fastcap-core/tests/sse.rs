@@ -441,3 +441,59 @@ fn column_views_equal_split_copied_and_shared() {
         }
     }
 }
+
+/// Tool calls merged by `tool_id` (first name of each key, its `tool_args` concatenated, keys in
+/// order of first appearance) give each fixture's expected calls: the key is the same on a call's
+/// start and on all its argument deltas, for Anthropic, OpenAI Chat and OpenAI Responses.
+#[test]
+fn tool_calls_merge_by_tool_id_on_the_fixtures() {
+    use fastcap_core::sse::extract::extract;
+    let mut checked = 0;
+    for dir in ["anthropic", "openai-chat", "openai-responses"] {
+        let exp: Value =
+            serde_json::from_slice(&std::fs::read(testdata().join(dir).join("expected.json")).unwrap()).unwrap();
+        for (file, e) in exp["files"].as_object().unwrap() {
+            let Some(want) = e["reconstruction"]["tool_calls"].as_array() else { continue };
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|c| {
+                    let args = c.get("arguments_raw").unwrap_or(&c["arguments"]);
+                    (c["name"].as_str().unwrap().to_owned(), args.as_str().unwrap().to_owned())
+                })
+                .collect();
+            let body = std::fs::read(testdata().join(dir).join(file)).unwrap();
+            // (key, name, args) in order of first appearance.
+            let mut calls: Vec<(String, Option<String>, String)> = Vec::new();
+            for ev in split(&body).0 {
+                let Some(x) = extract(&ev.data) else { continue };
+                let Some(ids) = x.tool_id.as_deref() else {
+                    assert!(x.tool_name.is_none() && x.tool_args.is_none(), "{dir}/{file}: {:?}", ev.data);
+                    continue;
+                };
+                let keys: Vec<&str> = ids.split(',').collect();
+                let names: Vec<&str> = x.tool_name.as_deref().map_or(Vec::new(), |n| n.split(',').collect());
+                assert!(keys.len() == 1 || names.is_empty() || names.len() == keys.len(), "{dir}/{file}");
+                for (i, key) in keys.iter().enumerate() {
+                    let at = match calls.iter().position(|c| c.0 == *key) {
+                        Some(at) => at,
+                        None => {
+                            calls.push((key.to_string(), None, String::new()));
+                            calls.len() - 1
+                        }
+                    };
+                    let call = &mut calls[at];
+                    if call.1.is_none() {
+                        call.1 = names.get(i).map(|n| n.to_string());
+                    }
+                    if keys.len() == 1 {
+                        call.2.push_str(x.tool_args.as_deref().unwrap_or(""));
+                    }
+                }
+            }
+            let got: Vec<(String, String)> = calls.into_iter().map(|(_, n, a)| (n.unwrap_or_default(), a)).collect();
+            assert_eq!(got, want, "{dir}/{file}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "{checked}");
+}

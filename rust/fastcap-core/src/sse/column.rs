@@ -4,8 +4,8 @@
 //! Columns: `exchange_index` u32 (position of the body in the input), `event_index` u32,
 //! `event_type`, `data`, `last_event_id` (utf8 views, see [`schema`]), `byte_start`, `byte_end` (u64), `terminated`,
 //! `is_done` (bool); with extraction also `json_error` (bool, null when the data is not a JSON
-//! object), `json_type`, `text`, `reasoning`, `tool_name`, `model`, `stop_reason`, `error_type`,
-//! `error_code`, `error_message` (utf8, nullable) and `input_tokens`, `output_tokens`,
+//! object), `json_type`, `text`, `reasoning`, `tool_name`, `tool_id`, `tool_args`, `model`,
+//! `stop_reason`, `error_type`, `error_code`, `error_message` (utf8, nullable) and `input_tokens`, `output_tokens`,
 //! `cache_read_tokens`, `cache_write_tokens`, `reasoning_tokens` (i64, nullable).
 
 use std::borrow::Cow;
@@ -30,11 +30,13 @@ const BATCH_ROWS: usize = 1 << 16;
 /// A batch is also closed once this many bytes of values were copied (bodies given as plain slices).
 const BATCH_OWNED_BYTES: usize = 256 << 20;
 
-const STR_FIELDS: [&str; 9] = [
+const STR_FIELDS: [&str; 11] = [
     "json_type",
     "text",
     "reasoning",
     "tool_name",
+    "tool_id",
+    "tool_args",
     "model",
     "stop_reason",
     "error_type",
@@ -95,7 +97,7 @@ pub struct SseColumnBuilder {
     /// Body bytes announced by [`with_capacity`](Self::with_capacity) and not pushed yet.
     bytes_left: usize,
     json_error: BooleanBuilder,
-    strs: [StringBuilder; 9],
+    strs: [StringBuilder; 11],
     ints: [Int64Builder; 5],
     batches: Vec<RecordBatch>,
 }
@@ -270,6 +272,8 @@ impl SseColumnBuilder {
                     x.text,
                     x.reasoning,
                     x.tool_name,
+                    x.tool_id,
+                    x.tool_args,
                     x.model,
                     x.stop_reason,
                     x.error_type,

@@ -15,6 +15,8 @@
 //! | `text` | Anthropic `content_block_delta` with `delta.type == "text_delta"`: `delta.text`; OpenAI Responses `response.output_text.delta`: `delta`; OpenAI Chat: `choices[i].delta.content` of the choice with `index` 0 (or no index); Gemini (also inside a Code Assist `{"response": …}` wrapper): concatenation of `candidates[0].content.parts[*].text` whose `thought` is not true |
 //! | `reasoning` | Anthropic `thinking_delta`: `delta.thinking`; Responses `response.reasoning_summary_text.delta` and `response.reasoning_text.delta`: `delta`; Chat: `delta.reasoning_content`, else `delta.reasoning`; Gemini: `text` of parts with `thought: true` |
 //! | `tool_name` | Anthropic `content_block_start` of a `tool_use` / `server_tool_use` / `mcp_tool_use` block: `content_block.name`; Responses `response.output_item.added`: `item.name`; Chat: `delta.tool_calls[*].function.name`; Gemini: `parts[*].functionCall.name`. Several starts in one event are joined with `,` |
+//! | `tool_id` | The key of the tool call an event starts or continues, the same on its start and on its argument deltas within one response, so that a call's name and arguments can be merged by it. Anthropic: `#` + the content block `index` on the tool block's `content_block_start` and on its `input_json_delta` deltas (a block's `id` is on the start only). Responses: on `response.output_item.added` that sets `tool_name`, `item.id` (else `item.call_id`); on the argument deltas below, `item_id` (the item's `id`). Chat: `#` + `delta.tool_calls[*].index` (else the element's position in `tool_calls`) for every element, joined with `,` like `tool_name`; never the element's `id`, which real streams send on the first delta only while gateways repeat it on every one. Gemini: null (each `functionCall` part is a whole call) |
+//! | `tool_args` | The argument text an event adds to its call: Anthropic `input_json_delta`: `delta.partial_json`; Responses `response.function_call_arguments.delta`, `response.custom_tool_call_input.delta`, `response.mcp_call_arguments.delta`: `delta`; Chat: `delta.tool_calls[*].function.arguments`, concatenated. Arguments given whole on a start (Anthropic `input`, Responses `item.arguments`, Gemini `functionCall.args`) are not read |
 //! | `model` | Anthropic `message.model` (message_start); Chat top-level `model`; Responses `response.model`; Gemini `modelVersion` |
 //! | `stop_reason` | Anthropic `delta.stop_reason` (message_delta) or `message.stop_reason`; Chat `finish_reason` of choice 0; Gemini `candidates[0].finishReason`; Responses `response.status` of `response.completed` / `.failed` / `.incomplete` |
 //! | `error_type` | `error.type`, else `error.status` (Anthropic, OpenAI, Gemini error objects, also `response.error` of `response.failed`); for an OpenAI Responses top-level `{"type":"error","code",…}` event: its `code`, else `"error"` |
@@ -40,6 +42,8 @@ pub struct Extracted<'a> {
     pub text: Option<Cow<'a, str>>,
     pub reasoning: Option<Cow<'a, str>>,
     pub tool_name: Option<Cow<'a, str>>,
+    pub tool_id: Option<Cow<'a, str>>,
+    pub tool_args: Option<Cow<'a, str>>,
     pub model: Option<Cow<'a, str>>,
     pub stop_reason: Option<Cow<'a, str>>,
     pub error_type: Option<Cow<'a, str>>,
@@ -100,6 +104,10 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
         match d.ty.0.as_deref() {
             Some("text_delta") => x.text = d.text.0,
             Some("thinking_delta") => x.reasoning = d.thinking.0,
+            Some("input_json_delta") => {
+                x.tool_id = root.index.0.map(index_key);
+                x.tool_args = d.partial_json.0;
+            }
             _ => {}
         }
         if d.stop_reason.0.is_some() {
@@ -110,6 +118,12 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
         match t {
             "response.output_text.delta" => x.text = Some(s),
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => x.reasoning = Some(s),
+            "response.function_call_arguments.delta"
+            | "response.custom_tool_call_input.delta"
+            | "response.mcp_call_arguments.delta" => {
+                x.tool_id = root.item_id.0;
+                x.tool_args = Some(s);
+            }
             _ => {}
         }
     }
@@ -118,6 +132,7 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
             && matches!(b.ty.0.as_deref(), Some("tool_use" | "server_tool_use" | "mcp_tool_use"))
         {
             x.tool_name = b.name.0;
+            x.tool_id = root.index.0.map(index_key);
         }
     }
     if let StrOr::Obj(m) = root.message {
@@ -137,6 +152,10 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
     if let StrOr::Obj(item) = root.item {
         if t == "response.output_item.added" {
             x.tool_name = item.name.0;
+            // The deltas of the call's arguments name the item by its `id`.
+            if x.tool_name.is_some() {
+                x.tool_id = item.id.0.or(item.call_id.0);
+            }
         }
     }
 
@@ -145,10 +164,19 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
         if let StrOr::Obj(d) = c.delta {
             x.text = d.content.0;
             x.reasoning = d.reasoning_content.0.or(d.reasoning.0);
-            x.tool_name = join_names(d.tool_calls.0.into_iter().filter_map(|tc| match tc.function {
-                StrOr::Obj(f) => f.name.0,
-                _ => None,
-            }));
+            let (mut names, mut keys, mut args) = (Vec::new(), Vec::new(), None);
+            for (pos, tc) in d.tool_calls.0.into_iter().enumerate() {
+                keys.push(index_key(tc.index.0.unwrap_or(pos as i64)));
+                if let StrOr::Obj(f) = tc.function {
+                    names.extend(f.name.0);
+                    if let Some(a) = f.arguments.0 {
+                        append(&mut args, a);
+                    }
+                }
+            }
+            x.tool_name = join_names(names.into_iter());
+            x.tool_id = join_names(keys.into_iter());
+            x.tool_args = args;
         }
         x.stop_reason = c.finish_reason.0;
     }
@@ -207,6 +235,8 @@ fn from_root(root: Root<'_>) -> Extracted<'_> {
             x.text = text;
             x.reasoning = thought;
             x.tool_name = join_names(names.into_iter());
+            x.tool_id = None;
+            x.tool_args = None;
         }
         if c.finish_reason.0.is_some() {
             x.stop_reason = c.finish_reason.0;
@@ -233,6 +263,11 @@ fn append<'a>(slot: &mut Option<Cow<'a, str>>, s: Cow<'a, str>) {
         None => *slot = Some(s),
         Some(prev) => prev.to_mut().push_str(&s),
     }
+}
+
+/// The key `#<index>` of a tool call known by its position (content block or `tool_calls` index).
+fn index_key<'a>(index: i64) -> Cow<'a, str> {
+    Cow::Owned(format!("#{index}"))
 }
 
 fn join_names<'a>(mut it: impl Iterator<Item = Cow<'a, str>>) -> Option<Cow<'a, str>> {
@@ -306,6 +341,11 @@ struct Root<'a> {
     usage_metadata: LObj<UsageMeta>,
     #[cfg_attr(test, serde(borrow, rename = "modelVersion"))]
     model_version: LStr<'a>,
+    /// Anthropic: the content block an event belongs to.
+    index: LInt,
+    /// OpenAI Responses: the output item an event belongs to.
+    #[cfg_attr(test, serde(borrow))]
+    item_id: LStr<'a>,
 }
 
 #[derive(Default)]
@@ -320,6 +360,8 @@ struct Delta<'a> {
     thinking: LStr<'a>,
     #[cfg_attr(test, serde(borrow))]
     stop_reason: LStr<'a>,
+    #[cfg_attr(test, serde(borrow))]
+    partial_json: LStr<'a>,
 }
 
 #[derive(Default)]
@@ -425,6 +467,7 @@ struct ChatDelta<'a> {
 #[cfg_attr(test, derive(serde::Deserialize))]
 #[cfg_attr(test, serde(default))]
 struct ChatToolCall<'a> {
+    index: LInt,
     #[cfg_attr(test, serde(borrow))]
     function: StrOr<'a, Func<'a>>,
 }
@@ -435,6 +478,9 @@ struct ChatToolCall<'a> {
 struct Func<'a> {
     #[cfg_attr(test, serde(borrow))]
     name: LStr<'a>,
+    /// Chat only (Gemini's `functionCall` has an `args` object instead).
+    #[cfg_attr(test, serde(borrow))]
+    arguments: LStr<'a>,
 }
 
 #[derive(Default)]
@@ -443,6 +489,10 @@ struct Func<'a> {
 struct Item<'a> {
     #[cfg_attr(test, serde(borrow))]
     name: LStr<'a>,
+    #[cfg_attr(test, serde(borrow))]
+    id: LStr<'a>,
+    #[cfg_attr(test, serde(borrow))]
+    call_id: LStr<'a>,
 }
 
 #[derive(Default)]
@@ -549,6 +599,61 @@ mod tests {
         assert!(!x.json_error);
         assert!(extract("{nope").unwrap().json_error);
         assert!(extract("[DONE]").is_none());
+    }
+
+    fn tool(data: &str) -> (Option<String>, Option<String>, Option<String>) {
+        let x = extract(data).unwrap();
+        let own = |v: Option<Cow<'_, str>>| v.map(|s| s.into_owned());
+        (own(x.tool_name), own(x.tool_id), own(x.tool_args))
+    }
+
+    fn some(name: Option<&str>, id: &str, args: Option<&str>) -> (Option<String>, Option<String>, Option<String>) {
+        (name.map(str::to_owned), Some(id.to_owned()), args.map(str::to_owned))
+    }
+
+    #[test]
+    fn tool_keys_match_on_start_and_deltas() {
+        // Anthropic: the content block index, on the start and on the input_json_delta deltas.
+        let start = r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_1","name":"Read","input":{}}}"#;
+        assert_eq!(tool(start), some(Some("Read"), "#2", None));
+        let delta =
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}}"#;
+        assert_eq!(tool(delta), some(None, "#2", Some("{\"a\":")));
+        let text = r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#;
+        assert_eq!(tool(text), (None, None, None));
+        // Responses: the item id on the start; item_id on the argument deltas.
+        let added = r#"{"type":"response.output_item.added","output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"f","arguments":""}}"#;
+        assert_eq!(tool(added), some(Some("f"), "fc_1", None));
+        let no_id =
+            r#"{"type":"response.output_item.added","item":{"type":"function_call","call_id":"call_1","name":"f"}}"#;
+        assert_eq!(tool(no_id), some(Some("f"), "call_1", None));
+        let message = r#"{"type":"response.output_item.added","item":{"type":"message","id":"msg_1"}}"#;
+        assert_eq!(tool(message), (None, None, None));
+        for ty in [
+            "response.function_call_arguments.delta",
+            "response.custom_tool_call_input.delta",
+            "response.mcp_call_arguments.delta",
+        ] {
+            let d = format!(r#"{{"type":"{ty}","item_id":"fc_1","output_index":1,"delta":"{{}}"}}"#);
+            assert_eq!(tool(&d), some(None, "fc_1", Some("{}")), "{ty}");
+        }
+        let done = r#"{"type":"response.function_call_arguments.done","item_id":"fc_1","arguments":"{}"}"#;
+        assert_eq!(tool(done), (None, None, None));
+        // Chat: `#index` whether or not the id is repeated (a gateway repeats id and name on
+        // every delta; the name then counts once per key, not once per delta).
+        let first = r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}"#;
+        assert_eq!(tool(first), some(Some("f"), "#0", Some("")));
+        let cont = r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#;
+        assert_eq!(tool(cont), some(None, "#0", Some("{}")));
+        let gateway = r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","function":{"name":"f","arguments":"{}"}}]}}]}"#;
+        assert_eq!(tool(gateway), some(Some("f"), "#0", Some("{}")));
+        let two = r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"a","arguments":"x"}},{"function":{"name":"b","arguments":"y"}}]}}]}"#;
+        assert_eq!(tool(two), some(Some("a,b"), "#0,#1", Some("xy")));
+        let none = r#"{"choices":[{"index":0,"delta":{"content":"hi","tool_calls":[]}}]}"#;
+        assert_eq!(tool(none), (None, None, None));
+        // Gemini: no key; every functionCall part is a whole call.
+        let gemini = r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"g","args":{"a":1}}}]}}]}"#;
+        assert_eq!(tool(gemini), (Some("g".to_owned()), None, None));
     }
 
     #[test]

@@ -692,6 +692,8 @@ schema!(Root<'a>,
     "candidates" => candidates: lvec::<Candidate<'a>>,
     "usageMetadata" => usage_metadata: lobj::<UsageMeta>,
     "modelVersion" => model_version: lstr,
+    "index" => index: lint,
+    "item_id" => item_id: lstr,
 );
 
 impl<'a, T: Schema<'a>> Schema<'a> for Box<T> {
@@ -703,7 +705,13 @@ impl<'a, T: Schema<'a>> Schema<'a> for Box<T> {
     }
 }
 
-schema!(Delta<'a>, "type" => ty: lstr, "text" => text: lstr, "thinking" => thinking: lstr, "stop_reason" => stop_reason: lstr);
+schema!(Delta<'a>,
+    "type" => ty: lstr,
+    "text" => text: lstr,
+    "thinking" => thinking: lstr,
+    "stop_reason" => stop_reason: lstr,
+    "partial_json" => partial_json: lstr,
+);
 schema!(Block<'a>, "type" => ty: lstr, "name" => name: lstr);
 schema!(Message<'a>, "model" => model: lstr, "stop_reason" => stop_reason: lstr, "usage" => usage: lobj::<Box<Usage>>);
 schema!(Usage,
@@ -733,9 +741,9 @@ schema!(ChatDelta<'a>,
     "reasoning" => reasoning: lstr,
     "tool_calls" => tool_calls: lvec::<ChatToolCall<'a>>,
 );
-schema!(ChatToolCall<'a>, "function" => function: str_or::<Func<'a>>);
-schema!(Func<'a>, "name" => name: lstr);
-schema!(Item<'a>, "name" => name: lstr);
+schema!(ChatToolCall<'a>, "index" => index: lint, "function" => function: str_or::<Func<'a>>);
+schema!(Func<'a>, "name" => name: lstr, "arguments" => arguments: lstr);
+schema!(Item<'a>, "name" => name: lstr, "id" => id: lstr, "call_id" => call_id: lstr);
 schema!(Candidate<'a>, "index" => index: lint, "content" => content: str_or::<Content<'a>>, "finishReason" => finish_reason: lstr);
 schema!(Content<'a>, "parts" => parts: lvec::<Part<'a>>);
 schema!(Part<'a>, "text" => text: lstr, "thought" => thought: lbool, "functionCall" => function_call: str_or::<Func<'a>>);
