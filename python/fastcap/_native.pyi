@@ -188,3 +188,12 @@ def request_fields(payloads: Sequence[bytes | None] | object, *, column: str | N
     ``content-encoding`` is not decompressed (its body columns are null unless it is plain JSON)."""
 
 # --- end request ---
+
+# --- begin stream_events ---
+
+def eventstream_events(bodies: Sequence[bytes | None] | object, *, column: str | None = None) -> ArrowTable:
+    """The frames of AWS EventStream bodies (kiro, Bedrock Converse / InvokeModel streams) as an
+    events table with exactly ``sse_column``'s columns, one row per frame (resync decoding), so
+    ``fastcap.analysis.content.aggregate_events`` reads both. Same inputs as ``sse_column``."""
+
+# --- end stream_events ---

@@ -19,6 +19,7 @@
 //! * [`sse`]: Server-Sent Events with WHATWG semantics (`docs/specs/sse.md`); [`sse::column`]
 //!   builds the events table and [`sse::extract`] reads the analysis fields (text, tool names,
 //!   usage, errors) from each event's JSON.
+//! * [`stream_events`]: EventStream bodies (kiro, Bedrock) into the same events table as SSE.
 //!
 //! **Requests.** [`request`]: the identifying fields of request payloads (model, session and
 //! conversation ids, stream flag), one row per payload, without building the JSON body.
@@ -37,5 +38,6 @@ pub(crate) mod loose_json;
 pub mod mitmlog;
 pub mod request;
 pub mod sse;
+pub mod stream_events;
 
 pub use error::{Error, FormatError, Result};
