@@ -7,12 +7,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from fastcap.analysis.calls import CALLS_SCHEMA
+from fastcap.analysis.calls import CALLS_SCHEMA, calls_table
 from fastcap.analysis.exchanges import calls_from_exchanges
 from fastcap.analysis.stream_cbor import calls_from_scan, scan
 from fastcap.cli import main
+from fastcap.dialects import analyze_exchange
+from fastcap.model import Exchange
 from fastcap.readers import read_exchanges
-from helpers import DEMO
+from helpers import DATA, DEMO
 
 # What a format cannot carry, by design: JSONL stores a JSON request body as a parsed value
 # (`json_value`, docs/specs/reports.md §3.1), so its bytes are not the wire's.
@@ -57,3 +59,40 @@ def test_converted_capture_gives_the_same_calls(tmp_path: Path, fmt: str, demo_c
     converted = calls_from_exchanges(read_exchanges(out))
     assert_same_calls(converted, demo_calls, skip=FORMAT_LIMITS["jsonl"])
     assert converted["error"].to_list()[3] == "server disconnected mid-stream"
+
+
+def _eventstream_exchanges() -> list[Exchange]:
+    es = [("content-type", "application/vnd.amazon.eventstream")]
+    kiro = [("x-amz-target", "AmazonCodeWhispererStreamingService.GenerateAssistantResponse")]
+    bodies = sorted((DATA / "eventstream" / "codewhisperer-shaped").glob("*.bin"))
+    out = [
+        Exchange(i, "cbor", "POST", "https://q.us-east-1.amazonaws.com/", request_headers=kiro, status=200,
+                 response_headers=es, response_body=path.read_bytes())
+        for i, path in enumerate(bodies)
+    ]  # fmt: skip
+    converse = "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream"
+    for path in sorted((DATA / "eventstream" / "bedrock-real").glob("*.bin")):
+        out.append(
+            Exchange(
+                len(out),
+                "cbor",
+                "POST",
+                converse,
+                status=200,
+                response_headers=es,
+                response_body=path.read_bytes(),
+            )
+        )
+    return out
+
+
+def test_eventstream_calls_agree_with_the_kiro_and_bedrock_dialects() -> None:
+    """kiro and Bedrock streams through the native events table give the dialects' figures."""
+    exchanges = _eventstream_exchanges()
+    engine = calls_from_exchanges(exchanges)
+    assert_same_calls(engine, calls_table([analyze_exchange(ex) for ex in exchanges]))
+    assert engine["text_chars"].min() is not None and engine["response_kind"].unique().to_list() == [
+        "eventstream"
+    ]
+    cut = engine.filter(pl.col("error").str.starts_with("Truncated"))
+    assert cut["issue_class"].to_list() == ["cut_stream"]

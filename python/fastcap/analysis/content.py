@@ -11,8 +11,18 @@ from __future__ import annotations
 
 import polars as pl
 
+from fastcap import _native
+
 # Provider events that end a response normally (besides a stop / finish reason and `[DONE]`).
-TERMINAL_EVENT_TYPES = ("message_stop", "response.completed", "response.done", "response.incomplete")
+# (Bedrock Converse's `messageStop` carries its stop reason and ends the message; only the
+# `metadata` event with usage follows it.)
+TERMINAL_EVENT_TYPES = (
+    "message_stop",
+    "response.completed",
+    "response.done",
+    "response.incomplete",
+    "messageStop",
+)
 
 USAGE_COLUMNS = (
     "input_tokens",
@@ -36,6 +46,11 @@ CONTENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "stop_seen": pl.Boolean,
     "terminal_seen": pl.Boolean,
     "first_content_t": pl.Float64,
+    # AWS EventStream bodies: every frame whole and checked (no cut tail, no damage). kiro has no
+    # terminal event: an intact stream that no exception stopped is finished (docs/metrics.md).
+    "stream_intact": pl.Boolean,
+    # What the frame decoder found wrong with an EventStream body (a cut tail, a bad frame).
+    "stream_problem": pl.Utf8,
     **{c: pl.Int64 for c in USAGE_COLUMNS},
 }
 
@@ -111,8 +126,32 @@ def first_content_times(events: pl.DataFrame, chunks: pl.DataFrame) -> pl.DataFr
     return joined.select("exchange_index", pl.col("first_content_t").cast(pl.Float64))
 
 
-def aggregate_events(events: pl.DataFrame, chunks: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One row per exchange that has events (`CONTENT_SCHEMA`)."""
+def eventstream_events(bodies: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(events, intact) of AWS EventStream bodies: the events table in `sse_column`'s schema
+    (`_native.eventstream_events`) and (exchange_index, stream_intact) from the frame decoder."""
+    events = pl.DataFrame(_native.eventstream_events(bodies))
+    _, report = _native.eventstream_column(bodies, mode="resync")
+    truncated = pl.format(
+        "Truncated: last frame at offset {} has {} of {} bytes",
+        "truncated_offset",
+        "truncated_have",
+        "truncated_need",
+    )
+    intact = pl.DataFrame(report).select(
+        "exchange_index",
+        stream_intact=pl.col("truncated_offset").is_null()
+        & ~pl.col("corrupt")
+        & (pl.col("error_count") == 0),
+        stream_problem=pl.coalesce(pl.col("error_message"), truncated),
+    )
+    return events, intact
+
+
+def aggregate_events(
+    events: pl.DataFrame, chunks: pl.DataFrame | None = None, intact: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One row per exchange that has events (`CONTENT_SCHEMA`); `intact` (exchange_index,
+    stream_intact) for EventStream bodies, from `eventstream_events`."""
     if events.height == 0:
         return pl.DataFrame(schema=CONTENT_SCHEMA)
     terminal = pl.col("is_done") | pl.col("json_type").is_in(TERMINAL_EVENT_TYPES)
@@ -139,4 +178,8 @@ def aggregate_events(events: pl.DataFrame, chunks: pl.DataFrame | None = None) -
         agg = agg.join(first_content_times(events, chunks), on="exchange_index", how="left")
     else:
         agg = agg.with_columns(first_content_t=pl.lit(None, pl.Float64))
+    if intact is not None:
+        agg = agg.join(intact, on="exchange_index", how="left")
+    else:
+        agg = agg.with_columns(stream_intact=pl.lit(None, pl.Boolean), stream_problem=pl.lit(None, pl.Utf8))
     return agg.select([pl.col(n).cast(t) for n, t in CONTENT_SCHEMA.items()])

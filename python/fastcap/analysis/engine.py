@@ -139,12 +139,18 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
     is_stream = pl.col("is_stream").fill_null(False)
     # Finished (docs/metrics.md) is three-valued: an SSE stream without events did not finish,
     # but a body no extractor reads yet (an unknown API's EventStream) finished or not: unknown.
-    read = pl.col("response_kind") == "sse"
+    kind = pl.col("response_kind")
+    read = (kind == "sse") | ((kind == "eventstream") & dialect.is_in(["kiro", "bedrock"]))
     stop = pl.when(read).then(pl.col("stop_seen").fill_null(False)).otherwise(pl.col("stop_seen"))
     # Gemini has no terminal event: its finish reason ends the stream.
     terminal = (
         pl.when(read).then(pl.col("terminal_seen").fill_null(False)).otherwise(pl.col("terminal_seen"))
     ) | ((dialect == "gemini") & stop)
+    # kiro has no terminal event: a stream whose frames are all whole and that no exception
+    # stopped has finished (the kiro dialect's rule).
+    terminal = terminal | (
+        (dialect == "kiro") & pl.col("stream_intact").fill_null(False) & pl.col("error_type").is_null()
+    )
     finished = terminal | stop  # Kleene logic: true if either is, unknown if neither is known false
     stream_error = has_provider_error & (status.is_null() | (status < 400))
     issue = (
@@ -195,7 +201,7 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         # As the dialects name it: the request's model, then the response's, then the capture's.
         model=pl.coalesce("request_model", "url_model", "sse_model", "model"),
         status=status,
-        response_kind=pl.col("response_kind"),
+        response_kind=kind,
         ttfb_s=pl.col("first_payload_ts") - t0,
         ttft_s=pl.when(is_stream).then(pl.col("first_content_t") - t0),
         duration_s=ended - pl.col("request_ts"),
@@ -215,7 +221,9 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         abandoned_after_finish=(is_stream & finished & ~terminal).fill_null(False),
         issue_class=issue,
         error=pl.coalesce(
-            pl.col("transport_error"), pl.when(has_provider_error).then(provider_error.str.strip_chars())
+            pl.col("transport_error"),
+            pl.when(has_provider_error).then(provider_error.str.strip_chars()),
+            pl.col("stream_problem"),
         ),
         conversation_id=conversation_id,
         session_id=pl.col("a_session_id"),

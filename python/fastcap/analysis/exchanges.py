@@ -16,14 +16,13 @@ import orjson
 import polars as pl
 
 from fastcap import _native
-from fastcap.analysis.content import CONTENT_SCHEMA, USAGE_COLUMNS, aggregate_events
+from fastcap.analysis.content import CONTENT_SCHEMA, USAGE_COLUMNS, aggregate_events, eventstream_events
 from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
 from fastcap.model import Exchange
 
 STREAM_TYPES = ("text/event-stream",)
 # The request headers that name a session, in the order `_native.request_fields` reads them.
 SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id", "x-session-id", "conversation_id")
-NATIVE_TEXT_TYPES = ("text/event-stream", "application/json", "")
 
 
 def _retry_after(ex: Exchange) -> float | None:
@@ -168,6 +167,8 @@ def _content_from_dialect(ex: Exchange) -> dict[str, Any]:
         "stop_seen": True if resp.stop_reason is not None else (None if resp.complete is None else False),
         "terminal_seen": resp.complete,  # None: the dialect cannot tell
         "first_content_t": resp.first_content_t,
+        "stream_intact": None,
+        "stream_problem": None,
         "input_tokens": raw_input,
         "output_tokens": raw_output,
         "cache_read_tokens": usage.cache_read if usage else None,
@@ -179,23 +180,19 @@ def _content_from_dialect(ex: Exchange) -> dict[str, Any]:
 def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
     """The requests table (`engine.REQUEST_SCHEMA` + content figures) of a list of exchanges."""
     rows: list[dict[str, Any]] = []
-    native_index: list[int] = []
-    native_bodies: list[bytes] = []
-    chunk_ends: list[list[int]] = []
-    chunk_times: list[list[float | None]] = []
+    # Bodies by native decoder: SSE and one-event JSON through sse_column, AWS EventStream
+    # through eventstream_events; (row, body, chunk ends, chunk times) each.
+    native: dict[str, list[tuple[int, bytes, list[int], list[float | None]]]] = {"sse": [], "eventstream": []}
     bridged: dict[int, dict[str, Any]] = {}
     for i, ex in enumerate(exchanges):
         body = _body(ex)
-        sse = _is_sse(ex, body)
-        rows.append(_request_row(ex, _response_kind(ex, body, sse), body))
-        if ex.websocket is None and (sse or ex.content_type in NATIVE_TEXT_TYPES):
-            if body:
-                native_index.append(i)
-                native_bodies.append(body if sse else _one_event(body))
-                ends, times = _chunk_row(ex, body) if sse else ([], [])
-                chunk_ends.append(ends)
-                chunk_times.append(times)
-        elif body is not None or ex.websocket is not None:
+        kind = _response_kind(ex, body, _is_sse(ex, body))
+        rows.append(_request_row(ex, kind, body))
+        if kind in ("sse", "eventstream") and body:
+            native[kind].append((i, body, *_chunk_row(ex, body)))
+        elif kind == "json" and body:
+            native["sse"].append((i, _one_event(body), [], []))
+        elif kind == "websocket":
             bridged[i] = _content_from_dialect(ex)
     fields = pl.DataFrame(_native.request_fields([_request_body(ex) for ex in exchanges]))
     requests = (
@@ -209,14 +206,21 @@ def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
         .with_row_index("row")
     )
     content_schema = {k: v for k, v in CONTENT_SCHEMA.items() if k != "exchange_index"}
-    events = pl.DataFrame(_native.sse_column(native_bodies)) if native_bodies else None
     parts = []
-    if events is not None:
+    for kind, items in native.items():
+        if not items:
+            continue
+        bodies = pl.Series([b for _, b, _, _ in items], dtype=pl.Binary)
+        intact = None
+        if kind == "eventstream":
+            events, intact = eventstream_events(bodies)
+        else:
+            events = pl.DataFrame(_native.sse_column(bodies))
         chunks = pl.DataFrame(
             {
-                "exchange_index": pl.Series(range(len(native_bodies)), dtype=pl.UInt32),
-                "chunk_ends": chunk_ends,
-                "chunk_times": chunk_times,
+                "exchange_index": pl.Series(range(len(items)), dtype=pl.UInt32),
+                "chunk_ends": [e for _, _, e, _ in items],
+                "chunk_times": [t for _, _, _, t in items],
             },
             schema={
                 "exchange_index": pl.UInt32,
@@ -224,10 +228,11 @@ def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
                 "chunk_times": pl.List(pl.Float64),
             },
         )
-        native = aggregate_events(events, chunks).with_columns(
-            row=pl.lit(pl.Series(native_index, dtype=pl.UInt32)).gather(pl.col("exchange_index"))
+        rows_of = pl.Series([i for i, _, _, _ in items], dtype=pl.UInt32)
+        agg = aggregate_events(events, chunks, intact)
+        parts.append(
+            agg.with_columns(row=pl.lit(rows_of).gather(pl.col("exchange_index"))).drop("exchange_index")
         )
-        parts.append(native.drop("exchange_index"))
     if bridged:
         parts.append(
             pl.DataFrame(list(bridged.values()), schema=content_schema).with_columns(

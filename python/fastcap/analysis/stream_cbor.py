@@ -17,7 +17,7 @@ import orjson
 import polars as pl
 
 from fastcap import _native
-from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events
+from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events, eventstream_events
 from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS, calls_from_requests
 from fastcap.readers.cbor_requests import (
     BACKEND_TO_PROXY,
@@ -130,9 +130,12 @@ class _Bodies:
             .then(pl.lit("eventstream"))
             .otherwise(pl.lit("sse")),
         )
-        readable = pl.when(pl.col("body_kind") != "eventstream").then("body")
-        events = pl.DataFrame(_native.sse_column(bodies.select(readable)))
-        content = aggregate_events(events, bodies.filter(pl.col("body_kind") == "sse"))
+        # Each body kind through its native decoder; both give events in one schema, indexed by row.
+        is_es = pl.col("body_kind") == "eventstream"
+        sse_events = pl.DataFrame(_native.sse_column(bodies.select(pl.when(~is_es).then("body"))))
+        es_events, intact = eventstream_events(bodies.select(pl.when(is_es).then("body")).to_series())
+        events = pl.concat([sse_events, es_events], how="vertical_relaxed")
+        content = aggregate_events(events, bodies.filter(pl.col("body_kind") != "json"), intact)
         part = (
             done.with_row_index("exchange_index")
             .with_columns(body_kind=bodies["body_kind"])
