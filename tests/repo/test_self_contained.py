@@ -72,3 +72,17 @@ def test_test_data_is_inside_the_repository() -> None:
     assert (data / "SOURCES.md").is_file()
     for folder in ("cbor", "eventstream", "mitmproxy", "sse"):
         assert any((data / folder).iterdir()), folder
+
+
+def test_no_test_data_is_ignored_by_git() -> None:
+    """A data file that .gitignore hides works on its author's machine and is missing from every
+    clone (the `*.cbor` and `*.mitm` rules once hid two fixtures)."""
+    out = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--", "tests/data"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    ignored = [line[3:] for line in out.splitlines() if line.startswith("!!")]
+    assert not ignored, f"test data ignored by git (fix .gitignore): {ignored}"
