@@ -928,7 +928,7 @@ def _tool_call(rng: random.Random) -> tuple[str, dict[str, object]]:
     name = rng.choice(("Read", "Read", "Bash", "Edit", "Grep"))
     w = rng.choice
     if name == "Read":
-        return name, {"file_path": f"/work/src/{w(_VOCAB[:80])}/{w(_VOCAB[:80])}.py"}
+        return name, {"file_path": f"/repo/src/{w(_VOCAB[:80])}/{w(_VOCAB[:80])}.py"}
     if name == "Bash":
         return name, {
             "command": f"cd /work && python -m pytest -q tests/test_{w(_VOCAB[:80])}.py -k {w(_VOCAB[:80])}",
@@ -936,7 +936,7 @@ def _tool_call(rng: random.Random) -> tuple[str, dict[str, object]]:
         }
     if name == "Edit":
         return name, {
-            "file_path": f"/work/src/{w(_VOCAB[:80])}.py",
+            "file_path": f"/repo/src/{w(_VOCAB[:80])}.py",
             "old_string": _words(rng, rng.randint(5, 60)),
             "new_string": _words(rng, rng.randint(5, 80)),
         }
