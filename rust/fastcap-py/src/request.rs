@@ -6,10 +6,7 @@ use pyo3::prelude::*;
 
 use crate::arrow::ArrowTable;
 use crate::errors::to_pyerr;
-use crate::sse::import_bodies;
-
-/// Payload bytes per GIL-free batch (signals are checked between batches).
-const BATCH_BYTES: usize = 8 << 20;
+use crate::sse::{for_each_body, import_bodies};
 
 /// The fields of many request payloads (HTTP/1.x messages or JSON bodies; see
 /// `fastcap_core::request` for the columns). Inputs as `sse_column`: a sequence of `bytes | None`
@@ -20,25 +17,7 @@ const BATCH_BYTES: usize = 8 << 20;
 fn request_fields(py: Python<'_>, payloads: &Bound<'_, PyAny>, column: Option<&str>) -> PyResult<ArrowTable> {
     let payloads = import_bodies(payloads, column, "request_fields")?;
     let mut builder = RequestFieldsBuilder::new();
-    let mut i = 0usize;
-    while i < payloads.len() {
-        let mut j = i;
-        let mut bytes = 0usize;
-        while j < payloads.len() && (j == i || bytes < BATCH_BYTES) {
-            bytes += payloads[j].as_ref().map_or(0, |b| b.range.len());
-            j += 1;
-        }
-        let batch = &payloads[i..j];
-        py.allow_threads(|| -> fastcap_core::Result<()> {
-            for p in batch {
-                builder.push(p.as_ref().map(|b| b.bytes()))?;
-            }
-            Ok(())
-        })
-        .map_err(|e| to_pyerr(py, e, None))?;
-        py.check_signals()?;
-        i = j;
-    }
+    for_each_body(py, &payloads, |_, payload| builder.push(payload.map(|b| b.bytes())))?;
     let table = py.allow_threads(|| builder.finish()).map_err(|e| to_pyerr(py, e, None))?;
     Ok(ArrowTable::new(table))
 }

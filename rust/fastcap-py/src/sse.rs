@@ -324,6 +324,36 @@ fn arrow_err(who: &str, e: impl std::fmt::Display) -> PyErr {
 /// stream (`__arrow_c_stream__`: `pyarrow.ChunkedArray`, a Polars `Series` or `DataFrame`,
 /// `pyarrow.Table`, fastcap's own `ArrowTable`), or a sequence of `bytes | None`. A table (struct
 /// array or stream of record batches) contributes its column `column`, or its only column.
+/// Feed imported bodies to `push(index, body)` in GIL-free batches of about
+/// `COLUMN_BATCH_BYTES`, checking for Ctrl-C between batches: every column builder of the
+/// binding (`sse_column`, `eventstream_events`, `request_fields`) runs its input this way.
+pub(crate) fn for_each_body(
+    py: Python<'_>,
+    bodies: &[Option<InBody>],
+    mut push: impl FnMut(u32, Option<&InBody>) -> fastcap_core::Result<()> + Send,
+) -> PyResult<()> {
+    let mut i = 0usize;
+    while i < bodies.len() {
+        let mut j = i;
+        let mut bytes = 0usize;
+        while j < bodies.len() && (j == i || bytes < COLUMN_BATCH_BYTES) {
+            bytes += bodies[j].as_ref().map_or(0, |b| b.range.len());
+            j += 1;
+        }
+        let (batch, start) = (&bodies[i..j], i);
+        py.allow_threads(|| -> fastcap_core::Result<()> {
+            for (k, body) in batch.iter().enumerate() {
+                push(u32::try_from(start + k).unwrap_or(u32::MAX), body.as_ref())?;
+            }
+            Ok(())
+        })
+        .map_err(|e| to_pyerr(py, e, None))?;
+        py.check_signals()?;
+        i = j;
+    }
+    Ok(())
+}
+
 pub(crate) fn import_bodies(obj: &Bound<'_, PyAny>, column: Option<&str>, who: &str) -> PyResult<Vec<Option<InBody>>> {
     let py = obj.py();
     let mut out = Vec::new();
@@ -389,30 +419,10 @@ fn sse_column(py: Python<'_>, bodies: &Bound<'_, PyAny>, extract: bool, column: 
     let bodies = import_bodies(bodies, column, "sse_column")?;
     let total = bodies.iter().map(|b| b.as_ref().map_or(0, |b| b.range.len())).sum();
     let mut builder = SseColumnBuilder::with_capacity(extract, total);
-    let mut i = 0usize;
-    while i < bodies.len() {
-        // One GIL-free batch of about COLUMN_BATCH_BYTES, then a chance for Ctrl-C.
-        let mut j = i;
-        let mut bytes = 0usize;
-        while j < bodies.len() && (j == i || bytes < COLUMN_BATCH_BYTES) {
-            bytes += bodies[j].as_ref().map_or(0, |b| b.range.len());
-            j += 1;
-        }
-        let batch = &bodies[i..j];
-        let start = i;
-        py.allow_threads(|| -> fastcap_core::Result<()> {
-            for (k, body) in batch.iter().enumerate() {
-                let idx = u32::try_from(start + k).unwrap_or(u32::MAX);
-                if let Some(b) = body {
-                    builder.push_shared(idx, &b.owner, b.range.clone(), b.utf8)?;
-                }
-            }
-            Ok(())
-        })
-        .map_err(|e| to_pyerr(py, e, None))?;
-        py.check_signals()?;
-        i = j;
-    }
+    for_each_body(py, &bodies, |idx, body| match body {
+        Some(b) => builder.push_shared(idx, &b.owner, b.range.clone(), b.utf8),
+        None => Ok(()),
+    })?;
     let table = py.allow_threads(|| builder.finish()).map_err(|e| to_pyerr(py, e, None))?;
     Ok(ArrowTable::new(table))
 }
