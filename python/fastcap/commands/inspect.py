@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from fastcap.inspect.filters import DIRECTIONS
+# `fastcap.inspect.filters.DIRECTIONS`' names, spelled out so that building the command line does
+# not import Polars (every fastcap command builds it).
+DIRECTIONS = ("client_to_proxy", "proxy_to_client", "proxy_to_backend", "backend_to_proxy")
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +38,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="export the selected entries as JSON to FILE (default: stdout)",
     )
-    p.add_argument("-d", "--direction", choices=list(DIRECTIONS), help="listing filter by leg")
+    p.add_argument("-d", "--direction", choices=DIRECTIONS, help="listing filter by leg")
     p.add_argument(
         "-b",
         "--backend",

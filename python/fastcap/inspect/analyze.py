@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from fastcap.inspect.calls import usage_text
+from fastcap.inspect.calls import USAGE_COLUMNS, usage_text
 from fastcap.inspect.common import banner
 from fastcap.inspect.issues import Issue
 from fastcap.inspect.redaction import split_http
@@ -29,6 +29,16 @@ def request_model(data: bytes | None, meta_model: str | None) -> str:
         if obj is None and meta_model is None:
             return "(could not parse)"
     return meta_model or "N/A"
+
+
+def model_of(r: dict[str, Any]) -> str:
+    """`request_model` from the request's row (`body_model`, `body_json`, `body_len` as
+    `inspect.load` read them)."""
+    if r.get("body_model"):
+        return str(r["body_model"])
+    if r.get("body_len") and not r.get("body_json") and r.get("model") is None:
+        return "(could not parse)"
+    return r.get("model") or "N/A"
 
 
 def request_body_size(data: bytes | None) -> int:
@@ -113,6 +123,34 @@ def _block(r: dict[str, Any], model: str, has_pc_leg: bool, issues: list[Issue])
     return lines
 
 
+# What a block shows (iterating over these alone, not the request table's hundred columns).
+_COLUMNS = (
+    "n",
+    "key",
+    "model",
+    "backend",
+    "method",
+    "url",
+    "status",
+    "n_bp",
+    "stream",
+    "ttfb_s",
+    "latency_s",
+    "stream_s",
+    "pc_chunks",
+    "pc_sizes",
+    "body_model",
+    "body_json",
+    "body_len",
+    *USAGE_COLUMNS,
+    *[
+        f"{leg}c_{c}"
+        for leg in ("bp_", "pc_")
+        for c in ("models", "text_chars", "reasoning_chars", "tool_calls", "stop_reason", "error_message")
+    ],
+)
+
+
 def analyze_lines(
     df: pl.DataFrame, requests: pl.DataFrame, issues: list[Issue], backend: str | None
 ) -> Iterator[str]:
@@ -125,13 +163,8 @@ def analyze_lines(
     for i in issues:
         if i.key is not None:
             by_key.setdefault(i.key, []).append(i)
-    # Request bodies, fetched with one join instead of a lookup per request.
-    rows = pl.coalesce("cp_row", "pb_row")
-    bodies = requests.select("key", rows.alias("row")).join(df.select("row", "data"), on="row", how="left")
-    data_of = dict(zip(bodies["key"].to_list(), bodies["data"].to_list(), strict=True))
-    for r in requests.iter_rows(named=True):
-        model = request_model(data_of.get(r["key"]), r.get("model"))
-        yield from _block(r, model, has_pc_leg, by_key.get(r["key"], []))
+    for r in requests.select(c for c in _COLUMNS if c in requests.columns).iter_rows(named=True):
+        yield from _block(r, model_of(r), has_pc_leg, by_key.get(r["key"], []))
 
 
-__all__ = ["analyze_lines", "request_body_size", "request_model"]
+__all__ = ["analyze_lines", "model_of", "request_body_size", "request_model"]

@@ -41,52 +41,45 @@ def engine_requests(requests: pl.DataFrame) -> pl.DataFrame:
     """inspect's requests (`prepare.requests_of` with the B->P content joined, `bp_c_*`) as the
     engine's requests table (`engine.REQUEST_SCHEMA` + `content.CONTENT_SCHEMA`), in the same
     order. Times and fidelities as `analysis.stream_cbor.calls_from_scan` derives them from the
-    same metadata."""
+    same metadata; columns inspect does not know stay null."""
     is_stream = pl.col("stream").fill_null(False)
-    content = [
-        pl.col(f"bp_c_{c}").alias(c)
-        for c in CONTENT_SCHEMA
-        if c != "exchange_index" and f"bp_c_{c}" in requests.columns
-    ]
-    req = requests.select(
-        *content,
-        request_id=pl.col("key"),
-        http_method=pl.col("method"),
-        url=pl.col("url"),
-        amz_target=pl.lit(None, pl.String),
-        response_content_type=pl.lit(None, pl.String),
-        status=pl.col("status"),
-        is_stream=is_stream,
-        response_kind=pl.coalesce(
+    given: dict[str, pl.Expr] = {
+        "request_id": pl.col("key"),
+        "http_method": pl.col("method"),
+        "url": pl.col("url"),
+        "status": pl.col("status"),
+        "is_stream": is_stream,
+        "response_kind": pl.coalesce(
             pl.col("bp_c_kind"), pl.when(is_stream).then(pl.lit("sse")).otherwise(pl.lit("json"))
         ),
-        model=pl.col("model"),
-        request_ts=pl.coalesce("pb_ts", "cp_ts"),
-        request_sent_ts=pl.col("rts"),
-        first_payload_ts=pl.col("bp_first_ts"),
-        stream_end_ts=pl.col("se_ts"),
-        last_payload_ts=pl.col("bp_last_ts"),
-        chunks=pl.col("bp_chunks"),
-        body_bytes=pl.coalesce(pl.col("bp_c_body_bytes"), pl.col("bp_bytes")),
-        a_session_id=pl.col("asid"),
-        conversation_id=pl.lit(None, pl.String),
-        retry_after_s=pl.col("retry_after"),
-        transport_error=pl.when(pl.col("eos_term") == "error").then(
+        "model": pl.col("model"),
+        "request_ts": pl.coalesce("pb_ts", "cp_ts"),
+        "request_sent_ts": pl.col("rts"),
+        "first_payload_ts": pl.col("bp_first_ts"),
+        "stream_end_ts": pl.col("se_ts"),
+        "last_payload_ts": pl.col("bp_last_ts"),
+        "chunks": pl.col("bp_chunks"),
+        "body_bytes": pl.coalesce(pl.col("bp_c_body_bytes"), pl.col("bp_bytes")),
+        "a_session_id": pl.col("asid"),
+        "retry_after_s": pl.col("retry_after"),
+        "transport_error": pl.when(pl.col("eos_term") == "error").then(
             pl.coalesce("eos_reason", "eos_err_cls", pl.lit("stream ended with an error"))
         ),
-        request_body_fidelity=pl.when(pl.coalesce("pb_ts", "cp_ts").is_not_null())
+        "request_body_fidelity": pl.when(pl.coalesce("pb_ts", "cp_ts").is_not_null())
         .then(pl.lit("complete"))
         .otherwise(pl.lit("missing")),
-        response_body_fidelity=pl.when(is_stream & pl.col("se_ts").is_null())
+        "response_body_fidelity": pl.when(is_stream & pl.col("se_ts").is_null())
         .then(pl.lit("truncated"))
         .when(is_stream | pl.col("status").is_not_null())
         .then(pl.lit("complete"))
         .otherwise(pl.lit("missing")),
-    )
-    missing = {c: t for c, t in CONTENT_SCHEMA.items() if c != "exchange_index" and c not in req.columns}
-    req = req.with_columns(*[pl.lit(None, t).alias(c) for c, t in missing.items()])
+    }
+    given.update({c[4:]: pl.col(c) for c in requests.columns if c.startswith("req_")})
+    given.update({c[5:]: pl.col(c) for c in requests.columns if c.startswith("bp_c_")})
     schema = {**REQUEST_SCHEMA, **{c: t for c, t in CONTENT_SCHEMA.items() if c != "exchange_index"}}
-    return req.select([pl.col(c).cast(t) for c, t in schema.items()])
+    return requests.select(
+        [(given[c] if c in given else pl.lit(None)).cast(t).alias(c) for c, t in schema.items()]
+    )
 
 
 def calls_of(requests: pl.DataFrame) -> pl.DataFrame:

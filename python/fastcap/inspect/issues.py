@@ -28,6 +28,7 @@ import polars as pl
 
 from fastcap.analysis.issues import EXAMPLES_PER_CLASS, ISSUE_LABELS, issue_list
 from fastcap.inspect.common import PB, banner
+from fastcap.inspect.prepare import entry_rows
 
 SLOW_RESPONSE_S = 10.0
 
@@ -104,19 +105,18 @@ def missing_responses(requests: pl.DataFrame, *, has_pb_leg: bool) -> list[Issue
 
 def slow_responses(entries: pl.DataFrame, requests: pl.DataFrame) -> list[Issue]:
     """Gaps of more than SLOW_RESPONSE_S between consecutive entries of one request, in time order.
-    `entries` has one row per entry with key, ts and seq."""
+    `entries` is the prepared table (`prepare.prepare`)."""
     gaps = (
-        entries.select("key", "ts", "seq")
-        .filter(pl.col("key").is_not_null() & pl.col("ts").is_not_null())
-        .sort(["key", "ts", "seq"])
-        .with_columns(_gap=pl.col("ts").diff().over("key"), _prev=pl.col("seq").shift(1).over("key"))
+        entry_rows(entries, pl.col("key").is_not_null() & pl.col("ts").is_not_null())
+        .sort(["kid", "ts", "seq"])
+        .with_columns(_gap=pl.col("ts").diff().over("kid"), _prev=pl.col("seq").shift(1).over("kid"))
         .filter(pl.col("_gap") > SLOW_RESPONSE_S)
     )
     if gaps.height == 0:
         return []
-    named = requests.select("key", "n", "url", "api_name", "backend")
+    named = requests.select("kid", "key", "n", "url", "api_name", "backend")
     out = []
-    for r in gaps.join(named, on="key", how="inner").iter_rows(named=True):
+    for r in gaps.join(named, on="kid", how="inner").iter_rows(named=True):
         text = f"{_name(r)}: {r['_gap']:.1f}s between entries [{r['_prev']}] and [{r['seq']}]"
         out.append(Issue("slow_response", r["n"], r["seq"], text, r["key"]))
     return out
@@ -124,7 +124,7 @@ def slow_responses(entries: pl.DataFrame, requests: pl.DataFrame) -> list[Issue]
 
 def detect(entries: pl.DataFrame, requests: pl.DataFrame, calls: pl.DataFrame) -> list[Issue]:
     """Every issue, by class (`ORDER`), then request number. `requests` and `calls` come from
-    `inspect.calls.with_calls`; `entries` has one row per entry with key, dir, ts and seq."""
+    `inspect.calls.with_calls`; `entries` is the prepared table (`prepare.prepare`)."""
     has_pb = bool((entries["dir"] == PB).any()) if entries.height else False
     issues = (
         call_issues(requests, calls)

@@ -12,6 +12,11 @@ Derived timings follow §6, each with the source it came from:
 - `stream_s`: `sdur`/1000 (`meta`), else `se` − `ss` marker `ts` (`ts`); measured from the
   stream-start marker, so it excludes the time to first byte;
 - `client_s`: last P->C − C->P `ts`.
+
+Rows may stand for several entries (`inspect.load.collapse`: the stream chunks of one request and
+leg in one round, with `n_rows`, `last_ts` and the chunks' own `ts_list`, `seq_list`,
+`len_list`); counts are summed over `n_rows` and last times taken from `last_ts`, so the same
+code serves a collapsed table and one row per entry. `entry_rows` gives one row per entry back.
 """
 
 from __future__ import annotations
@@ -19,8 +24,43 @@ from __future__ import annotations
 import polars as pl
 
 from fastcap.inspect.common import BP, CP, PB, PC
+from fastcap.inspect.load import FIELD_COLUMNS, FIELDS_SCHEMA
 
 _NARROW = ("ts", "dir", "request_id", "backend", "model", "is_stream_start", "a_session_id", "session_id")
+
+
+def with_weights(entries: pl.DataFrame) -> pl.DataFrame:
+    """Rows of one entry each (`n_rows` 1, `last_ts` its `ts`), unless they carry weights.
+    Columns are added with `hstack`, which leaves the others as they are (a `with_columns` over
+    a table read round by round would copy every column into one chunk)."""
+    if "n_rows" in entries.columns:
+        return entries
+    ones = pl.repeat(1, entries.height, dtype=pl.UInt32, eager=True).alias("n_rows")
+    return entries.hstack([ones, entries["ts"].alias("last_ts")])
+
+
+def entry_count(df: pl.DataFrame) -> int:
+    """How many entries the rows stand for."""
+    if "n_rows" not in df.columns:
+        return df.height
+    return int(df["n_rows"].sum() or 0)
+
+
+def entry_rows(df: pl.DataFrame, where: pl.Expr | None = None) -> pl.DataFrame:
+    """One row per entry of the rows `where` selects: kid (the request key's number), dir,
+    payload, ts, seq, data_len, collapsed rows unfolded."""
+    cols = ["kid", "dir", "payload", "ts", "seq", "data_len"]
+    if where is not None:
+        df = df.filter(where)
+    if "ts_list" not in df.columns:
+        return df.select(cols)
+    single = df.filter(pl.col("ts_list").is_null()).select(cols)
+    many = (
+        df.filter(pl.col("ts_list").is_not_null())
+        .select("kid", "dir", "payload", ts="ts_list", seq="seq_list", data_len="len_list")
+        .explode(["ts", "seq", "data_len"])
+    )
+    return pl.concat([single, many], how="vertical_relaxed")
 
 
 def prepare(entries: pl.DataFrame) -> pl.DataFrame:
@@ -59,12 +99,17 @@ def prepare(entries: pl.DataFrame) -> pl.DataFrame:
         )
     )
     df = df.join(rb, on="key", how="left", maintain_order="left")
-    added = df.select("row", "asid", "be_eff", "mod_eff", "key", "req_backend", "req_model")
-    return entries.with_columns(
-        pl.col("dir").cast(pl.Int64),
+    # `kid`: a number per key, for the per-entry work (sorting numbers, not strings).
+    df = df.with_columns(kid=pl.col("key").rank("dense").cast(pl.UInt32))
+    added = df.select("row", "asid", "be_eff", "mod_eff", "key", "kid", "req_backend", "req_model")
+    out = with_weights(entries)
+    extra = out.select(
         pl.coalesce("http_status_code", "status_code").alias("status"),
         (pl.col("data_len") > 0).alias("payload"),
-    ).hstack(added.get_columns())
+    )
+    out = out.hstack(extra.get_columns()).hstack(added.get_columns())
+    out.replace_column(out.get_column_index("dir"), out["dir"].cast(pl.Int64))
+    return out
 
 
 def _with_key(df: pl.DataFrame) -> pl.DataFrame:
@@ -107,18 +152,68 @@ def _last(col: str, cond: pl.Expr) -> pl.Expr:
     return pl.col(col).filter(cond & pl.col(col).is_not_null()).last()
 
 
-def requests_of(df: pl.DataFrame) -> pl.DataFrame:
-    """One row per request (correlation key), ordered by request time, numbered from 1 (`n`)."""
+_REQUEST_INPUTS = (
+    "file_index",
+    "key",
+    "kid",
+    "row",
+    "ts",
+    "seq",
+    "dir",
+    "n_rows",
+    "last_ts",
+    "payload",
+    "data_len",
+    "request_id",
+    "asid",
+    "b_session_id",
+    "req_backend",
+    "mod_eff",
+    "url",
+    "http_method",
+    "status",
+    "is_stream_start",
+    "is_stream_end",
+    "chunk_index",
+    "eos",
+    "request_timestamp",
+    "ttfb_ms",
+    "latency_ms",
+    "stream_duration_ms",
+    "total_chunks",
+    "total_bytes",
+    "retry_after_seconds",
+    "eos_signal",
+    "eos_termination_category",
+    "eos_error_classification",
+    "eos_error_status_code",
+    "eos_reason",
+)
+
+
+def requests_of(df: pl.DataFrame, fields: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per request (correlation key), ordered by request time, numbered from 1 (`n`).
+    `fields` are the request payloads' fields by file_index (`inspect.load.request_fields`)."""
     d = pl.col("dir")
     cp, pb, bp, pc = d == CP, d == PB, d == BP, d == PC
     ss = pl.col("is_stream_start").fill_null(False)
     se = pl.col("is_stream_end").fill_null(False)
     chunk = pl.col("chunk_index").is_not_null()
     pay = pl.col("payload")
+    rows = pl.col("n_rows")
+    last = pl.col("last_ts")
+    anchor_cp = pl.col("dir").filter(cp).first().is_not_null()  # the request body is the C->P one
+    # Only the columns aggregated below are sorted (one row per entry can be a million rows).
     keyed = (
-        df.select(pl.exclude("data")).filter(pl.col("key").is_not_null()).sort(["ts", "seq"], nulls_last=True)
+        with_weights(df)
+        .select([c for c in _REQUEST_INPUTS if c in df.columns or c in ("n_rows", "last_ts")])
+        .filter(pl.col("key").is_not_null())
     )
+    if fields is None:
+        fields = pl.DataFrame(schema=FIELDS_SCHEMA)
+    keyed = keyed.join(fields, on="file_index", how="left").sort(["ts", "seq", "file_index"], nulls_last=True)
     req = keyed.group_by("key", maintain_order=True).agg(
+        pl.col("kid").first(),
         pl.col("request_id").drop_nulls().first().alias("rid"),
         pl.col("asid").drop_nulls().first().alias("asid"),
         pl.col("b_session_id").drop_nulls().first().alias("bsid"),
@@ -132,21 +227,21 @@ def requests_of(df: pl.DataFrame) -> pl.DataFrame:
         _first("seq", pb).alias("pb_seq"),
         _first("ts", pb).alias("pb_ts"),
         _first("row", pb).alias("pb_row"),
-        pb.sum().alias("n_pb"),
-        bp.sum().alias("n_bp"),
-        pc.sum().alias("n_pc"),
+        rows.filter(pb).sum().alias("n_pb"),
+        rows.filter(bp).sum().alias("n_bp"),
+        rows.filter(pc).sum().alias("n_pc"),
         (bp & (ss | se | chunk)).any().alias("stream"),
         _first("ts", bp & ss).alias("ss_ts"),
         # `rts` on the stream-start marker: when the request had been passed on (docs/metrics.md t0).
         _first("request_timestamp", bp & ss).alias("rts"),
-        _last("ts", bp & se).alias("se_ts"),
+        last.filter(bp & se).max().alias("se_ts"),
         (bp & se).any().alias("has_se"),
         (bp & pl.col("eos").fill_null(False)).any().alias("has_eos"),
         _first("ts", bp).alias("bp_first_any_ts"),
-        _last("ts", bp).alias("bp_last_any_ts"),
+        last.filter(bp).max().alias("bp_last_any_ts"),
         _first("ts", bp & pay).alias("bp_first_ts"),
-        _last("ts", bp & pay).alias("bp_last_ts"),
-        (bp & pay).sum().alias("bp_chunks"),
+        last.filter(bp & pay).max().alias("bp_last_ts"),
+        rows.filter(bp & pay).sum().alias("bp_chunks"),
         pl.col("data_len").filter(bp & pay).sum().alias("bp_bytes"),
         _first("row", bp & pay).alias("bp_first_row"),
         _last("row", bp & pay).alias("bp_last_row"),
@@ -161,10 +256,9 @@ def requests_of(df: pl.DataFrame) -> pl.DataFrame:
         _first("retry_after_seconds", bp).alias("retry_after"),
         _first("status", pc).alias("pc_status"),
         _first("seq", pc & pl.col("status").is_not_null()).alias("pc_status_seq"),
-        (pc & pay).sum().alias("pc_chunks"),
+        rows.filter(pc & pay).sum().alias("pc_chunks"),
         pl.col("data_len").filter(pc & pay).sum().alias("pc_bytes"),
-        pl.col("data_len").filter(pc & pay).alias("pc_sizes"),
-        _last("ts", pc).alias("pc_last_ts"),
+        last.filter(pc).max().alias("pc_last_ts"),
         _last("eos_signal", bp).alias("eos_signal"),
         _last("eos_termination_category", bp).alias("eos_term"),
         _last("eos_error_classification", bp).alias("eos_err_cls"),
@@ -174,7 +268,29 @@ def requests_of(df: pl.DataFrame) -> pl.DataFrame:
         _last("ts", bp & pl.col("eos").fill_null(False)).alias("eos_ts"),
         pl.col("ts").min().alias("first_ts"),
         pl.col("seq").min().alias("first_seq"),
+        # The request body shown (C->P, else P->B), as `inspect.load.request_fields` read it.
+        pl.when(anchor_cp)
+        .then(pl.col("request_model").filter(cp).first())
+        .otherwise(pl.col("request_model").filter(pb).first())
+        .alias("body_model"),
+        pl.when(anchor_cp)
+        .then(pl.col("body_json").filter(cp).first())
+        .otherwise(pl.col("body_json").filter(pb).first())
+        .alias("body_json"),
+        pl.when(anchor_cp)
+        .then(pl.col("data_len").filter(cp).first())
+        .otherwise(pl.col("data_len").filter(pb).first())
+        .alias("body_len"),
+        # The request's fields for the calls table: the forwarded request's, else the client's.
+        *[pl.coalesce(_first(c, pb), _first(c, cp)).alias(f"req_{c}") for c in FIELD_COLUMNS],
     )
+    sizes = (
+        entry_rows(df, (pl.col("dir") == PC) & pl.col("payload") & pl.col("key").is_not_null())
+        .sort(["ts", "seq"], nulls_last=True)
+        .group_by("kid", maintain_order=True)
+        .agg(pc_sizes=pl.col("data_len"))
+    )
+    req = req.join(sizes, on="kid", how="left", maintain_order="left")
     req_start = pl.coalesce("pb_ts", "cp_ts")
     ttfb_ts = pl.col("bp_first_ts") - req_start
     req = req.with_columns(

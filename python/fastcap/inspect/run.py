@@ -1,8 +1,9 @@
 """The order of operations of `fastcap inspect` (docs/specs/cbor-v2.md §10.2), with fastcap's changes:
 
 1. flag values are checked before anything is printed (bad value: `UsageError`, exit 2);
-2. the capture is read once; a corrupt entry does not stop the run: every section is printed from
-   the complete entries, then the one-line error follows and the exit status is 2;
+2. the capture is read once, round by round, keeping only what the chosen modes read
+   (`inspect.load`); a corrupt entry does not stop the run: every section is printed from the
+   complete entries, then the one-line error follows and the exit status is 2;
 3. `--list-backends` prints and stops;
 4. the global filters (session, time, backend) define the view; `--json` exports it (every filter
    applies) and stops;
@@ -20,7 +21,6 @@ from typing import Any, TextIO
 
 import polars as pl
 
-from fastcap.capture_file import read_capture
 from fastcap.errors import UsageError
 from fastcap.inspect import content as content_mod
 from fastcap.inspect.analyze import analyze_lines
@@ -30,7 +30,8 @@ from fastcap.inspect.export import dumps, export_document
 from fastcap.inspect.filters import apply_global, listing_filters, parse_range, select
 from fastcap.inspect.issues import detect, issues_lines, notes
 from fastcap.inspect.listing import listing_limit, listing_lines, listing_wanted
-from fastcap.inspect.prepare import prepare, requests_of
+from fastcap.inspect.load import Level, Loaded, load
+from fastcap.inspect.prepare import entry_count, prepare, requests_of
 from fastcap.inspect.sessions import b2bua_lines, sessions_lines
 from fastcap.inspect.streaming import streaming_lines
 from fastcap.inspect.summary import backend_names, list_backends_lines, status_lines, summary_lines
@@ -59,10 +60,32 @@ def check_flags(args: argparse.Namespace) -> tuple[int, int] | None:
     return parse_range(args.range) if args.range is not None else None
 
 
-def with_content(df: pl.DataFrame, requests: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def level_of(args: argparse.Namespace) -> Level:
+    """How much of each entry the chosen modes read (`inspect.load.Level`)."""
+    if args.json is not None or listing_wanted(args) or args.track_request is not None:
+        return "payloads"
+    per_entry = (args.timeline, args.group_by_session, args.b2bua, args.list_backends)
+    filters = (args.session_id, args.start_time, args.end_time, args.backend)
+    if any(per_entry) or any(f is not None for f in filters):
+        return "entries"
+    return "requests"
+
+
+def content_dirs_of(args: argparse.Namespace) -> tuple[int, ...]:
+    """The response legs whose content the chosen modes show."""
+    if args.json is not None or args.list_backends:
+        return ()
+    if args.analyze:
+        return (BP, PC)
+    return (BP,) if args.detect_issues else ()
+
+
+def with_content(
+    loaded: Loaded, df: pl.DataFrame, requests: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(requests with the content of both response legs (`bp_c_*`, `pc_c_*`) and the calls-table
     columns of docs/metrics.md, the calls table)."""
-    c = content_mod.content_table(df, requests)
+    c = loaded.content_table(df.select("file_index", "key"))
     out = requests
     for d in (BP, PC):
         out = out.join(content_mod.leg(c, d), on="key", how="left", maintain_order="left")
@@ -79,19 +102,19 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         raise UsageError(f"no such capture: {path}")
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give the capture file")
-    result = read_capture(path, recover=args.recover, errors="keep", warn=False)
+    loaded = load(path, recover=args.recover, level=level_of(args), content_dirs=content_dirs_of(args))
     # With --recover the reader skips past corrupt entries: those become warnings.
-    fatal = None if args.recover else result.fatal
-    for d in result.diagnostics:
+    fatal = None if args.recover else loaded.fatal
+    for d in loaded.diagnostics:
         if d is not fatal:
             print(f"fastcap: warning: {path}: byte {d['offset']}: {d['message']}", file=err)
-    df = prepare(result.entries)
-    status = _run_modes(args, result.header, df, result.diagnostics, zone, seq_range, str(path), out, err)
+    df = prepare(loaded.entries)
+    status = _run_modes(args, loaded, df, zone, seq_range, str(path), out, err)
     if fatal is not None:
         out.flush()
         print(
             f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']}; "
-            f"the {df.height} complete entries before it were used (use --recover to skip past it)",
+            f"the {entry_count(df)} complete entries before it were used (use --recover to skip past it)",
             file=err,
         )
         return 2
@@ -100,9 +123,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 def _run_modes(
     args: argparse.Namespace,
-    header: dict[str, Any],
+    loaded: Loaded,
     df: pl.DataFrame,
-    diagnostics: list[dict[str, Any]],
     zone: Any,
     seq_range: tuple[int, int] | None,
     source: str,
@@ -143,7 +165,12 @@ def _run_modes(
         )
         applied = list(view.applied) + _listing_applied(args)
         doc = export_document(
-            header, sel.df, source=source, applied=applied, redact=not args.no_redact, diagnostics=diagnostics
+            loaded.header,
+            sel.df,
+            source=source,
+            applied=applied,
+            redact=not args.no_redact,
+            diagnostics=loaded.diagnostics,
         )
         data = dumps(doc)
         if args.json == "-":
@@ -153,12 +180,23 @@ def _run_modes(
             Path(args.json).write_bytes(data + b"\n")
             out.write(f"Exported {sel.df.height} entries to {args.json}\n")
         return 0
-    requests = requests_of(v)
-    _emit(out, summary_lines(header, v, total=view.total, applied=view.applied, requests=requests, zone=zone))
-    need_content = args.analyze or args.detect_issues
+    requests = requests_of(v, loaded.fields)
+    ooo = loaded.out_of_order if loaded.level == "requests" else None
+    _emit(
+        out,
+        summary_lines(
+            loaded.header,
+            v,
+            total=view.total,
+            applied=view.applied,
+            requests=requests,
+            zone=zone,
+            out_of_order_entries=ooo,
+        ),
+    )
     calls = None
-    if need_content:
-        requests, calls = with_content(v, requests)
+    if args.analyze or args.detect_issues:
+        requests, calls = with_content(loaded, v, requests)
     if args.status_summary:
         _emit(out, status_lines(requests))
     if view.notices:

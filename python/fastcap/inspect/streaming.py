@@ -9,23 +9,24 @@ from typing import Any
 import polars as pl
 
 from fastcap.inspect.common import BP, banner, commas
+from fastcap.inspect.prepare import entry_rows
 
 SLOW_CHUNK_S = 5.0
 _SRC = {"meta": "from ttfb_ms", "ts": "from timestamps"}
 
 
-def slow_chunks(df: pl.DataFrame) -> dict[str, list[tuple[int, float]]]:
-    """Gaps > 5 s between consecutive B->P payload entries of one request, in time order."""
+def slow_chunks(df: pl.DataFrame) -> dict[int, list[tuple[int, float]]]:
+    """Gaps > 5 s between consecutive B->P payload entries of one request, in time order, by the
+    request's `kid`."""
     gaps = (
-        df.select("dir", "payload", "key", "ts", "seq")
-        .filter((pl.col("dir") == BP) & pl.col("payload") & pl.col("key").is_not_null())
-        .sort(["key", "ts", "seq"])
-        .with_columns(pl.col("ts").diff().over("key").alias("_gap"))
+        entry_rows(df, (pl.col("dir") == BP) & pl.col("payload") & pl.col("key").is_not_null())
+        .sort(["kid", "ts", "seq"])
+        .with_columns(pl.col("ts").diff().over("kid").alias("_gap"))
         .filter(pl.col("_gap") > SLOW_CHUNK_S)
     )
-    out: dict[str, list[tuple[int, float]]] = {}
-    for key, seq, gap in gaps.select("key", "seq", "_gap").iter_rows():
-        out.setdefault(key, []).append((seq, gap))
+    out: dict[int, list[tuple[int, float]]] = {}
+    for kid, seq, gap in gaps.select("kid", "seq", "_gap").iter_rows():
+        out.setdefault(kid, []).append((seq, gap))
     return out
 
 
@@ -65,6 +66,29 @@ def _block(r: dict[str, Any], slow: list[tuple[int, float]]) -> list[str]:
     return lines
 
 
+# What a block shows (iterating over these alone, not the request table's hundred columns).
+_COLUMNS = (
+    "n",
+    "kid",
+    "pb_seq",
+    "anchor_seq",
+    "n_bp",
+    "stream",
+    "bp_status",
+    "ttfb_s",
+    "ttfb_src",
+    "latency_s",
+    "latency_src",
+    "stream_s",
+    "bp_chunks",
+    "bp_bytes",
+    "tc",
+    "tb",
+    "bp_first_ts",
+    "bp_last_ts",
+)
+
+
 def streaming_lines(df: pl.DataFrame, requests: pl.DataFrame, backend: str | None) -> Iterator[str]:
     yield banner("STREAMING PERFORMANCE ANALYSIS", backend)
     slow = slow_chunks(df)
@@ -72,5 +96,5 @@ def streaming_lines(df: pl.DataFrame, requests: pl.DataFrame, backend: str | Non
     if shown.height == 0:
         yield "No backend requests in the selected entries"
         return
-    for r in shown.iter_rows(named=True):
-        yield from _block(r, slow.get(r["key"], []))
+    for r in shown.select(_COLUMNS).iter_rows(named=True):
+        yield from _block(r, slow.get(r["kid"], []))

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from fastcap.inspect.common import BP, DIR_NAMES, PC, Zone, banner, commas, fmt_dt, pct, sym
+from fastcap.inspect.prepare import entry_count, with_weights
 
 
 def out_of_order(df: pl.DataFrame) -> int:
@@ -26,34 +27,38 @@ def summary_lines(
     applied: list[str],
     requests: pl.DataFrame,
     zone: Zone,
+    out_of_order_entries: int | None = None,
 ) -> list[str]:
+    """`df` is the prepared view (rows may stand for several entries, `prepare.entry_count`);
+    `out_of_order_entries` is given when `df` cannot tell (collapsed rows)."""
     lines = [banner("CAPTURE FILE SUMMARY")]
+    entries = entry_count(df)
     lines.append(f"Session ID: {header.get('session_id') or 'N/A'}")
     lines.append(f"Created At: {header.get('created_at')}")
     if applied:
-        lines.append(f"Total Entries: {df.height} (of {total} in the file)")
+        lines.append(f"Total Entries: {entries} (of {total} in the file)")
         lines.append(f"Filters: {'; '.join(applied)}")
     else:
-        lines.append(f"Total Entries: {df.height}")
+        lines.append(f"Total Entries: {entries}")
     lines.append(f"Requests: {requests.height}")
     lines.append("")
     lines.append("Direction Counts:")
-    counts = df.group_by("dir").len().sort("dir")
+    counts = with_weights(df).group_by("dir").agg(pl.col("n_rows").sum()).sort("dir")
     for d, n in counts.iter_rows():
         name = DIR_NAMES[d] if d is not None and 0 <= d < 4 else f"Unknown({d})"
         lines.append(f"  {name}: {n}")
     lines.append("")
     total_bytes = int(df["data_len"].sum() or 0) if df.height else 0
     lines.append(f"Total Bytes: {commas(total_bytes)}")
-    if df.height >= 2:
-        lo, hi = df["ts"].min(), df["ts"].max()
+    if entries >= 2:
+        lo, hi = df["ts"].min(), with_weights(df)["last_ts"].max()
         if isinstance(lo, float) and isinstance(hi, float):
             lines.append(f"Duration: {hi - lo:.2f}s")
             lines.append(
                 f"Time Range: {fmt_dt(lo, zone, '%Y-%m-%d %H:%M:%S.%f')[:-3]} .. "
                 f"{fmt_dt(hi, zone, '%Y-%m-%d %H:%M:%S.%f')[:-3]} ({zone.label()})"
             )
-        ooo = out_of_order(df)
+        ooo = out_of_order(df) if out_of_order_entries is None else out_of_order_entries
         if ooo:
             lines.append(
                 f"Out of order: {ooo} entries are earlier than an entry before them in the file "
