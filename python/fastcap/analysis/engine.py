@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from fastcap.analysis.calls import CALLS_SCHEMA
+from fastcap.analysis.content import CONTENT_SCHEMA
 from fastcap.model import Exchange
 
 REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -107,7 +108,10 @@ def _url_part(part: str) -> pl.Expr:
 
 
 def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
-    """The calls table (`CALLS_SCHEMA`) of a requests table; see the module docstring."""
+    """The calls table (`CALLS_SCHEMA`) of a requests table; see the module docstring. A column a
+    source cannot fill may be left out: it is unknown (null) for every row."""
+    known = {**REQUEST_SCHEMA, **{c: t for c, t in CONTENT_SCHEMA.items() if c != "exchange_index"}}
+    req = req.with_columns(pl.lit(None, t).alias(c) for c, t in known.items() if c not in req.columns)
     req = with_api_names(req)
     dialect = pl.col("dialect")
     anthropic = dialect.is_in(["anthropic", "bedrock"])

@@ -191,9 +191,12 @@ def scan(
             on_progress(reader.position, reader.size)
     bodies.add(pl.DataFrame(assembler.close()))
     content = bodies.close()
-    if requests:
-        fields = pl.concat(requests).unique("request_id", keep="first", maintain_order=True)
-        content = fields.join(content, on="request_id", how="full", coalesce=True)
+    fields = (
+        pl.concat(requests).unique("request_id", keep="first", maintain_order=True)
+        if requests
+        else pl.DataFrame(schema={"request_id": pl.Utf8, **dict.fromkeys(REQUEST_FIELD_COLUMNS, pl.Utf8)})
+    )
+    content = fields.join(content, on="request_id", how="full", coalesce=True)
     meta = pl.concat(metas) if metas else with_weights(pl.DataFrame(reader.read_all()).select(META_COLUMNS))
     del metas
 
@@ -261,9 +264,6 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
     # One row per request: back to plain strings now that the per-entry volume is gone.
     req = request_table(meta).with_columns(pl.col(pl.Categorical).cast(pl.String))
     req = req.join(content, on="request_id", how="left", suffix="_content")
-    req = req.with_columns(
-        pl.lit(None, pl.Utf8).alias(c) for c in REQUEST_FIELD_COLUMNS if c not in req.columns
-    )
     is_stream = pl.col("is_stream")
     requests = req.select(
         *[c for c in CONTENT_SCHEMA if c != "exchange_index"],
