@@ -83,3 +83,38 @@ def test_detect_issues_matches_analyze(tmp_path: Path, capsys: pytest.CaptureFix
     overview, _ = capsys.readouterr()
     assert issue_block(text, "issues in") == issue_block(overview, "Issues:")
     assert len(issue_block(text, "issues in")) >= 6
+
+
+def test_kiro_eventstream_through_the_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An AWS EventStream response (kiro) split over two chunks: read by the engine's native
+    EventStream reader, finished (intact frames, no exception), as `fastcap analyze` has it."""
+    from helpers import DATA
+    from helpers.golden_capture import T0, encode
+
+    body = (DATA / "eventstream" / "codewhisperer-shaped" / "tool_calls.bin").read_bytes()
+    url = "https://codewhisperer.us-east-1.amazonaws.com/generateAssistantResponse"
+    request = (
+        b"POST /generateAssistantResponse HTTP/1.1\r\ncontent-type: application/json\r\n"
+        b"x-amz-target: AmazonCodeWhispererStreamingService.GenerateAssistantResponse\r\n\r\n"
+        b'{"conversationState":{"conversationId":"c1"}}'
+    )
+    half = len(body) // 2
+    meta = {"rid": "k1", "sid": "s"}
+    entries = [
+        (T0, 2, 0, request, {**meta, "be": "kiro", "http_method": "POST", "url": url}),
+        (T0 + 0.5, 3, 1, b"", {**meta, "ss": True, "sc": 200, "http_status": 200, "be": "kiro"}),
+        (T0 + 0.6, 3, 2, body[:half], {**meta, "ci": 1, "sc": 200}),
+        (T0 + 0.7, 3, 3, body[half:], {**meta, "ci": 2, "sc": 200}),
+        (T0 + 0.8, 3, 4, b"", {**meta, "se": True, "sc": 200}),
+    ]
+    path = tmp_path / "kiro.cbor"
+    path.write_bytes(encode("kiro", T0, entries))
+    rc, out, _ = run(capsys, str(path), "--analyze", "--detect-issues")
+    assert rc == 0
+    assert "Backend content: 21 chars, 2 tool_calls (execute_bash, fs_read)\n" in out
+    assert "No issues detected!" in out
+    # cut off before its last frame, it is a cut stream
+    entries[3] = (T0 + 0.7, 3, 3, body[half:-10], {**meta, "ci": 2, "sc": 200})
+    path.write_bytes(encode("kiro", T0, entries))
+    rc, out, _ = run(capsys, str(path), "--detect-issues")
+    assert "  [cut_stream] ×1  " in out

@@ -12,10 +12,10 @@ figures each as they complete, so no response payload outlives the round it was 
   of its own, so a client body is also complete once its request's backend leg has ended.
 
 The figures come from the one accounting `fastcap analyze` uses: SSE bodies, and JSON bodies as one
-event each, go through the native field extractor (`_native.sse_column`) and
-`fastcap.analysis.content.aggregate_events` (with the chunk arrival times, for TTFT); AWS
-EventStream bodies (kiro, Bedrock), which the native extractor does not read, through the dialect
-analysers, handed back in the raw fields' meaning as `fastcap.analysis.exchanges` does.
+event each, through the native field extractor (`_native.sse_column`), AWS EventStream bodies
+(kiro, Bedrock) through `fastcap.analysis.content.eventstream_events`, then
+`fastcap.analysis.content.aggregate_events` over all of them (with the chunk arrival times, for
+TTFT).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import orjson
 import polars as pl
 
 from fastcap import _native
-from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events
+from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events, eventstream_events
 from fastcap.inspect.common import BP, PC
 from fastcap.inspect.redaction import header_value, split_http
 
@@ -94,67 +94,27 @@ def _as_one_event(body: bytes) -> bytes:
     return b"data: " + orjson.dumps(value) + b"\n\n" if isinstance(value, dict) else b""
 
 
-def _dialect_figures(body: bytes, content_type: str, url: str) -> dict[str, Any]:
-    """An EventStream body through its dialect, in the raw fields' meaning (Anthropic-like
-    dialects: uncached input; Gemini: output without thoughts)."""
-    from fastcap.dialects import analyze_exchange
-    from fastcap.model import Exchange
-
-    ex = Exchange(
-        index=0,
-        source="cbor",
-        method="POST",
-        url=url,
-        response_headers=[("content-type", content_type or "application/vnd.amazon.eventstream")],
-        response_body=body,
-    )
-    try:
-        analysis = analyze_exchange(ex)
-    except Exception as exc:  # a dialect bug must not take the inspector down
-        return {"events": 0, "error_message": f"(could not analyse: {exc})"}
-    r, usage = analysis.response, analysis.response.usage
-    err = next((e for e in r.errors if e.source != "http_status"), None)
-    raw_input = raw_output = None
-    if usage is not None:
-        anthropic_like = analysis.dialect in ("anthropic", "bedrock")
-        raw_input = usage.input_uncached if anthropic_like else usage.input_total
-        raw_output = usage.output_total
-        if analysis.dialect == "gemini" and raw_output is not None:
-            raw_output -= usage.reasoning or 0
-    return {
-        "events": len(r.events),
-        "text_chars": len(r.text),
-        "reasoning_chars": len(r.reasoning_text),
-        "tool_calls": [t.name for t in r.tool_calls],
-        "sse_model": r.model,
-        "models": [r.model] if r.model else [],
-        "stop_reason": r.stop_reason,
-        "error_type": err.type if err else None,
-        "error_message": err.message if err else None,
-        "stop_seen": r.stop_reason is not None,
-        "terminal_seen": r.complete,
-        "first_content_t": r.first_content_t,
-        "input_tokens": raw_input,
-        "output_tokens": raw_output,
-        "cache_read_tokens": usage.cache_read if usage else None,
-        "cache_write_tokens": usage.cache_write if usage else None,
-        "reasoning_tokens": usage.reasoning if usage else None,
-    }
-
-
-def _native_figures(events: pl.DataFrame, chunks: pl.DataFrame | None) -> pl.DataFrame:
-    """`aggregate_events` plus the list of models, per exchange index."""
-    if events.height == 0:
-        return pl.DataFrame(schema={**CONTENT_SCHEMA, "models": pl.List(pl.String)})
-    models = events.group_by("exchange_index").agg(
+def _models(events: pl.DataFrame) -> pl.DataFrame:
+    """(exchange_index, models): every model an exchange's events named, in order."""
+    return events.group_by("exchange_index").agg(
         models=pl.col("model").drop_nulls().unique(maintain_order=True)
     )
-    return aggregate_events(events, chunks).join(models, on="exchange_index", how="left")
+
+
+def _remapped(events: pl.DataFrame, rows: list[int]) -> pl.DataFrame:
+    """Events of a list of bodies, their exchange index turned into the rows they came from."""
+    index = pl.DataFrame({"exchange_index": range(len(rows)), "_to": rows}).cast(pl.UInt32)
+    moved = events.join(index, on="exchange_index").drop("exchange_index").rename({"_to": "exchange_index"})
+    return moved.select(events.columns)
 
 
 def figures(bodies: pl.DataFrame, urls: dict[str, str] | None = None) -> pl.DataFrame:
     """One row (`key` + `FIGURES` + `_t0`, its first piece's arrival) per body of `bodies`
-    (`BODIES_SCHEMA`)."""
+    (`BODIES_SCHEMA`): SSE bodies through `_native.sse_column`, AWS EventStream bodies through
+    `analysis.content.eventstream_events`, JSON bodies as one SSE event; then
+    `analysis.content.aggregate_events` over all their events, as `fastcap analyze` does.
+    `urls` is kept for callers that know the request's URL; the native readers do not need it."""
+    del urls
     if bodies.height == 0:
         return pl.DataFrame(schema={"key": pl.String, **FIGURES, "_t0": pl.Float64})
     b = pl.col("body")
@@ -176,48 +136,55 @@ def figures(bodies: pl.DataFrame, urls: dict[str, str] | None = None) -> pl.Data
         body_bytes=b.bin.size().cast(pl.Int64),
         _t0=pl.col("chunk_times").list.min(),
     )
-    plain_sse = pl.col("kind") == "sse"
-    parts = []
-    if done.select(plain_sse.any()).item():
-        # Null for every other body, so that the events' exchange index is the row's.
-        events = pl.DataFrame(_native.sse_column(done.select(pl.when(plain_sse).then(b))))
-        chunks = done.filter(plain_sse).select("exchange_index", "chunk_ends", "chunk_times")
-        timed = chunks["chunk_times"].null_count() < chunks.height
-        parts.append(_native_figures(events, chunks if timed else None))
-    # Everything else is one body per non-stream call (or a kiro stream): few, done in Python.
-    other = done.filter(pl.col("kind").is_null() | (pl.col("kind") != "sse"))
+    kind = pl.col("kind")
+    events: list[pl.DataFrame] = []
+    intact: list[pl.DataFrame] = []
+    # Streams, null for every other body so that the events' exchange index is the row's.
+    if done.select((kind == "sse").any()).item():
+        events.append(pl.DataFrame(_native.sse_column(done.select(pl.when(kind == "sse").then(b)))))
+    if done.select((kind == "eventstream").any()).item():
+        es, ok = eventstream_events(done.select(pl.when(kind == "eventstream").then(b)).to_series())
+        events.append(es)
+        intact.append(ok)
+    chunks = done.filter(kind.is_in(["sse", "eventstream"])).select(
+        "exchange_index", "chunk_ends", "chunk_times"
+    )
+    # Everything else is one body per non-stream call: few, done in Python.
+    other = done.filter(kind.is_null() | ~kind.is_in(["sse", "eventstream"]))
     one_events: list[bytes] = []
-    one_index: list[int] = []
+    one_rows: list[int] = []
+    es_bodies: list[bytes] = []
+    es_rows: list[int] = []
     kinds: dict[int, str] = {}
     sizes: dict[int, int] = {}
-    dialect_rows: list[dict[str, Any]] = []
-    for i, key, data, kind in other.select("exchange_index", "request_id", "body", "kind").iter_rows():
-        ctype = ""
-        if kind is None:
+    for i, data, k in other.select("exchange_index", "body", "kind").iter_rows():
+        if k is None:
             data, ctype = unframe(data)
-            kind = body_kind(ctype, data)
+            k = body_kind(ctype, data)
             sizes[i] = len(data)
-        kinds[i] = kind
-        if kind in ("sse", "json"):
-            one_events.append(data if kind == "sse" else _as_one_event(data))
-            one_index.append(i)
-        elif kind == "eventstream":
-            url = (urls or {}).get(key, "")
-            dialect_rows.append({"exchange_index": i, **_dialect_figures(data, ctype, url)})
+        kinds[i] = k
+        if k in ("sse", "json"):
+            one_events.append(data if k == "sse" else _as_one_event(data))
+            one_rows.append(i)
+        elif k == "eventstream":
+            es_bodies.append(data)
+            es_rows.append(i)
     if one_events:
-        events = pl.DataFrame(_native.sse_column(one_events))
-        index = pl.DataFrame({"exchange_index": range(len(one_index)), "_to": one_index}).cast(pl.UInt32)
-        events = (
-            events.join(index, on="exchange_index").drop("exchange_index").rename({"_to": "exchange_index"})
-        )
-        parts.append(_native_figures(events, None))
-    if dialect_rows:
-        parts.append(pl.DataFrame(dialect_rows, schema={**CONTENT_SCHEMA, "models": pl.List(pl.String)}))
-    content = (
-        pl.concat(parts, how="vertical_relaxed")
-        if parts
-        else pl.DataFrame(schema={**CONTENT_SCHEMA, "models": pl.List(pl.String)})
-    )
+        events.append(_remapped(pl.DataFrame(_native.sse_column(one_events)), one_rows))
+    if es_bodies:
+        es, ok = eventstream_events(pl.Series(es_bodies, dtype=pl.Binary))
+        events.append(_remapped(es, es_rows))
+        intact.append(_remapped(ok, es_rows))
+    if events:
+        table = pl.concat(events, how="vertical_relaxed")
+        timed = chunks.filter(pl.col("chunk_times").list.drop_nulls().list.len() > 0)
+        content = aggregate_events(
+            table,
+            timed if timed.height else None,
+            pl.concat(intact, how="vertical_relaxed") if intact else None,
+        ).join(_models(table), on="exchange_index", how="left")
+    else:
+        content = pl.DataFrame(schema={**CONTENT_SCHEMA, "models": pl.List(pl.String)})
     fixes = pl.DataFrame(
         {
             "exchange_index": list(kinds),
