@@ -108,13 +108,11 @@ def _remapped(events: pl.DataFrame, rows: list[int]) -> pl.DataFrame:
     return moved.select(events.columns)
 
 
-def figures(bodies: pl.DataFrame, urls: dict[str, str] | None = None) -> pl.DataFrame:
+def figures(bodies: pl.DataFrame) -> pl.DataFrame:
     """One row (`key` + `FIGURES` + `_t0`, its first piece's arrival) per body of `bodies`
     (`BODIES_SCHEMA`): SSE bodies through `_native.sse_column`, AWS EventStream bodies through
     `analysis.content.eventstream_events`, JSON bodies as one SSE event; then
-    `analysis.content.aggregate_events` over all their events, as `fastcap analyze` does.
-    `urls` is kept for callers that know the request's URL; the native readers do not need it."""
-    del urls
+    `analysis.content.aggregate_events` over all their events, as `fastcap analyze` does."""
     if bodies.height == 0:
         return pl.DataFrame(schema={"key": pl.String, **FIGURES, "_t0": pl.Float64})
     b = pl.col("body")
@@ -270,7 +268,6 @@ class BodyContent:
         self.with_times = with_times  # first content arrival (TTFT), for the backend leg
         self.executor = executor
         self.same_as = same_as
-        self.urls: dict[str, str] = {}  # request id -> URL, for the dialect of EventStream bodies
         self.pending: list[pl.DataFrame] = []
         self.pending_size = 0
         self.parts: list[pl.DataFrame] = []
@@ -309,7 +306,7 @@ class BodyContent:
     def _reduce(self, done: pl.DataFrame) -> pl.DataFrame:
         if not self.with_times:
             done = done.with_columns(chunk_times=pl.lit(None, pl.List(pl.Float64)))
-        part = figures(done, self.urls)
+        part = figures(done)
         # Fresh memory: strings of an aggregation are views into the events table's buffers (all
         # the streamed text), which a kept row would keep alive (as analysis.stream_cbor notes).
         return pl.from_dicts(part.to_dicts(), schema=part.schema)

@@ -287,9 +287,6 @@ def _read(
         fields.append(request_fields(full))
         ends = ClientBodies.backend_ends(full) if client is not None else []
         if content_dirs:
-            with_url = full.filter(pl.col("url").is_not_null() & pl.col("request_id").is_not_null())
-            for d in content_dirs:
-                content[d].urls.update(zip(with_url["request_id"], with_url["url"], strict=True))
             no_rid = full.filter(
                 pl.col("dir").is_in(list(content_dirs))
                 & pl.col("request_id").is_null()
