@@ -80,7 +80,9 @@ def tool_calls_by_exchange(events: pl.DataFrame) -> pl.DataFrame:
             .explode("key")
             .with_columns(slot)
         )
-        flat = flat.join(keys, on=["exchange_index", "event_index", "slot"], how="left")
+        flat = flat.join(
+            keys, on=["exchange_index", "event_index", "slot"], how="left", maintain_order="left"
+        )
     else:
         flat = flat.with_columns(key=pl.lit(None, pl.Utf8))
     flat = flat.with_columns(
@@ -171,15 +173,17 @@ def aggregate_events(
         # Each usage field: the last value the provider reported (key by key).
         **{c: pl.col(c).drop_nulls().last().cast(pl.Int64) for c in USAGE_COLUMNS},
     )
-    agg = agg.join(tool_calls_by_exchange(events), on="exchange_index", how="left").with_columns(
-        tool_calls=pl.col("tool_calls").fill_null(pl.lit([], pl.List(pl.Utf8)))
-    )
+    agg = agg.join(
+        tool_calls_by_exchange(events), on="exchange_index", how="left", maintain_order="left"
+    ).with_columns(tool_calls=pl.col("tool_calls").fill_null(pl.lit([], pl.List(pl.Utf8))))
     if chunks is not None and chunks.height:
-        agg = agg.join(first_content_times(events, chunks), on="exchange_index", how="left")
+        agg = agg.join(
+            first_content_times(events, chunks), on="exchange_index", how="left", maintain_order="left"
+        )
     else:
         agg = agg.with_columns(first_content_t=pl.lit(None, pl.Float64))
     if intact is not None:
-        agg = agg.join(intact, on="exchange_index", how="left")
+        agg = agg.join(intact, on="exchange_index", how="left", maintain_order="left")
     else:
         agg = agg.with_columns(stream_intact=pl.lit(None, pl.Boolean), stream_problem=pl.lit(None, pl.Utf8))
     return agg.select([pl.col(n).cast(t) for n, t in CONTENT_SCHEMA.items()])

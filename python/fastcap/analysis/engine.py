@@ -96,7 +96,7 @@ def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
         is_model_call=pl.Series([n[2] for n in names], dtype=pl.Boolean),
         url_model=pl.Series([n[3] for n in names], dtype=pl.Utf8),
     )
-    return req.join(shapes, on=keys, how="left", nulls_equal=True)
+    return req.join(shapes, on=keys, how="left", nulls_equal=True, maintain_order="left")  # call order
 
 
 def _url_part(part: str) -> pl.Expr:

@@ -244,7 +244,7 @@ def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
         if parts
         else pl.DataFrame(schema={"row": pl.UInt32, **content_schema})
     )
-    out = requests.join(content, on="row", how="left").drop("row")
+    out = requests.join(content, on="row", how="left", maintain_order="left").drop("row")
     return out.with_columns([pl.col(c).cast(pl.Int64) for c in USAGE_COLUMNS])
 
 

@@ -147,7 +147,7 @@ class _Bodies:
                 .map_elements(lambda b: len(_body(b)), return_dtype=pl.Int64, skip_nulls=True)
                 .cast(pl.Int64),
             )
-            .join(content, on="exchange_index", how="left")
+            .join(content, on="exchange_index", how="left", maintain_order="left")
             .drop("exchange_index")
         )
         # Rebuild the few hundred rows from Python values: string results of an aggregation are
@@ -263,7 +263,7 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
     """The calls table (`CALLS_SCHEMA`) from streamed metadata and content aggregates."""
     # One row per request: back to plain strings now that the per-entry volume is gone.
     req = request_table(meta).with_columns(pl.col(pl.Categorical).cast(pl.String))
-    req = req.join(content, on="request_id", how="left", suffix="_content")
+    req = req.join(content, on="request_id", how="left", suffix="_content", maintain_order="left")
     is_stream = pl.col("is_stream")
     requests = req.select(
         *[c for c in CONTENT_SCHEMA if c != "exchange_index"],
