@@ -36,8 +36,10 @@ impl From<Vec<u8>> for Source {
 }
 
 /// Files above this size are not pre-faulted, and the pages of entries already decoded are
-/// released as reading goes on, so memory stays flat however large the capture.
-pub const LARGE_FILE: u64 = 256 << 20;
+/// released as reading goes on, so memory stays flat however large the capture. At 256 MiB (the
+/// first value) a 250 MB capture kept its whole file resident through `fastcap analyze` (615 MB
+/// peak against 396 MB now, for about 10 % more time spent faulting pages in).
+pub const LARGE_FILE: u64 = 32 << 20;
 
 impl Source {
     /// Drop the pages of `[offset, offset + len)` from this process's resident set (large mapped
