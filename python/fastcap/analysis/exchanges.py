@@ -16,6 +16,7 @@ import orjson
 import polars as pl
 
 from fastcap import _native
+from fastcap.analysis.bodies import json_as_one_event
 from fastcap.analysis.content import CONTENT_SCHEMA, USAGE_COLUMNS, aggregate_events, eventstream_events
 from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
 from fastcap.model import Exchange
@@ -83,15 +84,6 @@ def _response_kind(ex: Exchange, body: bytes | None, sse: bool) -> str:
             return "binary"
         return "text"
     return "json"
-
-
-def _one_event(body: bytes) -> bytes:
-    """A non-stream JSON body as one SSE event for the native extractor (as the CBOR pass does)."""
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return b""
-    return b"data: " + orjson.dumps(value) + b"\n\n" if isinstance(value, dict) else b""
 
 
 def _request_row(ex: Exchange, kind: str, body: bytes | None) -> dict[str, Any]:
@@ -191,7 +183,7 @@ def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
         if kind in ("sse", "eventstream") and body:
             native[kind].append((i, body, *_chunk_row(ex, body)))
         elif kind == "json" and body:
-            native["sse"].append((i, _one_event(body), [], []))
+            native["sse"].append((i, json_as_one_event(body), [], []))
         elif kind == "websocket":
             bridged[i] = _content_from_dialect(ex)
     fields = pl.DataFrame(_native.request_fields([_request_body(ex) for ex in exchanges]))

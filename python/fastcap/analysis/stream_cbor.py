@@ -13,14 +13,15 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import polars as pl
 
 from fastcap import _native
-from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events, eventstream_events
+from fastcap.analysis.bodies import BODIES_SCHEMA, figures, merge_bodies
+from fastcap.analysis.content import CONTENT_SCHEMA
 from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS, calls_from_requests
 from fastcap.readers.cbor_requests import (
     BACKEND_TO_PROXY,
+    ENTRY_META_COLUMNS,
     PROXY_TO_BACKEND,
     PROXY_TO_CLIENT,
     WEIGHT_COLUMNS,
@@ -28,72 +29,19 @@ from fastcap.readers.cbor_requests import (
     with_weights,
 )
 
-# Metadata request_table() needs; the payload column is dropped batch by batch, and repeated
-# strings are stored as categoricals (4 bytes a row instead of a 16-byte view), which is what
-# keeps memory flat on multi-GB captures.
-META_COLUMNS = [
-    "file_index",
-    "ts",
-    "dir",
-    "seq",
-    "data_len",
-    "session_id",
-    "a_session_id",
-    "b_session_id",
-    "backend",
-    "model",
-    "request_id",
-    "chunk_index",
-    "is_stream_start",
-    "is_stream_end",
-    "total_chunks",
-    "total_bytes",
-    "canonical_usage",
-    "status_code",
-    "retry_after_seconds",
-    "latency_ms",
-    "ttfb_ms",
-    "stream_duration_ms",
-    "eos_signal",
-    "eos_reason",
-    "eos_termination_category",
-    "eos_error_classification",
-    "eos_error_status_code",
-    "transport",
-    "http_method",
-    "url",
-    "http_status_code",
-    "request_timestamp",
-]
+# The metadata request_table() and inspect read; the payload column is dropped batch by batch,
+# and repeated strings are stored as categoricals (4 bytes a row instead of a 16-byte view), which
+# is what keeps memory flat on multi-GB captures.
+META_COLUMNS = ENTRY_META_COLUMNS
 
 FLUSH_BYTES = 16 << 20  # split finished bodies in batches of about this size
 ROUND_BYTES = 32 << 20  # read the file in rounds of about this size
 
 
-def _body(data: bytes) -> bytes:
-    """Strip the HTTP framing of a non-stream V2 B->P entry."""
-    if data.startswith(b"HTTP/"):
-        _, sep, body = data.partition(b"\r\n\r\n")
-        return body if sep else data
-    return data
-
-
-def _as_one_event(data: bytes) -> bytes:
-    """A non-stream response body as one SSE event, so that the same native extractor reads its
-    error, usage and stop reason: the JSON re-serialised on one line (a pretty-printed body would
-    otherwise end the event at its first line break)."""
-    body = _body(data)
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return body
-    return b"data: " + orjson.dumps(value) + b"\n\n" if isinstance(value, dict) else body
-
-
 class _Bodies:
-    """Finished response bodies with their chunk arrival times, split and field-extracted through
-    the native splitter in batches of about FLUSH_BYTES, and reduced to one row of content figures
-    per request (`content.aggregate_events`)."""
+    """Finished response bodies with their chunk arrival times, reduced to one row of content
+    figures each (`bodies.figures`) in batches of about FLUSH_BYTES, and to one row per request
+    at the end (`bodies.merge_bodies`: a request handed over as several bodies counts once)."""
 
     def __init__(self) -> None:
         self.pending: list[pl.DataFrame] = []
@@ -104,7 +52,7 @@ class _Bodies:
         """Take bodies as the assembler hands them over: request_id, body, chunk_ends, chunk_times."""
         if done.height == 0:
             return
-        self.pending.append(done)
+        self.pending.append(done.select(list(BODIES_SCHEMA)))
         self.pending_size += int(done["body"].bin.size().sum() or 0)
         if self.pending_size >= FLUSH_BYTES:
             self.flush()
@@ -112,56 +60,22 @@ class _Bodies:
     def flush(self) -> None:
         if not self.pending:
             return
-        done = pl.concat(self.pending, how="vertical_relaxed")
+        part = figures(pl.concat(self.pending, how="vertical_relaxed"))
         self.pending, self.pending_size = [], 0
-        # A non-stream response is one entry holding its HTTP framing; there are few of them (one
-        # per call, never per chunk), so their heads are cut off one by one.
-        framed = pl.col("body").bin.starts_with(b"HTTP/")
-        bodies = done.with_row_index("exchange_index").with_columns(
-            body=pl.when(framed)
-            .then(pl.col("body").map_elements(_as_one_event, return_dtype=pl.Binary, skip_nulls=True))
-            .otherwise(pl.col("body")),
-            framed=framed,
-            # An AWS EventStream body starts with its first frame's big-endian length (< 16 MiB, so
-            # a zero byte); SSE starts with a field name or a comment. Its frames are not read here.
-            body_kind=pl.when(framed)
-            .then(pl.lit("json"))
-            .when(pl.col("body").bin.starts_with(b"\x00"))
-            .then(pl.lit("eventstream"))
-            .otherwise(pl.lit("sse")),
-        )
-        # Each body kind through its native decoder; both give events in one schema, indexed by row.
-        is_es = pl.col("body_kind") == "eventstream"
-        sse_events = pl.DataFrame(_native.sse_column(bodies.select(pl.when(~is_es).then("body"))))
-        es_events, intact = eventstream_events(bodies.select(pl.when(is_es).then("body")).to_series())
-        events = pl.concat([sse_events, es_events], how="vertical_relaxed")
-        content = aggregate_events(events, bodies.filter(pl.col("body_kind") != "json"), intact)
-        part = (
-            done.with_row_index("exchange_index")
-            .with_columns(body_kind=bodies["body_kind"])
-            .select(
-                "exchange_index",
-                "request_id",
-                "body_kind",
-                body_bytes=pl.col("body")
-                .map_elements(lambda b: len(_body(b)), return_dtype=pl.Int64, skip_nulls=True)
-                .cast(pl.Int64),
-            )
-            .join(content, on="exchange_index", how="left", maintain_order="left")
-            .drop("exchange_index")
-        )
         # Rebuild the few hundred rows from Python values: string results of an aggregation are
         # views into the event table's buffers, and keeping any of them would keep every flush's
         # events (all the streamed text) alive until the end of the capture.
         self.parts.append(pl.from_dicts(part.to_dicts(), schema=part.schema))
 
     def close(self) -> pl.DataFrame:
+        """(request_id, body_kind, body_bytes, content figures) per request."""
         self.flush()
-        if not self.parts:
-            return pl.DataFrame(
-                schema={"request_id": pl.Utf8, "body_kind": pl.Utf8, "body_bytes": pl.Int64, **CONTENT_SCHEMA}
-            ).drop("exchange_index")
-        return pl.concat(self.parts, how="vertical_relaxed")
+        rows = (
+            pl.concat(self.parts, how="vertical_relaxed")
+            if self.parts
+            else figures(pl.DataFrame(schema=BODIES_SCHEMA))
+        )
+        return merge_bodies(rows).rename({"key": "request_id", "kind": "body_kind"}).drop("models")
 
 
 def scan(

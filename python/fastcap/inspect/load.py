@@ -42,6 +42,7 @@ from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS
 from fastcap.inspect.common import BP, CP, PB, PC
 from fastcap.inspect.content import SCHEMA, BodyContent, ClientBodies, loose_bodies
 from fastcap.inspect.redaction import split_http
+from fastcap.readers.cbor_requests import ENTRY_META_COLUMNS
 
 Level = Literal["requests", "entries", "payloads"]
 
@@ -51,39 +52,7 @@ ROUND_BYTES = 8 << 20
 PAYLOAD_ROUND_BYTES = 64 << 20
 
 # The metadata every mode but the listing and the export reads.
-META_COLUMNS = [
-    "file_index",
-    "ts",
-    "dir",
-    "seq",
-    "data_len",
-    "session_id",
-    "a_session_id",
-    "b_session_id",
-    "backend",
-    "model",
-    "request_id",
-    "chunk_index",
-    "is_stream_start",
-    "is_stream_end",
-    "total_chunks",
-    "total_bytes",
-    "status_code",
-    "retry_after_seconds",
-    "latency_ms",
-    "ttfb_ms",
-    "stream_duration_ms",
-    "eos",
-    "eos_signal",
-    "eos_reason",
-    "eos_termination_category",
-    "eos_error_classification",
-    "eos_error_status_code",
-    "http_method",
-    "url",
-    "http_status_code",
-    "request_timestamp",
-]
+META_COLUMNS = ENTRY_META_COLUMNS
 # The per-chunk values a collapsed row keeps, and the column each comes from.
 LIST_COLUMNS = {"ts_list": "ts", "seq_list": "seq", "len_list": "data_len"}
 _LOOSE = ["file_index", "dir", "chunk_index", "seq", "ts", "data"]

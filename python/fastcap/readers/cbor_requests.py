@@ -14,6 +14,44 @@ import polars as pl
 
 CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_BACKEND, BACKEND_TO_PROXY = range(4)
 
+# The entry metadata the correlation reads (`request_table`), and with it every pass that keeps
+# entries without their payloads (`analysis.stream_cbor`, `inspect.load`).
+ENTRY_META_COLUMNS = [
+    "file_index",
+    "ts",
+    "dir",
+    "seq",
+    "data_len",
+    "session_id",
+    "a_session_id",
+    "b_session_id",
+    "backend",
+    "model",
+    "request_id",
+    "chunk_index",
+    "is_stream_start",
+    "is_stream_end",
+    "total_chunks",
+    "total_bytes",
+    "canonical_usage",
+    "status_code",
+    "retry_after_seconds",
+    "latency_ms",
+    "ttfb_ms",
+    "stream_duration_ms",
+    "eos",
+    "eos_signal",
+    "eos_reason",
+    "eos_termination_category",
+    "eos_error_classification",
+    "eos_error_status_code",
+    "transport",
+    "http_method",
+    "url",
+    "http_status_code",
+    "request_timestamp",
+]
+
 
 def with_request_keys(entries: pl.DataFrame) -> pl.DataFrame:
     """Add `a_sid` (A-session id), `req_key` (correlation key) and fill `backend`/`model` on
