@@ -8,7 +8,7 @@ missing.` flows, an error flow) is generated to the requested size, then parsed 
 * ``rust``:    ``fastcap._native.parse_mitmlog(path)`` → Arrow table (the log memory-mapped;
   string columns are views into the map, transformed bodies and headers into an arena);
 * ``rust→pl``: the same plus ``polars.DataFrame(table)`` (reported: what a Polars user gets);
-* ``reader``:  ``fastcap.readers.mitmlog.read_mitmlog(path)`` → `Exchange` objects (Rust + Python);
+* ``reader``:  ``fastcap.formats.mitmlog.read_mitmlog(path)`` → `Exchange` objects (Rust + Python);
 * ``python``:  ``benches.baselines.mitmlog_py.parse_file(path)`` → one dict per flow, the same
   fields (tests/test_readers_mitmlog.py checks that both give equal values).
 
@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from fastcap import _native  # noqa: E402
-from fastcap.readers.mitmlog import read_mitmlog  # noqa: E402
+from fastcap.formats.mitmlog import read_mitmlog  # noqa: E402
 
 from benches.baselines.mitmlog_py import parse_file  # noqa: E402
 from benches.timing import best_of  # noqa: E402

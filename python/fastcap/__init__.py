@@ -18,11 +18,11 @@ __version__: str = _native.__version__
 
 # The Polars-facing API is imported on first use, so `import fastcap` stays cheap.
 _LAZY = {
-    "read_cbor": "fastcap.capture_file",
-    "iter_cbor": "fastcap.capture_file",
-    "read_capture": "fastcap.capture_file",
-    "Capture": "fastcap.capture_file",
-    "read_exchanges": "fastcap.readers",
+    "read_cbor": "fastcap.formats.capture_file",
+    "iter_cbor": "fastcap.formats.capture_file",
+    "read_capture": "fastcap.formats.capture_file",
+    "Capture": "fastcap.formats.capture_file",
+    "read_exchanges": "fastcap.formats",
     "analyze_exchange": "fastcap.dialects",
 }
 

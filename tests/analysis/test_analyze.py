@@ -154,11 +154,11 @@ def test_streaming_analysis_agrees_with_full_analysis(
     from fastcap.analysis import stream_cbor
     from fastcap.analysis.calls import calls_table
     from fastcap.analysis.stream_cbor import calls_from_scan, scan
-    from fastcap.readers.cbor_requests import with_weights
+    from fastcap.formats.cbor_requests import with_weights
 
     monkeypatch.setattr(stream_cbor, "ROUND_BYTES", round_bytes)
     from fastcap.dialects import analyze_exchange
-    from fastcap.readers import read_exchanges
+    from fastcap.formats import read_exchanges
 
     if source == "demo":
         path = DEMO

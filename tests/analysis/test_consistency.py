@@ -12,8 +12,8 @@ from fastcap.analysis.exchanges import calls_from_exchanges
 from fastcap.analysis.stream_cbor import calls_from_scan, scan
 from fastcap.cli import main
 from fastcap.dialects import analyze_exchange
+from fastcap.formats import read_exchanges
 from fastcap.model import Exchange
-from fastcap.readers import read_exchanges
 from helpers import DATA, DEMO
 
 # What a format cannot carry, by design: JSONL stores a JSON request body as a parsed value

@@ -108,7 +108,7 @@ def test_streamed_response_legs(tmp_path: Path) -> None:
     assert line["response"]["body"] == b"".join(chunks).decode()
     assert len(line["fastcap"]["chunks"]) == 2
     # The JSONL reader understands the extension: chunks come back with their arrival times.
-    from fastcap.readers.jsonl import read_jsonl
+    from fastcap.formats.jsonl import read_jsonl
 
     (ex,) = read_jsonl(tmp_path / "traffic.jsonl")
     assert [c.data for c in ex.chunks] == chunks

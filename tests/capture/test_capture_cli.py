@@ -192,7 +192,7 @@ def test_preflight_errors(tmp_path: Path, env: dict[str, str]) -> None:
 
 
 def test_targets_and_launch_lines(tmp_path: Path) -> None:
-    from fastcap import targets
+    from fastcap.capture import targets
 
     assert set(targets.names()) == {"claude-code", "codex", "kiro", "gemini", "generic"}
     assert targets.backend_for("q.us-east-1.amazonaws.com") == "kiro"

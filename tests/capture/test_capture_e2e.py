@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from fastcap.leakscan import scan_paths
+from fastcap.secrets.leakscan import scan_paths
 from helpers.fakeupstream import FakeUpstream, eventstream
 from helpers.fakeupstream import server as fs
 from helpers.fakeupstream.mitm import Mitmdump, entries_for, read_entries
@@ -328,7 +328,7 @@ def test_kill9_mid_stream_leaves_readable_file(tmp_path: Path, upstream: FakeUps
     header, entries = read_entries(tmp_path / "k9.cbor")
     assert header["magic"] == "LLMPROXY-CAPTURE-V2"
     import cbor2
-    from fastcap.capture_file import read_capture
+    from fastcap.formats.capture_file import read_capture
 
     # fastcap's own reader: every record complete, no truncated tail, the same entries.
     result = read_capture(tmp_path / "k9.cbor", warn=False)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastcap.context_windows import CLAUDE_LONG_CONTEXT, context_window
+from fastcap.formats import read_exchanges
 from fastcap.model import Exchange
-from fastcap.readers import read_exchanges
 from fastcap.reports import write_reports
 from helpers import DEMO
 from helpers.reports_fixtures import T0, anthropic_session

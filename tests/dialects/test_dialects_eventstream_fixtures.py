@@ -329,10 +329,10 @@ def test_bedrock_exception_frame() -> None:
 
 
 def test_kiro_text_log_with_readers_recoverer() -> None:
-    """A mitmproxy-12-style rendering of tool_calls.bin, recovered by fastcap.readers (docs/specs/eventstream.md §9.1)."""
+    """A mitmproxy-12-style rendering of tool_calls.bin, recovered by fastcap.formats (docs/specs/eventstream.md §9.1)."""
     import re
 
-    pytest.importorskip("fastcap.readers.eventstream_text")
+    pytest.importorskip("fastcap.formats.eventstream_text")
     raw = (
         (TESTDATA / "eventstream/codewhisperer-shaped/tool_calls.bin")
         .read_bytes()

@@ -8,7 +8,7 @@ import pkgutil
 
 import fastcap.dialects
 import pytest
-from fastcap import targets
+from fastcap.capture import targets
 from fastcap.cli import build_parser
 from fastcap.dialects import Dialect, analyze_exchange, detect_dialect, dialect_for
 from fastcap.dialects.registry import BY_NAME, DIALECTS, GENERIC, get, names

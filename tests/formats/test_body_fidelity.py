@@ -15,12 +15,12 @@ import pytest
 from fastcap.analysis.calls import calls_table
 from fastcap.cli import main
 from fastcap.dialects import analyze_exchange
+from fastcap.formats import read_exchanges
+from fastcap.formats.jsonl import exchange_from_record
+from fastcap.formats.mitmlog import read_mitmlog, read_mitmlog_text
+from fastcap.formats.writers import write_cbor, write_jsonl
 from fastcap.model import Exchange
-from fastcap.readers import read_exchanges
-from fastcap.readers.jsonl import exchange_from_record
-from fastcap.readers.mitmlog import read_mitmlog, read_mitmlog_text
 from fastcap.reports import write_reports
-from fastcap.writers import write_cbor, write_jsonl
 from helpers import DATA as TEST_DATA
 from helpers import DEMO
 from helpers.addon_context import addon_context

@@ -12,7 +12,7 @@ import cbor2
 import polars as pl
 import pytest
 from fastcap import CaptureFormatError, _native
-from fastcap.capture_file import (
+from fastcap.formats.capture_file import (
     META_KEYS,
     Capture,
     CaptureWarning,

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from fastcap import _native
-from fastcap.readers import (
+from fastcap.formats import (
     FlowFileError,
     FormatError,
     HarFormatError,
@@ -21,7 +21,7 @@ from fastcap.readers import (
     read_exchanges,
     recover_eventstream_frames,
 )
-from fastcap.readers.eventstream_text import hexdump_to_bytes
+from fastcap.formats.eventstream_text import hexdump_to_bytes
 from helpers import DATA as TEST_DATA
 
 DATA = TEST_DATA / "mitmproxy"
@@ -324,7 +324,7 @@ def test_cli_style_error_is_one_line(tmp_path):
     p = tmp_path / "empty.log"
     p.write_bytes(b"")
     code = (
-        "import sys\nfrom fastcap.readers import read_exchanges, FormatError\n"
+        "import sys\nfrom fastcap.formats import read_exchanges, FormatError\n"
         f"try:\n    read_exchanges({str(p)!r})\nexcept FormatError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

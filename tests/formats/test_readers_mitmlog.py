@@ -11,7 +11,7 @@ import helpers
 import polars as pl
 import pytest
 from fastcap import MitmLogError, _native
-from fastcap.readers.mitmlog import log_info, read_mitmlog, read_mitmlog_text
+from fastcap.formats.mitmlog import log_info, read_mitmlog, read_mitmlog_text
 from helpers.addon_context import addon_context
 from helpers.mitmlog_logs import BINARY, synth_v11
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from fastcap.capture.core import Capture
 from fastcap.cli import main
-from fastcap.readers import read_exchanges
+from fastcap.formats import read_exchanges
 from fastcap.reports import write_reports
 from helpers.addon_context import addon_context
 from mitmproxy import io as mio
@@ -139,7 +139,7 @@ def test_live_capture_addon_records_trailers(tmp_path: Path, stream: bool) -> No
 
 
 def test_mitmdump_log_trailers_are_kept() -> None:
-    from fastcap.readers.mitmlog import read_mitmlog_text
+    from fastcap.formats.mitmlog import read_mitmlog_text
 
     log = (
         "127.0.0.1:5000: POST https://x.test/a\n    content-type: text/plain\n\n    hello\n\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastcap.capture_file import expand_meta, read_capture
 from fastcap.cli import main
+from fastcap.formats.capture_file import expand_meta, read_capture
 from helpers.golden_capture import FAKE_KEY, T0, encode, golden_entries, write_golden
 
 

@@ -120,7 +120,7 @@ def test_empty_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_command_line_directions_match_the_filter() -> None:
-    from fastcap.commands.inspect import DIRECTIONS as CHOICES
+    from fastcap.cli.inspect import DIRECTIONS as CHOICES
 
     assert tuple(DIRECTIONS) == CHOICES
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 from fastcap.cli import main
-from fastcap.leakscan import scan_paths
+from fastcap.formats import read_exchanges
+from fastcap.formats.writers import write_cbor, write_jsonl
 from fastcap.model import Chunk, Exchange
-from fastcap.readers import read_exchanges
-from fastcap.writers import write_cbor, write_jsonl
+from fastcap.secrets.leakscan import scan_paths
 from helpers.reports_fixtures import T0, anthropic_turn
 
 PASTED = "sk-ant-api03-" + "PastedByTheUser0123456789" * 2

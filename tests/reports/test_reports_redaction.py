@@ -132,9 +132,9 @@ def test_planted_secret_in_assistant_text_is_scrubbed(tmp_path: Path) -> None:
 def test_leak_scan_fails_the_run_on_a_planted_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Simulate a gap in redaction (free-text redaction disabled): the scan is the second line of
     # defence and must fail the run.
-    import fastcap.redact
+    import fastcap.secrets.redact
 
-    monkeypatch.setattr(fastcap.redact, "redact_text", lambda text, config=None: text)
+    monkeypatch.setattr(fastcap.secrets.redact, "redact_text", lambda text, config=None: text)
     planted = "sk-ant-api03-" + "abcdefghijklmnopqrstuvwxyzabcd"  # 30 letters
     exs = anthropic_session()
     exs[1].response_body = exs[1].response_body.replace(b"Found it", f"Found {planted}".encode())

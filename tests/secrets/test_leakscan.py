@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cbor2
 import pytest
-from fastcap.leakscan import scan_paths, scan_text
+from fastcap.secrets.leakscan import scan_paths, scan_text
 
 SAMPLES = {
     "Anthropic": "sk-ant-api03-FAKEFAKEFAKEFAKEFAKE0000",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import orjson
-from fastcap.redact import (
+from fastcap.secrets.redact import (
     DEFAULT,
     RedactionConfig,
     is_marker,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from fastcap import leakscan
-from fastcap.redact import (
+from fastcap.secrets import leakscan
+from fastcap.secrets.patterns import TRIGGERS, VALUE_PATTERNS
+from fastcap.secrets.redact import (
     DEFAULT,
     OUTPUT,
     RedactionConfig,
@@ -20,7 +21,6 @@ from fastcap.redact import (
     redact_text,
     redact_url,
 )
-from fastcap.secret_patterns import TRIGGERS, VALUE_PATTERNS
 from helpers.reports_fixtures import es_body
 
 # Fake credentials, one per pattern family (assembled so the test source itself stays scannable).

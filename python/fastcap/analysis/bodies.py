@@ -15,7 +15,7 @@ import polars as pl
 
 from fastcap import _native
 from fastcap.analysis.content import CONTENT_SCHEMA, aggregate_events, eventstream_events
-from fastcap.readers.cbor import parse_http_head
+from fastcap.formats.cbor import parse_http_head
 
 # One row per (request key, leg): the figures of `analysis.content.CONTENT_SCHEMA` (without the
 # exchange index), every model the leg named (`models`, for the analysis' lists), the body kind

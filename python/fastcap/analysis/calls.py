@@ -145,9 +145,9 @@ TEXT_COLUMNS = ("api_name", "path", "model", "stop_reason", "error", "conversati
 
 
 def redact_calls(calls: pl.DataFrame) -> pl.DataFrame:
-    """The table with secrets in its text columns replaced (`fastcap.redact.redact_text`), for the
+    """The table with secrets in its text columns replaced (`fastcap.secrets.redact.redact_text`), for the
     files `fastcap analyze` writes (analysis.md, analysis.json, calls.parquet)."""
-    from fastcap.redact import OUTPUT, redact_text
+    from fastcap.secrets.redact import OUTPUT, redact_text
 
     def scrub(value: str) -> str:
         return redact_text(value, OUTPUT)

@@ -19,7 +19,7 @@ from fastcap import _native
 from fastcap.analysis.bodies import BODIES_SCHEMA, figures, merge_bodies
 from fastcap.analysis.content import CONTENT_SCHEMA
 from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS, calls_from_requests
-from fastcap.readers.cbor_requests import (
+from fastcap.formats.cbor_requests import (
     BACKEND_TO_PROXY,
     ENTRY_META_COLUMNS,
     PROXY_TO_BACKEND,

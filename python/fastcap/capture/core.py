@@ -45,15 +45,15 @@ from mitmproxy.addonmanager import Loader
 import fastcap
 from fastcap.capture.cbor_encode import BACKEND as ENCODER_BACKEND
 from fastcap.capture.cbor_encode import encode_entry, encode_header
-from fastcap.redact import (
+from fastcap.capture.targets import backend_for, host_matches
+from fastcap.formats.traffic_jsonl import body_value, fold_headers
+from fastcap.secrets.redact import (
     RedactionConfig,
     redact_body,
     redact_headers,
     redact_json,
     redact_url,
 )
-from fastcap.targets import backend_for, host_matches
-from fastcap.traffic_jsonl import body_value, fold_headers
 
 try:
     import fcntl
@@ -799,7 +799,7 @@ class Capture:
             "session_id": self.session_id,
             "backend": state.backend,
             "model": state.model,
-            # Key names as documented in fastcap.readers.jsonl (the reader of this extension).
+            # Key names as documented in fastcap.formats.jsonl (the reader of this extension).
             "started_at": req.timestamp_start,
             "request_ended_at": req.timestamp_end,
             "request_captured": state.rts,

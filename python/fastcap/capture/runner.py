@@ -1,6 +1,6 @@
 """Starting and stopping mitmdump with the capture addon, and running an agent through it.
 
-Used by `fastcap capture`; see `fastcap.commands.capture` for the command line.
+Used by `fastcap capture`; see `fastcap.cli.capture` for the command line.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 
 from fastcap.capture import session as sess
+from fastcap.capture.targets import FORWARD_ENV, Target
 from fastcap.errors import UsageError
-from fastcap.targets import FORWARD_ENV, Target
 
 ADDON_PATH = Path(__file__).with_name("addon.py").resolve()
 DEFAULT_CONFDIR = Path("~/.mitmproxy").expanduser()
@@ -468,7 +468,7 @@ def finish_session(
 
 def scan_outputs(session_dir: Path, state: dict[str, Any], generated: Sequence[str] = ()) -> list[Any]:
     """Leak-scan every generated file (not the raw capture, log, CA files or state)."""
-    from fastcap.leakscan import scan_paths
+    from fastcap.secrets.leakscan import scan_paths
 
     raw = {state.get("capture_file"), state.get("log_file")}
     if not state.get("redacted", True):

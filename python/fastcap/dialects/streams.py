@@ -9,7 +9,7 @@ their output and adds the exchange-level concerns:
 - bodies known only as text (mitmdump logs: `response_body is None`, `response_body_text` set):
   SSE is split from the text and the final event is flagged `terminator_unknown` (mitmdump strips
   trailing whitespace, so the blank line is always gone); EventStream frames are recovered by the
-  readers' heuristic (`fastcap.readers.eventstream_text`, `docs/specs/eventstream.md` §9.1) and
+  readers' heuristic (`fastcap.formats.eventstream_text`, `docs/specs/eventstream.md` §9.1) and
   flagged `recovered_from_text`.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastcap import _native
+from fastcap.formats.eventstream_text import recover_eventstream_frames
 from fastcap.model import Exchange
-from fastcap.readers.eventstream_text import recover_eventstream_frames
 
 
 @dataclass(slots=True)

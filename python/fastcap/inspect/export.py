@@ -16,10 +16,10 @@ import orjson
 import polars as pl
 
 from fastcap import _native
-from fastcap.capture_file import META_KEYS
+from fastcap.formats.capture_file import META_KEYS
 from fastcap.inspect.common import dir_name, sym
 from fastcap.inspect.redaction import maybe_secret, redact_payload, split_http
-from fastcap.redact import redact_url
+from fastcap.secrets.redact import redact_url
 
 FORMAT = "fastcap-inspect-json/1"
 

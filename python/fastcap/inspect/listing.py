@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from fastcap.capture_file import expand_meta
+from fastcap.formats.capture_file import expand_meta
 from fastcap.inspect.common import Zone, banner, commas, fmt_dt, sym
 from fastcap.inspect.filters import Selection
 from fastcap.inspect.redaction import redact_payload

@@ -39,10 +39,10 @@ import polars as pl
 
 from fastcap import _native
 from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS
+from fastcap.formats.cbor_requests import ENTRY_META_COLUMNS
 from fastcap.inspect.common import BP, CP, PB, PC
 from fastcap.inspect.content import SCHEMA, BodyContent, ClientBodies, loose_bodies
 from fastcap.inspect.redaction import split_http
-from fastcap.readers.cbor_requests import ENTRY_META_COLUMNS
 
 Level = Literal["requests", "entries", "payloads"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from fastcap.inspect.common import BP, PB
-from fastcap.redact import (
+from fastcap.secrets.redact import (
     DEFAULT_BODY_FIELDS,
     OAUTH_ONLY_FIELDS,
     is_sensitive_header,

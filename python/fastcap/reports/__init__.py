@@ -155,8 +155,8 @@ def _read_state(out_dir: Path) -> dict[str, Any]:
 def write_session_reports(
     capture_path: str | Path, out_dir: str | Path, *, progress: Progress | None = None
 ) -> ReportResult:
-    """Read a capture with `fastcap.readers.read_exchanges` and write every report (and `report.json`)."""
-    from fastcap.readers import read_exchanges
+    """Read a capture with `fastcap.formats.read_exchanges` and write every report (and `report.json`)."""
+    from fastcap.formats import read_exchanges
 
     out = Path(out_dir)
     exchanges = read_exchanges(str(capture_path))

@@ -1,7 +1,7 @@
 """The one code path between unredacted data and rendered text (docs/specs/reports.md §6).
 
-The patterns live in `fastcap.secret_patterns`, applied by `fastcap.redact` and checked by
-`fastcap.leakscan`; this module only adapts their functions to the small interface the renderers
+The patterns live in `fastcap.secrets.patterns`, applied by `fastcap.secrets.redact` and checked by
+`fastcap.secrets.leakscan`; this module only adapts their functions to the small interface the renderers
 use, so that nothing is rendered without passing through them. Reports use the `OUTPUT`
 configuration: named fields plus secrets inside free text (prompts, assistant text, tool arguments,
 URLs), so a key quoted in a message is scrubbed instead of failing the leak scan. Redaction can only
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastcap import leakscan, redact
+from fastcap.secrets import leakscan, redact
 
 
 class Redactor(Protocol):
@@ -58,7 +58,7 @@ class NullRedactor:
 
 
 class PatternRedactor:
-    """`fastcap.redact` with its `OUTPUT` configuration (its patterns, its marker)."""
+    """`fastcap.secrets.redact` with its `OUTPUT` configuration (its patterns, its marker)."""
 
     enabled = True
 
@@ -93,5 +93,5 @@ def get_redactor(enabled: bool = True) -> Redactor:
 
 
 def leak_scan(paths: Sequence[Path]) -> list[Any]:
-    """Scan every generated file with `fastcap.leakscan` (§6.6): `Finding(path, line, pattern, excerpt)`."""
+    """Scan every generated file with `fastcap.secrets.leakscan` (§6.6): `Finding(path, line, pattern, excerpt)`."""
     return list(leakscan.scan_paths([Path(p) for p in paths]))

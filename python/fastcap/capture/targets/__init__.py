@@ -79,11 +79,11 @@ def host_matches(host: str, patterns: Iterable[str]) -> bool:
 
 
 TARGET_MODULES: dict[str, str] = {
-    "claude-code": "fastcap.targets.claude_code",
-    "codex": "fastcap.targets.codex",
-    "kiro": "fastcap.targets.kiro",
-    "gemini": "fastcap.targets.gemini",
-    "generic": "fastcap.targets.generic",
+    "claude-code": "fastcap.capture.targets.claude_code",
+    "codex": "fastcap.capture.targets.codex",
+    "kiro": "fastcap.capture.targets.kiro",
+    "gemini": "fastcap.capture.targets.gemini",
+    "generic": "fastcap.capture.targets.generic",
 }
 
 

@@ -28,8 +28,8 @@ import os
 import sys
 from typing import Any, TextIO
 
+from fastcap.formats._errors import JsonlFormatError, make_error
 from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange
-from fastcap.readers._errors import JsonlFormatError, make_error
 
 
 class _Malformed(ValueError):

@@ -2,7 +2,7 @@
 
 | format | reader | body fidelity (`model.BodyFidelity`, set per body) |
 |---|---|---|
-| `cbor` | `fastcap.readers.cbor` (fastcap / llm-interactive-proxy captures) | complete (with chunk times); truncated without an end marker or with `trunc` |
+| `cbor` | `fastcap.formats.cbor` (fastcap / llm-interactive-proxy captures) | complete (with chunk times); truncated without an end marker or with `trunc` |
 | `mitm` | `mitmflow.read_mitm_partial` (mitmproxy's `FlowReader`) | complete, or missing (streamed, not stored) |
 | `har` | `har.read_har` (latin-1 recovery of text bodies) | complete; recovered_from_text / missing when the HAR lost it |
 | `jsonl` | `jsonl.read_jsonl` (agent-system-dissect `traffic.jsonl`) | complete, json_value, recovered_from_text (U+FFFD) |
@@ -27,8 +27,7 @@ import sys
 from typing import Any
 
 from fastcap._native import FormatError, MitmLogError
-from fastcap.model import Exchange
-from fastcap.readers._errors import (
+from fastcap.formats._errors import (
     FlowFileError,
     HarFormatError,
     JsonlFormatError,
@@ -36,7 +35,8 @@ from fastcap.readers._errors import (
     UnknownFormatError,
     make_error,
 )
-from fastcap.readers.eventstream_text import hexdump_to_bytes, recover_eventstream_frames
+from fastcap.formats.eventstream_text import hexdump_to_bytes, recover_eventstream_frames
+from fastcap.model import Exchange
 
 FORMATS = ("cbor", "mitm", "har", "jsonl", "mitmlog")
 _EXPECTED = "a CBOR capture, a .mitm flow file, HAR, traffic.jsonl or a mitmdump log"
@@ -146,11 +146,11 @@ def read_exchanges(
     if kind not in FORMATS:
         raise ValueError(f"unknown format {kind!r}; expected one of {', '.join(FORMATS)}")
     if kind == "cbor":
-        cbor = importlib.import_module("fastcap.readers.cbor")
+        cbor = importlib.import_module("fastcap.formats.cbor")
         result: list[Exchange] = cbor.read_exchanges(shown)
         return result
     if kind == "mitm":
-        from fastcap.readers.mitmflow import read_mitm_partial
+        from fastcap.formats.mitmflow import read_mitm_partial
 
         exchanges, error = read_mitm_partial(shown)
         if error is not None:
@@ -158,14 +158,14 @@ def read_exchanges(
             return _partial(error, exchanges, strict)
         return exchanges
     if kind == "har":
-        from fastcap.readers.har import read_har
+        from fastcap.formats.har import read_har
 
         return read_har(shown)
     if kind == "jsonl":
-        from fastcap.readers.jsonl import read_jsonl
+        from fastcap.formats.jsonl import read_jsonl
 
         return read_jsonl(shown)
-    from fastcap.readers.mitmlog import read_mitmlog
+    from fastcap.formats.mitmlog import read_mitmlog
 
     return read_mitmlog(shown)
 
@@ -173,7 +173,7 @@ def read_exchanges(
 def __getattr__(name: str) -> Any:
     # Lazy access to submodules that import heavy dependencies.
     if name in ("mitmlog", "mitmflow", "har", "jsonl", "cbor", "eventstream_text"):
-        return importlib.import_module(f"fastcap.readers.{name}")
+        return importlib.import_module(f"fastcap.formats.{name}")
     raise AttributeError(name)
 
 

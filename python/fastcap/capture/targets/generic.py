@@ -1,6 +1,6 @@
 """Any HTTP client that honours HTTPS_PROXY and a CA bundle: records every host."""
 
-from fastcap.targets import Target
+from fastcap.capture.targets import Target
 
 TARGET = Target(
     name="generic",

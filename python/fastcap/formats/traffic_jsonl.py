@@ -1,5 +1,5 @@
 """Shared rules of the traffic.jsonl format (docs/specs/reports.md §3.1) for its two writers: the capture
-addon (from mitmproxy flows) and `fastcap.writers` (from `Exchange`s). Standard library and orjson
+addon (from mitmproxy flows) and `fastcap.formats.writers` (from `Exchange`s). Standard library and orjson
 only, so the addon's process does not pay for Polars."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Public API (keep it small):
   AWS EventStream bodies. **Returns the very same object when nothing was redacted**, so callers
   can keep byte-exact bodies and test `result is body` cheaply.
 - `redact_text(text, config)`: secrets inside free text (assistant output, prompts, tool arguments,
-  URLs, log text), found by the same patterns the leak scan uses (`fastcap.secret_patterns`).
+  URLs, log text), found by the same patterns the leak scan uses (`fastcap.secrets.patterns`).
 
 Two presets: `DEFAULT` redacts named things only (headers, query parameters, body fields), which is
 what the capture addon applies to every chunk on the proxy's hot path; `OUTPUT` also runs
@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from fastcap.secret_patterns import (
+from fastcap.secrets.patterns import (
     DEFAULT_BODY_FIELDS,
     DEFAULT_HEADER_SUFFIXES,
     DEFAULT_HEADERS,
@@ -57,7 +57,7 @@ from fastcap.secret_patterns import (
 REDACTED = "[REDACTED]"
 MARKER_RE = re.compile(r"\[REDACTED(?::[0-9a-f]{8})?\]")
 
-# Which names are secret lives in `fastcap.secret_patterns` (shared with the leak scan); re-exported
+# Which names are secret lives in `fastcap.secrets.patterns` (shared with the leak scan); re-exported
 # here because callers have always imported them from this module.
 _OAUTH_PATH_RE = re.compile(r"(?i)(oauth|/token\b|/callback|/authorize|createtoken)")
 
@@ -232,7 +232,7 @@ def redact_text(text: str, config: RedactionConfig = DEFAULT) -> str:
     """`text` with every secret the leak scan would report replaced by the marker.
 
     Credentials recognised by shape (`sk-ant-…`, `sk-proj-…`, `AKIA…`, `Bearer <token>`, JWTs, private
-    key blocks, … — `fastcap.secret_patterns.VALUE_PATTERNS`), the value of a sensitive header line
+    key blocks, … — `fastcap.secrets.patterns.VALUE_PATTERNS`), the value of a sensitive header line
     (`x-api-key: …`, also inside a line for key-like names) and scalar values of secret JSON keys
     written in the text. Returns `text` unchanged when nothing matched. Literal pre-checks keep
     ordinary text (no `sk-`, `bearer`, `authorization`, … anywhere) at the cost of one `lower()`.

@@ -94,8 +94,8 @@ def _cbor_calls(args: argparse.Namespace, path: Path, show: bool) -> tuple[Any, 
 
 
 def _cbor_exchanges(args: argparse.Namespace, path: Path) -> list[Any]:
-    from fastcap.capture_file import read_capture
-    from fastcap.readers.cbor import exchanges_from_entries
+    from fastcap.formats.capture_file import read_capture
+    from fastcap.formats.cbor import exchanges_from_entries
 
     result = read_capture(path, recover=args.recover, errors="keep", warn=False)
     return exchanges_from_entries(result.entries, source_path=str(path))
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from fastcap.analysis.calls import redact_calls
     from fastcap.analysis.exchanges import calls_from_exchanges
     from fastcap.analysis.overview import build_overview
-    from fastcap.readers import detect_format, read_exchanges
+    from fastcap.formats import detect_format, read_exchanges
     from fastcap.reports.overview import render_text
 
     path = Path(args.file)
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=report_progress,
             )
         written.append(f"{len(report_result.files)} report files")
-    from fastcap.leakscan import scan_paths
+    from fastcap.secrets.leakscan import scan_paths
 
     if not args.no_redact:
         findings = scan_paths([p for p in out_dir.iterdir() if p.is_file()])

@@ -1,4 +1,4 @@
-"""The `fastcap` command line: one module per subcommand under `fastcap.commands`."""
+"""The `fastcap` command line (`main`); one module per subcommand beside this one."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 # Each module defines `register(subparsers)`; the parser it adds sets `func=<callable(args) -> int>`.
 COMMAND_MODULES = (
-    "fastcap.commands.analyze",
-    "fastcap.commands.inspect",
-    "fastcap.commands.capture",
-    "fastcap.commands.report",
-    "fastcap.commands.convert",
-    "fastcap.commands.decode",
+    "fastcap.cli.analyze",
+    "fastcap.cli.inspect",
+    "fastcap.cli.capture",
+    "fastcap.cli.report",
+    "fastcap.cli.convert",
+    "fastcap.cli.decode",
 )
 
 

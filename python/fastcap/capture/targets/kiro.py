@@ -1,6 +1,6 @@
 """kiro-cli (Rust, AWS SDK): forward proxy with SSL_CERT_FILE."""
 
-from fastcap.targets import Target
+from fastcap.capture.targets import Target
 
 TARGET = Target(
     name="kiro",

@@ -19,9 +19,8 @@ from typing import Any
 import orjson
 import polars as pl
 
-from fastcap.capture_file import read_capture
-from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange, WsMessage
-from fastcap.readers.cbor_requests import (
+from fastcap.formats.capture_file import read_capture
+from fastcap.formats.cbor_requests import (
     BACKEND_TO_PROXY,
     CLIENT_TO_PROXY,
     PROXY_TO_BACKEND,
@@ -29,6 +28,7 @@ from fastcap.readers.cbor_requests import (
     response_bodies,
     with_request_keys,
 )
+from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange, WsMessage
 
 
 def parse_http_head(text: bytes) -> tuple[str, list[tuple[str, str]], bytes]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fastcap.formats._errors import FlowFileError, make_error
 from fastcap.model import Exchange, WsMessage
-from fastcap.readers._errors import FlowFileError, make_error
 
 
 def _text(b: bytes) -> str:

@@ -1,6 +1,6 @@
 """Gemini CLI (Node.js): forward proxy, or reverse via GOOGLE_GEMINI_BASE_URL."""
 
-from fastcap.targets import ReverseProxy, Target
+from fastcap.capture.targets import ReverseProxy, Target
 
 TARGET = Target(
     name="gemini",

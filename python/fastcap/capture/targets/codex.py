@@ -1,6 +1,6 @@
 """OpenAI Codex CLI (Rust): reverse proxies for API-key mode, forward proxy for ChatGPT login."""
 
-from fastcap.targets import ReverseProxy, Target
+from fastcap.capture.targets import ReverseProxy, Target
 
 TARGET = Target(
     name="codex",

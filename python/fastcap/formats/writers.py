@@ -1,7 +1,7 @@
 """Writing `Exchange`s out: CBOR V2 (the legs fastcap's addon records), traffic.jsonl
 (docs/specs/reports.md §3.1 with the `fastcap` extension the JSONL reader documents) and Parquet.
 
-Redaction is on by default and goes through `fastcap.redact`, like every file fastcap writes; the
+Redaction is on by default and goes through `fastcap.secrets.redact`, like every file fastcap writes; the
 default is the `OUTPUT` configuration, which also scrubs secrets inside free text (prompts, assistant
 text, tool arguments, URLs). A body that redaction changed loses its chunk boundaries in CBOR output
 when its length changed (it is then written as one chunk at the first chunk's arrival time).
@@ -20,9 +20,16 @@ import orjson
 import polars as pl
 
 from fastcap import _native
+from fastcap.formats.traffic_jsonl import body_value, fold_headers
 from fastcap.model import Exchange
-from fastcap.redact import OUTPUT, RedactionConfig, redact_body, redact_headers, redact_text, redact_url
-from fastcap.traffic_jsonl import body_value, fold_headers
+from fastcap.secrets.redact import (
+    OUTPUT,
+    RedactionConfig,
+    redact_body,
+    redact_headers,
+    redact_text,
+    redact_url,
+)
 
 P2B, B2P = 2, 3
 

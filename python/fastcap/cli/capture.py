@@ -19,8 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from fastcap import targets
-from fastcap.capture import runner
+from fastcap.capture import runner, targets
 from fastcap.capture import session as sess
 from fastcap.errors import UsageError
 

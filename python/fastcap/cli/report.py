@@ -48,7 +48,7 @@ def _default_out(capture: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fastcap.readers import read_exchanges
+    from fastcap.formats import read_exchanges
     from fastcap.reports import STYLES, LeakScanError, write_reports
 
     capture = Path(args.capture)

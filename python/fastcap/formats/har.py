@@ -17,8 +17,8 @@ import re
 from datetime import datetime
 from typing import Any
 
+from fastcap.formats._errors import HarFormatError, make_error
 from fastcap.model import BodyFidelity, Exchange, WsMessage
-from fastcap.readers._errors import HarFormatError, make_error
 
 _CHARSET_RE = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
 _UTF8_HINTS = ("json", "html", "xml", "javascript", "css")

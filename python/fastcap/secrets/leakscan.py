@@ -22,8 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastcap.redact import is_marker
-from fastcap.secret_patterns import (
+from fastcap.secrets.patterns import (
     FIELD_RE,
     HEADER_LINE_RE,
     NAME_TRIGGER_SET,
@@ -31,6 +30,7 @@ from fastcap.secret_patterns import (
     VALUE_PATTERNS,
     present_triggers,
 )
+from fastcap.secrets.redact import is_marker
 
 AllowEntry = str | re.Pattern[str]
 
@@ -46,7 +46,7 @@ class Finding:
         return f"{self.path}:{self.line}: {self.pattern}: {self.excerpt}"
 
 
-# The patterns and name rules live in `fastcap.secret_patterns`, shared with `redact_text`: a
+# The patterns and name rules live in `fastcap.secrets.patterns`, shared with `redact_text`: a
 # secret this scan would report is one redaction removes.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [(p.name, p.regex) for p in VALUE_PATTERNS]
 

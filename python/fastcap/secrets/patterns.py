@@ -1,6 +1,6 @@
 """What counts as a secret (docs/specs/reports.md §6.2–6.4, §6.6): one table for redaction and the leak scan.
 
-`fastcap.redact` replaces what this module describes and `fastcap.leakscan` checks written files for
+`fastcap.secrets.redact` replaces what this module describes and `fastcap.secrets.leakscan` checks written files for
 it; both read the tables below, so a secret the scan would report is a secret `redact_text` removes.
 
 - Names: sensitive header names and suffixes (§6.2), URL query parameters (§6.3), JSON/form body

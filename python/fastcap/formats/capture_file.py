@@ -155,14 +155,14 @@ class Capture:
 
     @cached_property
     def requests(self) -> pl.DataFrame:
-        """One row per backend request (see `fastcap.readers.cbor_requests.request_table`)."""
-        from fastcap.readers.cbor_requests import request_table
+        """One row per backend request (see `fastcap.formats.cbor_requests.request_table`)."""
+        from fastcap.formats.cbor_requests import request_table
 
         return request_table(self.entries)
 
     def exchanges(self) -> list[Any]:
         """The capture as normalised `Exchange` objects (for reports)."""
-        from fastcap.readers.cbor import exchanges_from_entries
+        from fastcap.formats.cbor import exchanges_from_entries
 
         return exchanges_from_entries(self.entries, source_path=self.path)
 

@@ -35,9 +35,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fastcap.readers import read_exchanges
-    from fastcap.redact import OUTPUT
-    from fastcap.writers import write_cbor, write_jsonl, write_parquet
+    from fastcap.formats import read_exchanges
+    from fastcap.formats.writers import write_cbor, write_jsonl, write_parquet
+    from fastcap.secrets.redact import OUTPUT
 
     out = Path(args.output)
     target = args.to or TARGETS.get(out.suffix.lower())

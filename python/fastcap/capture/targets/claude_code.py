@@ -1,6 +1,6 @@
 """Claude Code (Node.js): forward proxy, or reverse via ANTHROPIC_BASE_URL."""
 
-from fastcap.targets import ReverseProxy, Target
+from fastcap.capture.targets import ReverseProxy, Target
 
 TARGET = Target(
     name="claude-code",

@@ -1,1 +1,0 @@
-"""One module per `fastcap` subcommand; each defines `register(subparsers)`."""
