@@ -25,7 +25,7 @@
 //! | `input_tokens` | Anthropic `usage.input_tokens` (message_start `message.usage` or message_delta `usage`; uncached input only); Responses `response.usage.input_tokens`; Chat `usage.prompt_tokens`; Gemini `usageMetadata.promptTokenCount` |
 //! | `output_tokens` | Anthropic / Responses `output_tokens`; Chat `completion_tokens`; Gemini `candidatesTokenCount` (raw: excludes `thoughtsTokenCount`) |
 //! | `cache_read_tokens` | Anthropic `cache_read_input_tokens`; Responses `input_tokens_details.cached_tokens`; Chat `prompt_tokens_details.cached_tokens`; Gemini `cachedContentTokenCount` |
-//! | `cache_write_tokens` | Anthropic `cache_creation_input_tokens` (others have none) |
+//! | `cache_write_tokens` | Anthropic `cache_creation_input_tokens`; Responses `input_tokens_details.cache_write_tokens`; Chat `prompt_tokens_details.cache_write_tokens` (OpenAI and OpenAI-compatible gateways report it beside `cached_tokens`); Gemini: none |
 //! | `reasoning_tokens` | Responses `output_tokens_details.reasoning_tokens`; Anthropic `output_tokens_details.thinking_tokens`; Chat `completion_tokens_details.reasoning_tokens`; Gemini `thoughtsTokenCount` |
 //!
 //! The usage numbers are the raw fields of this one event; the per-provider combination rules
@@ -298,7 +298,11 @@ fn set_usage(x: &mut Extracted<'_>, u: &Usage) {
     x.output_tokens = u.output_tokens.0.or(u.completion_tokens.0);
     x.cache_read_tokens =
         u.cache_read_input_tokens.0.or(itd.and_then(|d| d.cached_tokens.0)).or(ptd.and_then(|d| d.cached_tokens.0));
-    x.cache_write_tokens = u.cache_creation_input_tokens.0;
+    x.cache_write_tokens = u
+        .cache_creation_input_tokens
+        .0
+        .or(itd.and_then(|d| d.cache_write_tokens.0))
+        .or(ptd.and_then(|d| d.cache_write_tokens.0));
     x.reasoning_tokens =
         otd.and_then(|d| d.reasoning_tokens.0.or(d.thinking_tokens.0)).or(ctd.and_then(|d| d.reasoning_tokens.0));
 }
@@ -406,6 +410,7 @@ struct Usage {
 #[cfg_attr(test, serde(default))]
 struct Details {
     cached_tokens: LInt,
+    cache_write_tokens: LInt,
     reasoning_tokens: LInt,
     thinking_tokens: LInt,
 }
@@ -654,6 +659,29 @@ mod tests {
         // Gemini: no key; every functionCall part is a whole call.
         let gemini = r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"g","args":{"a":1}}}]}}]}"#;
         assert_eq!(tool(gemini), (Some("g".to_owned()), None, None));
+    }
+
+    #[test]
+    fn openai_cache_writes() {
+        // Chat Completions and Responses report cache writes beside cache reads.
+        let chat = r#"{"choices":[],"usage":{"prompt_tokens":4020,"completion_tokens":12,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":4012}}}"#;
+        let x = extract(chat).unwrap();
+        assert_eq!((x.input_tokens, x.cache_read_tokens, x.cache_write_tokens), (Some(4020), Some(0), Some(4012)));
+        let responses = r#"{"type":"response.completed","response":{"status":"completed","usage":{"input_tokens":4020,"input_tokens_details":{"cached_tokens":0,"cache_write_tokens":4012},"output_tokens":12}}}"#;
+        let x = extract(responses).unwrap();
+        assert_eq!((x.input_tokens, x.cache_read_tokens, x.cache_write_tokens), (Some(4020), Some(0), Some(4012)));
+        // Anthropic's own field wins where both are present.
+        let both = r#"{"usage":{"input_tokens":1,"cache_creation_input_tokens":7,"input_tokens_details":{"cache_write_tokens":9}}}"#;
+        assert_eq!(extract(both).unwrap().cache_write_tokens, Some(7));
+    }
+
+    #[test]
+    fn chunk_with_error_finish_reason_and_usage_keeps_all_three() {
+        // An OpenAI-compatible router's last chunk: the error does not hide the rest of the chunk.
+        let x = extract(r#"{"id":"gen-1","error":{"code":502,"message":"upstream failed"},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}],"usage":{"prompt_tokens":100,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":64}}}"#).unwrap();
+        assert_eq!((x.error_code.as_deref(), x.error_message.as_deref()), (Some("502"), Some("upstream failed")));
+        assert_eq!(x.stop_reason.as_deref(), Some("error"));
+        assert_eq!((x.input_tokens, x.output_tokens, x.cache_read_tokens), (Some(100), Some(3), Some(64)));
     }
 
     #[test]

@@ -726,7 +726,12 @@ schema!(Usage,
     "output_tokens_details" => output_tokens_details: lobj::<Details>,
     "completion_tokens_details" => completion_tokens_details: lobj::<Details>,
 );
-schema!(Details, "cached_tokens" => cached_tokens: lint, "reasoning_tokens" => reasoning_tokens: lint, "thinking_tokens" => thinking_tokens: lint);
+schema!(Details,
+    "cached_tokens" => cached_tokens: lint,
+    "cache_write_tokens" => cache_write_tokens: lint,
+    "reasoning_tokens" => reasoning_tokens: lint,
+    "thinking_tokens" => thinking_tokens: lint,
+);
 schema!(UsageMeta,
     "promptTokenCount" => prompt: lint,
     "candidatesTokenCount" => candidates: lint,
