@@ -1,7 +1,8 @@
 """Capture targets: which hosts an agent talks to and how to route it through mitmproxy.
 
-One small declarative module per agent (`claude_code`, `codex`, `kiro`, `gemini`, `generic`), each
-defining `TARGET`. `get(name)` looks one up by its CLI name; `backend_for(host, path, headers)`
+One small declarative module per agent, each defining `TARGET`; `TARGET_MODULES` below is the one
+list of them (the `--target` choices, in `backend_for`'s order). `get(name)` looks one up by its CLI
+name; `backend_for(host, path, headers)`
 gives the label (`anthropic`, `openai`, `kiro`, `gemini`, …) the capture addon writes as `be`:
 the target's for its hosts, else the dialect registry's (`Dialect.backend`).
 """
@@ -78,11 +79,20 @@ def host_matches(host: str, patterns: Iterable[str]) -> bool:
     return False
 
 
+# The one list of targets: CLI name -> module. `backend_for` tries them in this order and the first
+# host match wins, so targets that share a provider's hosts come after the one that owns them
+# (claude-agent-sdk after claude-code); `generic` (no hosts) stays last.
 TARGET_MODULES: dict[str, str] = {
     "claude-code": "fastcap.capture.targets.claude_code",
     "codex": "fastcap.capture.targets.codex",
     "kiro": "fastcap.capture.targets.kiro",
     "gemini": "fastcap.capture.targets.gemini",
+    "claude-agent-sdk": "fastcap.capture.targets.claude_agent_sdk",
+    "opencode": "fastcap.capture.targets.opencode",
+    "copilot": "fastcap.capture.targets.copilot",
+    "qwen-code": "fastcap.capture.targets.qwen_code",
+    "kimi": "fastcap.capture.targets.kimi",
+    "grok": "fastcap.capture.targets.grok",
     "generic": "fastcap.capture.targets.generic",
 }
 
