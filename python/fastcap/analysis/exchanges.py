@@ -1,15 +1,23 @@
 """Exchanges of any format → the requests table → the one calls builder (`engine`).
 
 The readers of HAR, JSONL, `.mitm` files and mitmdump logs hand over `Exchange` objects; this
-module lays them out as columns once (one row per exchange: the request shape, times, status,
-bodies and per-chunk arrival times) and computes content figures from the native events table,
-exactly as the streaming CBOR pass does. Bodies the native extractor does not read yet (AWS
-EventStream, WebSocket messages) take their figures from the dialect analysis of that exchange.
+module lays them out as columns once (one row per call: the request shape, times, status, bodies
+and per-chunk arrival times) and computes content figures from the native events table, exactly as
+the streaming CBOR pass does. Bodies the native extractor does not read (WebSocket messages) take
+their figures from the dialect analysis of that call.
+
+A call is one HTTP exchange, or one request on a WebSocket connection: a Responses connection
+(Codex CLI, the Responses API's WebSocket mode) carries many requests, and `dialects.openai_ws`
+splits it into one call per `response.create` (docs/specs/responses-websocket.md). Such a call is a
+stream whose chunks are the server's messages; a prewarm (`generate: false`) is a call of its own
+that is not a model call; requests chained through `previous_response_id` share a conversation.
+Any other WebSocket connection stays one call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,6 +27,7 @@ from fastcap import _native
 from fastcap.analysis.bodies import json_as_one_event
 from fastcap.analysis.content import CONTENT_SCHEMA, USAGE_COLUMNS, aggregate_events, eventstream_events
 from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
+from fastcap.dialects.openai_ws import WsRequest, split_connection
 from fastcap.model import Exchange
 
 STREAM_TYPES = ("text/event-stream",)
@@ -86,8 +95,32 @@ def _response_kind(ex: Exchange, body: bytes | None, sse: bool) -> str:
     return "json"
 
 
-def _request_row(ex: Exchange, kind: str, body: bytes | None) -> dict[str, Any]:
-    is_stream = kind in ("sse", "eventstream")
+@dataclass(slots=True)
+class _Call:
+    """One row of the requests table: an exchange, or one request of a WebSocket connection."""
+
+    ex: Exchange
+    ws: WsRequest | None = None
+
+    @property
+    def ws_stream(self) -> bool:
+        """A request on a Responses WebSocket: a stream of the server's messages."""
+        return self.ws is not None and self.ws.kind != "connection"
+
+
+def _calls(exchanges: Sequence[Exchange]) -> list[_Call]:
+    out: list[_Call] = []
+    for ex in exchanges:
+        parts = split_connection(ex) if ex.websocket is not None else []
+        if parts:
+            out.extend(_Call(p.exchange, p) for p in parts)
+        else:
+            out.append(_Call(ex))
+    return out
+
+
+def _request_row(ex: Exchange, kind: str, body: bytes | None, *, ws_stream: bool = False) -> dict[str, Any]:
+    is_stream = kind in ("sse", "eventstream") or ws_stream
     first_chunk_t = next((c.t for c in ex.chunks if c.t is not None), None)
     last_chunk_t = next((c.t for c in reversed(ex.chunks) if c.t is not None), None)
     return {
@@ -106,8 +139,15 @@ def _request_row(ex: Exchange, kind: str, body: bytes | None) -> dict[str, Any]:
         "stream_end_ts": ex.ended_at if is_stream and ex.response_body_fidelity == "complete" else None,
         "last_payload_ts": last_chunk_t if last_chunk_t is not None else ex.ended_at,
         "chunks": len(ex.chunks),
-        # Exact bytes only: a body known from a text log has no byte count (docs/metrics.md).
-        "body_bytes": len(ex.response_body) if ex.response_body is not None else None,
+        # Exact bytes only: a body known from a text log has no byte count (docs/metrics.md). A
+        # WebSocket request's response is its server messages (payloads, decompressed).
+        "body_bytes": len(ex.response_body)
+        if ex.response_body is not None
+        else (
+            sum(len(c.data) for c in ex.chunks)
+            if ws_stream and ex.response_body_fidelity == "complete"
+            else None
+        ),
         "a_session_id": ex.session_id,
         "session_header": next(
             (v for name in SESSION_HEADERS if (v := ex.header(name)) is not None and v.strip()), None
@@ -169,30 +209,81 @@ def _content_from_dialect(ex: Exchange) -> dict[str, Any]:
     }
 
 
+def _chained_conversations(
+    calls: Sequence[_Call],
+    session_header: list[str | None],
+    body_key: list[str | None],
+    cache_key: list[str | None],
+) -> list[str | None]:
+    """`conversation_id_body` with the WebSocket requests chained through `previous_response_id`.
+
+    A Responses request names its conversation by the session header, the body's conversation or
+    its prompt cache key (the engine's rule, in that order). A request on a WebSocket that has none
+    of them belongs to the conversation of the response it continues; the first request of such a
+    chain is named by the chain's first response id (the response its first member continues, or
+    its own when it continues none)."""
+    out = list(body_key)
+    own = [h or b or k for h, b, k in zip(session_header, body_key, cache_key, strict=True)]
+    by_response = {
+        c.ws.response_id: n for n, c in enumerate(calls) if c.ws_stream and c.ws and c.ws.response_id
+    }
+    parent: dict[int, int] = {}
+    for n, c in enumerate(calls):
+        prev = c.ws.previous_response_id if c.ws_stream and c.ws else None
+        if prev is not None and (p := by_response.get(prev)) is not None and p < n:
+            parent[n] = p
+    continued = set(parent.values())
+    chain: dict[int, str | None] = {}
+    for n, c in enumerate(calls):
+        if not c.ws_stream or c.ws is None:
+            continue
+        if own[n]:
+            chain[n] = own[n]
+        elif n in parent:
+            chain[n] = chain.get(parent[n])
+        else:
+            chain[n] = c.ws.previous_response_id or (c.ws.response_id if n in continued else None)
+        if not own[n] and chain[n]:
+            out[n] = chain[n]
+    return out
+
+
 def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
-    """The requests table (`engine.REQUEST_SCHEMA` + content figures) of a list of exchanges."""
+    """The requests table (`engine.REQUEST_SCHEMA` + content figures) of a list of exchanges: one
+    row per call (module docstring)."""
+    return _requests(_calls(exchanges))
+
+
+def _requests(calls: Sequence[_Call]) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
     # Bodies by native decoder: SSE and one-event JSON through sse_column, AWS EventStream
     # through eventstream_events; (row, body, chunk ends, chunk times) each.
     native: dict[str, list[tuple[int, bytes, list[int], list[float | None]]]] = {"sse": [], "eventstream": []}
     bridged: dict[int, dict[str, Any]] = {}
-    for i, ex in enumerate(exchanges):
+    for i, call in enumerate(calls):
+        ex = call.ex
         body = _body(ex)
         kind = _response_kind(ex, body, _is_sse(ex, body))
-        rows.append(_request_row(ex, kind, body))
+        rows.append(_request_row(ex, kind, body, ws_stream=call.ws_stream))
         if kind in ("sse", "eventstream") and body:
             native[kind].append((i, body, *_chunk_row(ex, body)))
         elif kind == "json" and body:
             native["sse"].append((i, json_as_one_event(body), [], []))
         elif kind == "websocket":
             bridged[i] = _content_from_dialect(ex)
-    fields = pl.DataFrame(_native.request_fields([_request_body(ex) for ex in exchanges]))
+    fields = pl.DataFrame(_native.request_fields([_request_body(c.ex) for c in calls]))
+    conversation_body = _chained_conversations(
+        calls,
+        [r["session_header"] for r in rows],
+        fields["conversation_id_body"].to_list(),
+        fields["prompt_cache_key"].to_list(),
+    )
     requests = (
         pl.DataFrame(rows, schema={k: v for k, v in REQUEST_SCHEMA.items() if k not in BODY_FIELDS})
         .with_columns(
             request_model=fields["model"],
             user_id=fields["user_id"],
-            conversation_id_body=fields["conversation_id_body"],
+            conversation_id_body=pl.Series(conversation_body, dtype=pl.Utf8),
             prompt_cache_key=fields["prompt_cache_key"],
         )
         .with_row_index("row")
@@ -241,5 +332,13 @@ def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
 
 
 def calls_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
-    """The calls table (`calls.CALLS_SCHEMA`) of exchanges of any format."""
-    return calls_from_requests(requests_from_exchanges(exchanges))
+    """The calls table (`calls.CALLS_SCHEMA`) of exchanges of any format: one row per call (module
+    docstring)."""
+    calls = _calls(exchanges)
+    table = calls_from_requests(_requests(calls))
+    if not any(c.ws is not None for c in calls):
+        return table
+    # Every request on a Responses WebSocket asks the model for output, whatever the host's API
+    # name says, except a prewarm (`generate: false`) and the messages outside any request.
+    model_call = pl.Series([c.ws.generate if c.ws is not None else None for c in calls], dtype=pl.Boolean)
+    return table.with_columns(is_model_call=pl.coalesce(model_call, pl.col("is_model_call")))
