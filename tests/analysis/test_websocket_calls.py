@@ -56,7 +56,11 @@ def test_codex_connection_is_one_call_per_request() -> None:
 
 
 def test_requests_table_rows_are_streams_with_their_request_bodies() -> None:
-    req = requests_from_exchanges([responses_ws.exchange(CODEX)])
+    http = Exchange(1, "cbor", "POST", "https://api.openai.com/v1/responses", status=200)
+    req = requests_from_exchanges([responses_ws.exchange(CODEX), http])[:4]
+    # What the engine cannot tell from the URL, for apply_model_call_override; null: the API name decides.
+    assert requests_from_exchanges([http])["model_call_override"].to_list() == [None]
+    assert req["model_call_override"].to_list() == [False, True, True, True]
     assert req["is_stream"].to_list() == [True] * 4
     assert req["request_model"].to_list() == ["gpt-5.2-codex"] * 4
     assert req["prompt_cache_key"].to_list() == [SESSION] * 4

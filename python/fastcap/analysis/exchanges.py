@@ -250,8 +250,25 @@ def _chained_conversations(
 
 def requests_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
     """The requests table (`engine.REQUEST_SCHEMA` + content figures) of a list of exchanges: one
-    row per call (module docstring)."""
+    row per call (module docstring), plus `model_call_override`: whether a WebSocket request is a
+    model call (false for a prewarm and for messages outside any request), null for every other
+    row, whose API name decides (`apply_model_call_override`)."""
     return _requests(_calls(exchanges))
+
+
+def apply_model_call_override(calls: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
+    """`is_model_call` of the calls table built from `requests` (same rows, same order), where the
+    requests table's `model_call_override` says otherwise: every request on a Responses WebSocket
+    asks the model for output, whatever the host's API name says, except a prewarm
+    (`generate: false`) and the messages outside any request."""
+    if (
+        "model_call_override" not in requests.columns
+        or requests["model_call_override"].null_count() == requests.height
+    ):
+        return calls
+    return calls.with_columns(
+        is_model_call=pl.coalesce(requests["model_call_override"], pl.col("is_model_call"))
+    )
 
 
 def _requests(calls: Sequence[_Call]) -> pl.DataFrame:
@@ -328,17 +345,14 @@ def _requests(calls: Sequence[_Call]) -> pl.DataFrame:
         else pl.DataFrame(schema={"row": pl.UInt32, **content_schema})
     )
     out = requests.join(content, on="row", how="left", maintain_order="left").drop("row")
-    return out.with_columns([pl.col(c).cast(pl.Int64) for c in USAGE_COLUMNS])
+    return out.with_columns(
+        *[pl.col(c).cast(pl.Int64) for c in USAGE_COLUMNS],
+        model_call_override=pl.Series([c.ws.generate if c.ws else None for c in calls], dtype=pl.Boolean),
+    )
 
 
 def calls_from_exchanges(exchanges: Sequence[Exchange]) -> pl.DataFrame:
     """The calls table (`calls.CALLS_SCHEMA`) of exchanges of any format: one row per call (module
     docstring)."""
-    calls = _calls(exchanges)
-    table = calls_from_requests(_requests(calls))
-    if not any(c.ws is not None for c in calls):
-        return table
-    # Every request on a Responses WebSocket asks the model for output, whatever the host's API
-    # name says, except a prewarm (`generate: false`) and the messages outside any request.
-    model_call = pl.Series([c.ws.generate if c.ws is not None else None for c in calls], dtype=pl.Boolean)
-    return table.with_columns(is_model_call=pl.coalesce(model_call, pl.col("is_model_call")))
+    requests = requests_from_exchanges(exchanges)
+    return apply_model_call_override(calls_from_requests(requests), requests)
