@@ -25,6 +25,8 @@ TARGET = Target(
     manual_steps=('Add to ~/.codex/config.toml: chatgpt_base_url = "http://127.0.0.1:{port1}/backend-api/"',),
     notes=(
         "With a ChatGPT login Codex ignores OPENAI_BASE_URL and calls chatgpt.com/backend-api/codex/"
-        "responses, possibly over WebSocket: use --mode forward (WebSocket messages are captured).",
+        "responses: use --mode forward.",
+        "Codex talks to the Responses API over a WebSocket by default (HTTP after a 426); fastcap "
+        "records every message and makes each request on the connection a call of its own.",
     ),
 )
