@@ -194,7 +194,7 @@ def test_preflight_errors(tmp_path: Path, env: dict[str, str]) -> None:
 def test_targets_and_launch_lines(tmp_path: Path) -> None:
     from fastcap.capture import targets
 
-    assert {"claude-code", "codex", "kiro", "gemini", "generic"} <= set(targets.names())  # all: test_targets.py
+    assert {"claude-code", "codex", "kiro", "gemini", "generic"} <= set(targets.names())  # see test_targets
     assert targets.backend_for("q.us-east-1.amazonaws.com") == "kiro"
     assert targets.backend_for("api.anthropic.com") == "anthropic"
     assert targets.backend_for("127.0.0.1", "/v1/chat/completions") == "openai"
