@@ -191,3 +191,36 @@ def test_streaming_analysis_agrees_with_full_analysis(
     assert streamed["text_chars"].to_list() == full["text_chars"].to_list()
     assert streamed["tool_calls"].to_list() == full["tool_calls"].to_list()
     assert streamed["issue_class"].to_list() == full["issue_class"].to_list()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dumper_h2_synthetic.txt",
+        "mitmdump_live_flow_detail3.txt",
+        "mitmdump_live_stream_store_streamed_bodies.txt",
+        "mitmdump_replay_flow_detail3.txt",
+    ],
+)
+def test_streaming_analysis_reads_declared_fidelities(tmp_path: Path, name: str) -> None:
+    """Bodies that came from a weaker source keep the fidelity `fastcap convert` declares for them
+    (`fid`), and a body the addon cut keeps `truncated` (`trunc`), in the streaming pass as in
+    the reader (one answer per question)."""
+    from fastcap.analysis.calls import calls_table
+    from fastcap.analysis.stream_cbor import calls_from_scan, scan
+    from fastcap.dialects import analyze_exchange
+    from fastcap.formats import read_exchanges
+    from fastcap.formats.writers import write_cbor
+
+    exchanges = read_exchanges(DATA / "mitmproxy" / name)
+    path = tmp_path / "converted.cbor"
+    write_cbor(exchanges, path)
+    full = calls_table([analyze_exchange(ex) for ex in read_exchanges(path)])
+    streamed = calls_from_scan(*scan(path)[:2])
+    cols = ["request_body_fidelity", "response_body_fidelity"]
+    assert streamed.select(cols).to_dicts() == full.select(cols).to_dicts()
+    declared = {ex.response_body_fidelity for ex in exchanges} | {
+        ex.request_body_fidelity for ex in exchanges
+    }
+    assert declared - {"complete", "missing"}, "the source declares a weaker fidelity"
+    assert set(streamed["response_body_fidelity"]) | set(streamed["request_body_fidelity"]) == declared

@@ -28,6 +28,7 @@ from fastcap.formats.cbor_requests import (
     request_table,
     with_weights,
 )
+from fastcap.model import BODY_FIDELITIES
 
 # The metadata request_table() and inspect read; the payload column is dropped batch by batch,
 # and repeated strings are stored as categoricals (4 bytes a row instead of a 16-byte view), which
@@ -92,6 +93,7 @@ def scan(
     )
     metas: list[pl.DataFrame] = []
     requests: list[pl.DataFrame] = []
+    declared: list[pl.DataFrame] = []
     bodies = _Bodies()
     assembler = _native.BodyAssembler(BACKEND_TO_PROXY)
     # Rounds decode on two threads; each is reduced before the next is read, and bodies are
@@ -99,6 +101,7 @@ def scan(
     while (batch := reader.next_round(ROUND_BYTES)) is not None:
         metas.append(_reduce_meta(pl.DataFrame(batch.select(META_COLUMNS))))
         requests.append(_request_fields(pl.DataFrame(batch.select(["dir", "request_id", "data"]))))
+        declared.append(_declared(pl.DataFrame(batch.select(["dir", "request_id", "meta_extra"]))))
         bodies.add(pl.DataFrame(assembler.feed(batch)))
         del batch
         if on_progress is not None:
@@ -110,7 +113,11 @@ def scan(
         if requests
         else pl.DataFrame(schema={"request_id": pl.Utf8, **dict.fromkeys(REQUEST_FIELD_COLUMNS, pl.Utf8)})
     )
-    content = fields.join(content, on="request_id", how="full", coalesce=True)
+    content = fields.join(content, on="request_id", how="full", coalesce=True).join(
+        declared_fidelities(pl.concat(declared) if declared else _declared(_NO_EXTRA)),
+        on="request_id",
+        how="left",
+    )
     meta = pl.concat(metas) if metas else with_weights(pl.DataFrame(reader.read_all()).select(META_COLUMNS))
     del metas
 
@@ -129,6 +136,46 @@ def _request_fields(entries: pl.DataFrame) -> pl.DataFrame:
         [forwarded.select(pl.col("request_id").cast(pl.Utf8)), fields.rename({"model": "request_model"})],
         how="horizontal",
     ).select("request_id", *REQUEST_FIELD_COLUMNS)
+
+
+_NO_EXTRA = pl.DataFrame(schema={"dir": pl.UInt8, "request_id": pl.Utf8, "meta_extra": pl.Utf8})
+
+
+def _declared(entries: pl.DataFrame) -> pl.DataFrame:
+    """The fidelity an entry declares in fastcap's extension keys (`meta_extra`): `fid` (written
+    by `fastcap convert` for a body that came from a weaker source) or `trunc` (the capture addon
+    cut the body at `fastcap_max_body`); only the few entries that carry one."""
+    extra = pl.col("meta_extra")
+    return (
+        entries.filter(extra.is_not_null() & (extra.str.contains('"fid"') | extra.str.contains('"trunc"')))
+        .select(
+            "request_id",
+            response=pl.col("dir").is_in([PROXY_TO_CLIENT, BACKEND_TO_PROXY]),
+            fid=extra.str.json_path_match("$.fid"),
+            trunc=extra.str.json_path_match("$.trunc").is_not_null(),
+        )
+        .filter(pl.col("request_id").is_not_null())
+    )
+
+
+def declared_fidelities(declared: pl.DataFrame) -> pl.DataFrame:
+    """(request_id, request_fidelity_declared, response_fidelity_declared): per request and side,
+    the first declared `fid` that names a fidelity, else `truncated` when an entry says `trunc`
+    (as `formats.cbor` decides it for each exchange)."""
+    known = pl.col("fid").is_in(list(BODY_FIDELITIES))
+    value = pl.when(known).then(pl.col("fid")).when(pl.col("trunc")).then(pl.lit("truncated"))
+    per_side = (
+        declared.with_columns(value=value, rank=pl.when(known).then(0).otherwise(1))
+        .filter(pl.col("value").is_not_null())
+        .sort("rank", maintain_order=True)
+        .group_by("request_id", "response", maintain_order=True)
+        .agg(pl.col("value").first())
+    )
+    side = pl.col("response")
+    return per_side.group_by("request_id").agg(
+        request_fidelity_declared=pl.col("value").filter(~side).first(),
+        response_fidelity_declared=pl.col("value").filter(side).first(),
+    )
 
 
 def _reduce_meta(meta: pl.DataFrame) -> pl.DataFrame:
@@ -206,13 +253,15 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         transport_error=pl.when(pl.col("eos_termination") == "error").then(
             pl.coalesce("eos_reason", "eos_error_class", pl.lit("stream ended with an error"))
         ),
-        # As readers.cbor decides it, from the framing entries; the extension keys (`fid`, `trunc`)
-        # live in metadata this pass does not project, so converted or max_body-cut bodies show
-        # `complete` here (the full path reads them).
-        request_body_fidelity=pl.when(pl.col("request_ts").is_not_null())
+        # As formats.cbor decides it: a fidelity the entries declare, else from the framing entries.
+        request_body_fidelity=pl.when(pl.col("request_fidelity_declared").is_not_null())
+        .then(pl.col("request_fidelity_declared"))
+        .when(pl.col("request_ts").is_not_null())
         .then(pl.lit("complete"))
         .otherwise(pl.lit("missing")),
-        response_body_fidelity=pl.when(is_stream & pl.col("stream_end_ts").is_null())
+        response_body_fidelity=pl.when(pl.col("response_fidelity_declared").is_not_null())
+        .then(pl.col("response_fidelity_declared"))
+        .when(is_stream & pl.col("stream_end_ts").is_null())
         .then(pl.lit("truncated"))
         .when(is_stream | pl.col("status").is_not_null())
         .then(pl.lit("complete"))
