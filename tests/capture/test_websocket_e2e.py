@@ -16,7 +16,9 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
+from fastcap.analysis.calls import CALLS_SCHEMA
 from fastcap.analysis.exchanges import calls_from_exchanges
+from fastcap.analysis.stream_cbor import calls_from_scan, scan
 from fastcap.formats import read_exchanges
 from helpers import responses_ws
 from helpers.fakeupstream import server as fs
@@ -190,3 +192,16 @@ def test_each_request_is_a_call(session: tuple[Path, Played, ResponsesServer], c
     assert calls["ttft_s"].to_list()[0] is None  # a prewarm has no model output
     assert 0.53 <= calls["ttft_s"].to_list()[2] < 0.545 + 1.0
     assert calls.filter(pl.col("complete").not_())["status"].to_list() == [429]
+
+
+def test_fastcap_analyze_splits_the_connection_too(session: tuple[Path, Played, ResponsesServer]) -> None:
+    """`fastcap analyze` (the streaming pass over the CBOR capture) gives the same calls as the
+    exchanges of the same capture: each request on the connection is a call."""
+    out, _, _ = session
+    streamed = calls_from_scan(*scan(out / "ws.cbor")[:2])
+    full = calls_from_exchanges(read_exchanges(out / "ws.cbor"))
+    assert streamed.height == full.height == 4
+    floats = [c for c, t in CALLS_SCHEMA.items() if t == pl.Float64]
+    assert streamed.drop(floats).to_dicts() == full.drop(floats).to_dicts()
+    for c in floats:
+        assert ((streamed[c] - full[c]).abs().fill_null(0) < 1e-6).all(), c

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -19,6 +19,8 @@ from fastcap import _native
 from fastcap.analysis.bodies import BODIES_SCHEMA, figures, merge_bodies
 from fastcap.analysis.content import CONTENT_SCHEMA
 from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS, calls_from_requests
+from fastcap.analysis.exchanges import apply_model_call_override, requests_from_exchanges
+from fastcap.formats.cbor import exchanges_from_entries
 from fastcap.formats.cbor_requests import (
     BACKEND_TO_PROXY,
     ENTRY_META_COLUMNS,
@@ -84,8 +86,9 @@ def scan(
     *,
     recover: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[dict[str, Any]]]:
-    """Read a capture batch by batch; returns (metadata entries, per-request content, diagnostics)."""
+) -> tuple[pl.DataFrame, pl.DataFrame | ScanContent, list[dict[str, Any]]]:
+    """Read a capture batch by batch; returns (metadata entries, per-request content, diagnostics);
+    the content is a `ScanContent` when the capture holds WebSocket connections."""
     # Only the forwarded requests and the backend responses are inflated: the client leg of a
     # gateway capture repeats both, so its payloads stay compressed.
     reader = _native.CaptureReader(
@@ -94,6 +97,7 @@ def scan(
     metas: list[pl.DataFrame] = []
     requests: list[pl.DataFrame] = []
     declared: list[pl.DataFrame] = []
+    websocket_ids: set[str] = set()
     bodies = _Bodies()
     assembler = _native.BodyAssembler(BACKEND_TO_PROXY)
     # Rounds decode on two threads; each is reduced before the next is read, and bodies are
@@ -102,6 +106,7 @@ def scan(
         metas.append(_reduce_meta(pl.DataFrame(batch.select(META_COLUMNS))))
         requests.append(_request_fields(pl.DataFrame(batch.select(["dir", "request_id", "data"]))))
         declared.append(_declared(pl.DataFrame(batch.select(["dir", "request_id", "meta_extra"]))))
+        websocket_ids.update(_websocket_ids(pl.DataFrame(batch.select(["request_id", "transport"]))))
         bodies.add(pl.DataFrame(assembler.feed(batch)))
         del batch
         if on_progress is not None:
@@ -121,6 +126,12 @@ def scan(
     meta = pl.concat(metas) if metas else with_weights(pl.DataFrame(reader.read_all()).select(META_COLUMNS))
     del metas
 
+    if websocket_ids:
+        return (
+            meta,
+            ScanContent(content, _websocket_requests(path, websocket_ids, recover=recover)),
+            reader.diagnostics,
+        )
     return meta, content, reader.diagnostics
 
 
@@ -139,6 +150,38 @@ def _request_fields(entries: pl.DataFrame) -> pl.DataFrame:
 
 
 _NO_EXTRA = pl.DataFrame(schema={"dir": pl.UInt8, "request_id": pl.Utf8, "meta_extra": pl.Utf8})
+
+
+def _websocket_ids(entries: pl.DataFrame) -> list[str]:
+    return (
+        entries.filter(pl.col("transport") == "websocket")["request_id"]
+        .drop_nulls()
+        .unique()
+        .cast(pl.String)
+        .to_list()
+    )
+
+
+def _websocket_requests(path: str | os.PathLike[str], ids: set[str], *, recover: bool) -> pl.DataFrame:
+    """The requests table of the WebSocket connections `ids`: each request on a connection its own
+    row (`analysis.exchanges`). A second pass that keeps only those connections' entries, so memory
+    stays bounded by them; captures without WebSocket traffic never make it."""
+    reader = _native.CaptureReader(os.fspath(path), recover=recover)
+    keep = pl.col("request_id").cast(pl.String).is_in(list(ids))
+    parts = []
+    while (batch := reader.next_round(ROUND_BYTES)) is not None:
+        parts.append(pl.DataFrame(batch).filter(keep))
+        del batch
+    entries = pl.concat(parts, how="vertical_relaxed")
+    return requests_from_exchanges(exchanges_from_entries(entries, source_path=os.fspath(path)))
+
+
+class ScanContent(NamedTuple):
+    """What `scan` hands to `calls_from_scan` for a capture with WebSocket connections: the
+    per-request content, and the requests of each connection, one row each."""
+
+    per_request: pl.DataFrame
+    websocket: pl.DataFrame
 
 
 def _declared(entries: pl.DataFrame) -> pl.DataFrame:
@@ -220,8 +263,12 @@ def _reduce_meta(meta: pl.DataFrame) -> pl.DataFrame:
     return out.select([*META_COLUMNS, *WEIGHT_COLUMNS]).with_columns(pl.col(pl.String).cast(pl.Categorical))
 
 
-def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
-    """The calls table (`CALLS_SCHEMA`) from streamed metadata and content aggregates."""
+def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame | ScanContent) -> pl.DataFrame:
+    """The calls table (`CALLS_SCHEMA`) from streamed metadata and content aggregates; each
+    request on a WebSocket connection is a call of its own, in the connection's place."""
+    websocket = None
+    if isinstance(content, ScanContent):
+        content, websocket = content
     # One row per request: back to plain strings now that the per-entry volume is gone.
     req = request_table(meta).with_columns(pl.col(pl.Categorical).cast(pl.String))
     req = req.join(content, on="request_id", how="left", suffix="_content", maintain_order="left")
@@ -267,4 +314,28 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("complete"))
         .otherwise(pl.lit("missing")),
     )
-    return calls_from_requests(requests)
+    if websocket is None:
+        return calls_from_requests(requests)
+    # Each connection's row gives way to its requests' rows, in the connection's place.
+    # A request split off a connection is `<connection id>/<n>` (`dialects.openai_ws`).
+    place = requests.select(_connection=pl.col("request_id")).with_row_index("_place")
+    rid = pl.col("request_id")
+    connection = (
+        pl.when(rid.is_in(place["_connection"].to_list())).then(rid).otherwise(rid.str.replace(r"/\d+$", ""))
+    )
+    split = (
+        websocket.with_columns(_connection=connection)
+        .join(place, on="_connection", how="left")
+        .with_columns(pl.col("_place").fill_null(requests.height))
+    )
+    whole = (
+        requests.with_row_index("_place")
+        .filter(~rid.is_in(split["_connection"].unique().to_list()))
+        .with_columns(model_call_override=pl.lit(None, pl.Boolean))
+    )
+    combined = pl.concat([whole, split.select(whole.columns)], how="vertical_relaxed").sort(
+        "_place", maintain_order=True
+    )
+    return apply_model_call_override(
+        calls_from_requests(combined.drop("_place", "model_call_override")), combined
+    )
