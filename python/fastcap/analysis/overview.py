@@ -22,8 +22,10 @@ class Overview:
     models: list[tuple[str, int]]
     statuses: list[tuple[str, int]]
     timing: dict[str, dict[str, float | None]]
-    tokens: dict[str, int]
+    # Sums over the model calls that report each figure; None when none does (never 0 for unknown).
+    tokens: dict[str, int | None]
     duration_s: float | None
+    usage_calls: int = 0  # model calls that report any usage
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -45,6 +47,7 @@ class Overview:
             "statuses": dict(self.statuses),
             "timing": self.timing,
             "tokens": self.tokens,
+            "usage_calls": self.usage_calls,
             "capture_duration_s": self.duration_s,
             "issue_counts": {kind: len(members) for kind, members in self.issue_groups().items()},
             "issues": [{"kind": i.kind, "call": i.call_index, "text": i.text} for i in self.issues],
@@ -85,17 +88,13 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
     statuses = calls["status"].fill_null(-1).cast(pl.Utf8).replace({"-1": "none"})
     times = calls["started_at"].drop_nulls()
     duration = _float_agg(times.max()) - _float_agg(times.min()) if times.len() > 1 else None
+    usage = ("input_total", "input_uncached", "cache_read", "cache_write", "output_total", "reasoning_tokens")
     tokens = {
-        name: int(model[name].fill_null(0).sum())
-        for name in (
-            "input_total",
-            "input_uncached",
-            "cache_read",
-            "cache_write",
-            "output_total",
-            "reasoning_tokens",
-        )
+        name: int(model[name].sum()) if model[name].null_count() < model.height else None for name in usage
     }
+    usage_calls = model.height - int(
+        model.select(pl.all_horizontal(pl.col(usage).is_null()).sum()).item() or 0
+    )
     notes = []
     if calls.height and calls["started_at"].null_count() == calls.height:
         notes.append("The source has no timestamps: timing is not available (never estimated).")
@@ -122,6 +121,7 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
             "duration_s": _percentiles(model["duration_s"]),
         },
         tokens=tokens,
+        usage_calls=usage_calls,
         duration_s=duration,
         issues=issue_list(calls),
         notes=notes,

@@ -30,12 +30,14 @@ def render_text(ov: Overview) -> str:
             lines.append(
                 f"{label + ':':9} p50 {_fmt_s(t['p50'])}  p90 {_fmt_s(t['p90'])}  p99 {_fmt_s(t['p99'])}  max {_fmt_s(t['max'])}  (n={t['n']})"
             )
-    tk = ov.tokens
-    if any(tk.values()):
+    tk = {k: _n(v) for k, v in ov.tokens.items()}
+    if ov.usage_calls:
         lines.append(
-            f"Tokens:   {tk['input_total']:,} input ({tk['cache_read']:,} cache read, {tk['cache_write']:,} cache write)"
-            f" | {tk['output_total']:,} output ({tk['reasoning_tokens']:,} reasoning)"
+            f"Tokens:   {tk['input_total']} input ({tk['cache_read']} cache read, {tk['cache_write']} cache write)"
+            f" | {tk['output_total']} output ({tk['reasoning_tokens']} reasoning){_reported(ov)}"
         )
+    elif ov.model_calls:
+        lines.append("Tokens:   — (no model call reported usage)")
     if ov.issues:
         groups = ov.issue_groups()
         lines.append(f"Issues:   {len(ov.issues):,} in {len(groups)} class{'es' if len(groups) > 1 else ''}")
@@ -50,6 +52,17 @@ def render_text(ov: Overview) -> str:
         lines.append("Issues:   none found")
     lines.extend(f"Note: {n}" for n in ov.notes)
     return "\n".join(lines)
+
+
+def _n(value: int | None) -> str:
+    """A count, or — when it is not known (never 0 for unknown, docs/metrics.md)."""
+    return "—" if value is None else f"{value:,}"
+
+
+def _reported(ov: Overview) -> str:
+    if ov.usage_calls == ov.model_calls:
+        return ""
+    return f"; usage reported by {ov.usage_calls:,} of {ov.model_calls:,} model calls"
 
 
 def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
@@ -73,15 +86,20 @@ def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
         out.append(
             f"| {label} | {_fmt_s(t['p50'])} | {_fmt_s(t['p90'])} | {_fmt_s(t['p99'])} | {_fmt_s(t['max'])} | {t['n']} |"
         )
-    tk = ov.tokens
+    tk = {k: _n(v) for k, v in ov.tokens.items()}
     out += [
         "",
         "## Tokens (model calls)",
         "",
         "| Input | Cache read | Cache write | Output | Reasoning |",
         "| --- | --- | --- | --- | --- |",
-        f"| {tk['input_total']:,} | {tk['cache_read']:,} | {tk['cache_write']:,} | {tk['output_total']:,} | {tk['reasoning_tokens']:,} |",
+        f"| {tk['input_total']} | {tk['cache_read']} | {tk['cache_write']} | {tk['output_total']} | {tk['reasoning_tokens']} |",
     ]
+    if ov.model_calls:
+        out += [
+            "",
+            f"Usage reported by {ov.usage_calls:,} of {ov.model_calls:,} model calls; — is a figure none reported.",
+        ]
     out += ["", "## Issues", ""]
     if ov.issues:
         out += ["| Class | Calls | Meaning |", "| --- | --- | --- |"]
