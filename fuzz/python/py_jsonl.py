@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""atheris target: fastcap's JSONL reader through `read_exchanges(path, fmt="jsonl")` (see
+`_reader_target.py` for the invariant).
+
+    .venv/bin/python fuzz/python/py_jsonl.py fuzz/corpus/py_jsonl fuzz/seeds/py_jsonl -max_total_time=60
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _reader_target import KnownOpen, run
+
+KNOWN_OPEN: list[KnownOpen] = [
+    # Issue 11: deeply nested JSON escapes the JSONL reader as RecursionError.
+    ("F-PY-DEEP-JSON", lambda e: isinstance(e, RecursionError)),
+]
+
+if __name__ == "__main__":
+    run("jsonl", ".jsonl", KNOWN_OPEN)
