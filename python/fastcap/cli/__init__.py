@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "fastcap.cli.report",
     "fastcap.cli.convert",
     "fastcap.cli.decode",
+    "fastcap.cli.view",
 )
 
 
