@@ -112,7 +112,8 @@ def test_per_call_sse_section(out: Path) -> None:
 
 def test_session_report_for_anthropic(out: Path) -> None:
     text = (out / "report.md").read_text()
-    assert "| Agent | Claude Code (claude-cli/2.0.14 (external, cli)) |" in text
+    assert "| Agent | Claude Code 2.0.14 (named by header user-agent) |" in text
+    assert "| User-Agent | claude-cli/2.0.14 (external, cli) |" in text
     assert "| SDK | js SDK 0.60.0 |" in text
     assert (
         "1. **API key header** (`x-api-key: <key>`): Anthropic API — Anthropic API key (`sk-ant-api…`)"

@@ -5,26 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from fastcap.context_windows import context_window
+from fastcap.dialects.agents import Recognition, recognise
 from fastcap.reports.context import Call
 from fastcap.reports.markdown import fmt_number
 
 
+def agent_of(calls: list[Call]) -> Recognition:
+    """Who sent the calls (`dialects.agents`): kiro traffic is kiro-cli whatever its headers say."""
+    found = recognise((c.ex.request_headers, c.req.system_text) for c in calls)
+    if found.agent is None and any(
+        c.ca.dialect == "kiro" or c.api.startswith(("AmazonCodeWhisperer", "ToolkitTelemetry")) for c in calls
+    ):
+        return Recognition("kiro-cli", None, "the kiro API", found.clients)
+    return found
+
+
 def agent_name(calls: list[Call]) -> str:
-    """The agent whose startup node opens the tree (`kiro-cli` for kiro traffic)."""
-    for call in calls:
-        if call.ca.dialect == "kiro" or call.api.startswith(("AmazonCodeWhisperer", "ToolkitTelemetry")):
-            return "kiro-cli"
-    for call in calls:
-        ua = (call.ex.header("user-agent") or "").lower()
-        if "claude-cli" in ua or "claude-code" in ua:
-            return "Claude Code"
-        if "codex" in ua:
-            return "Codex"
-        if "gemini-cli" in ua or "geminicli" in ua:
-            return "Gemini CLI"
-        if "kiro" in ua:
-            return "kiro-cli"
-    return "agent"
+    """The agent whose startup node opens the tree (`kiro-cli` for kiro traffic), else "agent"."""
+    return agent_of(calls).agent or "agent"
 
 
 def is_kiro_call(call: Call) -> bool:

@@ -17,7 +17,15 @@ from fastcap.reports.auth import build_auth, category, render_auth
 from fastcap.reports.calls import size_text
 from fastcap.reports.context import Call, ReportContext
 from fastcap.reports.findings import build_findings, build_issues, build_timing, build_tokens, model_catalogue
-from fastcap.reports.flow import agent_name, build_flow, call_window, context_pct, is_kiro_call, render_tree
+from fastcap.reports.flow import (
+    agent_name,
+    agent_of,
+    build_flow,
+    call_window,
+    context_pct,
+    is_kiro_call,
+    render_tree,
+)
 from fastcap.reports.markdown import (
     DASH,
     fence,
@@ -148,7 +156,8 @@ def build_environment(ctx: ReportContext, kiro: bool) -> list[dict[str, str]]:
             dict.fromkeys(_host(c.ex.url) for c in calls)
         )
         rows += [
-            ("Agent", f"{agent_name(calls)} ({agent_ua})" if agent_ua else agent_name(calls)),
+            ("Agent", agent_of(calls).label()),
+            ("User-Agent", agent_ua or UNKNOWN),
             ("SDK", sdk or UNKNOWN),
             ("OS", os_name or UNKNOWN),
             ("Model", models),
