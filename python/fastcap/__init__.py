@@ -24,6 +24,7 @@ _LAZY = {
     "Capture": "fastcap.formats.capture_file",
     "read_exchanges": "fastcap.formats",
     "analyze_exchange": "fastcap.dialects",
+    "open_dataset": "fastcap.dataset",
 }
 
 

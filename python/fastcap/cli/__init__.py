@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "fastcap.cli.convert",
     "fastcap.cli.decode",
     "fastcap.cli.view",
+    "fastcap.cli.ingest",
 )
 
 
