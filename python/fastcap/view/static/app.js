@@ -220,7 +220,8 @@ function overviewCharts(c) {
     type: "scatter",
     data: { datasets: [
       scatter("prompt tokens (input total)", c.input, "#2f6fdf"),
-      scatter("model's context window", c.window, "#c9362b", { pointRadius: 1, pointStyle: "line" }),
+      { type: "line", label: "model's context window", data: points(c.x, c.window), stepped: true, pointRadius: 0,
+        borderColor: "#c9362b", borderWidth: 1.5 },
     ] },
     options: { scales: { x: xAxis, y: { beginAtZero: true, title: { display: true, text: "tokens" } } }, onClick: open(() => t4) },
   });
@@ -425,7 +426,7 @@ async function viewCall(row) {
       ["body", `${num(d.request_bytes)} bytes (${esc(d.request_body_fidelity)})`]]) : ""}
     ${req && Object.keys(req.config || {}).length ? `<details><summary>settings</summary><pre>${json(req.config)}</pre></details>` : ""}
     ${req ? `<h3>System prompt <span class="muted">${num(req.system_chars)} chars</span></h3>
-      ${req.system ? `<details><summary>show</summary><pre id="system">${esc(req.system)}</pre></details>` : `<p class="muted">(none)</p>`}
+      ${req.system ? `<details ${req.system_chars <= 4000 ? "open" : ""}><summary>show</summary><pre id="system">${esc(req.system)}</pre></details>` : `<p class="muted">(none)</p>`}
       <h3>Tools offered <span class="muted">${req.tools.length}</span></h3>${req.tools.map((x) => `<span class="pill">${esc(x.name)}</span>`).join(" ") || `<p class="muted">(none)</p>`}
       <h3>Messages <span class="muted">${req.messages.length}</span></h3>${messages}` : ""}
     <details><summary>request headers</summary>${headersTable(d.request_headers)}</details>
