@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fastcap.dataset import DatasetError, ingest
-    from fastcap.dataset.ingest import print_progress
+    from fastcap.dataset.ingestion import print_progress
     from fastcap.dataset.layout import default_dataset_path
 
     for name, value in (("--jobs", args.jobs), ("--workers", args.workers)):

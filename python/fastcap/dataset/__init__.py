@@ -11,13 +11,13 @@ ds.calls.group_by("model").agg(pl.col("ttft_s").quantile(0.9)).collect(engine="s
 
 Modules: `layout` (tables, columns, paths), `storage` (a directory or an fsspec URL),
 `fingerprint` (content hashes), `agents` (the `agent` partition), `decode` (one capture through the
-engine), `manifest` (the `_captures` log and the version file), `ingest`, `read` (`open_dataset`,
+engine), `manifest` (the `_captures` log and the version file), `ingestion` (`ingest`), `read` (`open_dataset`,
 `calls_for_inputs`), `events` (derived on read) and `migrate` (schema versions).
 """
 
 from __future__ import annotations
 
-from fastcap.dataset.ingest import IngestResult, expand_inputs, ingest
+from fastcap.dataset.ingestion import IngestResult, expand_inputs, ingest
 from fastcap.dataset.layout import SCHEMA_VERSION
 from fastcap.dataset.manifest import DatasetError
 from fastcap.dataset.migrate import migrate

@@ -218,7 +218,7 @@ def calls_for_inputs(
     stored redacted; `redact=False` keeps raw values of capture files only."""
     from fastcap.dataset.decode import decode_capture
     from fastcap.dataset.fingerprint import hash_file
-    from fastcap.dataset.ingest import expand_inputs
+    from fastcap.dataset.ingestion import expand_inputs
 
     filters = filters or Filters()
     parts: list[pl.DataFrame] = []
