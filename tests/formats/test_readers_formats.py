@@ -13,6 +13,7 @@ from fastcap import _native
 from fastcap.formats import (
     FlowFileError,
     FormatError,
+    FormatWarning,
     HarFormatError,
     JsonlFormatError,
     MitmLogError,
@@ -214,18 +215,26 @@ def test_jsonl_reader_and_malformed_lines(tmp_path, capsys):
     p = tmp_path / "traffic.jsonl"
     p.write_text("\n".join(lines) + "\n")
     assert detect_format(p) == "jsonl"
-    exs = read_exchanges(p)
-    err = capsys.readouterr().err.splitlines()
-    assert [": ".join(ln.split(": ")[:2]) for ln in err] == [
-        "WARNING: skipping malformed line 2",
-        "WARNING: skipping malformed line 5",
-        "WARNING: skipping malformed line 7",
+    # Malformed lines inside the file are damage: strict reading raises, with the records kept.
+    with pytest.raises(JsonlFormatError) as ei:
+        read_exchanges(p)
+    assert len(ei.value.exchanges) == 3 and ei.value.offset == len(lines[0]) + 1
+    with pytest.warns(FormatWarning) as caught:
+        exs = read_exchanges(p, strict=False)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode()) + 1)
+    assert [str(w.message).split(", expected")[0] for w in caught] == [
+        f"{p}: byte {offsets[1]}: line 2 malformed",
+        f"{p}: byte {offsets[4]}: line 5 malformed",
+        f"{p}: byte {offsets[6]}: line 7 malformed",
     ]
     assert len(exs) == 3
     a, b, c = exs
     assert a.source == "jsonl" and a.method == "POST" and a.status == 200
     assert a.request_headers == [("content-type", "application/json")]
-    assert json.loads(a.request_body_text) == {"model": "o4-mini", "stream": True}
+    assert a.request_body_fidelity == "json_value" and a.request_body_text is None
+    assert json.loads(a.request_body) == {"model": "o4-mini", "stream": True}
     assert a.response_body == b'event: response.output_text.delta\ndata: {"delta": "Hi"}\n\n'
     assert a.fidelity == "exact" and "request_json_value" in a.flags and a.ended_at == 1707123456.1
     assert b.response_body == body and b.fidelity == "exact"
@@ -306,17 +315,27 @@ def test_bad_inputs_give_clean_errors(tmp_path, content, fmt, exc, kind):
     assert "\n" not in msg and msg.startswith(f"{p}: byte {e.offset}: ")
 
 
-def test_truncated_mitm_keeps_complete_flows(tmp_path, capsys):
+def test_truncated_mitm_keeps_complete_flows(tmp_path):
+    """A file cut inside its last record is a truncated tail: the complete flows are returned and the
+    cut is a warning naming the record's offset (issue 11: it used to raise and lose every flow)."""
     data = (DATA / "flows_v21.mitm").read_bytes()
     p = tmp_path / "cut.mitm"
     p.write_bytes(data[: len(data) - 500])
+    with pytest.warns(FormatWarning, match=r"cut\.mitm: byte 21526: file ends inside flow record 5"):
+        exs = read_exchanges(p)
+    assert [e.url.rsplit("/", 1)[1] for e in exs] == ["json", "sse", "es", "big", "bin"]
+    # A corrupt record inside the file is damage: raised, with the flows before it kept.
+    bad = bytearray(data)
+    at = data.index(b"request", 5000)
+    bad[at] = ord("X")
+    p.write_bytes(bytes(bad))
     with pytest.raises(FlowFileError) as ei:
         read_exchanges(p)
-    assert len(ei.value.exchanges) == 5 and ei.value.offset > 0 and ei.value.kind == "bad_record"
+    assert len(ei.value.exchanges) == 3 and ei.value.offset == 6530 and ei.value.kind == "bad_record"
     assert "\n" not in str(ei.value)
-    exs = read_exchanges(p, strict=False)
-    assert [e.url.rsplit("/", 1)[1] for e in exs] == ["json", "sse", "es", "big", "bin"]
-    assert "WARNING:" in capsys.readouterr().err
+    with pytest.warns(FormatWarning, match="byte 6530: unreadable flow record 3"):
+        recovered = read_exchanges(p, recover=True)
+    assert [e.url.rsplit("/", 1)[1] for e in recovered] == ["json", "sse", "es", "bin", "empty"]
 
 
 def test_cli_style_error_is_one_line(tmp_path):

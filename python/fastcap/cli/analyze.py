@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from fastcap.errors import EXIT_BAD_INPUT, UsageError
+from fastcap.errors import EXIT_BAD_INPUT, print_faults
 
 PROGRESS_MIN_BYTES = 4 << 20  # show progress bars for inputs above a few MB
 # Per-call report files need every call's full dialect analysis in memory; above this size
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "print a compact overview and write reports into --out."
         ),
     )
-    p.add_argument("file", help="capture file")
+    p.add_argument("file", help="capture file ('-' for standard input; pipes and devices are read once)")
     p.add_argument(
         "--out", metavar="DIR", help="report directory (default: <file stem>_fastcap next to the input)"
     )
@@ -40,7 +40,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-reports", action="store_true", help="only the overview: no per-call files or session reports"
     )
     p.add_argument(
-        "--recover", action="store_true", help="skip past corrupt CBOR entries instead of stopping there"
+        "--recover",
+        action="store_true",
+        help="read past damaged records where the format allows it (CBOR entries, .mitm records, JSONL lines) "
+        "and exit 0 with warnings",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 on any fault, a truncated tail or an undecoded body included (default: those are warnings)",
     )
     p.add_argument(
         "--no-redact", action="store_true", help="do not redact secrets in the reports (raw values!)"
@@ -93,51 +101,67 @@ def _cbor_calls(args: argparse.Namespace, path: Path, show: bool) -> tuple[Any, 
     return calls_from_scan(meta, content), diagnostics
 
 
-def _cbor_exchanges(args: argparse.Namespace, path: Path) -> list[Any]:
+def _cbor_exchanges(args: argparse.Namespace, path: Path, name: str, faults: list[Any]) -> list[Any]:
+    """The exchanges of a CBOR capture for the per-call files; bodies cut at their inflation
+    limit add a fault to `faults`."""
     from fastcap.formats.capture_file import read_capture
     from fastcap.formats.cbor import exchanges_from_entries
+    from fastcap.formats.limits import InflateBudget
 
     result = read_capture(path, recover=args.recover, errors="keep", warn=False)
-    return exchanges_from_entries(result.entries, source_path=str(path))
+    return exchanges_from_entries(
+        result.entries, source_path=name, budget=InflateBudget.for_file(path.stat().st_size), faults=faults
+    )
+
+
+def default_out_dir(name: str, copied: bool, suffix: str) -> Path:
+    """`<file stem><suffix>` beside the input; in the working directory for a pipe, device or stdin."""
+    named = Path("stdin" if name == "<stdin>" else name)
+    if copied:
+        return Path.cwd() / f"{named.name}{suffix}"
+    return named.with_name(f"{named.stem}{suffix}")
 
 
 def run(args: argparse.Namespace) -> int:
     """One engine (analysis/engine.py) computes the calls table for every format and size; the
     dialects' per-call objects are built only to render the per-call report files."""
+    from fastcap.formats.inputs import local_input
+
+    with local_input(args.file) as src:
+        return _run(args, Path(src.path), src.name, src.copied)
+
+
+def _run(args: argparse.Namespace, path: Path, name: str, copied: bool) -> int:
     from fastcap.analysis.calls import redact_calls
     from fastcap.analysis.exchanges import calls_from_exchanges
     from fastcap.analysis.overview import build_overview
-    from fastcap.formats import detect_format, read_exchanges
+    from fastcap.formats import detect_format, read_file
+    from fastcap.formats.cbor import cbor_fault
     from fastcap.reports.overview import render_text
 
-    path = Path(args.file)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory, expected a capture file")
     started = time.perf_counter()
     size = path.stat().st_size
     fmt = detect_format(path) if args.fmt == "auto" else args.fmt
     show = not args.quiet and sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES
-    diagnostics: list[dict[str, Any]] = []
+    faults: list[Any] = []
     exchanges: list[Any] | None = None
     if fmt == "cbor":
         calls, diagnostics = _cbor_calls(args, path, show)
+        faults = [f for f in (cbor_fault(name, d) for d in diagnostics) if f is not None]
+        if calls.height == 0:
+            stop = next((f for f in faults if f.severity != "note"), None)
+            if stop is not None:  # a fault and no complete entry: nothing usable
+                raise stop.error()
     else:
-        exchanges = read_exchanges(path, fmt=fmt)
+        result = read_file(path, fmt=fmt, recover=args.recover, name=name)
+        exchanges, faults = result.exchanges, result.faults
         calls = calls_from_exchanges(exchanges)
-    fatal = next((d for d in diagnostics if d["fatal"]), None) if not args.recover else None
-    warnings = [
-        f"{path}: byte {d['offset']}: {d['message']}"
-        for d in diagnostics
-        if not d["fatal"] and d["kind"] != "duplicate_key"
-    ]
     if not args.no_redact:
         calls = redact_calls(calls)
-    overview = build_overview(calls, source=path.name, fmt=fmt)
+    overview = build_overview(calls, source=Path(name).name, fmt=fmt)
     print(render_text(overview))
 
-    out_dir = Path(args.out) if args.out else path.with_name(f"{path.stem}_fastcap")
+    out_dir = Path(args.out) if args.out else default_out_dir(name, copied, "_fastcap")
     written = _write_overview(args, out_dir, overview, calls)
     if not args.no_reports and calls.height and size > REPORTS_MAX_BYTES:
         written.append(f"no per-call files above {REPORTS_MAX_BYTES >> 20} MB (`fastcap report` writes them)")
@@ -145,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         from fastcap.reports import write_reports
 
         if exchanges is None:
-            exchanges = _cbor_exchanges(args, path)
+            exchanges = _cbor_exchanges(args, path, name, faults)
         with _progress(show and len(exchanges) > 50) as progress:
             tasks: dict[str, Any] = {}
 
@@ -157,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             report_result = write_reports(
                 exchanges,
                 out_dir,
-                source=path,
+                source=Path(name),
                 json=args.json,
                 redact=not args.no_redact,
                 progress=report_progress,
@@ -173,15 +197,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"fastcap: error: leak scan found {len(findings)} secret(s) in {out_dir}", file=sys.stderr)
             return EXIT_BAD_INPUT
 
-    for w in warnings:
-        print(f"fastcap: warning: {w}", file=sys.stderr)
     elapsed = time.perf_counter() - started
     print(f"Wrote {', '.join(written)} to {out_dir} in {elapsed:.2f}s")
-    if fatal is not None:
-        print(
-            f"fastcap: error: {path}: byte {fatal['offset']}: {fatal['message']} "
-            f"(the {calls.height} calls above come from the complete entries before it; --recover skips past it)",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
-    return 0
+    faults.sort(key=lambda f: f.offset)
+    return print_faults(
+        faults, recover=args.recover, strict=args.strict, used=f"the {calls.height} calls above"
+    )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from pathlib import Path
 
-from fastcap.errors import UsageError
+from fastcap.errors import UsageError, print_faults
 
 TARGETS = {".cbor": "cbor", ".jsonl": "jsonl", ".parquet": "parquet"}
 
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Read IN (format detected from content) and write OUT; the output format comes from OUT's "
         "extension (.cbor, .jsonl, .parquet) or --to. Secrets are redacted unless --no-redact.",
     )
-    p.add_argument("input", help="capture file to read")
+    p.add_argument("input", help="capture file to read ('-' for standard input)")
     p.add_argument("output", help="file to write")
     p.add_argument(
         "--to", choices=["cbor", "jsonl", "parquet"], help="output format (default: from OUT's extension)"
@@ -31,11 +33,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--no-redact", action="store_true", help="keep credentials as captured (the output is then sensitive)"
     )
+    p.add_argument(
+        "--recover",
+        action="store_true",
+        help="read past damaged records where the format allows it and exit 0 with warnings",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 2 on any fault, a truncated tail included")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from fastcap.formats import read_exchanges
+    from fastcap.formats import read_file
+    from fastcap.formats.inputs import local_input
     from fastcap.formats.writers import write_cbor, write_jsonl, write_parquet
     from fastcap.secrets.redact import OUTPUT
 
@@ -45,15 +54,30 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{out}: cannot tell the output format from the extension; use .cbor, .jsonl, .parquet or --to"
         )
-    if Path(args.input).resolve() == out.resolve():
+    if args.input != "-" and Path(args.input).resolve() == out.resolve():
         raise UsageError(f"{out}: output would overwrite the input")
-    exchanges = read_exchanges(args.input, fmt=args.fmt)
+    if out.is_dir():
+        raise UsageError(f"{out}: is a directory, expected the output file")
+    with local_input(args.input) as src:
+        read = read_file(src.path, fmt=args.fmt, recover=args.recover, name=src.name)
+        name = src.name
+    exchanges = read.exchanges
     config = None if args.no_redact else OUTPUT
     writer = {"cbor": write_cbor, "jsonl": write_jsonl, "parquet": write_parquet}[target]
-    written = writer(exchanges, out, redact=config)
+    # Written under a temporary name and renamed when complete: a failure (full disk, interrupt)
+    # never leaves a partial file that looks like a finished conversion.
+    partial = out.with_name(f".{out.name}.fastcap-partial")
+    try:
+        written = writer(exchanges, partial, redact=config)
+        os.replace(partial, out)
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
     unit = "entries" if target == "cbor" else "rows"
     print(
-        f"Converted {len(exchanges)} calls from {args.input} to {out} ({target}, {written} {unit}"
-        f"{', redacted' if config is not None else ', NOT redacted'})"
+        f"Converted {len(exchanges)} calls from {name} to {out} "
+        f"({target}, {written} {unit}{', redacted' if config is not None else ', NOT redacted'})"
     )
-    return 0
+    return print_faults(
+        read.faults, recover=args.recover, strict=args.strict, used=f"the {len(exchanges)} calls converted"
+    )

@@ -57,15 +57,14 @@ def _guess_api(body: bytes, eventstream: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fastcap.formats.inputs import local_input
     from fastcap.model import Exchange
 
-    if args.body == "-":
-        body = sys.stdin.buffer.read()
-    else:
-        path = Path(args.body)
-        if path.is_dir():
-            raise UsageError(f"{path}: is a directory, expected a body file")
-        body = path.read_bytes()
+    if args.body != "-" and Path(args.body).is_dir():
+        raise UsageError(f"{args.body}: is a directory, expected a body file")
+    # A pipe, device or stdin is read once, within FASTCAP_MAX_STREAM_BYTES (`/dev/zero` ends in an error).
+    with local_input(args.body) as src:
+        body = Path(src.path).read_bytes()
     if not body:
         raise UsageError(f"{args.body}: byte 0: empty body; expected an SSE or AWS EventStream response body")
     eventstream = _looks_eventstream(body)

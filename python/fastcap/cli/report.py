@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fastcap.errors import UsageError
+from fastcap.errors import UsageError, print_faults
 
 PROGRESS_THRESHOLD = 50  # show a progress bar from this many calls on
 
@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "capture",
         metavar="CAPTURE",
-        help="capture file (fastcap .cbor, mitmdump log, .mitm flows, HAR, traffic.jsonl)",
+        help="capture file (fastcap .cbor, mitmdump log, .mitm flows, HAR, traffic.jsonl; '-' for standard input)",
     )
     p.add_argument(
         "--out", metavar="DIR", help="output directory (default: <capture name>_report next to the capture)"
@@ -40,36 +40,47 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--no-redact", action="store_true", help="do not redact secrets (leak-scan findings become warnings)"
     )
+    p.add_argument(
+        "--recover",
+        action="store_true",
+        help="read past damaged records where the format allows it and exit 0 with warnings",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 2 on any fault, a truncated tail included")
     p.set_defaults(func=run)
 
 
-def _default_out(capture: Path) -> Path:
-    return capture.parent / f"{capture.stem}_report"
-
-
 def run(args: argparse.Namespace) -> int:
-    from fastcap.formats import read_exchanges
-    from fastcap.reports import STYLES, LeakScanError, write_reports
+    from fastcap.formats.inputs import local_input
 
     capture = Path(args.capture)
-    if not capture.exists():
+    if str(capture) != "-" and not capture.exists() and not capture.is_symlink():
         raise UsageError(f"no such capture: {capture}")
     if capture.is_dir():
         raise UsageError(f"{capture} is a directory; give the capture file")
+    with local_input(args.capture) as src:
+        return _run(args, src.path, src.name, src.copied)
+
+
+def _run(args: argparse.Namespace, path: str, name: str, copied: bool) -> int:
+    from fastcap.cli.analyze import default_out_dir
+    from fastcap.formats import read_file
+    from fastcap.reports import STYLES, LeakScanError, write_reports
+
     styles = [s.strip() for s in str(args.style).split(",") if s.strip()]
     bad = [s for s in styles if s not in STYLES]
     if bad or not styles:
         raise UsageError(
             f"--style: unknown style {', '.join(bad) or '(none)'}; choose from {', '.join(STYLES)}"
         )
-    out = Path(args.out) if args.out else _default_out(capture)
+    out = Path(args.out) if args.out else default_out_dir(name, copied, "_report")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
 
-    exchanges = read_exchanges(str(capture))
+    result_read = read_file(path, recover=args.recover, name=name)
+    exchanges = result_read.exchanges
     kwargs: dict[str, Any] = {
         "title": args.title,
-        "source": capture,
+        "source": Path(name),
         "styles": styles,
         "json": bool(args.json),
         "redact": not args.no_redact,
@@ -90,7 +101,12 @@ def run(args: argparse.Namespace) -> int:
         "passed" if result.leak_scan == "passed" else f"{len(result.leak_findings)} finding(s), redaction off"
     )
     print(_summary(result, scan))
-    return 0
+    return print_faults(
+        result_read.faults,
+        recover=args.recover,
+        strict=args.strict,
+        used=f"the {result.calls} calls reported",
+    )
 
 
 def _summary(result: Any, scan: str) -> str:

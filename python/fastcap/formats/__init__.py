@@ -2,18 +2,22 @@
 
 | format | reader | body fidelity (`model.BodyFidelity`, set per body) |
 |---|---|---|
-| `cbor` | `fastcap.formats.cbor` (fastcap / llm-interactive-proxy captures) | complete (with chunk times); truncated without an end marker or with `trunc` |
-| `mitm` | `mitmflow.read_mitm_partial` (mitmproxy's `FlowReader`) | complete, or missing (streamed, not stored) |
-| `har` | `har.read_har` (latin-1 recovery of text bodies) | complete; recovered_from_text / missing when the HAR lost it |
-| `jsonl` | `jsonl.read_jsonl` (agent-system-dissect `traffic.jsonl`) | complete, json_value, recovered_from_text (U+FFFD) |
-| `mitmlog` | `mitmlog.read_mitmlog` (mitmdump console output, parsed in Rust) | json_value, from_text_log, recovered_from_text (EventStream), decoded_from_hex, truncated (11.x), missing |
+| `cbor` | `cbor.read_cbor_faults` (fastcap / llm-interactive-proxy captures) | complete (with chunk times); truncated without an end marker or with `trunc` |
+| `mitm` | `mitmflow.read_mitm_faults` (mitmproxy's `FlowReader`, record by record) | complete, or missing (streamed, not stored) |
+| `har` | `har.read_har_faults` (latin-1 recovery of text bodies) | complete; recovered_from_text / missing when the HAR lost it |
+| `jsonl` | `jsonl.read_jsonl_faults` (agent-system-dissect `traffic.jsonl`) | complete, json_value, recovered_from_text (U+FFFD) |
+| `mitmlog` | `mitmlog.read_mitmlog_faults` (mitmdump console output, parsed in Rust) | json_value, from_text_log, recovered_from_text (EventStream), decoded_from_hex, truncated (11.x), missing |
 
 Trailers are kept from `.mitm` flows, CBOR (`trl` extension key) and JSONL (`fastcap` extension).
 
-`detect_format` looks at the content (the file name only breaks ties), and `read_exchanges`
-dispatches. Bad input raises a one-line `FormatError` subclass naming the file, the byte offset
-and what was expected; the exchanges read before a fault are on the exception as `.exchanges`
-(or returned, with a warning on stderr, when `strict=False`).
+`detect_format` looks at the content (the file name only breaks ties), and `read_file` /
+`read_exchanges` dispatch. Input that cannot be used at all (empty, another format, no complete
+record) raises a one-line `FormatError` subclass naming the file, the byte offset and what was
+expected. Trouble after complete records is a `Fault` (`formats/_errors.py`): `read_file` returns
+the records with every fault, and the CLI decides the exit code from their severities
+(docs/specs/errors.md). Pipes, devices and standard input are copied once to a temporary file,
+within `FASTCAP_MAX_STREAM_BYTES` (`formats/inputs.py`); content-encodings are undone within the
+inflation limits of `formats/limits.py`.
 """
 
 from __future__ import annotations
@@ -23,19 +27,24 @@ import importlib
 import json
 import os
 import re
-import sys
+import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastcap._native import FormatError, MitmLogError
 from fastcap.formats._errors import (
+    Fault,
     FlowFileError,
+    FormatWarning,
     HarFormatError,
+    InputTooLargeError,
     JsonlFormatError,
     ReaderFormatError,
     UnknownFormatError,
     make_error,
 )
 from fastcap.formats.eventstream_text import hexdump_to_bytes, recover_eventstream_frames
+from fastcap.formats.inputs import local_input
 from fastcap.model import Exchange
 
 FORMATS = ("cbor", "mitm", "har", "jsonl", "mitmlog")
@@ -121,53 +130,82 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
-def _partial(exc: FormatError, exchanges: list[Exchange], strict: bool) -> list[Exchange]:
-    exc.exchanges = exchanges  # type: ignore[attr-defined]
-    if strict:
-        raise exc
-    print(f"WARNING: {exc}; kept {len(exchanges)} complete records", file=sys.stderr)
-    return exchanges
+@dataclass
+class FileRead:
+    """What reading one file gave: its exchanges, the faults met (in file order) and its format."""
+
+    exchanges: list[Exchange]
+    faults: list[Fault] = field(default_factory=list)
+    fmt: str = ""
+
+    @property
+    def damage(self) -> list[Fault]:
+        """Faults that lost complete records (exit code 2 unless `--recover`)."""
+        return [f for f in self.faults if f.severity == "damage"]
+
+
+def _read_local(path: str, name: str, kind: str, recover: bool) -> FileRead:
+    if kind == "cbor":
+        from fastcap.formats.cbor import read_cbor_faults
+
+        exchanges, faults = read_cbor_faults(path, name=name, recover=recover)
+    elif kind == "mitm":
+        from fastcap.formats.mitmflow import read_mitm_faults
+
+        exchanges, faults = read_mitm_faults(path, name=name, recover=recover)
+    elif kind == "har":
+        from fastcap.formats.har import read_har_faults
+
+        exchanges, faults = read_har_faults(path, name=name)
+    elif kind == "jsonl":
+        from fastcap.formats.jsonl import read_jsonl_faults
+
+        exchanges, faults = read_jsonl_faults(path, name=name)
+    else:
+        from fastcap.formats.mitmlog import read_mitmlog_faults
+
+        exchanges, faults = read_mitmlog_faults(path, name=name)
+    if not exchanges:
+        stop = next((f for f in faults if f.severity != "note"), None)
+        if stop is not None:  # a fault and no complete record: nothing usable
+            err = stop.error()
+            err.exchanges = []  # type: ignore[attr-defined]
+            raise err
+    return FileRead(exchanges, faults, kind)
+
+
+def read_file(
+    path: str | os.PathLike[str], *, fmt: str | None = None, recover: bool = False, name: str | None = None
+) -> FileRead:
+    """Read any supported capture file (format detected unless `fmt` is given): the exchanges of
+    every complete record, and every fault met on the way (`FileRead.faults`). Raises a one-line
+    `FormatError` subclass when nothing usable is found; `recover=True` reads past damage where the
+    format allows it (CBOR resynchronises at the next plausible entry, `.mitm` at the next record).
+    `name`: what messages call the file (default: `path`, or `<stdin>` for `-`)."""
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    with local_input(path) as src:  # (errors raised inside name the input, not a temporary copy)
+        return _read_local(src.path, name or src.name, fmt or detect_format(src.path), recover)
 
 
 def read_exchanges(
-    path: str | os.PathLike[str], *, fmt: str | None = None, strict: bool = True
+    path: str | os.PathLike[str], *, fmt: str | None = None, strict: bool = True, recover: bool = False
 ) -> list[Exchange]:
     """Read any supported capture file into `Exchange`s (format detected unless `fmt` is given).
 
-    A fault raises a one-line `FormatError` subclass (`.path`, `.offset`, `.kind`, and
-    `.exchanges`: the complete records before the fault). With `strict=False` the records before
-    a fault are returned and the fault is printed as a warning on stderr."""
-    shown = os.fspath(path)
-    if not os.path.exists(shown):
-        raise FileNotFoundError(f"{shown}: no such file")
-    if os.path.isdir(shown):
-        raise IsADirectoryError(f"{shown}: is a directory, expected a capture file")
-    kind = fmt or detect_format(shown)
-    if kind not in FORMATS:
-        raise ValueError(f"unknown format {kind!r}; expected one of {', '.join(FORMATS)}")
-    if kind == "cbor":
-        cbor = importlib.import_module("fastcap.formats.cbor")
-        result: list[Exchange] = cbor.read_exchanges(shown)
-        return result
-    if kind == "mitm":
-        from fastcap.formats.mitmflow import read_mitm_partial
-
-        exchanges, error = read_mitm_partial(shown)
-        if error is not None:
-            assert isinstance(error, FormatError)
-            return _partial(error, exchanges, strict)
-        return exchanges
-    if kind == "har":
-        from fastcap.formats.har import read_har
-
-        return read_har(shown)
-    if kind == "jsonl":
-        from fastcap.formats.jsonl import read_jsonl
-
-        return read_jsonl(shown)
-    from fastcap.formats.mitmlog import read_mitmlog
-
-    return read_mitmlog(shown)
+    Damage (a complete record that could not be read) raises its one-line `FormatError` subclass
+    (`.path`, `.offset`, `.kind`, and `.exchanges`: the records read). With `strict=False` or
+    `recover=True` the records are returned instead. Every fault that does not raise (a truncated
+    tail, a body not decoded, damage read past) is issued as a `FormatWarning`."""
+    result = read_file(path, fmt=fmt, recover=recover)
+    damage = result.damage
+    if damage and strict and not recover:
+        err = damage[0].error()
+        err.exchanges = result.exchanges  # type: ignore[attr-defined]
+        raise err
+    for fault in result.faults:
+        warnings.warn(str(fault), FormatWarning, stacklevel=2)
+    return result.exchanges
 
 
 def __getattr__(name: str) -> Any:
@@ -179,9 +217,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "FORMATS",
+    "Fault",
+    "FileRead",
     "FlowFileError",
     "FormatError",
+    "FormatWarning",
     "HarFormatError",
+    "InputTooLargeError",
     "JsonlFormatError",
     "MitmLogError",
     "ReaderFormatError",
@@ -189,5 +231,6 @@ __all__ = [
     "detect_format",
     "hexdump_to_bytes",
     "read_exchanges",
+    "read_file",
     "recover_eventstream_frames",
 ]

@@ -18,6 +18,7 @@ import polars as pl
 
 from fastcap import _native
 from fastcap._native import CaptureFormatError
+from fastcap.formats.inputs import local_input
 
 CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_BACKEND, BACKEND_TO_PROXY = range(4)
 
@@ -71,24 +72,26 @@ def read_capture(
 ) -> ReadResult:
     """Read a whole capture. A corrupt entry raises `CaptureFormatError` (with `.partial`, the
     entries before it) unless `errors="keep"` or `recover=True`. `on_progress(done, total)` gets
-    byte positions after every batch."""
-    reader = _native.CaptureReader(os.fspath(path), recover=recover)
-    if on_progress is None:
-        entries = pl.DataFrame(reader.read_all())
-    else:
-        frames = []
-        while (batch := reader.next_batch()) is not None:
-            frames.append(pl.DataFrame(batch))
-            on_progress(reader.position, reader.size)
-        entries = pl.concat(frames) if frames else pl.DataFrame(reader.read_all())
-    diags = reader.diagnostics
-    result = ReadResult(header=reader.header, entries=entries, diagnostics=diags)
-    fatal = result.fatal
-    if fatal is not None and errors == "raise" and not recover:
-        raise _fatal_error(reader.path, fatal, entries)
-    if warn:
-        _warn_nonfatal(reader.path, diags)
-    return result
+    byte positions after every batch. A pipe or device is read once into a temporary file, within
+    `FASTCAP_MAX_STREAM_BYTES` (`formats/inputs.py`)."""
+    with local_input(path) as src:
+        reader = _native.CaptureReader(src.path, recover=recover)
+        if on_progress is None:
+            entries = pl.DataFrame(reader.read_all())
+        else:
+            frames = []
+            while (batch := reader.next_batch()) is not None:
+                frames.append(pl.DataFrame(batch))
+                on_progress(reader.position, reader.size)
+            entries = pl.concat(frames) if frames else pl.DataFrame(reader.read_all())
+        diags = reader.diagnostics
+        result = ReadResult(header=reader.header, entries=entries, diagnostics=diags)
+        fatal = result.fatal
+        if fatal is not None and errors == "raise" and not recover:
+            raise _fatal_error(src.name, fatal, entries)
+        if warn:
+            _warn_nonfatal(src.name, diags)
+        return result
 
 
 def read_cbor(
@@ -107,16 +110,17 @@ def iter_cbor(
     errors: ErrorPolicy = "raise",
 ) -> Iterator[pl.DataFrame]:
     """Stream a capture in record batches: memory stays flat whatever the file size."""
-    reader = _native.CaptureReader(os.fspath(path), recover=recover, batch_rows=batch_rows)
-    rows = 0
-    while (batch := reader.next_batch()) is not None:
-        frame = pl.DataFrame(batch)
-        rows += frame.height
-        yield frame
-    fatal = next((d for d in reader.diagnostics if d["fatal"]), None)
-    if fatal is not None and errors == "raise" and not recover:
-        raise _fatal_error(reader.path, fatal, pl.DataFrame())
-    _warn_nonfatal(reader.path, reader.diagnostics)
+    with local_input(path) as src:
+        reader = _native.CaptureReader(src.path, recover=recover, batch_rows=batch_rows)
+        rows = 0
+        while (batch := reader.next_batch()) is not None:
+            frame = pl.DataFrame(batch)
+            rows += frame.height
+            yield frame
+        fatal = next((d for d in reader.diagnostics if d["fatal"]), None)
+        if fatal is not None and errors == "raise" and not recover:
+            raise _fatal_error(src.name, fatal, pl.DataFrame())
+        _warn_nonfatal(src.name, reader.diagnostics)
 
 
 def expand_meta(row: dict[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,12 @@ stream's end marker (trailers follow the last chunk). Other readers ignore unkno
 from __future__ import annotations
 
 import os
-import zlib
 from typing import Any
 
 import orjson
 import polars as pl
 
+from fastcap.formats._errors import Fault, Severity
 from fastcap.formats.capture_file import read_capture
 from fastcap.formats.cbor_requests import (
     BACKEND_TO_PROXY,
@@ -28,6 +28,9 @@ from fastcap.formats.cbor_requests import (
     response_bodies,
     with_request_keys,
 )
+from fastcap.formats.content import decode_content as _decode
+from fastcap.formats.content import limit_message
+from fastcap.formats.limits import InflateBudget
 from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange, WsMessage
 
 
@@ -56,29 +59,11 @@ def parse_header_block(text: str) -> list[tuple[str, str]]:
 
 
 def decode_content(body: bytes, encoding: str | None) -> tuple[bytes, str | None]:
-    """Undo Content-Encoding. Returns (body, problem) — the raw body is kept when decoding fails."""
-    enc = (encoding or "").strip().lower()
-    if not enc or enc == "identity" or not body:
-        return body, None
-    try:
-        if enc in ("gzip", "x-gzip"):
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS), None
-        if enc == "deflate":
-            try:
-                return zlib.decompress(body), None
-            except zlib.error:
-                return zlib.decompress(body, -zlib.MAX_WBITS), None
-        if enc == "br":
-            import brotli  # type: ignore[import-not-found]
-
-            return brotli.decompress(body), None
-        if enc == "zstd":
-            import zstandard  # type: ignore[import-not-found]
-
-            return zstandard.ZstdDecompressor().decompressobj().decompress(body), None
-    except Exception as exc:  # any decoder failure leaves the wire bytes as they were
-        return body, f"content-encoding {enc} could not be decoded: {exc}"
-    return body, f"unknown content-encoding {enc}"
+    """Undo Content-Encoding without a size limit (callers holding untrusted files pass an
+    `InflateBudget` to `formats.content.decode_content` instead). Returns (body, problem); the raw
+    body is kept when decoding fails."""
+    decoded = _decode(body, encoding)
+    return decoded.body, decoded.problem
 
 
 def _extra(row: dict[str, Any], key: str) -> Any:
@@ -108,10 +93,46 @@ def _fidelity(rows: list[dict[str, Any] | None], found: BodyFidelity) -> BodyFid
     return found
 
 
-def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = None) -> list[Exchange]:
-    del source_path  # kept for signature symmetry with the other readers
+def exchanges_from_entries(
+    entries: pl.DataFrame,
+    *,
+    source_path: str | None = None,
+    budget: InflateBudget | None = None,
+    faults: list[Fault] | None = None,
+) -> list[Exchange]:
+    """The capture's exchanges. A response body whose content-encoding inflates past `budget`
+    (default: the limits of `formats/limits.py` for a file of the entries' size) keeps its first
+    bytes, fidelity `truncated`, flag `inflate_limit`, and a `note` fault is added to `faults`."""
     if entries.height == 0:
         return []
+    if budget is None:
+        budget = InflateBudget.for_file(int(entries.get_column("data_len").fill_null(0).sum() or 0))
+    label = source_path or "capture"
+
+    def inflate(ex: Exchange, body: bytes, at: dict[str, Any] | None) -> bytes:
+        enc = ex.header("content-encoding", response=True)
+        decoded = _decode(body, enc, budget)
+        if decoded.problem:
+            ex.flags.add("content_encoding_error")
+        elif decoded.over_limit:
+            ex.flags.add("inflate_limit")
+            if faults is not None:
+                offset = int(at["offset"]) if at is not None and at.get("offset") is not None else 0
+                what = f"the response body of exchange {ex.index} ({ex.method} {ex.url[:80]})"
+                faults.append(
+                    Fault(
+                        label,
+                        offset,
+                        "inflate_limit",
+                        limit_message(what, str(enc), len(body), decoded),
+                        "note",
+                        "cbor",
+                    )
+                )
+        return decoded.body
+
+        return []
+
     keyed = with_request_keys(entries)
     requests = request_table(entries)
     bodies = response_bodies(entries)
@@ -197,15 +218,14 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
                 ex.request_ended_at = marker["request_timestamp"]
             ex.chunks = [Chunk(t=t, data=data) for t, data in chunks]
             raw = b"".join(c.data for c in ex.chunks)
-            ex.response_body, problem = decode_content(raw, ex.header("content-encoding", response=True))
-            if problem:
-                ex.flags.add("content_encoding_error")
+            ex.response_body = inflate(ex, raw, marker)
             ex.ended_at = req["stream_end_ts"] or req["last_payload_ts"]
             if not req["complete"]:
                 ex.flags.add("cut_stream")
             # No end marker: the capture stopped (or was killed) while the stream was still running.
             ex.response_body_fidelity = _fidelity(
-                [marker, ends.get(key)], "complete" if req["complete"] else "truncated"
+                [marker, ends.get(key)],
+                "complete" if req["complete"] and "inflate_limit" not in ex.flags else "truncated",
             )
             ex.response_trailers = _trailers(ends.get(key))
         elif chunks and ex.websocket is None:
@@ -217,14 +237,15 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
                 parts = start.split(" ", 2)
                 ex.http_version = parts[0]
                 ex.reason = parts[2] if len(parts) > 2 else ""
-                ex.response_body, problem = decode_content(body, ex.header("content-encoding", response=True))
-                if problem:
-                    ex.flags.add("content_encoding_error")
+                ex.response_body = inflate(ex, body, firsts.get((key, BACKEND_TO_PROXY)))
             else:
                 ex.response_body = b"".join(d for _, d in chunks)
             ex.response_started_at = t
             ex.ended_at = t
-            ex.response_body_fidelity = _fidelity([firsts.get((key, BACKEND_TO_PROXY))], "complete")
+            ex.response_body_fidelity = _fidelity(
+                [firsts.get((key, BACKEND_TO_PROXY))],
+                "truncated" if "inflate_limit" in ex.flags else "complete",
+            )
             ex.response_trailers = _trailers(firsts.get((key, BACKEND_TO_PROXY)))
         elif ex.websocket is None:
             ex.fidelity = "missing"
@@ -238,8 +259,54 @@ def exchanges_from_entries(entries: pl.DataFrame, *, source_path: str | None = N
     return out
 
 
+# How each diagnostic of the native reader counts under the exit-code rule (docs/specs/errors.md).
+_SEVERITY: dict[str, Severity] = {
+    "truncated_tail": "tail",
+    "decode_error": "damage",
+    "resync_skip": "damage",
+    "schema_error": "damage",
+    "unknown_encoding": "note",
+    "decompress_error": "note",
+    "inflate_limit": "note",
+}
+
+
+def cbor_fault(label: str, diag: dict[str, Any]) -> Fault | None:
+    """The fault a native reader diagnostic stands for (None for `duplicate_key`, which is only
+    informational: the later value wins, as in the reference reader)."""
+    kind = str(diag.get("kind", ""))
+    if kind == "duplicate_key":
+        return None
+    severity = _SEVERITY.get(kind, "damage" if diag.get("fatal") else "note")
+    message = str(diag.get("message", kind))
+    if kind == "decode_error":
+        message += "; the complete entries before it are used (--recover reads past it)"
+    return Fault(label, int(diag.get("offset") or 0), kind, message, severity, "cbor")
+
+
+def read_cbor_faults(
+    path: str | os.PathLike[str], *, name: str | None = None, recover: bool = False
+) -> tuple[list[Exchange], list[Fault]]:
+    """The capture's exchanges and every fault met: the reader's diagnostics and the bodies cut at
+    their inflation limit. A capture with a fault and no entry at all raises `CaptureFormatError`."""
+    shown = os.fspath(path)
+    label = name or shown
+    result = read_capture(shown, recover=recover, errors="keep", warn=False)
+    faults = [f for f in (cbor_fault(label, d) for d in result.diagnostics) if f is not None]
+    if result.entries.height == 0:
+        stop = next((f for f in faults if f.severity != "note"), None)
+        if stop is not None:
+            raise stop.error()
+    budget = InflateBudget.for_file(os.path.getsize(shown))
+    exchanges = exchanges_from_entries(result.entries, source_path=label, budget=budget, faults=faults)
+    faults.sort(key=lambda f: f.offset)
+    return exchanges, faults
+
+
 def read_exchanges(path: str | os.PathLike[str], *, recover: bool = False) -> list[Exchange]:
     """Read a CBOR V2 capture as exchanges. A corrupt entry raises `CaptureFormatError` unless
     `recover=True` (then everything decodable is used)."""
     result = read_capture(path, recover=recover)
-    return exchanges_from_entries(result.entries, source_path=os.fspath(path))
+    return exchanges_from_entries(
+        result.entries, source_path=os.fspath(path), budget=InflateBudget.for_file(os.path.getsize(path))
+    )

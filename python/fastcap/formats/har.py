@@ -4,6 +4,11 @@ Body recovery: base64 bodies (`encoding: "base64"`) are decoded; text bodies are
 with the charset mitmproxy would have inferred when exporting. When that charset is latin-1 (no
 `charset=`, and the type does not mention JSON/HTML/XML/JavaScript/CSS), `text.encode("latin-1")`
 gives back the exact original bytes, which makes EventStream and octet-stream bodies exact.
+
+Reading: orjson parses the whole file. When that fails, the file is walked again value by value
+(`_recover`): every entry of `log.entries` that is complete before the fault is kept, and the
+fault names its byte offset (a file that ends inside an entry is a truncated tail, anything else
+is damage; docs/specs/errors.md). A field of the wrong type is read as absent.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-from fastcap.formats._errors import HarFormatError, make_error
+import orjson
+
+from fastcap.formats._errors import Fault, HarFormatError, make_error
+from fastcap.formats._json import scrub_surrogates
 from fastcap.model import BodyFidelity, Exchange, WsMessage
 
 _CHARSET_RE = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
@@ -45,12 +53,36 @@ def body_bytes(
     return _body(text, encoding, mime_type, flags, prefix)[0]
 
 
+def _d(value: Any) -> dict[str, Any]:
+    """A HAR object, or {} when the field is absent or of another type."""
+    return value if isinstance(value, dict) else {}
+
+
+def _s(value: Any, default: str = "") -> str:
+    """A HAR string (numbers written as text), or `default` when absent or of another type. Lone
+    surrogates (which `\\udXXX` escapes can carry) become U+FFFD so the text encodes later."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return default
+
+
 def _body(
-    text: str | None, encoding: str | None, mime_type: str, flags: set[str], prefix: str
+    text: Any, encoding: Any, mime_type: str, flags: set[str], prefix: str
 ) -> tuple[bytes | None, BodyFidelity]:
     """(bytes, fidelity): base64 and text in the charset mitmproxy inferred give the exact bytes."""
     if text is None:
         return None, "complete"
+    if not isinstance(text, str):
+        flags.add(prefix + "bad_body_type")
+        return None, "missing"
     if encoding == "base64":
         try:
             return base64.b64decode(text, validate=False), "complete"
@@ -70,26 +102,28 @@ def _declared_size(obj: dict[str, Any], key: str) -> int:
     return size if isinstance(size, int) and size > 0 else 0
 
 
-def _ts(iso: str | None) -> float | None:
-    if not iso:
+def _ts(iso: Any) -> float | None:
+    if not iso or not isinstance(iso, str):
         return None
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
 
 
 def _ms(timings: dict[str, Any], key: str) -> float:
     v = timings.get(key, -1)
-    return float(v) / 1000.0 if isinstance(v, int | float) and v > 0 else 0.0
+    return float(v) / 1000.0 if isinstance(v, int | float) and not isinstance(v, bool) and v > 0 else 0.0
 
 
 def _headers(items: Any) -> list[tuple[str, str]]:
-    return [(str(h.get("name", "")), str(h.get("value", ""))) for h in items or [] if isinstance(h, dict)]
+    if not isinstance(items, list):
+        return []
+    return [(_s(h.get("name")), _s(h.get("value"))) for h in items if isinstance(h, dict)]
 
 
-def _mime(headers: list[tuple[str, str]], declared: str | None) -> str:
-    if declared:
+def _mime(headers: list[tuple[str, str]], declared: Any) -> str:
+    if declared and isinstance(declared, str):
         return declared
     for k, v in headers:
         if k.lower() == "content-type":
@@ -98,11 +132,11 @@ def _mime(headers: list[tuple[str, str]], declared: str | None) -> str:
 
 
 def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
-    req = entry.get("request") or {}
-    resp = entry.get("response") or {}
+    req = _d(entry.get("request"))
+    resp = _d(entry.get("response"))
     flags: set[str] = set()
     req_headers = _headers(req.get("headers"))
-    post = req.get("postData") or {}
+    post = _d(req.get("postData"))
     req_body, req_fid = _body(
         post.get("text"), post.get("encoding"), _mime(req_headers, post.get("mimeType")), flags, "request_"
     )
@@ -111,19 +145,19 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
     ex = Exchange(
         index=index,
         source="har",
-        method=str(req.get("method", "")),
-        url=str(req.get("url", "")),
+        method=_s(req.get("method")),
+        url=_s(req.get("url")),
         request_headers=req_headers,
         request_body=req_body,
-        http_version=str(req.get("httpVersion") or "HTTP/1.1"),
+        http_version=_s(req.get("httpVersion")) or "HTTP/1.1",
         request_body_fidelity=req_fid,
     )
     status = resp.get("status")
-    if isinstance(status, int) and status > 0:
+    if isinstance(status, int) and not isinstance(status, bool) and 0 < status < 1000:
         ex.status = status
-        ex.reason = str(resp.get("statusText", ""))
+        ex.reason = _s(resp.get("statusText"))
         ex.response_headers = _headers(resp.get("headers"))
-        content = resp.get("content") or {}
+        content = _d(resp.get("content"))
         ex.response_body, ex.response_body_fidelity = _body(
             content.get("text"),
             content.get("encoding"),
@@ -132,7 +166,7 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
             "",
         )
         if ex.response_body is None:
-            if _declared_size(content, "size"):
+            if _declared_size(content, "size") or "bad_body_type" in flags:
                 flags.add("content_missing")
                 ex.fidelity = "missing"
                 ex.response_body_fidelity = "missing"
@@ -143,13 +177,13 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
         ex.response_body_fidelity = "missing"
     err = entry.get("_error")
     if err:
-        ex.error = str(err.get("msg", err) if isinstance(err, dict) else err)
+        ex.error = _s(err.get("msg")) if isinstance(err, dict) else _s(err) or "error"
     # Timings (as mitmproxy writes them): send = request start→end, wait = request end→response
     # start, receive = response start→end; connect/ssl/blocked/dns precede or overlap and are
     # not on this path.
     ex.started_at = _ts(entry.get("startedDateTime"))
-    timings = entry.get("timings") or {}
-    if ex.started_at is not None and isinstance(timings, dict) and timings:
+    timings = _d(entry.get("timings"))
+    if ex.started_at is not None and timings:
         ex.request_ended_at = ex.started_at + _ms(timings, "send")
         if ex.status is not None:
             ex.response_started_at = ex.request_ended_at + _ms(timings, "wait")
@@ -161,52 +195,236 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
             if not isinstance(m, dict):
                 continue
             opcode = m.get("opcode", 1)
-            data = m.get("data", "")
+            data = _s(m.get("data"))
             if opcode == 2:
                 try:
                     payload = base64.b64decode(data)
                 except (binascii.Error, ValueError):
-                    payload = str(data).encode("utf-8")
+                    payload = data.encode("utf-8")
             else:
-                payload = str(data).encode("utf-8")
+                payload = data.encode("utf-8")
             t = m.get("time")
             ex.websocket.append(
                 WsMessage(
                     from_client=m.get("type") == "send",
                     is_text=opcode != 2,
                     data=payload,
-                    t=float(t) if isinstance(t, int | float) else None,
+                    t=float(t) if isinstance(t, int | float) and not isinstance(t, bool) else None,
                 )
             )
     ex.flags = flags
     return ex
 
 
-def read_har(path: str | os.PathLike[str]) -> list[Exchange]:
+# --- reading a file: orjson at once, or value by value to keep what precedes a fault ---------------
+
+_WS = re.compile(r"[ \t\n\r]*")
+_NO_ENTRIES = 'expected a HAR object with "log": {"entries": [...]}'
+
+
+class _Stop(Exception):
+    """Where the walk stopped: character position, message, and whether the text ran out there."""
+
+    def __init__(self, pos: int, message: str, eof: bool) -> None:
+        super().__init__(message)
+        self.pos, self.message, self.eof = pos, message, eof
+
+
+class _Walker:
+    """The top levels of a HAR document (`{…"log": {…"entries": [e, e, …]}}`), one value at a time,
+    with the standard library's scanner; each entry is parsed on its own, so the entries before a
+    fault survive it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.end = len(text.rstrip())
+        self.decoder = json.JSONDecoder()
+        self.entries: list[Any] = []
+        self.saw_entries = False
+        self.in_entry = False
+        self.entry_start = 0
+
+    def ws(self, pos: int) -> int:
+        m = _WS.match(self.text, pos)
+        return m.end() if m else pos
+
+    def stop(self, pos: int, message: str) -> _Stop:
+        return _Stop(pos, message, pos >= self.end)
+
+    def char(self, pos: int, expected: str, what: str) -> int:
+        pos = self.ws(pos)
+        if self.text[pos : pos + 1] != expected:
+            raise self.stop(pos, f"expected {what}")
+        return pos + 1
+
+    def value(self, pos: int, what: str) -> tuple[Any, int]:
+        pos = self.ws(pos)
+        try:
+            return self.decoder.raw_decode(self.text, pos)
+        except json.JSONDecodeError as exc:
+            # An unterminated string runs to the end of the text: the file was cut inside it.
+            eof = exc.pos >= self.end or exc.msg.startswith("Unterminated string")
+            raise _Stop(exc.pos, f"{what}: {exc.msg}", eof) from None
+        except RecursionError:
+            raise _Stop(pos, f"{what}: JSON nested too deeply", False) from None
+
+    def members(self, pos: int, what: str) -> Any:
+        """Yield (key, position of its value) for each member of the object opening at `pos`."""
+        pos = self.char(pos, "{", f"an object ({what})")
+        pos = self.ws(pos)
+        if self.text[pos : pos + 1] == "}":
+            return pos + 1
+        while True:
+            key, pos = self.value(pos, f"a member name in {what}")
+            if not isinstance(key, str):
+                raise self.stop(pos, f"a member name in {what}")
+            pos = self.char(pos, ":", "':'")
+            pos = yield key, pos
+            pos = self.ws(pos)
+            sep = self.text[pos : pos + 1]
+            if sep == "}":
+                return pos + 1
+            if sep != ",":
+                raise self.stop(pos, f"expected ',' or '}}' in {what}")
+            pos += 1
+
+    def document(self) -> int:
+        pos = self.ws(0)
+        top = self.members(pos, "the HAR document")
+        pos = self._each(top, self._top)
+        return self.ws(pos)
+
+    def _each(self, gen: Any, handle: Any) -> int:
+        try:
+            key, pos = next(gen)
+            while True:
+                key, pos = gen.send(handle(key, pos))
+        except StopIteration as done:
+            end: int = done.value
+            return end
+
+    def _top(self, key: str, pos: int) -> int:
+        if key == "log" and self.text[self.ws(pos) : self.ws(pos) + 1] == "{":
+            return self._each(self.members(pos, '"log"'), self._log)
+        return self.value(pos, f'the value of "{key}"')[1]
+
+    def _log(self, key: str, pos: int) -> int:
+        if key != "entries" or self.text[self.ws(pos) : self.ws(pos) + 1] != "[":
+            return self.value(pos, f'the value of "log.{key}"')[1]
+        self.saw_entries = True
+        pos = self.ws(pos) + 1
+        pos = self.ws(pos)
+        if self.text[pos : pos + 1] == "]":
+            return pos + 1
+        while True:
+            self.in_entry, self.entry_start = True, self.ws(pos)
+            entry, pos = self.value(pos, f"entry {len(self.entries)} of log.entries")
+            self.in_entry = False
+            self.entries.append(entry)
+            pos = self.ws(pos)
+            sep = self.text[pos : pos + 1]
+            if sep == "]":
+                return pos + 1
+            if sep != ",":
+                raise self.stop(
+                    pos, f"expected ',' or ']' after entry {len(self.entries) - 1} of log.entries"
+                )
+            pos += 1
+
+
+def _kept(n: int) -> str:
+    return f"kept the {n} complete entries before it" if n != 1 else "kept the complete entry before it"
+
+
+def _byte_offset(text: str, pos: int) -> int:
+    return len(text[:pos].encode("utf-8", "surrogatepass"))
+
+
+def _recover(raw: bytes, label: str) -> tuple[list[Any], Fault | None]:
+    """The entries of a HAR file orjson refused, up to the first fault."""
+    utf8_fault: Fault | None = None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = raw[: exc.start].decode("utf-8")
+        utf8_fault = Fault(label, exc.start, "bad_utf8", "invalid UTF-8, expected HAR JSON", "damage", "har")
+    walker = _Walker(text)
+    try:
+        end = walker.document()
+    except _Stop as stop:
+        offset = _byte_offset(text, stop.pos)
+        if utf8_fault is not None and stop.eof:
+            return walker.entries, utf8_fault
+        kept = _kept(len(walker.entries))
+        if stop.eof:
+            if walker.in_entry:  # (the offset of the entry the file ends in, as for the other formats)
+                offset = _byte_offset(text, walker.entry_start)
+                where = f"inside entry {len(walker.entries)} of log.entries"
+            elif walker.saw_entries:
+                where = "after the last complete entry, before the end of the document"
+            else:
+                where = "before log.entries"
+            return walker.entries, Fault(
+                label, offset, "truncated_tail", f"file ends {where} ({stop.message}); {kept}", "tail", "har"
+            )
+        return walker.entries, Fault(
+            label, offset, "bad_json", f"expected HAR JSON: {stop.message}; {kept}", "damage", "har"
+        )
+    if utf8_fault is not None:
+        return walker.entries, utf8_fault
+    if end < len(text):
+        return walker.entries, Fault(
+            label,
+            _byte_offset(text, end),
+            "bad_json",
+            "expected HAR JSON: extra data after the document",
+            "damage",
+            "har",
+        )
+    if not walker.saw_entries:
+        return walker.entries, Fault(label, 0, "no_entries", _NO_ENTRIES, "damage", "har")
+    return walker.entries, None
+
+
+def read_har_faults(
+    path: str | os.PathLike[str], *, name: str | None = None
+) -> tuple[list[Exchange], list[Fault]]:
+    """The exchanges of a HAR file and the fault that stopped reading it, if any (the complete
+    entries before it are kept). Raises `HarFormatError` when no entry can be used."""
     shown = os.fspath(path)
+    label = name or shown
     with open(shown, "rb") as fh:
         raw = fh.read()
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[3:]
+    faults: list[Fault] = []
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise make_error(
-            HarFormatError, shown, exc.start, "bad_utf8", "invalid UTF-8, expected HAR JSON"
-        ) from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        offset = len(text[: exc.pos].encode("utf-8"))
-        kind = "truncated" if exc.pos >= len(text.rstrip()) else "bad_json"
-        raise make_error(HarFormatError, shown, offset, kind, f"expected HAR JSON: {exc.msg}") from None
-    entries = (
-        doc.get("log", {}).get("entries")
-        if isinstance(doc, dict) and isinstance(doc.get("log"), dict)
-        else None
-    )
-    if not isinstance(entries, list):
-        raise make_error(
-            HarFormatError, shown, 0, "no_entries", 'expected a HAR object with "log": {"entries": [...]}'
-        )
-    return [exchange_from_entry(i, e) for i, e in enumerate(entries) if isinstance(e, dict)]
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        doc = None
+    if doc is not None or raw.strip() == b"null":
+        log = doc.get("log") if isinstance(doc, dict) else None
+        entries = log.get("entries") if isinstance(log, dict) else None
+        if not isinstance(entries, list):
+            raise make_error(HarFormatError, label, 0, "no_entries", _NO_ENTRIES)
+    else:
+        entries, fault = _recover(raw, label)
+        scrub_surrogates(entries)
+        if fault is not None:
+            if not any(isinstance(e, dict) for e in entries):
+                kind = "truncated" if fault.severity == "tail" else fault.kind
+                message = fault.message.split("; kept ", 1)[0]
+                raise make_error(HarFormatError, label, fault.offset, kind, message)
+            faults.append(fault)
+    exchanges = [exchange_from_entry(i, e) for i, e in enumerate(e for e in entries if isinstance(e, dict))]
+    return exchanges, faults
+
+
+def read_har(path: str | os.PathLike[str]) -> list[Exchange]:
+    """Read a HAR file; a fault after complete entries raises `HarFormatError` with them as `.exchanges`."""
+    exchanges, faults = read_har_faults(path)
+    if faults:
+        err = faults[0].error()
+        err.exchanges = exchanges  # type: ignore[attr-defined]
+        raise err
+    return exchanges

@@ -16,20 +16,26 @@ fastcap's own extension lives under the top-level key `fastcap` (ignored by othe
 | `request_body_fidelity`, `response_body_fidelity` | how the body was known when it was converted (model.py), when not `complete` |
 | `request_trailers`, `response_trailers` | HTTP trailers, `[[name, value], …]` (or an object), redacted like headers |
 
-Malformed lines are reported on stderr as `WARNING: skipping malformed line N: <error>` and skipped.
+A malformed line is skipped and becomes a fault naming the file, its byte offset and line number
+(`formats/_errors.py`): a last line cut short (no newline at the end of the file) is a truncated
+tail, a malformed line anywhere else is damage (docs/specs/errors.md). Lines are parsed with
+orjson; what orjson refuses and the standard library accepts (lone surrogates, integers past 64
+bits, `NaN`) is parsed again with `json`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import sys
 from typing import Any, TextIO
 
-from fastcap.formats._errors import JsonlFormatError, make_error
+from fastcap.formats._errors import Fault, JsonlFormatError, make_error
+from fastcap.formats._json import dumps, loads
 from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange
+
+_BOM = b"\xef\xbb\xbf"
 
 
 class _Malformed(ValueError):
@@ -58,7 +64,9 @@ def _b64(v: Any) -> bytes | None:
 def _body(
     value: Any, exact: bytes | None, flags: set[str], prefix: str
 ) -> tuple[bytes | None, str | None, BodyFidelity]:
-    """(bytes, text, fidelity). A string without U+FFFD was valid UTF-8, so its bytes are exact."""
+    """(bytes, text, fidelity). A string without U+FFFD was valid UTF-8, so its bytes are exact; a
+    JSON value is held as its compact JSON bytes (fidelity `json_value`: the value, not the bytes
+    that were sent)."""
     if exact is not None:
         return exact, None, "complete"
     if value is None:
@@ -68,18 +76,40 @@ def _body(
             flags.add(prefix + "lossy_binary")
             return None, value, "recovered_from_text"
         return value.encode("utf-8"), None, "complete"
-    return None, json.dumps(value, ensure_ascii=False), "json_value"
+    return dumps(value), None, "json_value"
 
 
 def _declared_fidelity(ext: dict[str, Any], key: str, found: BodyFidelity) -> BodyFidelity:
     """A fidelity fastcap's writer recorded (a body converted from a weaker source) beats what the
     line itself shows: the bytes of a truncated log body look complete once written here."""
     value = ext.get(key)
-    return value if isinstance(value, str) and value in BODY_FIDELITIES and value != "complete" else found
+    return value if isinstance(value, str) and value in BODY_FIDELITIES and value != "complete" else found  # type: ignore[return-value]
 
 
 def _f(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    return float(v) if v.__class__ is float or v.__class__ is int else None
+
+
+def _chunks(chunks: list[Any], body: bytes) -> list[Chunk]:
+    out: list[Chunk] = []
+    pos = 0
+    for c in chunks:
+        if c.__class__ is dict:
+            t = c.get("t")
+            n = c.get("len")
+            if n.__class__ is int and n >= 0:
+                data = body[pos : pos + n]
+            elif "data_b64" in c:
+                data = _b64(c.get("data_b64")) or b""
+            else:
+                raise _Malformed("chunk needs data_b64 or len")
+        elif isinstance(c, list | tuple) and len(c) == 2:
+            t, data = c[0], _b64(c[1]) or b""
+        else:
+            raise _Malformed("chunk must be an object or [t, data_b64]")
+        pos += len(data)
+        out.append(Chunk(t=float(t) if t.__class__ is float or t.__class__ is int else None, data=data))
+    return out
 
 
 def exchange_from_record(index: int, rec: Any) -> Exchange:
@@ -109,7 +139,7 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
         request_headers=_headers(req.get("headers")),
         request_body=req_bytes,
         request_body_text=req_text,
-        request_body_fidelity=_declared_fidelity(ext, "request_body_fidelity", req_fid),
+        request_body_fidelity=_declared_fidelity(ext, "request_body_fidelity", req_fid) if ext else req_fid,
     )
     # `fidelity` describes the response body (as for the other readers); a request body that
     # was stored as a JSON value is flagged instead.
@@ -117,11 +147,11 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
         flags.add("request_json_value")
     if resp is not None:
         status = resp.get("status_code")
-        ex.status = status if isinstance(status, int) and not isinstance(status, bool) else None
+        ex.status = status if status.__class__ is int else None
         ex.response_headers = _headers(resp.get("headers"))
         rb, rt, rf = _body(resp.get("body"), _b64(ext.get("response_body_b64")), flags, "")
         ex.response_body, ex.response_body_text = rb, rt
-        ex.response_body_fidelity = _declared_fidelity(ext, "response_body_fidelity", rf)
+        ex.response_body_fidelity = _declared_fidelity(ext, "response_body_fidelity", rf) if ext else rf
         if rf == "json_value":
             ex.fidelity = "json_value"
         elif rt is not None:
@@ -129,69 +159,85 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
     else:
         ex.fidelity = "missing"
         ex.response_body_fidelity = "missing"
-    ex.ended_at = _f(ext.get("ended_at")) or _f(rec.get("timestamp"))
-    ex.started_at = _f(ext.get("started_at"))
-    ex.request_ended_at = _f(ext.get("request_ended_at"))
-    ex.response_started_at = _f(ext.get("response_started_at"))
-    ex.request_trailers = _headers(ext.get("request_trailers"))
-    ex.response_trailers = _headers(ext.get("response_trailers"))
-    # `error`: what the transport or the capture recorded (fastcap's writer keeps it here).
-    for key in ("session_id", "request_id", "backend", "model", "error"):
-        if isinstance(ext.get(key), str):
-            setattr(ex, key, ext[key])
-    chunks = ext.get("chunks")
-    if isinstance(chunks, list):
-        pos = 0
-        body = ex.response_body or b""
-        for c in chunks:
-            if isinstance(c, list | tuple) and len(c) == 2:
-                t, data = _f(c[0]), _b64(c[1]) or b""
-            elif isinstance(c, dict):
-                t = _f(c.get("t"))
-                if "data_b64" in c:
-                    data = _b64(c.get("data_b64")) or b""
-                elif isinstance(c.get("len"), int):
-                    data = body[pos : pos + c["len"]]
-                else:
-                    raise _Malformed("chunk needs data_b64 or len")
-            else:
-                raise _Malformed("chunk must be an object or [t, data_b64]")
-            pos += len(data)
-            ex.chunks.append(Chunk(t=t, data=data))
+    ex.ended_at = _f(rec.get("timestamp"))
+    if ext:
+        ex.ended_at = _f(ext.get("ended_at")) or ex.ended_at
+        ex.started_at = _f(ext.get("started_at"))
+        ex.request_ended_at = _f(ext.get("request_ended_at"))
+        ex.response_started_at = _f(ext.get("response_started_at"))
+        if "request_trailers" in ext:
+            ex.request_trailers = _headers(ext["request_trailers"])
+        if "response_trailers" in ext:
+            ex.response_trailers = _headers(ext["response_trailers"])
+        # `error`: what the transport or the capture recorded (fastcap's writer keeps it here).
+        for key in ("session_id", "request_id", "backend", "model", "error"):
+            value = ext.get(key)
+            if isinstance(value, str):
+                setattr(ex, key, value)
+        chunks = ext.get("chunks")
+        if isinstance(chunks, list):
+            ex.chunks = _chunks(chunks, ex.response_body or b"")
     ex.flags = flags
     return ex
 
 
-def read_jsonl(path: str | os.PathLike[str], *, warn: TextIO | None = None) -> list[Exchange]:
-    """Read a traffic.jsonl file. Malformed lines are warned about on stderr and skipped; a file
-    with no valid record at all is not traffic.jsonl and raises `JsonlFormatError`."""
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def read_jsonl_faults(
+    path: str | os.PathLike[str], *, name: str | None = None
+) -> tuple[list[Exchange], list[Fault]]:
+    """Every record of a traffic.jsonl file, and the faults met: a malformed line is skipped and
+    reported (a last line without its newline as a truncated tail, any other as damage). Raises
+    `JsonlFormatError` when the file holds no record at all."""
     shown = os.fspath(path)
-    out_warn = warn if warn is not None else sys.stderr
+    label = name or shown
     exchanges: list[Exchange] = []
-    first_bad: tuple[int, str] | None = None
+    faults: list[Fault] = []
     offset = 0
     with open(shown, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             line_offset = offset
             offset += len(raw)
-            if not raw.strip():
+            if lineno == 1 and raw.startswith(_BOM):
+                raw = raw[3:]
+            if raw.isspace() or not raw:  # (no copy of a long line, unlike strip())
                 continue
             try:
-                rec = json.loads(raw)
-                exchanges.append(exchange_from_record(len(exchanges), rec))
+                exchanges.append(exchange_from_record(len(exchanges), loads(raw)))
             except (ValueError, UnicodeDecodeError) as exc:
-                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                print(f"WARNING: skipping malformed line {lineno}: {msg}", file=out_warn)
-                if first_bad is None:
-                    first_bad = (line_offset, msg)
+                tail = not raw.endswith(b"\n")
+                what = "cut short by the end of the file" if tail else "malformed"
+                faults.append(
+                    Fault(
+                        label,
+                        line_offset,
+                        "truncated_tail" if tail else "bad_line",
+                        f"line {lineno} {what}, expected a traffic.jsonl record; skipped it ({_reason(exc)})",
+                        "tail" if tail else "damage",
+                        "jsonl",
+                    )
+                )
     if not exchanges:
-        if first_bad is not None:
+        if faults:
+            first = faults[0]
             raise make_error(
                 JsonlFormatError,
-                shown,
-                first_bad[0],
+                label,
+                first.offset,
                 "no_records",
-                f"no valid traffic.jsonl record ({first_bad[1]})",
+                f"no valid traffic.jsonl record ({first.message})",
             )
-        raise make_error(JsonlFormatError, shown, 0, "empty", "empty file, expected traffic.jsonl records")
+        raise make_error(JsonlFormatError, label, 0, "empty", "empty file, expected traffic.jsonl records")
+    return exchanges, faults
+
+
+def read_jsonl(path: str | os.PathLike[str], *, warn: TextIO | None = None) -> list[Exchange]:
+    """Read a traffic.jsonl file. Malformed lines are skipped with a warning on `warn` (stderr);
+    a file with no valid record at all is not traffic.jsonl and raises `JsonlFormatError`."""
+    exchanges, faults = read_jsonl_faults(path)
+    for fault in faults:
+        print(f"WARNING: {fault}", file=warn if warn is not None else sys.stderr)
     return exchanges

@@ -1,0 +1,138 @@
+"""Undoing `Content-Encoding` (gzip, deflate, br, zstd) with a bound on what a body inflates to.
+
+Every reader that removes a content-encoding in Python goes through `decode_content`: the CBOR
+reader's HTTP response entries and `.mitm` flows (whose bodies mitmproxy would otherwise inflate
+without a limit). The output is produced in bounded steps and stops at the allowance the caller's
+`InflateBudget` gives (`formats/limits.py`): a 5 KB gzip member that expands to gigabytes costs at
+most the allowance in memory and the time to produce it.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from dataclasses import dataclass
+
+from fastcap.formats.limits import InflateBudget, format_size
+
+# Brotli's decoder has no output bound in the installed binding, so input goes in small steps. A
+# brotli meta-block produces at most 16 MiB from a header of at least 3 bytes: no input byte
+# yields more than this much output, and a step of `allowance // _BROTLI_PER_BYTE` input bytes
+# cannot overshoot the allowance by more than one byte's worth.
+_BROTLI_PER_BYTE = 8 << 20
+_STEP = 1 << 20  # output produced per step by the zlib and zstd decoders
+
+
+@dataclass(slots=True)
+class Decoded:
+    """A body with its content-encoding undone (or the wire bytes when that was impossible)."""
+
+    body: bytes
+    problem: str | None = None  # why the wire bytes were kept (unknown encoding, decoder failure)
+    over_limit: bool = False  # True: `body` is the first `limit` bytes of a longer inflation
+    limit: int = 0
+
+
+class _OverLimit(Exception):
+    pass
+
+
+def _zlib(data: bytes, wbits: int, allowance: int, multi_member: bool) -> bytes:
+    out = bytearray()
+    rest = data
+    while True:
+        d = zlib.decompressobj(wbits)
+        buf = rest
+        # Never `flush()`: it returns whatever is pending at once. Bounded calls, also with the
+        # input used up, until the stream ends or makes no more progress.
+        while not d.eof:
+            chunk = d.decompress(buf, min(_STEP, allowance - len(out) + 1))
+            buf = d.unconsumed_tail
+            out += chunk
+            if len(out) > allowance:
+                del out[allowance:]
+                raise _OverLimit(bytes(out))
+            if not chunk and not buf:
+                break
+        if not d.eof:
+            raise zlib.error("incomplete or truncated stream")
+        rest = d.unused_data
+        if not (multi_member and rest.strip(b"\x00")):
+            return bytes(out)
+
+
+def _brotli(data: bytes, allowance: int) -> bytes:
+    import brotli  # type: ignore[import-not-found]
+
+    d = brotli.Decompressor()
+    out = bytearray()
+    pos = 0
+    while pos < len(data):
+        step = max(1, (allowance - len(out)) // _BROTLI_PER_BYTE)
+        out += d.process(data[pos : pos + step])
+        pos += step
+        if len(out) > allowance:
+            del out[allowance:]
+            raise _OverLimit(bytes(out))
+    if not d.is_finished():
+        raise ValueError("incomplete brotli stream")
+    return bytes(out)
+
+
+def _zstd(data: bytes, allowance: int) -> bytes:
+    import zstandard  # type: ignore[import-not-found]
+
+    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
+    out = bytearray()
+    while True:
+        chunk = reader.read(min(_STEP, allowance - len(out) + 1))
+        if not chunk:
+            return bytes(out)
+        out += chunk
+        if len(out) > allowance:
+            del out[allowance:]
+            raise _OverLimit(bytes(out))
+
+
+def decode_content(body: bytes, encoding: str | None, budget: InflateBudget | None = None) -> Decoded:
+    """Undo `encoding` on `body` within `budget` (unlimited when None). The raw body is kept, with
+    `problem` set, when the encoding is unknown or its data does not decode."""
+    enc = (encoding or "").strip().lower()
+    if not enc or enc == "identity" or not body:
+        return Decoded(body)
+    spend = budget if budget is not None else InflateBudget.unlimited()
+    allowance = spend.allowance()
+    try:
+        if enc in ("gzip", "x-gzip"):
+            out = _zlib(body, 16 + zlib.MAX_WBITS, allowance, multi_member=True)
+        elif enc == "deflate":
+            try:
+                out = _zlib(body, zlib.MAX_WBITS, allowance, multi_member=False)
+            except zlib.error:
+                out = _zlib(body, -zlib.MAX_WBITS, allowance, multi_member=False)
+        elif enc == "br":
+            out = _brotli(body, allowance)
+        elif enc == "zstd":
+            out = _zstd(body, allowance)
+        else:
+            return Decoded(body, f"unknown content-encoding {enc}")
+    except _OverLimit as cut:
+        kept: bytes = cut.args[0]
+        spend.spend(len(kept))
+        return Decoded(kept, over_limit=True, limit=allowance)
+    except Exception as exc:  # any decoder failure leaves the wire bytes as they were
+        return Decoded(body, f"content-encoding {enc} could not be decoded: {exc}")
+    spend.spend(len(out))
+    return Decoded(out)
+
+
+def limit_message(what: str, enc: str, compressed: int, decoded: Decoded) -> str:
+    """The fault message for a body cut at its inflation allowance."""
+    return (
+        f"{what} ({enc}, {format_size(compressed)} on the wire) inflates past "
+        f"{format_size(decoded.limit)}, the limit for one body or what is left of the file's budget "
+        "(docs/limits.md); kept its first bytes, fidelity truncated"
+    )
+
+
+__all__ = ["Decoded", "decode_content", "limit_message"]
