@@ -94,7 +94,8 @@ def main() -> int:
 
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
-                    executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+                    executable_path=chromium,
+                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
                 )
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 t_open = timed(lambda: (page.goto(url + "#/calls"), wait_rows(page, 20)))
@@ -102,7 +103,9 @@ def main() -> int:
                 middle = calls // 2
 
                 def scroll() -> None:
-                    page.evaluate(f"() => (document.querySelector('#calls .scroll').scrollTop = {middle} * 26)")
+                    page.evaluate(
+                        f"() => (document.querySelector('#calls .scroll').scrollTop = {middle} * 26)"
+                    )
                     page.wait_for_function(
                         f"() => [...document.querySelectorAll('{ROWS}')].some((r) => +r.dataset.row >= {middle - 50})",
                         timeout=60000,
@@ -110,13 +113,18 @@ def main() -> int:
 
                 t_scroll = timed(scroll)
                 t_filter = timed(
-                    lambda: (page.goto(url + "#/calls?issue=rate_limit&sort=duration_s&desc=1"), wait_rows(page))
+                    lambda: (
+                        page.goto(url + "#/calls?issue=rate_limit&sort=duration_s&desc=1"),
+                        wait_rows(page),
+                    )
                 )
                 t_search = timed(lambda: (page.goto(url + "#/calls?q=k%C3%A4se"), wait_rows(page)))
                 t_overview = timed(
                     lambda: (
                         page.goto(url + "#/overview"),
-                        page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 4"),
+                        page.wait_for_function(
+                            "() => window.Chart && Object.keys(Chart.instances).length === 4"
+                        ),
                     )
                 )
                 browser.close()
@@ -126,9 +134,13 @@ def main() -> int:
             if proc.stdout is not None:
                 proc.stdout.close()
     interactive = t_open + t_scroll
-    print(f"page: calls table drawn {t_open:.2f} s after navigation, a jump to row {middle:,} drawn in {t_scroll:.2f} s")
+    print(
+        f"page: calls table drawn {t_open:.2f} s after navigation, a jump to row {middle:,} drawn in {t_scroll:.2f} s"
+    )
     print(f"page: calls table interactive {interactive:.2f} s after opening it (gate {args.gate:.1f} s)")
-    print(f"page: filter + sort {t_filter:.2f} s, search {t_search:.2f} s, overview with its 4 charts {t_overview:.2f} s")
+    print(
+        f"page: filter + sort {t_filter:.2f} s, search {t_search:.2f} s, overview with its 4 charts {t_overview:.2f} s"
+    )
     print(f"from `fastcap view` start to an interactive table: {t_ready + interactive:.2f} s")
     if args.check and interactive > args.gate:
         print(f"bench_view: FAIL: {interactive:.2f} s > {args.gate:.1f} s", file=sys.stderr)

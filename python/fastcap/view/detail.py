@@ -64,9 +64,8 @@ class CborLocator:
             parts.append(pl.DataFrame(batch.select(_INDEX_COLUMNS)))
         self.size = reader.size
         entries = pl.concat(parts) if parts else pl.DataFrame(schema={"offset": pl.UInt64})
-        self.header_end = (
-            int(entries["offset"].cast(pl.Int64).fill_null(0).min() or 0) if entries.height else 0
-        )  # type: ignore[arg-type]
+        # The file's header ends where its first entry starts.
+        self.header_end = int(entries.select(pl.col("offset").min()).item() or 0) if entries.height else 0
         if entries.height:
             keyed = with_request_keys(entries.sort("file_index")).with_columns(
                 end=pl.col("offset").shift(-1).fill_null(self.size)

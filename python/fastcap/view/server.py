@@ -128,6 +128,9 @@ class View:
                 with self._lock:
                     self.index = index
                     self._building = None
+                latest = self.state.snapshot
+                if latest is not None and latest.version != index.version:
+                    self._reindex(latest)  # the capture grew while this index was being built
 
             self._building = start_index(
                 snap,
