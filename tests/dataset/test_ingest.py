@@ -168,3 +168,19 @@ def test_process_pool_writes_what_one_process_writes(captures: list[Path], tmp_p
     assert files == _part_files(two)
     for rel in files:
         assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
+
+
+def test_calls_only_then_exchanges(captures: list[Path], tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    first = ingest(captures, root, jobs=1, exchanges=False)
+    assert (first.ingested, first.exchanges) == (3, 0)
+    ds = open_dataset(root)
+    assert ds.calls.collect().height == 21 and ds.exchanges.collect().height == 0
+    assert ingest(captures, root, jobs=1, exchanges=False).skipped == 3
+    # Asking for the exchanges later ingests the captures again, under the same ids.
+    full = ingest(captures, root, jobs=1)
+    assert (full.updated, full.skipped, full.exchanges) == (3, 0, 21)
+    ds = open_dataset(root)
+    assert ds.captures.height == 3 and ds.exchanges.collect().height == 21
+    assert ds.calls.collect().height == 21
+    assert ingest(captures, root, jobs=1, exchanges=False).skipped == 3

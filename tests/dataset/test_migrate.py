@@ -63,7 +63,8 @@ def test_read_a_v0_dataset_without_writing(captures: list[Path], tmp_path: Path)
 def test_ingest_migrates_then_skips_what_v0_holds(captures: list[Path], tmp_path: Path) -> None:
     root = tmp_path / "v0"
     write_v0(root, captures[0])
-    result = ingest(captures[:2], root, jobs=1)
+    # Schema 0 stored the calls table only: asked for no more, the v0 capture is skipped.
+    result = ingest(captures[:2], root, jobs=1, exchanges=False)
     assert (result.skipped, result.ingested) == (1, 1)
     assert not (root / "_captures.parquet").exists()
     assert (root / MANIFEST_DIR / f"{V0_COMMIT}.parquet").is_file()
@@ -76,6 +77,14 @@ def test_ingest_migrates_then_skips_what_v0_holds(captures: list[Path], tmp_path
     assert calls.height == 14
     assert calls["api_kind"].null_count() == 7  # the v0 files are read as they are
     assert migrate(root) == (1, 1)
+    # Asked for its exchanges, it is ingested again under its id, now with every column.
+    again = ingest(captures[:1], root, jobs=1)
+    assert (again.updated, again.exchanges) == (1, 7)
+    ds = open_dataset(root)
+    assert ds.captures.height == 2 and ds.calls.collect()["api_kind"].null_count() == 0
+    assert not (
+        root / "calls" / "date=2025-11-21" / "agent=claude-code" / f"{ds.captures['capture_id'][0]}.parquet"
+    ).exists()
 
 
 def test_migration_can_run_again_after_a_crash(captures: list[Path], tmp_path: Path) -> None:

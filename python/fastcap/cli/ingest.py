@@ -53,6 +53,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="read past damaged records where the format allows it (CBOR entries, .mitm records, JSONL lines)",
     )
+    p.add_argument(
+        "--calls-only",
+        action="store_true",
+        help="store the calls table only, not the exchanges (bodies, headers, chunk timing): about as fast "
+        "as `fastcap analyze`",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             scheduler=args.scheduler,
             progress=None if args.quiet else print_progress,
+            exchanges=not args.calls_only,
         )
     except DatasetError as exc:
         raise UsageError(str(exc)) from exc

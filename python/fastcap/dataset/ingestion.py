@@ -61,6 +61,7 @@ class Task:
     agent: str | None = None
     recover: bool = False
     storage_options: dict[str, Any] | None = None
+    exchanges: bool = True  # False: the calls table only (`ingest --calls-only`)
 
 
 @dataclass
@@ -138,7 +139,13 @@ def run_task(task: Task) -> dict[str, Any]:
     from fastcap import __version__
     from fastcap.dataset.decode import decode_capture
 
-    decoded = decode_capture(task.path, capture_id=task.capture_id, agent=task.agent, recover=task.recover)
+    decoded = decode_capture(
+        task.path,
+        capture_id=task.capture_id,
+        agent=task.agent,
+        recover=task.recover,
+        exchanges=task.exchanges,
+    )
     storage = Storage(task.root, task.storage_options)
     files: list[str] = []
     written = 0
@@ -170,6 +177,7 @@ def run_task(task: Task) -> dict[str, Any]:
         "first_started_at": calls["started_at"].min(),
         "last_ended_at": calls["ended_at"].max(),
         "files": files,
+        "tables": ["calls", "exchanges"] if task.exchanges else ["calls"],
         "bytes_written": written,
         "faults": [str(f) for f in decoded.faults],
         "schema_version": SCHEMA_VERSION,
@@ -221,6 +229,7 @@ def ingest(
     storage_options: dict[str, Any] | None = None,
     progress: Progress | None = None,
     commit_every: int = COMMIT_EVERY,
+    exchanges: bool = True,
 ) -> IngestResult:
     """Decode the captures named by `paths` (files, directories, glob patterns) into the dataset
     `to` (created if absent; a directory or an fsspec URL).
@@ -229,7 +238,8 @@ def ingest(
     1 decodes in this process). `workers` (a Dask `LocalCluster` of that many processes),
     `scheduler` (`tcp://HOST:PORT` of a running Dask scheduler) or `client` (a `distributed.Client`)
     fan the decoding out over Dask instead. `agent` names the agent of every capture (default:
-    told from each capture). `recover` reads past damaged records."""
+    told from each capture). `recover` reads past damaged records. `exchanges=False` stores the
+    calls table only (a capture stored so is ingested again when its exchanges are asked for)."""
     started = time.perf_counter()
     storage = Storage(to, storage_options)
     version = create_or_open(storage)
@@ -244,6 +254,12 @@ def ingest(
         r["capture_id"]: r["files"] or []
         for r in manifest.select("capture_id", "files").iter_rows(named=True)
     }
+    # Schema 0 stored no `tables`: the calls table only.
+    stored = {
+        r["capture_id"]: set(r["tables"] or ["calls"])
+        for r in manifest.select("capture_id", "tables").iter_rows(named=True)
+    }
+    wanted = {"calls", "exchanges"} if exchanges else {"calls"}
     total = len(files)
     done = 0
     tasks: list[Task] = []
@@ -258,7 +274,8 @@ def ingest(
             if progress:
                 progress("failed", path, done, total, result.errors[-1])
             continue
-        if fp.match == "same" or fp.content_hash in planned:
+        complete = fp.match == "same" and wanted <= stored.get(fp.capture_id or "", set())
+        if complete or fp.content_hash in planned:
             result.skipped += 1
             done += 1
             if progress:
@@ -276,6 +293,7 @@ def ingest(
                 agent=agent,
                 recover=recover,
                 storage_options=storage_options,
+                exchanges=exchanges,
             )
         )
     pending: list[dict[str, Any]] = []
@@ -301,7 +319,7 @@ def ingest(
             continue
         row = {**value, "ingested_at": time.time()}
         pending.append(row)
-        what = "updated" if task.fingerprint.match == "grown" else "ingested"
+        what = "updated" if task.fingerprint.match is not None else "ingested"
         if what == "updated":
             result.updated += 1
         else:

@@ -106,6 +106,7 @@ MANIFEST_SCHEMA: Schema = {
     "first_started_at": pl.Float64,
     "last_ended_at": pl.Float64,
     "files": pl.List(pl.String),  # the live part files of the capture, relative to the dataset root
+    "tables": pl.List(pl.String),  # the tables stored for it: calls, and exchanges unless --calls-only
     "bytes_written": pl.Int64,
     "faults": pl.List(pl.String),  # reader warnings (one line each)
     "schema_version": pl.Int32,
