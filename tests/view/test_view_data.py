@@ -4,6 +4,7 @@ search, call detail and diff read on demand from CBOR and from other formats, re
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,9 @@ def asgi_get(app: Any, base: str, path: str, **params: str) -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as client:
             return await client.get(path, params=params)
 
-    return asyncio.run(go())
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def test_the_api_needs_the_token(capture: Path) -> None:
