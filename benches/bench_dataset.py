@@ -1,0 +1,189 @@
+"""`fastcap ingest` against `fastcap analyze` on the same captures, and analyses over the dataset.
+
+1. N real-shaped captures (benches/gen_capture.py --shape real), every third one converted to
+   traffic.jsonl with `fastcap convert` (HAR is not a `convert` target), so the formats are mixed.
+2. `fastcap analyze FILE --no-reports` on each file, one after the other (the baseline), then
+   `fastcap ingest FILES --to DATASET --jobs J` (calls and exchanges), then the same with
+   `--calls-only`, each in its own process; prints seconds, MB/s and the ratio ingest / analyze
+   (the issue's target is 1.3x, using both cores).
+3. The overview of the whole dataset (`fastcap.dataset.calls_for_inputs` + `build_overview`, what
+   `fastcap analyze DATASET` runs) and a streaming aggregation over every stored exchange body, each
+   in its own process: peak RSS, and whether the overview equals the one computed from the
+   captures directly. `--limit-mb` runs them under RLIMIT_AS (virtual memory, so leave headroom
+   for the thread stacks and mappings Polars reserves).
+
+Defaults are small (6 captures of 8 MB); the issue's sizes are `--captures 100 --size-mb 20` (2 GB)
+and, for the memory check, `--captures 250 --size-mb 20` (5 GB). The machine is shared: the load
+average is printed with the figures.
+
+    python benches/bench_dataset.py [--captures N] [--size-mb MB] [--jobs J] [--limit-mb MB]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benches.gen_capture import generate  # noqa: E402
+
+FASTCAP = [sys.executable, "-m", "fastcap"]
+
+OVERVIEW = """
+import json, sys
+from fastcap.analysis.calls import CALLS_SCHEMA
+from fastcap.analysis.overview import build_overview
+from fastcap.dataset import calls_for_inputs
+calls = calls_for_inputs(sys.argv[2:]).select(list(CALLS_SCHEMA))
+overview = build_overview(calls, source="bench", fmt="many").to_json()
+with open(sys.argv[1], "w") as f:
+    json.dump(overview, f, sort_keys=True)
+"""
+
+BODIES = """
+import sys, polars as pl, fastcap
+ds = fastcap.open_dataset(sys.argv[1])
+out = (
+    ds.exchanges.group_by("model", "date")
+    .agg(bodies=pl.col("response_body").bin.size().sum(), requests=pl.col("request_body").bin.size().sum(),
+         chunks=pl.col("chunk_sizes").list.len().sum(), n=pl.len())
+    .collect(engine="streaming")
+)
+print(out.height, int(out["bodies"].sum()), int(out["requests"].sum()))
+"""
+
+
+def run_measured(cmd: list[str], limit_mb: int | None = None) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one command in its own process; the peak is the
+    largest of the process and the worker processes it waited for (os.wait4)."""
+
+    def limit() -> None:
+        if limit_mb:
+            resource.setrlimit(resource.RLIMIT_AS, (limit_mb << 20, limit_mb << 20))
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, preexec_fn=limit)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(
+                f"{' '.join(cmd)} exited {proc.returncode}:\n{err.read().decode(errors='replace')[-2000:]}"
+            )
+        return wall, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def make_captures(folder: Path, n: int, size_mb: float) -> list[Path]:
+    paths = []
+    for i in range(n):
+        cbor = folder / f"c{i:03d}.cbor"
+        generate(cbor, size_mb, seed=100 + i, shape="real")
+        if i % 3 == 2:
+            jsonl = folder / f"c{i:03d}.jsonl"
+            subprocess.run([*FASTCAP, "convert", str(cbor), str(jsonl)], check=True, capture_output=True)
+            cbor.unlink()
+            paths.append(jsonl)
+        else:
+            paths.append(cbor)
+    return paths
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--captures", type=int, default=6)
+    ap.add_argument("--size-mb", type=float, default=8)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--limit-mb", type=int, help="RLIMIT_AS for the dataset analyses")
+    ap.add_argument("--workdir", type=Path, help="keep the captures and dataset here (default: a temp dir)")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="fastcap-bench-dataset-") as tmp:
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        caps = work / "captures"
+        caps.mkdir(exist_ok=True)
+        files = sorted(p for p in caps.iterdir() if p.suffix in (".cbor", ".jsonl"))
+        if len(files) != args.captures:
+            for p in files:
+                p.unlink()
+            files = make_captures(caps, args.captures, args.size_mb)
+        total = sum(p.stat().st_size for p in files)
+        mb = total / 1e6
+        print(
+            f"{len(files)} captures ({sum(p.suffix == '.jsonl' for p in files)} JSONL), {mb:.0f} MB; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+        )
+
+        out = work / "analyze-out"
+        t0 = time.perf_counter()
+        for p in files:
+            run_measured([*FASTCAP, "analyze", str(p), "--no-reports", "--out", str(out), "-q"])
+        analyze_s = time.perf_counter() - t0
+        print(f"analyze, one by one:      {analyze_s:7.2f}s  {mb / analyze_s:6.1f} MB/s")
+
+        figures: dict[str, float] = {"mb": mb, "analyze_s": analyze_s}
+        for label, extra, key in (
+            ("ingest (calls+exchanges)", [], "ingest"),
+            ("ingest --calls-only", ["--calls-only"], "ingest_calls_only"),
+        ):
+            ds = work / f"ds-{key}"
+            subprocess.run(["rm", "-rf", str(ds)], check=True)
+            wall, _, _ = run_measured(
+                [
+                    *FASTCAP,
+                    "ingest",
+                    *map(str, files),
+                    "--to",
+                    str(ds),
+                    "-q",
+                    "--jobs",
+                    str(args.jobs),
+                    *extra,
+                ]
+            )
+            figures[f"{key}_s"] = wall
+            print(
+                f"{label + ',':25} {wall:7.2f}s  {mb / wall:6.1f} MB/s  ratio to analyze {wall / analyze_s:.2f}x"
+                f"  (--jobs {args.jobs}, load {os.getloadavg()[0]:.1f})"
+            )
+
+        ds = work / "ds-ingest"
+        stored = sum(p.stat().st_size for p in ds.rglob("*.parquet"))
+        direct_json, ds_json = work / "direct.json", work / "dataset.json"
+        run_measured([sys.executable, "-c", OVERVIEW, str(direct_json), *map(str, files)])
+        wall, rss, _ = run_measured([sys.executable, "-c", OVERVIEW, str(ds_json), str(ds)], args.limit_mb)
+        same = json.loads(direct_json.read_text()) == json.loads(ds_json.read_text())
+        print(
+            f"overview of the dataset:  {wall:7.2f}s  peak RSS {rss:6.0f} MB  "
+            f"identical to the captures' overview: {same}"
+        )
+        wall_b, rss_b, line = run_measured([sys.executable, "-c", BODIES, str(ds)], args.limit_mb)
+        print(
+            f"stream over all bodies:   {wall_b:7.2f}s  peak RSS {rss_b:6.0f} MB  "
+            f"({stored / 1e6:.0f} MB of Parquet; groups, response and request body bytes: {line.strip()})"
+        )
+        figures.update(
+            overview_s=wall, overview_rss_mb=rss, bodies_s=wall_b, bodies_rss_mb=rss_b, same=float(same)
+        )
+        print(f"load average at end {os.getloadavg()[0]:.1f}")
+        if args.json:
+            print(json.dumps(figures))
+        return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
