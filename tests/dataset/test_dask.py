@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 from fastcap.dataset import ingest, open_dataset
 from fastcap.dataset.layout import MANIFEST_DIR
@@ -19,6 +20,11 @@ def _parts(root: Path) -> dict[str, bytes]:
     }
 
 
+def _bytes_per_model(path: str) -> pl.DataFrame:
+    frame = pl.scan_parquet(path, hive_partitioning=True)
+    return frame.group_by("model").agg(body=pl.col("response_body").bin.size().sum()).collect()
+
+
 @pytest.mark.slow
 def test_local_cluster_matches_one_process(captures: list[Path], tmp_path: Path) -> None:
     single, fanned = tmp_path / "single", tmp_path / "dask"
@@ -32,6 +38,17 @@ def test_local_cluster_matches_one_process(captures: list[Path], tmp_path: Path)
         result = ingest(captures, fanned, client=client)
         assert (result.ingested, result.failed) == (3, 0)
         assert len(client.scheduler_info()["workers"]) == 2
+        # docs/datasets.md: one Polars query per part file on the cluster, combined on the client.
+        parts = client.gather(client.map(_bytes_per_model, open_dataset(fanned).files("exchanges")))
+        combined = pl.concat(parts).group_by("model").agg(pl.col("body").sum()).sort("model")
+        direct = (
+            open_dataset(single)
+            .exchanges.group_by("model")
+            .agg(body=pl.col("response_body").bin.size().sum())
+            .sort("model")
+            .collect()
+        )
+        assert combined.equals(direct)
     a = open_dataset(single).calls_frame()
     b = open_dataset(fanned).calls_frame()
     assert a.equals(b)

@@ -111,3 +111,16 @@ def test_p90_ttft_per_model_per_week(dataset: Path) -> None:
     assert weekly.filter(pl.col("model") == "gpt-4o-mini")["p90_ttft_s"].to_list() == pytest.approx(
         [0.35] * 3
     )
+
+
+def test_a_dataset_at_an_fsspec_url(captures: list[Path], tmp_path: Path) -> None:
+    pytest.importorskip("fsspec")
+    url = (tmp_path / "remote").as_uri()  # file:///…, through fsspec as an object store would be
+    assert ingest(captures, url, jobs=1).ingested == 3
+    assert ingest(captures, url, jobs=1).skipped == 3
+    ds = open_dataset(url, since="2025-12-05")
+    assert all(f.startswith("file://") for f in ds.files("calls"))
+    assert ds.calls.collect().height == 7 and ds.exchanges.collect().height == 7
+    assert not list((tmp_path / "remote").rglob("*.tmp"))
+    local = open_dataset(tmp_path / "remote").calls_frame()
+    assert local.equals(open_dataset(url).calls_frame())
