@@ -64,8 +64,11 @@ class FileCalls:
     stamp: tuple[int, int]
 
 
-def read_calls(src: Source, *, recover: bool = False) -> FileCalls:
-    """One capture's calls table, as `fastcap analyze` computes it."""
+def read_calls(
+    src: Source, *, recover: bool = False, on_progress: Callable[[int, int], None] | None = None
+) -> FileCalls:
+    """One capture's calls table, as `fastcap analyze` computes it; `on_progress(done, total)` gets
+    byte positions as a CBOR capture is read."""
     before = stamp(src.path)
     warnings: list[str] = []
     keys: list[str] | None = None
@@ -73,7 +76,7 @@ def read_calls(src: Source, *, recover: bool = False) -> FileCalls:
         from fastcap.analysis.stream_cbor import calls_from_scan, scan
         from fastcap.formats.cbor_requests import request_table
 
-        meta, content, diagnostics = scan(src.path, recover=recover)
+        meta, content, diagnostics = scan(src.path, recover=recover, on_progress=on_progress)
         calls = calls_from_scan(meta, content)
         # calls_from_scan numbers the calls in request_table order (its rows, left-joined in order).
         keys = request_table(meta)["req_key"].cast(pl.Utf8).to_list()
@@ -145,11 +148,29 @@ class Snapshot:
     loaded_at: float
 
 
-def load_snapshot(sources: Sequence[Source], *, version: int, recover: bool, redact: bool) -> Snapshot:
+def load_snapshot(
+    sources: Sequence[Source],
+    *,
+    version: int,
+    recover: bool,
+    redact: bool,
+    on_progress: Callable[[float], None] | None = None,
+) -> Snapshot:
+    """Every capture read (`on_progress` gets the share of their bytes read so far), redacted and
+    laid out as the view's table, with its overview."""
     from fastcap.analysis.calls import redact_calls
 
     started = time.perf_counter()
-    files = [read_calls(s, recover=recover) for s in sources]
+    sizes = [max(stamp(s.path)[0], 1) for s in sources]
+    files = []
+    for n, s in enumerate(sources):
+        before = sum(sizes[:n])
+
+        def progress(done: int, total: int, before: int = before) -> None:
+            if on_progress is not None:
+                on_progress(min(1.0, (before + done) / sum(sizes)))
+
+        files.append(read_calls(s, recover=recover, on_progress=progress))
     parts = [redact_calls(f.calls) if redact else f.calls for f in files]
     calls = view_table(parts)
     names = ", ".join(s.path.name for s in sources)
@@ -476,6 +497,7 @@ class State:
     redact: bool = True
     snapshot: Snapshot | None = None
     loading: bool = False
+    progress: float = 0.0  # share of the captures' bytes read by the load in progress
     error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     listeners: list[Callable[[Snapshot], None]] = field(default_factory=list)
@@ -485,7 +507,14 @@ class State:
         self.loading = True
         try:
             version = (self.snapshot.version + 1) if self.snapshot else 1
-            snap = load_snapshot(self.sources, version=version, recover=self.recover, redact=self.redact)
+            self.progress = 0.0
+            snap = load_snapshot(
+                self.sources,
+                version=version,
+                recover=self.recover,
+                redact=self.redact,
+                on_progress=lambda share: setattr(self, "progress", share),
+            )
         except Exception as exc:  # a capture mid-write can fail to read; the last good state stays
             self.error = f"{type(exc).__name__}: {exc}"
             return None

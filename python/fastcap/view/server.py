@@ -200,6 +200,7 @@ def build_app(view: View, token: str, port: int) -> Starlette:
                 "ready": snap is not None,
                 "version": snap.version if snap else 0,
                 "loading": st.loading,
+                "progress": round(st.progress, 3),
                 "error": st.error,
                 "calls": snap.calls.height if snap else 0,
                 "load_s": round(snap.load_s, 3) if snap else None,

@@ -65,7 +65,8 @@ async function route() {
       || ((r.view === "conv" || r.view === "diff") && a.dataset.nav === "conversations"));
   });
   if (!state.ready) {
-    $main().innerHTML = `<p class="muted">Reading ${esc((state.sources || []).join(", "))}…</p>`;
+    const pct = state.loading && state.progress ? ` ${Math.round(100 * state.progress)}%` : "";
+    $main().innerHTML = `<p class="muted" id="loading">Reading ${esc((state.sources || []).join(", "))}…${pct}</p>`;
     return;
   }
   destroyCharts();
@@ -95,9 +96,10 @@ async function poll() {
     document.getElementById("sources").textContent = s.sources.join(", ");
     document.getElementById("status").innerHTML =
       `<span class="dot ${busy ? "busy" : ""}"></span>${s.live ? "live · " : ""}${num(s.calls)} calls` +
-      `${s.loading ? " · reading" : ""}${search}${s.error ? ` · <span class="err-text">${esc(s.error)}</span>` : ""}` +
+      `${s.loading ? ` · reading ${Math.round(100 * (s.progress || 0))}%` : ""}${search}${s.error ? ` · <span class="err-text">${esc(s.error)}</span>` : ""}` +
       `${s.redacted ? "" : " · NOT REDACTED"}`;
     if (first || (changed && renderedVersion !== s.version)) await refresh(first);
+    else if (!s.ready) await route(); // the first read's progress
   } catch (e) {
     document.getElementById("status").textContent = `server unreachable (${e.message})`;
   }
