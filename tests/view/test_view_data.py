@@ -175,3 +175,37 @@ def test_the_api_needs_the_token(capture: Path) -> None:
     page_html = asgi_get(app, base, "/", token="secret-token").text
     assert "static/app.js?token=secret-token" in page_html
     assert asgi_get(app, "http://example.com:8123", "/api/state", token="secret-token").status_code == 403
+
+
+def test_a_sub_agent_is_linked_to_the_task_call_that_started_it() -> None:
+    from fastcap.view import data
+
+    calls = pl.DataFrame(
+        {
+            "row": [0, 1, 2, 3],
+            "conv": ["c"] * 4,
+            "agent_id": [None, None, "sub-1", "sub-1"],
+            "parent_agent_id": [None, None, None, None],
+            "started_at": [1.0, 2.0, 3.0, 4.0],
+            "t": [0.0, 1.0, 2.0, 3.0],
+            "input_total": [10, 20, 5, 8],
+            "tool_calls": [["Read"], ["Task"], [], []],
+        }
+    )
+    full = calls.with_columns(
+        *[pl.lit(None).alias(c) for c in data.TABLE_COLUMNS if c not in calls.columns]
+    ).with_columns(issues=pl.lit([], pl.List(pl.Utf8)))
+    agents = data.conversation(full, "c")["agents"]
+    assert [(a["agent_id"], a.get("started_by")) for a in agents] == [(None, None), ("sub-1", 1)]
+    assert [c["prev_row"] for c in agents[1]["calls"]] == [None, 2]  # diffs stay within the agent
+
+
+def test_state_notices_a_growing_capture(tmp_path: Path) -> None:
+    calls = session_exchanges()
+    path = write_session(tmp_path / "grow.cbor", calls[:2])
+    state = loaded(path)
+    assert not state.changed()
+    write_session(path, calls)
+    assert state.changed()
+    snap = state.reload()
+    assert snap is not None and snap.version == 2 and snap.calls.height == 3
