@@ -175,10 +175,14 @@ def usage_anthropic(raw: Mapping[str, Any]) -> Usage:
 
 
 def usage_openai_responses(raw: Mapping[str, Any]) -> Usage:
+    """`input_tokens` counts every prompt token; `input_tokens_details` splits off the cache reads
+    (`cached_tokens`) and writes (`cache_write_tokens`), docs/metrics.md."""
+    details = d(raw.get("input_tokens_details"))
     return total_usage(
         Usage(
             input_total=i(raw.get("input_tokens")),
-            cache_read=i(d(raw.get("input_tokens_details")).get("cached_tokens")),
+            cache_read=i(details.get("cached_tokens")),
+            cache_write=i(details.get("cache_write_tokens")),
             output_total=i(raw.get("output_tokens")),
             reasoning=i(d(raw.get("output_tokens_details")).get("reasoning_tokens")),
             raw=dict(raw),
@@ -187,10 +191,13 @@ def usage_openai_responses(raw: Mapping[str, Any]) -> Usage:
 
 
 def usage_openai_chat(raw: Mapping[str, Any]) -> Usage:
+    """As `usage_openai_responses`, from `prompt_tokens` and `prompt_tokens_details`."""
+    details = d(raw.get("prompt_tokens_details"))
     return total_usage(
         Usage(
             input_total=i(raw.get("prompt_tokens")),
-            cache_read=i(d(raw.get("prompt_tokens_details")).get("cached_tokens")),
+            cache_read=i(details.get("cached_tokens")),
+            cache_write=i(details.get("cache_write_tokens")),
             output_total=i(raw.get("completion_tokens")),
             reasoning=i(d(raw.get("completion_tokens_details")).get("reasoning_tokens")),
             raw=dict(raw),

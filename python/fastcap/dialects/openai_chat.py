@@ -149,16 +149,18 @@ class ChatAccumulator:
     def feed(self, obj: Any, t: float | None) -> str:
         if not isinstance(obj, dict):
             return preview(str(obj))
-        if "error" in obj and obj.get("error") is not None:
+        summaries: list[str] = []
+        # An error does not end the chunk: some OpenAI-compatible routers send their last chunk
+        # with `error`, `choices` (the finish reason) and `usage` together; every field is read.
+        if obj.get("error") is not None:
             e = error_from_json(obj) or ErrorInfo(type="error", message=None, source="in_stream")
             e.source = "in_stream"
             self.r.errors.append(e)
-            return error_summary(e)
+            summaries.append(error_summary(e))
         self.r.message_id = s(obj.get("id")) or self.r.message_id
         self.r.model = s(obj.get("model")) or self.r.model
         if s(obj.get("system_fingerprint")):
             self.r.extra["system_fingerprint"] = obj["system_fingerprint"]
-        summaries: list[str] = []
         for ch in lst(obj.get("choices")):
             chd = d(ch)
             ci = i(chd.get("index")) or 0
@@ -175,8 +177,8 @@ class ChatAccumulator:
                 summaries.append(preview(content))
             refusal = s(delta.get("refusal"))
             if refusal:
+                # Not model output for TTFT (docs/metrics.md: text, reasoning, tool calls).
                 choice.refusal.append(refusal)
-                self.content_times.append(t)
                 summaries.append(preview(refusal))
             reasoning = s(delta.get("reasoning_content")) or s(delta.get("reasoning"))
             if reasoning:

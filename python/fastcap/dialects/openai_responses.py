@@ -281,8 +281,8 @@ class ResponsesAccumulator:
                 self.content_times.append(t)
                 return f"{s(it.item.get('name')) or '?'}: {preview(frag)}"
             elif typ == "response.refusal.delta":
+                # Not model output for TTFT (docs/metrics.md: text, reasoning, tool calls).
                 self.r.refusal += frag
-                self.content_times.append(t)
             return preview(frag)
         if typ in ("response.function_call_arguments.done", "response.custom_tool_call_input.done"):
             it = self._item_for(obj)
