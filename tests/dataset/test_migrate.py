@@ -15,7 +15,7 @@ from fastcap.dataset.layout import MANIFEST_DIR, VERSION_FILE
 from fastcap.dataset.migrate import V0_COMMIT
 
 # The columns the calls table gained after schema 0.
-ADDED = ("api_kind", "credits", "agent_id", "parent_agent_id")
+ADDED = ("abandoned_after_finish", "request_body_fidelity", "response_body_fidelity")
 
 
 def write_v0(root: Path, capture: Path) -> pl.DataFrame:
@@ -75,13 +75,13 @@ def test_ingest_migrates_then_skips_what_v0_holds(captures: list[Path], tmp_path
     assert ds.captures.sort("commit")["schema_version"].to_list() == [0, 1]
     calls = ds.calls.collect()
     assert calls.height == 14
-    assert calls["api_kind"].null_count() == 7  # the v0 files are read as they are
+    assert calls["request_body_fidelity"].null_count() == 7  # the v0 files are read as they are
     assert migrate(root) == (1, 1)
     # Asked for its exchanges, it is ingested again under its id, now with every column.
     again = ingest(captures[:1], root, jobs=1)
     assert (again.updated, again.exchanges) == (1, 7)
     ds = open_dataset(root)
-    assert ds.captures.height == 2 and ds.calls.collect()["api_kind"].null_count() == 0
+    assert ds.captures.height == 2 and ds.calls.collect()["request_body_fidelity"].null_count() == 0
     # The v0 part file (named without a generation) was replaced, then removed.
     assert [p for p in root.rglob("*.parquet") if len(p.stem) == 16] == []
 

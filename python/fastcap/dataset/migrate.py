@@ -2,7 +2,7 @@
 
 | version | layout |
 |---|---|
-| 0 | development builds: no `_fastcap_dataset.json`; the manifest is one file, `_captures.parquet`, rewritten by each ingest, without `head_len` / `head_hash` (a capture that grew is not recognised); calls part files without `api_kind`, `credits`, `agent_id`, `parent_agent_id` |
+| 0 | development builds: no `_fastcap_dataset.json`; the manifest is one file, `_captures.parquet`, rewritten by each ingest, without `head_len` / `head_hash` (a capture that grew is not recognised); calls part files without `abandoned_after_finish`, `request_body_fidelity`, `response_body_fidelity` |
 | 1 | `_fastcap_dataset.json`; the manifest is a log of commit files under `_captures/`; every column of `layout.py` |
 
 Part files are never rewritten by a migration: a reader inserts a column a file lacks as null
