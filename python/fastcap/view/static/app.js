@@ -173,7 +173,7 @@ async function viewOverview() {
 function points(xs, ys) {
   const out = [];
   for (let i = 0; i < xs.length; i++) if (ys[i] !== null && ys[i] !== undefined && xs[i] !== null) out.push({ x: xs[i], y: ys[i], i });
-  return out;
+  return out.sort((a, b) => a.x - b.x); // Chart.js decimation needs x in order
 }
 
 function overviewCharts(c) {
@@ -185,13 +185,16 @@ function overviewCharts(c) {
     const p = ch().data.datasets[els[0].datasetIndex].data[els[0].index];
     if (p && p.i !== undefined) location.hash = `#/call/${c.row[p.i]}`;
   };
-  const scatter = (label, ys, color, extra) => Object.assign({ type: "scatter", label, data: points(c.x, ys),
+  // Point clouds as line datasets without lines, so that Chart.js's min-max decimation keeps
+  // large captures fast (per pixel column, the extremes are kept: outliers stay visible).
+  const scatter = (label, ys, color, extra) => Object.assign({ type: "line", showLine: false, label, data: points(c.x, ys),
     pointRadius: r, borderColor: color, backgroundColor: color }, extra || {});
+  const decimation = { decimation: { enabled: n > 2000, algorithm: "min-max" }, legend: { labels: { boxWidth: 10 } } };
   let t1;
   t1 = chart(document.getElementById("c-timing"), {
     type: "scatter",
     data: { datasets: [scatter("TTFT (s)", c.ttft, "#2f6fdf"), scatter("duration (s)", c.duration, "#e07b39")] },
-    options: { scales: { x: xAxis, y: { title: { display: true, text: "seconds" } } }, onClick: open(() => t1) },
+    options: { plugins: decimation, scales: { x: xAxis, y: { title: { display: true, text: "seconds" } } }, onClick: open(() => t1) },
   });
   let t2;
   t2 = chart(document.getElementById("c-tokens"), {
@@ -203,7 +206,7 @@ function overviewCharts(c) {
       { type: "line", label: "cumulative input", data: points(c.x, c.cum_input), yAxisID: "y2", borderColor: "#5b7fc7", pointRadius: 0, borderWidth: 1.5 },
       { type: "line", label: "cumulative output", data: points(c.x, c.cum_output), yAxisID: "y2", borderColor: "#58b072", pointRadius: 0, borderWidth: 1.5 },
     ] },
-    options: { scales: { x: xAxis, y: { title: { display: true, text: "tokens per call" } },
+    options: { plugins: decimation, scales: { x: xAxis, y: { title: { display: true, text: "tokens per call" } },
       y2: { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "cumulative" } } }, onClick: open(() => t2) },
   });
   const e = c.errors;
@@ -217,15 +220,22 @@ function overviewCharts(c) {
     options: { scales: { x: { type: "linear", title: { display: true, text: c.x_label }, stacked: true },
       y: { stacked: true, beginAtZero: true, title: { display: true, text: "calls per bin" } } } },
   });
+  // The prompt against its own model's window: as a share, so that calls of models with
+  // different windows (200k, 400k, 1M) share one scale; the window itself is the 100 % line.
+  const pct = c.input.map((v, i) => (v != null && c.window[i] ? (100 * v) / c.window[i] : null));
+  const xs = points(c.x, pct).map((p) => p.x);
+  const lo = xs.length ? xs[0] : 0;
+  const hi = xs.length ? xs[xs.length - 1] : 1;
   let t4;
   t4 = chart(document.getElementById("c-context"), {
     type: "scatter",
     data: { datasets: [
-      scatter("prompt tokens (input total)", c.input, "#2f6fdf"),
-      { type: "line", label: "model's context window", data: points(c.x, c.window), stepped: true, pointRadius: 0,
-        borderColor: "#c9362b", borderWidth: 1.5 },
+      scatter("prompt (input total) as % of the model's context window", pct, "#2f6fdf"),
+      { type: "line", label: "the window (100 %)", data: [{ x: lo, y: 100 }, { x: hi, y: 100 }], borderColor: "#c9362b",
+        borderWidth: 1.5, pointRadius: 0 },
     ] },
-    options: { scales: { x: xAxis, y: { beginAtZero: true, title: { display: true, text: "tokens" } } }, onClick: open(() => t4) },
+    options: { plugins: decimation, scales: { x: xAxis, y: { beginAtZero: true, suggestedMax: 100, title: { display: true, text: "% of the context window" } } },
+      onClick: open(() => t4) },
   });
 }
 
