@@ -146,7 +146,8 @@ class Loader:
     def exchange(self, snap: Snapshot, row: int) -> Exchange | None:
         if row < 0 or row >= snap.calls.height:
             return None
-        file, call = snap.calls.row(row, named=True)["file"], snap.calls.row(row, named=True)["call"]
+        info = snap.calls.row(row, named=True)
+        file, call = info["file"], info["call"]
         with self._lock:
             keys = snap.keys[file]
             if self.sources[file].fmt == "cbor" and keys is not None:

@@ -429,7 +429,8 @@ async function viewCall(row) {
       <div class="card"><div class="k">output</div><div class="v">${num(r.output_total)}</div><div class="muted">${num(r.reasoning_tokens)} reasoning</div></div>
     </div>
     <h2>Timing <span class="muted">${num(t.chunks.length)} chunks${t.longest_gap != null ? ` · longest gap ${secs(t.longest_gap)}` : ""}</span></h2>
-    <div class="panel"><div class="strip"><canvas id="c-strip"></canvas></div></div>
+    ${t.chunks.length ? `<div class="panel"><div class="strip"><canvas id="c-strip"></canvas></div></div>`
+      : `<p class="muted">No chunk arrival times in this source (docs/metrics.md: TTFT needs them).</p>`}
     <h2>Request</h2>
     <pre>${esc(d.method)} ${esc(d.url)}</pre>
     ${req ? kv([["model", esc(req.model)], ["stream", esc(req.stream)], ["thinking", esc(req.thinking ?? (req.thinking_enabled ? "on" : "off"))],
@@ -455,7 +456,7 @@ async function viewCall(row) {
     ${resp && resp.refusal ? `<h3>Refusal</h3><pre>${esc(resp.refusal)}</pre>` : ""}
     ${tools ? `<h3>Tool calls</h3><div id="toolcalls">${tools}</div>` : ""}
     <details><summary>response headers</summary>${headersTable(d.response_headers)}</details>`;
-  timingStrip(t);
+  if (t.chunks.length) timingStrip(t);
 }
 
 function timingStrip(t) {
