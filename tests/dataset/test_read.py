@@ -124,3 +124,19 @@ def test_a_dataset_at_an_fsspec_url(captures: list[Path], tmp_path: Path) -> Non
     assert not list((tmp_path / "remote").rglob("*.tmp"))
     local = open_dataset(tmp_path / "remote").calls_frame()
     assert local.equals(open_dataset(url).calls_frame())
+
+
+def test_exchange_objects_feed_the_reports(dataset: Path, tmp_path: Path) -> None:
+    from fastcap.dialects import analyze_exchange
+    from fastcap.reports import write_reports
+
+    ds = open_dataset(dataset, since="2025-12-05")
+    exchanges = ds.exchange_objects()
+    assert len(exchanges) == 7 and [e.index for e in exchanges] == list(range(7))
+    first = exchanges[0]
+    assert first.chunks and b"".join(c.data for c in first.chunks) == first.response_body
+    # The dialect analysis of a stored exchange finds the TTFT the calls table holds.
+    calls = ds.calls_frame()
+    assert analyze_exchange(first).response.ttft == pytest.approx(calls["ttft_s"][0])
+    result = write_reports(exchanges, tmp_path / "out", source=Path("dataset"))
+    assert len(result.files) > 7 and not result.leak_findings

@@ -24,6 +24,7 @@ import polars as pl
 from fastcap.dataset.layout import HIVE_SCHEMA, TABLES, file_schema, table_schema
 from fastcap.dataset.manifest import V0_MANIFEST, check_readable, read_manifest
 from fastcap.dataset.storage import Storage
+from fastcap.model import Chunk, Exchange
 
 DateLike = dt.date | dt.datetime | str
 
@@ -163,12 +164,82 @@ class Dataset:
             .drop("_row")
         )
 
+    def exchange_objects(self) -> list[Exchange]:
+        """The exchanges the filters select as `Exchange`s (redacted as stored), in capture order:
+        what `fastcap report` renders. They are all in memory: filter first on a large dataset."""
+        frame = (
+            self.exchanges.collect(engine="streaming")
+            .with_row_index("_row")
+            .sort("source_path", "capture_id", "index", "_row")
+        )
+        return exchanges_from_table(frame)
+
     def events(self, *, batch_rows: int = 512) -> pl.DataFrame:
         """The events of the stored response bodies (not stored: decoded on read with the native
         decoders, `events.py`), for the exchanges the filters select."""
         from fastcap.dataset.events import events_of
 
         return events_of(self.exchanges, batch_rows=batch_rows)
+
+
+def _pairs(values: list[dict[str, str]] | None) -> list[tuple[str, str]]:
+    return [(v["name"], v["value"]) for v in values or []]
+
+
+def _chunks(body: bytes | None, sizes: list[int] | None, times: list[float | None] | None) -> list[Chunk]:
+    """The response's chunks back from the stored sizes and arrival times: the body cut at the
+    recorded sizes when they add up to it, else (redaction changed its length) one chunk at the
+    first arrival, as `formats.writers.write_cbor` writes a redacted stream."""
+    if not times or body is None:
+        return []
+    sizes = sizes or []
+    if len(sizes) == len(times) and sum(sizes) == len(body):
+        out, pos = [], 0
+        for size, t in zip(sizes, times, strict=True):
+            out.append(Chunk(t, body[pos : pos + size]))
+            pos += size
+        return out
+    return [Chunk(times[0], body)]
+
+
+def exchanges_from_table(frame: pl.DataFrame) -> list[Exchange]:
+    """Rows of the exchanges table (`layout.EXCHANGE_COLUMNS`) as `Exchange`s, each numbered by
+    its row (`index`), as one source."""
+    out: list[Exchange] = []
+    for i, row in enumerate(frame.iter_rows(named=True)):
+        out.append(
+            Exchange(
+                index=i,
+                source=row["source"] or "dataset",
+                method=row["method"] or "",
+                url=row["url"] or "",
+                request_headers=_pairs(row["request_headers"]),
+                request_body=row["request_body"],
+                http_version=row["http_version"] or "HTTP/1.1",
+                status=row["status"],
+                reason=row["reason"] or "",
+                response_headers=_pairs(row["response_headers"]),
+                response_body=row["response_body"],
+                response_body_text=row["response_body_text"],
+                request_trailers=_pairs(row["request_trailers"]),
+                response_trailers=_pairs(row["response_trailers"]),
+                chunks=_chunks(row["response_body"], row["chunk_sizes"], row["chunk_times"]),
+                started_at=row["started_at"],
+                request_ended_at=row["request_ended_at"],
+                response_started_at=row["response_started_at"],
+                ended_at=row["ended_at"],
+                fidelity=row["fidelity"] or "exact",
+                request_body_fidelity=row["request_body_fidelity"] or "complete",
+                response_body_fidelity=row["response_body_fidelity"] or "complete",
+                flags=set(row["flags"] or []),
+                error=row["error"],
+                request_id=row["request_id"],
+                session_id=row["session_id"],
+                backend=row["backend"],
+                model=row["model"],
+            )
+        )
+    return out
 
 
 def is_dataset(path: str | os.PathLike[str]) -> bool:
