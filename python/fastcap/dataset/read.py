@@ -29,7 +29,7 @@ from fastcap.model import Chunk, Exchange
 DateLike = dt.date | dt.datetime | str
 
 
-def _parse_when(value: DateLike, *, end: bool) -> tuple[dt.date, float | None]:
+def _parse_when(value: DateLike) -> tuple[dt.date, float | None]:
     """(the UTC day, an exact epoch bound or None): a bare date bounds by day (`until` inclusive),
     a datetime (or ISO string with a time) by the instant; naive datetimes are UTC."""
     if isinstance(value, str):
@@ -72,12 +72,12 @@ class Filters:
         parts: list[pl.Expr] = []
         started = pl.col("started_at")
         if self.since is not None:
-            day, instant = _parse_when(self.since, end=False)
+            day, instant = _parse_when(self.since)
             parts.append(pl.col("date") >= day)
             if instant is not None:
                 parts.append(started.is_null() | (started >= instant))
         if self.until is not None:
-            day, instant = _parse_when(self.until, end=True)
+            day, instant = _parse_when(self.until)
             parts.append(pl.col("date") <= day)
             if instant is not None:
                 parts.append(started.is_null() | (started < instant))

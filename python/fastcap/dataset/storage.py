@@ -112,11 +112,6 @@ class Storage:
         except FileNotFoundError:
             pass
 
-    def size(self, rel: str) -> int:
-        if self._fs is None:
-            return os.path.getsize(self._full(rel))
-        return int(self._fs.size(self._full(rel)))
-
 
 def _is_local_fs(fs: Any) -> bool:
     protocol = getattr(fs, "protocol", ())
