@@ -9,8 +9,8 @@
 3. The overview of the whole dataset (`fastcap.dataset.calls_for_inputs` + `build_overview`, what
    `fastcap analyze DATASET` runs) and a streaming aggregation over every stored exchange body, each
    in its own process: peak RSS, and whether the overview equals the one computed from the
-   captures directly. `--limit-mb` runs them under RLIMIT_AS (virtual memory, so leave headroom
-   for the thread stacks and mappings Polars reserves).
+   captures directly. `--limit-mb` runs them under RLIMIT_AS (address space, not RSS;
+   with POLARS_MAX_THREADS pinned to the CPU count, 1024 is enough here).
 
 Defaults are small (6 captures of 8 MB); the issue's sizes are `--captures 100 --size-mb 20` (2 GB)
 and, for the memory check, `--captures 250 --size-mb 20` (5 GB). The machine is shared: the load
@@ -70,6 +70,9 @@ def run_measured(cmd: list[str], limit_mb: int | None = None) -> tuple[float, fl
     def limit() -> None:
         if limit_mb:
             resource.setrlimit(resource.RLIMIT_AS, (limit_mb << 20, limit_mb << 20))
+            # RLIMIT_AS counts address space, which Polars' thread pools reserve generously: pin them
+            # to the CPUs there are (the default can count more), so the limit measures memory used.
+            os.environ["POLARS_MAX_THREADS"] = str(os.cpu_count() or 2)
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
