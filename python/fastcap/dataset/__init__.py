@@ -12,7 +12,7 @@ ds.calls.group_by("model").agg(pl.col("ttft_s").quantile(0.9)).collect(engine="s
 Modules: `layout` (tables, columns, paths), `storage` (a directory or an fsspec URL),
 `fingerprint` (content hashes), `agents` (the `agent` partition), `decode` (one capture through the
 engine), `manifest` (the `_captures` log and the version file), `ingestion` (`ingest`), `read` (`open_dataset`,
-`calls_for_inputs`), `events` (derived on read) and `migrate` (schema versions).
+`calls_for_inputs`), `options` (what the commands call), `events` (derived on read) and `migrate` (schema versions).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from fastcap.dataset.ingestion import IngestResult, expand_inputs, ingest
 from fastcap.dataset.layout import SCHEMA_VERSION
 from fastcap.dataset.manifest import DatasetError
 from fastcap.dataset.migrate import migrate
+from fastcap.dataset.options import add_filter_options, filters_from_args, is_many, overview_of_inputs
 from fastcap.dataset.read import Dataset, Filters, calls_for_inputs, is_dataset, open_dataset
 
 __all__ = [
@@ -29,10 +30,14 @@ __all__ = [
     "DatasetError",
     "Filters",
     "IngestResult",
+    "add_filter_options",
     "calls_for_inputs",
     "expand_inputs",
+    "filters_from_args",
     "ingest",
     "is_dataset",
+    "is_many",
     "migrate",
     "open_dataset",
+    "overview_of_inputs",
 ]
