@@ -1,7 +1,7 @@
 """`fastcap view` on a 20,000-call capture: how soon the page's calls table is interactive.
 
-Generates a real-shaped capture (benches/gen_capture.py --shape real; about 26.9 calls per MB, so
-20,000 calls is about 745 MB) unless one is given, starts a real `fastcap view` process and drives
+Generates a real-shaped capture (benches/gen_capture.py --shape real; about 26.9 calls per --size-mb,
+so 20,000 calls is --size-mb 743, about 780 MB on disk) unless one is given, starts a real `fastcap view` process and drives
 Debian's chromium (headless, through Playwright) against it. Prints:
 
 - server: process start → URL printed, and → the calls table loaded (the engine's streaming pass);
@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from benches.gen_capture import generate  # noqa: E402
 
-CALLS_PER_MB = 26.9  # gen_capture --shape real: 18,557 calls in 690 MB (590 in 20 MB)
+CALLS_PER_MB = 26.9  # gen_capture --shape real: 20,194 calls at --size-mb 750 (786 MB on disk)
 ROWS = "#calls .rows .row[data-row]"
 
 

@@ -246,7 +246,7 @@ const COLUMNS = [
   ["t", "t (s)", "70px", (r) => (r.t == null ? "—" : num(r.t, 1)), "n"],
   ["api_name", "API", "minmax(120px,1.3fr)", (r) => esc(r.api_name)],
   ["model", "model", "minmax(110px,1.2fr)", (r) => esc(r.model ?? "—")],
-  ["status", "status", "56px", (r) => esc(r.status ?? "—"), "n"],
+  ["status", "status", "62px", (r) => esc(r.status ?? "—"), "n"],
   ["ttfb_s", "TTFB", "64px", (r) => (r.ttfb_s == null ? "—" : num(r.ttfb_s, 2)), "n"],
   ["ttft_s", "TTFT", "64px", (r) => (r.ttft_s == null ? "—" : num(r.ttft_s, 2)), "n"],
   ["duration_s", "dur", "64px", (r) => (r.duration_s == null ? "—" : num(r.duration_s, 2)), "n"],
@@ -333,7 +333,7 @@ class CallsTable {
       if (!page) { this.fetchPage(Math.floor(i / PAGE)); html += `<div class="row"><span class="muted">…</span></div>`; continue; }
       const r = page[i % PAGE];
       if (!r) continue;
-      const bad = r.issues.length || (r.status !== null && r.status >= 400);
+      const bad = r.issues.some((i) => i !== "slow_gap") || (r.status !== null && r.status >= 400);
       html += `<div class="row${bad ? " err" : ""}" data-row="${r.row}">${COLUMNS.map((c) => `<span class="${c[4] || ""}">${c[3](r)}</span>`).join("")}</div>`;
     }
     this.rows.style.top = `${first * this.rowH}px`;
