@@ -20,8 +20,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Decode captures of any format into a hive-partitioned Parquet dataset (calls and exchanges, "
             "redacted, partitioned by date and agent). A capture already ingested is skipped, one that "
-            "grew since is ingested again under its id. Read it back with `fastcap.open_dataset` or "
-            "analyse it like a capture."
+            "grew since is ingested again under its id. Read it back with `fastcap.open_dataset` "
+            "(docs/datasets.md)."
         ),
     )
     p.add_argument("inputs", nargs="+", metavar="CAPTURE_OR_DIR", help="capture files, directories or globs")
