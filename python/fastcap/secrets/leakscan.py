@@ -6,14 +6,20 @@ and shows at most the first 4 characters of the match followed by `…`. Matches
 redaction marker are ignored; an allowlist (exact strings, or compiled regular expressions matched
 against the whole match) suppresses known false positives.
 
+A base64 run whose decoded text holds a secret is a finding too (`base64 of <pattern>`, the excerpt
+taken from the run; docs/specs/reports.md §6.7).
+
 `.cbor` captures are scanned entry by entry (decompressed payloads and metadata) when a CBOR
-decoder (`cbor2`) is available; other binary files are scanned as UTF-8 with replacement.
+decoder (`cbor2`) is available, and every streamed body once more as a whole (its chunks joined in
+order, content-encoding removed), so a secret split between two chunks is found; a finding in a
+stream names the entry of its first chunk. Other binary files are scanned as UTF-8 with replacement.
 
 `scan_text(text, path="")` scans a string, for callers that check output before writing it.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
@@ -21,13 +27,19 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastcap.secrets.patterns import (
+    B64_TRIGGER,
     FIELD_RE,
     HEADER_LINE_RE,
     NAME_TRIGGER_SET,
+    TEXT_TRIGGERS,
     TRIGGERS,
     VALUE_PATTERNS,
+    b64_decoded_secrets,
+    b64_secret_spans,
+    fold_lower,
     present_triggers,
 )
 from fastcap.secrets.redact import is_marker
@@ -82,6 +94,15 @@ def _scan_line(
             if is_marker(text) or _allowed(text, allowlist):
                 continue
             yield Finding(path, lineno, name, _excerpt(text))
+    if B64_TRIGGER in present:
+        for a, b in b64_secret_spans(line):
+            run = line[a:b]
+            if _allowed(run, allowlist):
+                continue
+            for pattern, found in b64_decoded_secrets(run):
+                if not _allowed(found, allowlist):
+                    yield Finding(path, lineno, f"base64 of {pattern.name}", _excerpt(run))
+                    break
     if present.isdisjoint(NAME_TRIGGER_SET):
         return
     hm = HEADER_LINE_RE.match(line)
@@ -116,31 +137,39 @@ def _iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             yield path
 
 
-def _cbor_texts(path: Path) -> Iterator[str] | None:
-    """Texts of each entry (header first) of a CBOR capture, or None if cbor2 is unavailable."""
+# A streamed body is scanned whole up to this size (the rest of a longer one chunk by chunk only),
+# and its content-encoding removed up to this many bytes out.
+_STREAM_SCAN_MAX = 64 << 20
+
+
+def _cbor_texts(path: Path) -> Iterator[tuple[int, str]] | None:
+    """(entry index, text) of each entry (header first) of a CBOR capture, then of each streamed
+    body joined from its chunks; None if cbor2 is unavailable."""
     try:
         import cbor2
     except ImportError:
         return None
 
-    def gen() -> Iterator[str]:
+    def gen() -> Iterator[tuple[int, str]]:
+        streams: dict[tuple[object, object], _Stream] = {}
+        index = -1
         with path.open("rb") as fh:
             while True:
                 try:
                     item = cbor2.load(fh)
                 except (EOFError, cbor2.CBORDecodeError):
-                    return
+                    break
+                index += 1
                 if not isinstance(item, dict):
-                    yield repr(item)
+                    yield index, repr(item)
                     continue
                 data = item.get("data")
                 if isinstance(data, bytes):
                     if item.get("enc") == "zlib":
                         with contextlib.suppress(zlib.error):
                             data = zlib.decompress(data)
-                    text = data.decode("utf-8", "replace")
                 else:
-                    text = ""
+                    data = b""
                 meta = item.get("meta") or item.get("metadata") or {}
                 meta_lines = (
                     "\n".join(
@@ -149,9 +178,89 @@ def _cbor_texts(path: Path) -> Iterator[str] | None:
                     if isinstance(meta, dict)
                     else ""
                 )
-                yield text + "\n" + meta_lines
+                taken, finished = (
+                    _follow_stream(streams, index, item.get("dir"), meta, data)
+                    if isinstance(meta, dict)
+                    else (False, None)
+                )
+                # A chunk of a followed stream is scanned with its stream (below), not on its own.
+                text = "" if taken else data.decode("utf-8", "replace")
+                yield index, text + "\n" + meta_lines
+                if finished is not None:
+                    yield finished.first, finished.text()
+        for stream in streams.values():
+            if stream.chunks:
+                yield stream.first, stream.text()
 
     return gen()
+
+
+@dataclass(slots=True)
+class _Stream:
+    encoding: str = ""
+    first: int = -1
+    size: int = 0
+    chunks: list[tuple[int, bytes]] | None = None
+
+    def text(self) -> str:
+        # Chunks in `ci` order (file order may differ, docs/specs/cbor-v2.md §7).
+        body = b"".join(c for _, c in sorted(self.chunks or (), key=lambda ic: ic[0]))
+        return _decoded(body, self.encoding).decode("utf-8", "replace")
+
+
+def _follow_stream(
+    streams: dict[tuple[object, object], _Stream],
+    index: int,
+    direction: object,
+    meta: dict[Any, Any],
+    data: bytes,
+) -> tuple[bool, _Stream | None]:
+    """Collect the chunks of each stream (`rid` and direction, from its start marker on): (whether
+    this entry's data was taken into a stream, the stream once its end marker or, for a cut
+    stream, its EoS entry is read)."""
+    rid = meta.get("rid")
+    if rid is None:
+        return False, None
+    key = (rid, direction)
+    if meta.get("ss"):
+        hdrs = meta.get("hdrs")
+        enc = ""
+        if isinstance(hdrs, str):
+            for line in hdrs.splitlines():
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-encoding":
+                    enc = value.strip().lower()
+        streams[key] = _Stream(encoding=enc, chunks=[])
+        return False, None
+    stream = streams.get(key)
+    if stream is None or stream.chunks is None:
+        return False, None
+    ci = meta.get("ci")
+    if ci is not None and data:
+        if stream.size + len(data) > _STREAM_SCAN_MAX:
+            return False, None  # beyond the whole-body limit: scanned entry by entry
+        if stream.first < 0:
+            stream.first = index
+        stream.size += len(data)
+        stream.chunks.append((ci if isinstance(ci, int) else 0, data))
+        return True, None
+    if meta.get("se") or meta.get("eos"):
+        del streams[key]
+        return False, stream if stream.chunks else None
+    return False, None
+
+
+def _decoded(body: bytes, encoding: str) -> bytes:
+    """`body` with a gzip/deflate content-encoding removed (bounded output; on any error, or for an
+    encoding this module cannot undo, the bytes as they are)."""
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        for wbits in (31,) if "gzip" in encoding else (15, -15):
+            try:
+                out = zlib.decompressobj(wbits).decompress(body, _STREAM_SCAN_MAX)
+            except zlib.error:
+                continue
+            return out
+    return body
 
 
 def scan_paths(
@@ -163,7 +272,7 @@ def scan_paths(
         if f.suffix == ".cbor":
             texts = _cbor_texts(f)
             if texts is not None:
-                for index, text in enumerate(texts):
+                for index, text in texts:
                     among = present_triggers(text)
                     if among:
                         for line in text.splitlines():
@@ -173,12 +282,38 @@ def scan_paths(
             lineno = 0
             while block := fh.readlines(_BLOCK_BYTES):
                 lines = [raw.decode("utf-8", "replace").rstrip("\r\n") for raw in block]
-                among = present_triggers("\n".join(lines))
-                for i, line in enumerate(lines, lineno + 1):
-                    if among:  # else no line of the block can match
-                        findings.extend(_scan_line(line, str(f), i, allowlist, among))
+                text = "\n".join(lines)
+                low = fold_lower(text)
+                among = {t for t in TEXT_TRIGGERS if t in low}
+                spans = b64_secret_spans(text)
+                if spans:
+                    among.add(B64_TRIGGER)
+                if among:  # else no line of the block can match
+                    for i in _candidate_lines(low, lines, among, spans):
+                        findings.extend(_scan_line(lines[i], str(f), lineno + 1 + i, allowlist, among))
                 lineno += len(lines)
     return findings
+
+
+def _candidate_lines(low: str, lines: list[str], among: set[str], spans: list[tuple[int, int]]) -> list[int]:
+    """Indices of the lines (`low`: `lines` joined by LF, folded) that hold one of the literals
+    `among` or one of the base64 `spans`: the only lines `_scan_line` can report. Found with
+    `str.find` over the whole block rather than a pre-check per line."""
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    hits: set[int] = {bisect.bisect_right(starts, a) - 1 for a, _ in spans}
+    for literal in among:
+        if literal == B64_TRIGGER:
+            continue
+        pos = low.find(literal)
+        while pos >= 0:
+            index = bisect.bisect_right(starts, pos) - 1
+            hits.add(index)
+            # On to the next line: one hit is enough for a line.
+            nxt = starts[index + 1] if index + 1 < len(starts) else len(low)
+            pos = low.find(literal, nxt)
+    return sorted(hits)
 
 
 _BLOCK_BYTES = 4 << 20  # lines are pre-checked a block at a time (large traffic.jsonl files too)

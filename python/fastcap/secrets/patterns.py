@@ -10,12 +10,19 @@ it; both read the tables below, so a secret the scan would report is a secret `r
   literals one of which every match contains, so free text can be skipped cheaply.
 - `HEADER_LINE_RE` / `FIELD_RE`: a `name: value` line with a sensitive header name, and a JSON key
   from the field list (or a sensitive header name used as a key) with a scalar value.
+- Base64 (§6.7): `B64_RUN_RE` finds runs of base64 text (standard or URL-safe alphabet, padded or
+  not) long enough to hold a secret; `b64_secret_runs` decodes each one (one level, at every
+  alignment) and keeps those whose decoded text a `VALUE_PATTERNS` expression matches. The pseudo
+  literal `B64_TRIGGER` stands for "a base64 run decodes to a secret" among the `TRIGGERS`, so the
+  literal pre-checks of redaction and the scan cover it as well.
 """
 
 from __future__ import annotations
 
+import binascii
+import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 DEFAULT_HEADERS: frozenset[str] = frozenset(
@@ -173,9 +180,14 @@ FIELD_RE = re.compile(
 )
 # Lower-case literals one of which a header line or a field match contains.
 NAME_TRIGGERS: tuple[str, ...] = tuple(sorted(set(_FIELD_NAMES) | set(DEFAULT_HEADER_SUFFIXES)))
-TRIGGERS: tuple[str, ...] = tuple(
+# The literals of the expressions themselves (what `present_triggers` looks for in plain text).
+TEXT_TRIGGERS: tuple[str, ...] = tuple(
     sorted({t for p in VALUE_PATTERNS for t in p.triggers} | set(NAME_TRIGGERS))
 )
+# A pseudo literal (upper case: never a substring of lower-cased text) that `present_triggers`
+# reports when a base64 run of the text decodes to a secret (docs/specs/reports.md §6.7).
+B64_TRIGGER = "B64"
+TRIGGERS: tuple[str, ...] = (*TEXT_TRIGGERS, B64_TRIGGER)
 NAME_TRIGGER_SET: frozenset[str] = frozenset(NAME_TRIGGERS)
 # The non-ASCII letters a case-insensitive `re` pattern matches to ASCII letters (İ ı ſ K); folded
 # before lower-casing so the pre-check never rules out what the expressions would match.
@@ -187,11 +199,169 @@ def present_triggers(text: str, among: Iterable[str] = TRIGGERS) -> set[str]:
     """The literals of `TRIGGERS` that occur in `text` (case-insensitively). A pattern whose
     triggers are all absent cannot match, so both redaction and the scan skip it; most text holds
     none. (`in` on the lower-cased text measured faster than a case-insensitive regex alternation.)
-    `among` narrows the literals, e.g. to those found in the whole file a line belongs to."""
+    `among` narrows the literals, e.g. to those found in the whole file a line belongs to.
+    `B64_TRIGGER` is present when a base64 run of `text` decodes to a secret (`b64_secret_runs`)."""
+    found = _literals_in(text, among)
+    if B64_TRIGGER in among and has_b64_secret(text):
+        found.add(B64_TRIGGER)
+    return found
+
+
+def fold_lower(text: str) -> str:
+    """`text` lower-cased as the literal pre-checks compare it (İ ı ſ K folded to ASCII first)."""
     if not text.isascii() and any(c in text for c in _FOLD_CHARS):
         text = text.translate(_FOLD)
-    low = text.lower()
+    return text.lower()
+
+
+def _literals_in(text: str, among: Iterable[str] = TEXT_TRIGGERS) -> set[str]:
+    low = fold_lower(text)
     return {t for t in among if t in low}
+
+
+# --- base64 (docs/specs/reports.md §6.7) -----------------------------------------------------------
+#
+# A secret hidden in base64 is looked for without running Python code over each character: runs
+# of the alphabet are found with `bytes.translate` + `bytes.find`, every run is cut at each of its
+# four alignments (base64 glued to a word of the alphabet, `/v1/keys/QUtJ…`, is read at its own),
+# and all the pieces are decoded by one `binascii.a2b_base64` call, separated by `////` (its set bits
+# never decode to printable bytes). A secret decodes to 20 or more printable ASCII bytes in a row,
+# which random base64 almost never does (about once in 10^8 runs), so only the rare pieces under
+# such a span are decoded again on their own and searched with `VALUE_PATTERNS`.
+
+# The shortest secret an expression matches is 20 characters (an AWS key id); its base64 takes 27.
+B64_MIN_RUN = 24
+# A run of the standard or URL-safe alphabet (both: a run cannot tell them apart), padding kept.
+B64_RUN_RE = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")  # {B64_MIN_RUN,}
+# Runs longer than this (images, files: real encodings that start where the run starts) are only
+# decoded from their first character.
+B64_SHIFT_MAX = 4096
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+_RUN_MASK = bytes(1 if c in _ALPHABET else 0 for c in range(256))
+_RUN_NEED = b"\x01" * B64_MIN_RUN
+# URL-safe to standard, and every byte outside the alphabet to `/`.
+_SANITIZE = bytes(
+    (ord("+") if c == ord("-") else ord("/") if c == ord("_") else c) if c in _ALPHABET else ord("/")
+    for c in range(256)
+)
+_PRINTABLE = b"\t\n\r" + bytes(range(0x20, 0x7F))
+_PRINT_MASK = bytes(1 if c in _PRINTABLE else 0 for c in range(256))
+_MIN_SECRET = 20
+_PRINT_NEED = b"\x01" * _MIN_SECRET
+_PAD = (b"", b"", b"==", b"=")
+_FILL = (b"", b"///", b"//", b"/")
+# After a copy of a run of length L: 8 + (3 - L) % 4 `/` (see `b64_secret_spans`).
+_SEPS = tuple(b"/" * (8 + (3 - length) % 4) for length in range(4))
+
+
+def _printable_spans(raw: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of every run of at least 20 printable ASCII bytes of `raw`."""
+    mask = raw.translate(_PRINT_MASK)
+    pos = 0
+    while (i := mask.find(_PRINT_NEED, pos)) >= 0:
+        j = mask.find(b"\x00", i + _MIN_SECRET)
+        if j < 0:
+            j = len(mask)
+        yield i, j
+        pos = j
+
+
+def _decoded_texts(run: bytes, shifts: Iterable[int] = range(4)) -> Iterator[str]:
+    """The printable text spans of one run decoded from each character offset in `shifts`."""
+    core = run.translate(_SANITIZE)
+    for shift in shifts:
+        part = core[shift:] if shift else core
+        cut = len(part) & 3
+        if cut == 1:
+            part = part[:-1]
+        elif cut:
+            part += _PAD[cut]
+        raw = binascii.a2b_base64(part)
+        if raw.isascii():
+            if len(raw) >= _MIN_SECRET:
+                yield raw.decode("ascii")
+            continue
+        spans = [raw[i:j] for i, j in _printable_spans(raw)]
+        if spans:
+            yield b"\n".join(spans).decode("ascii")
+
+
+def b64_decoded_secrets(
+    run: str | bytes, shifts: Iterable[int] = range(4)
+) -> Iterator[tuple[SecretPattern, str]]:
+    """(pattern, match) for every `VALUE_PATTERNS` match in one base64 run decoded at each of
+    `shifts` (its first four characters by default: base64 glued to a word of the alphabet, such
+    as `/v1/keys/QUtJ…`, is read at its own alignment). Padding is ignored; one level of decoding."""
+    data = run.encode("ascii", "replace") if isinstance(run, str) else run
+    for text in _decoded_texts(data.rstrip(b"="), shifts):
+        present = _literals_in(text)
+        if not present:
+            continue
+        for pattern in VALUE_PATTERNS:
+            if present.isdisjoint(pattern.triggers):
+                continue
+            for m in pattern.regex.finditer(text):
+                yield pattern, m.group(0)
+
+
+def b64_secret_spans(text: str | bytes, *, first: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of the base64 runs of `text` (padding not included) whose decoded text holds a
+    secret, in order; with `first`, at most one. Linear work, mostly in C (see above)."""
+    if len(text) < B64_MIN_RUN:
+        return []
+    # One byte per character: positions in `data` are positions in `text`.
+    data = text.encode("ascii", "replace") if isinstance(text, str) else text
+    mask = data.translate(_RUN_MASK)
+    runs: list[tuple[int, int]] = []
+    blocks: list[bytes] = []
+    pos = 0
+    while (i := mask.find(_RUN_NEED, pos)) >= 0:
+        j = mask.find(b"\x00", i + B64_MIN_RUN)
+        if j < 0:
+            j = len(mask)
+        pos = j
+        runs.append((i, j))
+        length = j - i
+        if length <= B64_SHIFT_MAX:
+            # Four copies, each separated by 8-11 `/` so that the copies start at offsets 0, 3, 2
+            # and 1 modulo 4: decoded from their characters 0, 1, 2 and 3.
+            blocks.append((data[i:j] + _SEPS[length & 3]) * 4)
+        else:
+            blocks.append(data[i:j] + _FILL[length & 3] + b"////")
+    if not runs:
+        return []
+    decoded = binascii.a2b_base64(b"".join(blocks).translate(_SANITIZE))
+    ends: list[int] = []  # decoded end offset of each run's block (built at the first hit)
+    found: list[tuple[int, int]] = []
+    for d0, _ in _printable_spans(decoded):
+        if not ends:
+            total = 0
+            for block in blocks:
+                total += len(block) // 4 * 3
+                ends.append(total)
+        i, j = runs[bisect.bisect_right(ends, d0)]
+        if (i, j) in found:
+            continue
+        if next(b64_decoded_secrets(data[i:j]), None) is not None:
+            found.append((i, j))
+            if first:
+                break
+    return sorted(found)
+
+
+def b64_secret_runs(text: str) -> Iterator[re.Match[str]]:
+    """The base64 runs of `text` (with their padding) whose decoded text holds a secret."""
+    spans = b64_secret_spans(text)
+    if spans:
+        starts = {s for s, _ in spans}
+        for m in B64_RUN_RE.finditer(text):
+            if m.start() in starts:
+                yield m
+
+
+def has_b64_secret(text: str | bytes) -> bool:
+    """True when a base64 run of `text` decodes to a secret (`b64_secret_spans`)."""
+    return bool(b64_secret_spans(text, first=True))
 
 
 def is_sensitive_field_name(name: str) -> bool:
@@ -200,6 +370,8 @@ def is_sensitive_field_name(name: str) -> bool:
 
 
 __all__ = [
+    "B64_RUN_RE",
+    "B64_TRIGGER",
     "DEFAULT_BODY_FIELDS",
     "DEFAULT_HEADERS",
     "DEFAULT_HEADER_SUFFIXES",
@@ -209,9 +381,15 @@ __all__ = [
     "NAME_TRIGGERS",
     "NAME_TRIGGER_SET",
     "OAUTH_ONLY_FIELDS",
+    "TEXT_TRIGGERS",
     "TRIGGERS",
     "VALUE_PATTERNS",
     "SecretPattern",
+    "b64_decoded_secrets",
+    "b64_secret_runs",
+    "b64_secret_spans",
+    "fold_lower",
+    "has_b64_secret",
     "is_sensitive_field_name",
     "present_triggers",
 ]

@@ -14,7 +14,10 @@ Public API (keep it small):
   AWS EventStream bodies. **Returns the very same object when nothing was redacted**, so callers
   can keep byte-exact bodies and test `result is body` cheaply.
 - `redact_text(text, config)`: secrets inside free text (assistant output, prompts, tool arguments,
-  URLs, log text), found by the same patterns the leak scan uses (`fastcap.secrets.patterns`).
+  URLs, log text), found by the same patterns the leak scan uses (`fastcap.secrets.patterns`),
+  base64-encoded secrets included (a run whose decoded text holds one is replaced whole, §6.7).
+- `redact_fields_text(text, config, url=None)`: secret JSON fields written in text that need not
+  parse (a pretty-printed line of a body, a body cut short), a value cut at the end included.
 
 Two presets: `DEFAULT` redacts named things only (headers, query parameters, body fields), which is
 what the capture addon applies to every chunk on the proxy's hot path; `OUTPUT` also runs
@@ -39,6 +42,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import orjson
 
 from fastcap.secrets.patterns import (
+    B64_TRIGGER,
     DEFAULT_BODY_FIELDS,
     DEFAULT_HEADER_SUFFIXES,
     DEFAULT_HEADERS,
@@ -47,9 +51,12 @@ from fastcap.secrets.patterns import (
     HEADER_LINE_RE,
     NAME_TRIGGER_SET,
     OAUTH_ONLY_FIELDS,
+    TEXT_TRIGGERS,
     TRIGGERS,
     VALUE_PATTERNS,
     SecretPattern,
+    b64_secret_spans,
+    has_b64_secret,
     is_sensitive_field_name,
     present_triggers,
 )
@@ -160,7 +167,7 @@ _INLINE_KEY_RE = re.compile(
     + "|".join(re.escape(s) for s in DEFAULT_HEADER_SUFFIXES)
     + r"))([\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED)([A-Za-z0-9._~+/=-]{8,})"
 )
-_TEXT_TRIGGERS_B: tuple[bytes, ...] = tuple(t.encode() for t in TRIGGERS)
+_TEXT_TRIGGERS_B: tuple[bytes, ...] = tuple(t.encode() for t in TEXT_TRIGGERS)
 # No pattern, header line or field rule matches fewer characters (`cookie:x`).
 _MIN_SECRET_TEXT = 8
 
@@ -257,7 +264,79 @@ def _redact_text(text: str, config: RedactionConfig, among: Iterable[str]) -> st
         out = _name_rules(out, config, lf_only=True)
         out = _name_rules(out, config, lf_only=False)
         out = _INLINE_KEY_RE.sub(lambda m: _inline_key(m, config), out)
+    if B64_TRIGGER in present:
+        out = _redact_b64(out, config)
     return out
+
+
+def _redact_b64(text: str, config: RedactionConfig) -> str:
+    """Every base64 run whose decoded text holds a secret, replaced whole (with its `=` padding) by
+    the marker (§6.7)."""
+    spans = b64_secret_spans(text)
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for a, b in spans:
+        if text.startswith("==", b):
+            b += 2
+        elif text.startswith("=", b):
+            b += 1
+        out.append(text[pos:a])
+        out.append(marker(text[a:b], config))
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _fields_rx(names: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a JSON key of `names` or a `*-token`/`*-secret`/`*-api-key` key with a string or number
+    value; the same key with a string value that the text cuts short)."""
+    cached = _FIELDS_RX.get(names)
+    if cached is not None:
+        return cached
+    alt = (
+        "(?:"
+        + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        + r")|[A-Za-z0-9-]+(?:"
+        + "|".join(re.escape(s) for s in DEFAULT_HEADER_SUFFIXES)
+        + ")"
+    )
+    whole = re.compile(r"\"(" + alt + r")\"\s*:\s*(\"(?:[^\"\\]|\\.)*\"|-?\d[\d.eE+-]*)", re.IGNORECASE)
+    cut = re.compile(r"\"(" + alt + r")\"\s*:\s*(\"(?:[^\"\\]|\\.)*\\?)\Z", re.IGNORECASE)
+    _FIELDS_RX[names] = (whole, cut)
+    return whole, cut
+
+
+_FIELDS_RX: dict[frozenset[str], tuple[re.Pattern[str], re.Pattern[str]]] = {}
+
+
+def redact_fields_text(text: str, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> str:
+    """Secret JSON fields written in `text` that need not parse as JSON: a line of a pretty-printed
+    body, a body cut short. The value of a §6.4 field (or a sensitive header name used as a key, as
+    the leak scan's field rule reads it) becomes the marker, and so does a string value the text
+    ends inside (a stream cut mid-value). Structure, other keys and whitespace are kept. Returns
+    `text` itself when nothing was replaced."""
+    names = _field_names(config, url) | config._headers_lc
+    low = text.lower()
+    if not any(n in low for n in names) and not any(sfx in low for sfx in config.header_suffixes):
+        return text
+    whole, cut = _fields_rx(names)
+
+    def field(m: re.Match[str]) -> str:
+        raw = m.group(2)
+        value = raw[1:-1] if raw.startswith('"') else raw
+        if not value or is_marker(value):
+            return m.group(0)
+        return m.group(0)[: m.start(2) - m.start()] + '"' + marker(value, config) + '"'
+
+    out = whole.sub(field, text)
+    tail = cut.search(out)
+    if tail is not None:
+        value = tail.group(2)[1:]  # after the opening quote; the text ends before the closing one
+        if value and not MARKER_RE.match(value):
+            out = out[: tail.start(2)] + '"' + marker(value, config)
+    return out if out != text else text
 
 
 def _is_oauth_path(path: str) -> bool:
@@ -405,7 +484,9 @@ def _quick_reject(body: bytes, names: frozenset[str], config: RedactionConfig = 
     low = body.lower()
     if any(n.encode() in low for n in names):
         return False
-    return not (config.free_text and any(t in low for t in _TEXT_TRIGGERS_B))
+    if not config.free_text:
+        return True
+    return not (any(t in low for t in _TEXT_TRIGGERS_B) or has_b64_secret(body))
 
 
 def _text_bytes(body: bytes, config: RedactionConfig) -> bytes:
@@ -565,6 +646,7 @@ __all__ = [
     "may_hold_secret",
     "redact_body",
     "redact_eventstream",
+    "redact_fields_text",
     "redact_form",
     "redact_headers",
     "redact_json",
