@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import codecs
 import importlib
-import json
 import os
 import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from fastcap._native import FormatError, MitmLogError
 from fastcap.formats._errors import (
@@ -110,8 +111,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if stripped[:1] == b"{":
         first_line = stripped.split(b"\n", 1)[0]
         try:
-            obj = json.loads(first_line)
-        except ValueError:
+            obj = orjson.loads(first_line)
+        except orjson.JSONDecodeError:  # (also JSON nested too deeply: orjson stops at 1024 levels)
             obj = None
         if isinstance(obj, dict):
             return "har" if "log" in obj and "request" not in obj else "jsonl"

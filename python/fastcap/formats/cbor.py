@@ -101,21 +101,22 @@ def exchanges_from_entries(
     faults: list[Fault] | None = None,
 ) -> list[Exchange]:
     """The capture's exchanges. A response body whose content-encoding inflates past `budget`
-    (default: the limits of `formats/limits.py` for a file of the entries' size) keeps its first
-    bytes, fidelity `truncated`, flag `inflate_limit`, and a `note` fault is added to `faults`."""
+    (default: the limits of `formats/limits.py` for a file of the entries' size) is not kept
+    (fidelity `missing`, flag `inflate_limit`), and a `note` fault is added to `faults`."""
     if entries.height == 0:
         return []
     if budget is None:
         budget = InflateBudget.for_file(int(entries.get_column("data_len").fill_null(0).sum() or 0))
     label = source_path or "capture"
 
-    def inflate(ex: Exchange, body: bytes, at: dict[str, Any] | None) -> bytes:
+    def inflate(ex: Exchange, body: bytes, at: dict[str, Any] | None) -> bytes | None:
         enc = ex.header("content-encoding", response=True)
         decoded = _decode(body, enc, budget)
         if decoded.problem:
             ex.flags.add("content_encoding_error")
         elif decoded.over_limit:
             ex.flags.add("inflate_limit")
+            ex.fidelity = "missing"
             if faults is not None:
                 offset = int(at["offset"]) if at is not None and at.get("offset") is not None else 0
                 what = f"the response body of exchange {ex.index} ({ex.method} {ex.url[:80]})"
@@ -129,9 +130,8 @@ def exchanges_from_entries(
                         "cbor",
                     )
                 )
+            return None
         return decoded.body
-
-        return []
 
     keyed = with_request_keys(entries)
     requests = request_table(entries)
@@ -224,9 +224,10 @@ def exchanges_from_entries(
                 ex.flags.add("cut_stream")
             # No end marker: the capture stopped (or was killed) while the stream was still running.
             ex.response_body_fidelity = _fidelity(
-                [marker, ends.get(key)],
-                "complete" if req["complete"] and "inflate_limit" not in ex.flags else "truncated",
+                [marker, ends.get(key)], "complete" if req["complete"] else "truncated"
             )
+            if "inflate_limit" in ex.flags:
+                ex.response_body_fidelity = "missing"
             ex.response_trailers = _trailers(ends.get(key))
         elif chunks and ex.websocket is None:
             # Non-stream response: one entry holding the HTTP framing and body (or, on gateway
@@ -244,7 +245,7 @@ def exchanges_from_entries(
             ex.ended_at = t
             ex.response_body_fidelity = _fidelity(
                 [firsts.get((key, BACKEND_TO_PROXY))],
-                "truncated" if "inflate_limit" in ex.flags else "complete",
+                "missing" if "inflate_limit" in ex.flags else "complete",
             )
             ex.response_trailers = _trailers(firsts.get((key, BACKEND_TO_PROXY)))
         elif ex.websocket is None:

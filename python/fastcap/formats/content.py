@@ -4,7 +4,11 @@ Every reader that removes a content-encoding in Python goes through `decode_cont
 reader's HTTP response entries and `.mitm` flows (whose bodies mitmproxy would otherwise inflate
 without a limit). The output is produced in bounded steps and stops at the allowance the caller's
 `InflateBudget` gives (`formats/limits.py`): a 5 KB gzip member that expands to gigabytes costs at
-most the allowance in memory and the time to produce it.
+most the allowance in memory and the time to produce it. A body that would inflate further is not
+kept decoded (`Decoded.over_limit`): the readers mark it `missing` with the flag `inflate_limit`
+and report it with its byte offset, as the native reader keeps such a payload as stored
+(docs/limits.md). The inflated bytes count against the file's budget all the same, so the work a
+file can cause stays bounded however many bombs it holds.
 """
 
 from __future__ import annotations
@@ -27,14 +31,14 @@ _STEP = 1 << 20  # output produced per step by the zlib and zstd decoders
 class Decoded:
     """A body with its content-encoding undone (or the wire bytes when that was impossible)."""
 
-    body: bytes
+    body: bytes  # decoded; the wire bytes when `problem` is set or `over_limit`
     problem: str | None = None  # why the wire bytes were kept (unknown encoding, decoder failure)
-    over_limit: bool = False  # True: `body` is the first `limit` bytes of a longer inflation
+    over_limit: bool = False  # True: the body inflates past `limit` (the allowance it had)
     limit: int = 0
 
 
 class _OverLimit(Exception):
-    pass
+    """Inflation passed the allowance; `args[0]` is how many bytes were produced."""
 
 
 def _zlib(data: bytes, wbits: int, allowance: int, multi_member: bool) -> bytes:
@@ -50,8 +54,7 @@ def _zlib(data: bytes, wbits: int, allowance: int, multi_member: bool) -> bytes:
             buf = d.unconsumed_tail
             out += chunk
             if len(out) > allowance:
-                del out[allowance:]
-                raise _OverLimit(bytes(out))
+                raise _OverLimit(len(out))
             if not chunk and not buf:
                 break
         if not d.eof:
@@ -72,8 +75,7 @@ def _brotli(data: bytes, allowance: int) -> bytes:
         out += d.process(data[pos : pos + step])
         pos += step
         if len(out) > allowance:
-            del out[allowance:]
-            raise _OverLimit(bytes(out))
+            raise _OverLimit(len(out))
     if not d.is_finished():
         raise ValueError("incomplete brotli stream")
     return bytes(out)
@@ -90,8 +92,7 @@ def _zstd(data: bytes, allowance: int) -> bytes:
             return bytes(out)
         out += chunk
         if len(out) > allowance:
-            del out[allowance:]
-            raise _OverLimit(bytes(out))
+            raise _OverLimit(len(out))
 
 
 def decode_content(body: bytes, encoding: str | None, budget: InflateBudget | None = None) -> Decoded:
@@ -117,9 +118,8 @@ def decode_content(body: bytes, encoding: str | None, budget: InflateBudget | No
         else:
             return Decoded(body, f"unknown content-encoding {enc}")
     except _OverLimit as cut:
-        kept: bytes = cut.args[0]
-        spend.spend(len(kept))
-        return Decoded(kept, over_limit=True, limit=allowance)
+        spend.spend(int(cut.args[0]))
+        return Decoded(body, over_limit=True, limit=allowance)
     except Exception as exc:  # any decoder failure leaves the wire bytes as they were
         return Decoded(body, f"content-encoding {enc} could not be decoded: {exc}")
     spend.spend(len(out))
@@ -130,8 +130,8 @@ def limit_message(what: str, enc: str, compressed: int, decoded: Decoded) -> str
     """The fault message for a body cut at its inflation allowance."""
     return (
         f"{what} ({enc}, {format_size(compressed)} on the wire) inflates past "
-        f"{format_size(decoded.limit)}, the limit for one body or what is left of the file's budget "
-        "(docs/limits.md); kept its first bytes, fidelity truncated"
+        f"{format_size(decoded.limit)}, the limit for one body or what is left of the file's budget; "
+        "not kept (fidelity missing; docs/specs/errors.md §4: FASTCAP_MAX_BODY_INFLATED)"
     )
 
 

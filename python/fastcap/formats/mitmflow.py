@@ -9,8 +9,8 @@ shape) is damage at its byte offset; with `recover=True` reading goes on at the 
 the length prefix says where it starts (docs/specs/errors.md).
 
 Bodies are content-decoded (gzip/br/zstd/deflate) by `formats/content.py` from the raw bytes,
-within the file's inflation budget (`formats/limits.py`): a body that inflates past it keeps its
-first bytes, fidelity `truncated`, flag `inflate_limit`, and the record is reported. A body whose
+within the file's inflation budget (`formats/limits.py`): a body that inflates past it is not kept
+(fidelity `missing`, flag `inflate_limit`) and the record is reported with its offset. A body whose
 decoding fails is kept raw and flagged `decode_failed`.
 """
 
@@ -56,6 +56,7 @@ def _body(message: Any, flags: set[str], prefix: str, budget: InflateBudget, cut
     elif decoded.over_limit:
         flags.add(prefix + "inflate_limit")
         cut.append(limit_message(f"the {prefix.rstrip('_') or 'response'} body", str(enc), len(raw), decoded))
+        return None
     return decoded.body
 
 
@@ -79,8 +80,6 @@ def _exchange(index: int, flow: Any, budget: InflateBudget, cut: list[str]) -> E
     )
     # A flow file holds a body's exact bytes, or null when it was streamed and not stored.
     ex.request_body_fidelity = "missing" if ex.request_body is None else "complete"
-    if "request_inflate_limit" in flags:
-        ex.request_body_fidelity = "truncated"
     if resp is not None:
         ex.status = resp.status_code
         ex.reason = resp.reason
@@ -92,8 +91,6 @@ def _exchange(index: int, flow: Any, budget: InflateBudget, cut: list[str]) -> E
         if ex.response_body is None:
             ex.fidelity = "missing"
             ex.response_body_fidelity = "missing"
-        elif "inflate_limit" in flags:
-            ex.response_body_fidelity = "truncated"
     else:
         ex.fidelity = "missing"
         ex.response_body_fidelity = "missing"
