@@ -61,3 +61,13 @@ def test_workers_option_starts_its_own_cluster(captures: list[Path], tmp_path: P
     result = ingest(captures[:2], tmp_path / "ds", workers=2)
     assert (result.ingested, result.failed) == (2, 0)
     assert ingest(captures[:2], tmp_path / "ds", workers=2).skipped == 2  # no cluster needed
+
+
+@pytest.mark.slow
+def test_scheduler_address(captures: list[Path], tmp_path: Path) -> None:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = ingest(captures, tmp_path / "ds", scheduler=cluster.scheduler_address)
+    assert (result.ingested, result.failed) == (3, 0)
+    assert open_dataset(tmp_path / "ds").calls.collect().height == 21
