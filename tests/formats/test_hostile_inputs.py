@@ -91,6 +91,8 @@ def test_gzip_members_raw_deflate_and_bad_data() -> None:
     bad = decode_content(b"not gzip", "gzip")
     assert bad.body == b"not gzip" and bad.problem is not None and not bad.over_limit
     assert decode_content(b"abc", "compress").problem == "unknown content-encoding compress"
+    chained = zstandard.ZstdCompressor().compress(gzip.compress(b"twice"))  # gzip, then zstd
+    assert decode_content(chained, "gzip, zstd").body == b"twice"
     assert parse_size("256M") == 256 * MIB and parse_size("1g") == 1 << 30 and parse_size("17") == 17
 
 

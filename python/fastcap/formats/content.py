@@ -95,28 +95,40 @@ def _zstd(data: bytes, allowance: int) -> bytes:
             raise _OverLimit(len(out))
 
 
+def _one(data: bytes, enc: str, allowance: int) -> bytes:
+    if enc in ("gzip", "x-gzip"):
+        return _zlib(data, 16 + zlib.MAX_WBITS, allowance, multi_member=True)
+    if enc == "deflate":
+        try:
+            return _zlib(data, zlib.MAX_WBITS, allowance, multi_member=False)
+        except zlib.error:
+            return _zlib(data, -zlib.MAX_WBITS, allowance, multi_member=False)
+    if enc == "br":
+        return _brotli(data, allowance)
+    if enc == "zstd":
+        return _zstd(data, allowance)
+    raise LookupError(enc)
+
+
 def decode_content(body: bytes, encoding: str | None, budget: InflateBudget | None = None) -> Decoded:
-    """Undo `encoding` on `body` within `budget` (unlimited when None). The raw body is kept, with
-    `problem` set, when the encoding is unknown or its data does not decode."""
-    enc = (encoding or "").strip().lower()
-    if not enc or enc == "identity" or not body:
+    """Undo `encoding` on `body` within `budget` (unlimited when None). Chained codings
+    (`gzip, br`: gzip applied first) are undone last one first, each within the allowance. The raw
+    body is kept, with `problem` set, when a coding is unknown or its data does not decode."""
+    codings = [
+        c for c in (p.strip().lower() for p in (encoding or "").split(",")) if c not in ("", "identity")
+    ]
+    if not codings or not body:
         return Decoded(body)
+    enc = ", ".join(codings)
+    unknown = [c for c in codings if c not in ("gzip", "x-gzip", "deflate", "br", "zstd")]
+    if unknown:
+        return Decoded(body, f"unknown content-encoding {unknown[0]}")
     spend = budget if budget is not None else InflateBudget.unlimited()
     allowance = spend.allowance()
+    out = body
     try:
-        if enc in ("gzip", "x-gzip"):
-            out = _zlib(body, 16 + zlib.MAX_WBITS, allowance, multi_member=True)
-        elif enc == "deflate":
-            try:
-                out = _zlib(body, zlib.MAX_WBITS, allowance, multi_member=False)
-            except zlib.error:
-                out = _zlib(body, -zlib.MAX_WBITS, allowance, multi_member=False)
-        elif enc == "br":
-            out = _brotli(body, allowance)
-        elif enc == "zstd":
-            out = _zstd(body, allowance)
-        else:
-            return Decoded(body, f"unknown content-encoding {enc}")
+        for coding in reversed(codings):
+            out = _one(out, coding, allowance)
     except _OverLimit as cut:
         spend.spend(int(cut.args[0]))
         return Decoded(body, over_limit=True, limit=allowance)

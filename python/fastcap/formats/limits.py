@@ -1,4 +1,4 @@
-"""Every size limit the Python readers apply, in one place (docs/limits.md, docs/specs/errors.md).
+"""Every size limit the Python readers apply, in one place (docs/specs/errors.md §4, §5).
 
 The defaults are the Rust CBOR reader's (`rust/fastcap-core/src/cbor/reader.rs`,
 `DEFAULT_MAX_ENTRY_INFLATED` and `DEFAULT_MAX_INFLATE_RATIO`), so that a body is held to the same
