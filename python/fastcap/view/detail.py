@@ -52,7 +52,8 @@ _INDEX_COLUMNS = [
 
 
 class CborLocator:
-    """The byte ranges of every request's entries in one CBOR capture (module docstring)."""
+    """The byte ranges of every request's entries in one CBOR capture (module docstring): the
+    entries' (offset, end) sorted by request key, and per key the slice of them it owns."""
 
     def __init__(self, path: os.PathLike[str] | str) -> None:
         from fastcap import _native
@@ -63,31 +64,36 @@ class CborLocator:
         while (batch := reader.next_round()) is not None:
             parts.append(pl.DataFrame(batch.select(_INDEX_COLUMNS)))
         self.size = reader.size
-        entries = pl.concat(parts) if parts else pl.DataFrame(schema={"offset": pl.UInt64})
-        # The file's header ends where its first entry starts.
-        self.header_end = int(entries.select(pl.col("offset").min()).item() or 0) if entries.height else 0
-        if entries.height:
-            keyed = with_request_keys(entries.sort("file_index")).with_columns(
-                end=pl.col("offset").shift(-1).fill_null(self.size)
-            )
-            self.ranges = keyed.select(pl.col("req_key").cast(pl.Categorical), "offset", "end")
-        else:
-            self.ranges = pl.DataFrame(
-                schema={"req_key": pl.Categorical, "offset": pl.UInt64, "end": pl.UInt64}
-            )
         self.path = os.fspath(path)
+        self.slices: dict[str, tuple[int, int]] = {}
+        self.spans = pl.DataFrame(schema={"offset": pl.UInt64, "end": pl.UInt64})
+        self.header_end = 0
+        if not parts:
+            return
+        entries = pl.concat(parts)
+        # The file's header ends where its first entry starts.
+        self.header_end = int(entries.select(pl.col("offset").min()).item() or 0)
+        keyed = (
+            with_request_keys(entries.sort("file_index"))
+            .with_columns(end=pl.col("offset").shift(-1).fill_null(self.size))
+            .select(pl.col("req_key").cast(pl.Utf8), "offset", "end")
+            .sort("req_key", "offset")
+        )
+        bounds = keyed.with_row_index("_i").group_by("req_key").agg(pl.col("_i").min(), pl.len())
+        self.slices = {k: (int(i), int(n)) for k, i, n in bounds.iter_rows()}
+        self.spans = keyed.select("offset", "end")
 
     def knows(self, key: str) -> bool:
-        return bool((self.ranges["req_key"].cast(pl.Utf8) == key).any())
+        return key in self.slices
 
     def exchange(self, key: str) -> Exchange | None:
         """The exchange of one request key, from a temporary capture holding only its entries."""
         from fastcap.formats.capture_file import read_capture
         from fastcap.formats.cbor import exchanges_from_entries
 
-        spans = self.ranges.filter(pl.col("req_key").cast(pl.Utf8) == key).sort("offset")
-        if spans.height == 0:
+        if key not in self.slices:
             return None
+        spans = self.spans.slice(*self.slices[key])
         with open(self.path, "rb") as src, tempfile.NamedTemporaryFile(suffix=".cbor", delete=False) as tmp:
             src.seek(0)
             tmp.write(src.read(self.header_end))
@@ -124,6 +130,15 @@ class Loader:
         self._locators: dict[int, CborLocator] = {}
         self._kept: dict[int, tuple[tuple[int, int], list[Exchange]]] = {}
         self._lock = threading.Lock()
+
+    def prepare(self, snap: Snapshot) -> None:
+        """Index the CBOR captures' entries now (in the background after the first load), so that
+        the first call a user opens does not wait for it."""
+        for file, src in enumerate(self.sources):
+            keys = snap.keys[file]
+            if src.fmt == "cbor" and keys and file not in self._locators:
+                with self._lock:
+                    self._locator(file, keys[0])
 
     def _locator(self, file: int, key: str) -> CborLocator:
         loc = self._locators.get(file)

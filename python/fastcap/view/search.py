@@ -214,13 +214,18 @@ def start_index(
     redacting: bool,
     recover: bool,
     on_done: Callable[[SearchIndex], None],
+    before: Callable[[], None] | None = None,
 ) -> SearchIndex:
-    """Build a new index for `snap` in a background thread; `on_done` gets it when complete."""
+    """Build a new index for `snap` in a background thread (after `before`, if given); `on_done`
+    gets it when complete."""
     index = SearchIndex()
     index.total = snap.calls.height
+    index.building = True
 
     def run() -> None:
         try:
+            if before is not None:
+                before()
             index.build(snap, sources, redacting=redacting, recover=recover)
         finally:
             on_done(index)

@@ -138,6 +138,7 @@ class View:
                 redacting=self.state.redact,
                 recover=self.state.recover,
                 on_done=done,
+                before=lambda: self.loader.prepare(snap),  # call detail first: one cheap pass
             )
 
     def snapshot(self) -> Snapshot | None:
