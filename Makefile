@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ACTIVATE := source $(BIN)/activate
 
 # The sub-targets of `test` assume `setup` ran (it is `test`'s first prerequisite).
-.PHONY: setup build demo test test-rust test-python lint format bench bench-ci clean
+.PHONY: setup build demo test test-rust test-python lint format bench bench-ci clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ bench: setup
 	$(BIN)/python benches/bench_eventstream.py
 	$(BIN)/python benches/bench_sse.py
 	$(BIN)/python benches/bench_mitmlog.py
+
+# Fuzzing (docs/fuzzing.md): replay fuzz/regressions/, then run every target for FUZZ_SECONDS
+# each (Rust targets through cargo-fuzz on the nightly toolchain; the Python ones when atheris is
+# installed in .venv). Corpora grow in fuzz/corpus/, crashes land in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 clean:
 	rm -rf target $(VENV) out

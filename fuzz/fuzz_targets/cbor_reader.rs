@@ -10,7 +10,8 @@
 //!   entries part of the file; `data_len` is the length of `data`;
 //! * every batch passes Arrow's full validation (views, UTF-8, nullability);
 //! * batching does not change the result: the same rows and diagnostics with 16,384 rows per batch
-//!   and with 1 to 4 rows per batch (the pooled batch memory is reused between batches);
+//!   and with 1 to 4 rows per batch (the pooled batch memory is reused between batches), for
+//!   inputs up to 64 KiB;
 //! * strict mode stops at its first fatal fault, and what it read before is a prefix of what
 //!   `--recover` reads;
 //! * the assembled bodies are consistent (chunk ends increasing up to the body length, one time
@@ -153,7 +154,12 @@ fuzz_target!(|data: &[u8]| {
     check_read(data, &plain, false);
     check_read(data, &recovered, true);
 
-    // Batch size changes nothing (1-4 rows per batch, chosen by the input).
+    // Batch size changes nothing (1-4 rows per batch, chosen by the input). Fuzzed inputs are
+    // small; the large regression inputs (bombs) skip this third read.
+    if data.len() > 64 << 10 {
+        assemble(&plain, 3);
+        return;
+    }
     let small = 1 + data.last().map_or(0, |b| usize::from(b % 4));
     let strict_small = read(data, false, small).expect("header accepted above");
     check_read(data, &strict_small, false);
