@@ -47,6 +47,8 @@ def wait_rows(page: Page, n: int) -> None:
 
 def test_overview_loads_and_draws_its_charts(served: Served, page: Page) -> None:
     p = page.page
+    requested: list[str] = []
+    p.on("request", lambda r: requested.append(r.url))
     p.goto(served.url + "#/overview")
     p.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 4", timeout=15000)
     assert all(n > 1000 for n in painted(page)), painted(page)
@@ -55,6 +57,8 @@ def test_overview_loads_and_draws_its_charts(served: Served, page: Page) -> None
     assert "slow_gap" in p.inner_text("main")
     screenshot(page, "overview")
     assert page.errors == []
+    # Offline: everything the page loads comes from the server (no CDN), token included.
+    assert requested and all(u.startswith(served.base + "/") and served.token in u for u in requested)
 
 
 def test_filters_and_search_narrow_the_table(served: Served, page: Page) -> None:
@@ -167,3 +171,19 @@ def test_requests_without_the_token_get_403(served: Served) -> None:
     assert get("/api/state", headers={"X-Fastcap-Token": served.token}) == 200
     # Another host name (DNS rebinding) is refused even with the token.
     assert get("/api/state", params={"token": served.token}, headers={"Host": "example.com"}) == 403
+
+
+def test_the_page_ships_every_file_it_loads() -> None:
+    """The page loads only files of `static/` (shipped in the wheel: maturin packs every file of
+    the python-source package), and `static/SOURCES.md` accounts for each of them."""
+    import re
+
+    from fastcap.view.server import STATIC
+
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    loaded = set(re.findall(r'(?:src|href)="static/([^"?]+)', html))
+    assert loaded == {"app.css", "app.js", "chart.min.js"}
+    sources = (STATIC / "SOURCES.md").read_text(encoding="utf-8")
+    for f in STATIC.iterdir():
+        assert f.name in sources or f.name == "SOURCES.md", f.name
+        assert f.stat().st_size > 0
