@@ -210,7 +210,8 @@ def test_schema_columns_and_offsets() -> None:
     a = (DATA / "eventstream/codewhisperer-shaped/text_only.bin").read_bytes()
     b = (DATA / "eventstream/codewhisperer-shaped/truncated_last_frame.bin").read_bytes()
     ev = pl.DataFrame(nat.eventstream_events([a, None, b]))
-    assert ev.schema == sse.schema
+    # The SSE events table, plus kiro's metered credits (not tokens) in a column of their own.
+    assert ev.schema == pl.Schema({**sse.schema, "credits": pl.Float64})
     assert ev.group_by("exchange_index").len().sort("exchange_index").rows() == [(0, 6), (2, 3)]
     assert ev["terminated"].all() and not ev["is_done"].any()
     assert (ev["last_event_id"] == "").all()
@@ -225,7 +226,7 @@ def test_schema_columns_and_offsets() -> None:
     assert via_arrow.equals(ev)
     df = pl.DataFrame({"id": [1, 2], "body": [a, b]})
     assert pl.DataFrame(nat.eventstream_events(df, column="body")).height == 9
-    assert pl.DataFrame(nat.eventstream_events([])).schema == sse.schema
+    assert pl.DataFrame(nat.eventstream_events([])).schema == ev.schema
 
 
 def test_rejects_a_single_bytes_object() -> None:

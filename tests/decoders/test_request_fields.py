@@ -17,6 +17,8 @@ COLUMNS = {
     "previous_response_id": pl.Utf8,
     "session_header": pl.Utf8,
     "amz_target": pl.Utf8,
+    "agent_id": pl.Utf8,
+    "parent_agent_id": pl.Utf8,
     "stream": pl.Boolean,
 }
 NULLS: dict[str, Any] = dict.fromkeys(COLUMNS)
@@ -51,6 +53,20 @@ def test_anthropic_with_head() -> None:
             "session_header": "s-1",
             "stream": True,
         }
+    ]
+
+
+def test_claude_code_sub_agent_headers() -> None:
+    """Claude Code 2.1 marks a sub-agent's requests with its id and its parent's."""
+    p = head(
+        "POST /v1/messages?beta=true HTTP/1.1",
+        "x-claude-code-session-id: s-1",
+        "x-claude-code-agent-id: a-sub",
+        "X-Claude-Code-Parent-Agent-Id: a-main",
+    )
+    assert fields(p, b"{}") == [
+        {**NULLS, "session_header": "s-1", "agent_id": "a-sub", "parent_agent_id": "a-main"},
+        NULLS,
     ]
 
 

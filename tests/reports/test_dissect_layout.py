@@ -34,7 +34,9 @@ def test_layouts_are_registry_dialects() -> None:
         ("https://q.us-east-1.amazonaws.com/generateAssistantResponse", "other"),
         ("https://example.com/v1/items", "other"),
         # A generic call to another Anthropic endpoint keeps the Anthropic layout (its API name).
-        ("https://api.anthropic.com/api/event_logging/batch", "anthropic"),
+        ("https://api.anthropic.com/v1/files", "anthropic"),
+        # Claude Code's telemetry is not an Anthropic API (ClaudeCodeTelemetry.EventLogging).
+        ("https://api.anthropic.com/api/event_logging/batch", "other"),
         # Anthropic's OpenAI-compatible endpoint: the API name's layout comes first in _LAYOUTS.
         ("https://api.anthropic.com/v1/chat/completions", "anthropic"),
     ],

@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
+from fastcap.dialects import api_kind
 from fastcap.dialects.base import CallAnalysis
+from fastcap.model import Exchange
 
 CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "index": pl.UInt32,
@@ -20,6 +22,9 @@ CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "api_name": pl.Utf8,
     "dialect": pl.Utf8,
     "is_model_call": pl.Boolean,
+    # What the call is for: model, count_tokens, usage_limits, telemetry, auth, other
+    # (docs/specs/reports.md §2.3.1).
+    "api_kind": pl.Utf8,
     "method": pl.Utf8,
     "host": pl.Utf8,
     "path": pl.Utf8,
@@ -40,6 +45,8 @@ CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "cache_write": pl.Int64,
     "output_total": pl.Int64,
     "reasoning_tokens": pl.Int64,
+    # kiro's metered credits (`meteringEvent`): not tokens, docs/metrics.md, Credits.
+    "credits": pl.Float64,
     "stop_reason": pl.Utf8,
     "complete": pl.Boolean,
     # Finished at its stop reason, but the provider's terminal event never came (docs/metrics.md).
@@ -48,11 +55,25 @@ CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "error": pl.Utf8,
     "conversation_id": pl.Utf8,
     "session_id": pl.Utf8,
+    # Claude Code 2.1's sub-agents: the agent that sent the request and the agent that started it
+    # (request headers `x-claude-code-agent-id`, `x-claude-code-parent-agent-id`).
+    "agent_id": pl.Utf8,
+    "parent_agent_id": pl.Utf8,
     "retry_after_s": pl.Float64,
     # How each body is known (model.py's BodyFidelity), as the reader set it.
     "request_body_fidelity": pl.Utf8,
     "response_body_fidelity": pl.Utf8,
 }
+
+
+AGENT_ID_HEADER = "x-claude-code-agent-id"
+PARENT_AGENT_ID_HEADER = "x-claude-code-parent-agent-id"
+
+
+def _header(ex: Exchange, name: str) -> str | None:
+    """A request header's value, trimmed; empty is absent (as `_native.request_fields` reads it)."""
+    value = (ex.header(name) or "").strip()
+    return value or None
 
 
 def _retry_after(analysis: CallAnalysis) -> float | None:
@@ -66,6 +87,8 @@ def _retry_after(analysis: CallAnalysis) -> float | None:
 
 
 STREAM_KINDS = ("sse", "eventstream")
+# The unit of kiro's `meteringEvent` the `credits` column sums (a missing unit counts as it).
+CREDIT_UNIT = "credit"
 
 
 def _complete(a: CallAnalysis) -> bool | None:
@@ -101,6 +124,7 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "api_name": a.api_name,
         "dialect": a.dialect,
         "is_model_call": a.is_model_call,
+        "api_kind": api_kind(a.api_name, a.is_model_call),
         "method": ex.method,
         "host": parts.hostname or "",
         "path": parts.path or "/",
@@ -121,6 +145,7 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "cache_write": usage.cache_write if usage else None,
         "output_total": usage.output_total if usage else None,
         "reasoning_tokens": usage.reasoning if usage else None,
+        "credits": resp.credits.get(CREDIT_UNIT),
         "stop_reason": resp.stop_reason,
         "complete": _complete(a),
         "abandoned_after_finish": resp.kind in STREAM_KINDS
@@ -130,6 +155,8 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "error": error,
         "conversation_id": a.request.conversation_id,
         "session_id": ex.session_id,
+        "agent_id": _header(ex, AGENT_ID_HEADER),
+        "parent_agent_id": _header(ex, PARENT_AGENT_ID_HEADER),
         "retry_after_s": _retry_after(a),
         "request_body_fidelity": ex.request_body_fidelity,
         "response_body_fidelity": ex.response_body_fidelity,
@@ -141,7 +168,16 @@ def calls_table(analyses: Iterable[CallAnalysis]) -> pl.DataFrame:
 
 
 # Columns that carry text from the traffic itself (provider error messages can quote what was sent).
-TEXT_COLUMNS = ("api_name", "path", "model", "stop_reason", "error", "conversation_id")
+TEXT_COLUMNS = (
+    "api_name",
+    "path",
+    "model",
+    "stop_reason",
+    "error",
+    "conversation_id",
+    "agent_id",
+    "parent_agent_id",
+)
 
 
 def redact_calls(calls: pl.DataFrame) -> pl.DataFrame:

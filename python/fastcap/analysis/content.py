@@ -3,8 +3,9 @@
 The events table is `_native.sse_column`'s output (one row per SSE event of many bodies, with the
 fields extracted in Rust). This module turns it into what docs/metrics.md defines for a call's
 content: text and reasoning characters, tool calls merged by their key, model, stop reason, the
-first error, the last value of each usage field, whether the response finished, and the arrival
-time of the first content event (for TTFT). No Python object is made per event.
+first error, the last value of each usage field, kiro's metered credits, whether the response
+finished, and the arrival time of the first content event (for TTFT). No Python object is made
+per event.
 """
 
 from __future__ import annotations
@@ -52,7 +53,22 @@ CONTENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     # What the frame decoder found wrong with an EventStream body (a cut tail, a bad frame).
     "stream_problem": pl.Utf8,
     **{c: pl.Int64 for c in USAGE_COLUMNS},
+    # kiro `meteringEvent`s: credits, not tokens (docs/metrics.md, Credits).
+    "credits": pl.Float64,
 }
+
+# The column of `_native.eventstream_events` that holds each frame's metered credits.
+CREDITS = "credits"
+
+
+def credits_by_exchange(events: pl.DataFrame) -> pl.DataFrame:
+    """(exchange_index, credits): the sum of each body's metered credits, for the bodies that
+    metered any (`_native.eventstream_events`' `credits` column)."""
+    return (
+        events.filter(pl.col(CREDITS).is_not_null())
+        .group_by("exchange_index", maintain_order=True)
+        .agg(pl.col(CREDITS).sum().cast(pl.Float64))
+    )
 
 
 def _non_empty(name: str) -> pl.Expr:
@@ -130,8 +146,11 @@ def first_content_times(events: pl.DataFrame, chunks: pl.DataFrame) -> pl.DataFr
 
 def eventstream_events(bodies: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(events, intact) of AWS EventStream bodies: the events table in `sse_column`'s schema
-    (`_native.eventstream_events`) and (exchange_index, stream_intact) from the frame decoder."""
+    (`_native.eventstream_events` without its `credits` column) and one row per body from the
+    frame decoder (exchange_index, stream_intact, stream_problem) with the body's credits."""
     events = pl.DataFrame(_native.eventstream_events(bodies))
+    credits = credits_by_exchange(events)
+    events = events.drop(CREDITS)
     _, report = _native.eventstream_column(bodies, mode="resync")
     truncated = pl.format(
         "Truncated: last frame at offset {} has {} of {} bytes",
@@ -146,6 +165,7 @@ def eventstream_events(bodies: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
         & (pl.col("error_count") == 0),
         stream_problem=pl.coalesce(pl.col("error_message"), truncated),
     )
+    intact = intact.join(credits, on="exchange_index", how="left", maintain_order="left")
     return events, intact
 
 
@@ -153,7 +173,9 @@ def aggregate_events(
     events: pl.DataFrame, chunks: pl.DataFrame | None = None, intact: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """One row per exchange that has events (`CONTENT_SCHEMA`); `intact` (exchange_index,
-    stream_intact) for EventStream bodies, from `eventstream_events`."""
+    stream_intact, stream_problem, credits) for EventStream bodies, from `eventstream_events`.
+    Events straight from `_native.eventstream_events` (with their `credits` column) need no
+    `intact` for the credits."""
     if events.height == 0:
         return pl.DataFrame(schema=CONTENT_SCHEMA)
     terminal = pl.col("is_done") | pl.col("json_type").is_in(TERMINAL_EVENT_TYPES)
@@ -186,4 +208,11 @@ def aggregate_events(
         agg = agg.join(intact, on="exchange_index", how="left", maintain_order="left")
     else:
         agg = agg.with_columns(stream_intact=pl.lit(None, pl.Boolean), stream_problem=pl.lit(None, pl.Utf8))
+    if CREDITS not in agg.columns:
+        if CREDITS in events.columns:
+            agg = agg.join(
+                credits_by_exchange(events), on="exchange_index", how="left", maintain_order="left"
+            )
+        else:
+            agg = agg.with_columns(pl.lit(None, pl.Float64).alias(CREDITS))
     return agg.select([pl.col(n).cast(t) for n, t in CONTENT_SCHEMA.items()])

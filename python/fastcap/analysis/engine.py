@@ -46,6 +46,9 @@ REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "conversation_id_body": pl.Utf8,
     "prompt_cache_key": pl.Utf8,
     "session_header": pl.Utf8,
+    # Claude Code's sub-agent headers (`x-claude-code-agent-id`, `x-claude-code-parent-agent-id`).
+    "agent_id": pl.Utf8,
+    "parent_agent_id": pl.Utf8,
     "retry_after_s": pl.Float64,
     # An error the transport or the capture recorded (a reset, a gateway's end-of-stream error).
     "transport_error": pl.Utf8,
@@ -61,15 +64,17 @@ REQUEST_FIELD_COLUMNS = (
     "conversation_id_body",
     "prompt_cache_key",
     "session_header",
+    "agent_id",
+    "parent_agent_id",
 )
 
 
 def _naming(
     method: str | None, url: str | None, target: str | None, ctype: str | None
-) -> tuple[str, str, bool, str | None]:
-    """(API name, dialect, is model call, model named by the URL) of one distinct request shape,
-    by the dialect registry."""
-    from fastcap.dialects import api_name, dialect_for, is_model_call
+) -> tuple[str, str, bool, str | None, str]:
+    """(API name, dialect, is model call, model named by the URL, API kind) of one distinct
+    request shape, by the dialect registry."""
+    from fastcap.dialects import api_kind, api_name, dialect_for, is_model_call
 
     headers = [("x-amz-target", target)] if target else []
     ex = Exchange(
@@ -81,12 +86,14 @@ def _naming(
         response_headers=[("content-type", ctype)] if ctype else [],
     )
     dialect = dialect_for(ex)
+    name, model_call = api_name(ex), is_model_call(ex)
     # Gemini and Bedrock name the model in the URL; the dialect reads it from a bodiless request.
-    return api_name(ex), dialect.name, is_model_call(ex), dialect.parse_request(ex).model
+    return name, dialect.name, model_call, dialect.parse_request(ex).model, api_kind(name, model_call)
 
 
 def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
-    """Add `api_name`, `dialect` and `is_model_call`, asking the registry once per distinct shape."""
+    """Add `api_name`, `dialect`, `is_model_call` and `api_kind`, asking the registry once per
+    distinct shape."""
     keys = ["http_method", "url", "amz_target", "response_content_type"]
     shapes = req.select(keys).unique()
     names = [_naming(*row) for row in shapes.iter_rows()]
@@ -95,6 +102,7 @@ def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
         dialect=pl.Series([n[1] for n in names], dtype=pl.Utf8),
         is_model_call=pl.Series([n[2] for n in names], dtype=pl.Boolean),
         url_model=pl.Series([n[3] for n in names], dtype=pl.Utf8),
+        api_kind=pl.Series([n[4] for n in names], dtype=pl.Utf8),
     )
     return req.join(shapes, on=keys, how="left", nulls_equal=True, maintain_order="left")  # call order
 
@@ -199,6 +207,7 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         api_name=pl.col("api_name"),
         dialect=dialect,
         is_model_call=pl.col("is_model_call"),
+        api_kind=pl.col("api_kind"),
         method=pl.col("http_method"),
         host=_url_part("host"),
         path=_url_part("path"),
@@ -220,6 +229,7 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         cache_write=cw,
         output_total=output_total,
         reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64),
+        credits=pl.col("credits"),
         stop_reason=pl.col("stop_reason"),
         complete=pl.when(is_stream).then(finished).when(status.is_not_null()).then(True),
         abandoned_after_finish=(is_stream & finished & ~terminal).fill_null(False),
@@ -231,6 +241,8 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         ),
         conversation_id=conversation_id,
         session_id=pl.col("a_session_id"),
+        agent_id=pl.col("agent_id"),
+        parent_agent_id=pl.col("parent_agent_id"),
         retry_after_s=pl.col("retry_after_s"),
         request_body_fidelity=pl.col("request_body_fidelity"),
         response_body_fidelity=pl.col("response_body_fidelity"),

@@ -152,6 +152,9 @@ def _request_row(ex: Exchange, kind: str, body: bytes | None, *, ws_stream: bool
         "session_header": next(
             (v for name in SESSION_HEADERS if (v := ex.header(name)) is not None and v.strip()), None
         ),
+        # Claude Code's sub-agent headers, read as `_native.request_fields` reads them.
+        "agent_id": (ex.header("x-claude-code-agent-id") or "").strip() or None,
+        "parent_agent_id": (ex.header("x-claude-code-parent-agent-id") or "").strip() or None,
         "retry_after_s": _retry_after(ex),
         "transport_error": ex.error,
         "request_body_fidelity": ex.request_body_fidelity,

@@ -6,14 +6,15 @@ One module per API, each with one `Dialect` class (`base.Dialect`), registered i
 - `analyze_exchange(ex)`: pick the dialect (URL, `x-amz-target`, headers) and analyse.
 - `dialect_for(ex)`: the `Dialect` that `analyze_exchange` would use; `detect_dialect(ex)` its name.
 - `api_name(ex)`: docs/specs/reports.md §2.3 API name.
-- `is_model_call(ex_or_api_name)`.
+- `is_model_call(ex_or_api_name)`; `api_kind(api_name, model_call)`: model, count_tokens,
+  usage_limits, telemetry, auth or other (docs/specs/reports.md §2.3.1).
 - `classify_issue(ex, response)`: rate_limit / server_error / client_error / stream_error / cut_stream
   (the classes of docs/metrics.md).
 """
 
 from __future__ import annotations
 
-from fastcap.dialects._naming import api_name, is_model_call, url_api_name
+from fastcap.dialects._naming import api_kind, api_name, is_model_call, url_api_name
 from fastcap.dialects.base import (
     CallAnalysis,
     Dialect,
@@ -47,6 +48,7 @@ __all__ = [
     "ToolCall",
     "Usage",
     "analyze_exchange",
+    "api_kind",
     "api_name",
     "classify_issue",
     "detect_dialect",

@@ -85,11 +85,13 @@ def url_api_name(method: str, url: str) -> str | None:
     host = (parts.hostname or "").lower()
     path = parts.path.rstrip("/") or "/"
     lpath = path.lower()
-    if host == "api.anthropic.com" or host.endswith(".anthropic.com"):
+    if host == "api.anthropic.com" or host.endswith(".anthropic.com") or host in _CLAUDE_HOSTS:
         if lpath.endswith("/messages/count_tokens"):
             return "Anthropic.CountTokens"
         if lpath.endswith("/messages"):
             return "Anthropic.Messages"
+        if (name := _claude_code_api(host, lpath)) is not None:
+            return name
     if host == "api.openai.com":
         if lpath.endswith("/responses"):
             return "OpenAI.Responses"
@@ -105,6 +107,9 @@ def url_api_name(method: str, url: str) -> str | None:
         return "CodeAssist." + pascal(path.rsplit(":", 1)[1])
     if host == "oauth2.googleapis.com" and lpath.endswith("/token"):
         return "GoogleOAuth.Token"
+    if host.endswith(".datadoghq.com") or host == "datadoghq.com":
+        # Log intake some agents (Claude Code) send telemetry to: `/api/v2/logs` → `Datadog.Logs`.
+        return f"Datadog.{_last_named([p for p in lpath.split('/') if p])}"
     if host.startswith("bedrock-runtime.") or (host.startswith("bedrock") and "/model/" in lpath):
         for suffix, name in (
             ("/converse-stream", "ConverseStream"),
@@ -114,6 +119,10 @@ def url_api_name(method: str, url: str) -> str | None:
         ):
             if lpath.endswith(suffix):
                 return f"Bedrock.{name}"
+    # kiro-cli 2 (x-amz-target KiroRuntimeService.*); the target names its other operations.
+    runtime = host.startswith("runtime.") and host.endswith(".kiro.dev")
+    if runtime and lpath.endswith("/generateassistantresponse"):
+        return "KiroRuntimeService.GenerateAssistantResponse"
     if host.endswith(".amazonaws.com"):
         if lpath.endswith("/generateassistantresponse"):
             return "AmazonCodeWhispererStreamingService.GenerateAssistantResponse"
@@ -123,6 +132,46 @@ def url_api_name(method: str, url: str) -> str | None:
             return "ToolkitTelemetry.ClientTelemetryMetrics"
         if host.startswith("oidc.") and lpath.endswith("/token"):
             return "SSOOIDC.CreateToken"
+    return None
+
+
+# Claude's own hosts beside *.anthropic.com (OAuth sign-in and the platform console).
+_CLAUDE_HOSTS = ("claude.ai", "platform.claude.com", "claude.com")
+# A key or token in a path (`/api/eval/sdk-zRO1tlG5kUXbnrNC`): long, and with a digit.
+_SEGMENT_ID_RE = re.compile(r"^(?=.*\d)[A-Za-z0-9_-]{16,}$")
+
+
+def _last_named(segments: list[str]) -> str:
+    """The last path segment that names something (not an id or a key), PascalCased."""
+    for seg in reversed(segments):
+        if not (_is_identifier(seg) or _SEGMENT_ID_RE.match(seg) or _VERSION_RE.match(seg)):
+            return pascal(seg)
+    return "Root"
+
+
+def _claude_code_api(host: str, lpath: str) -> str | None:
+    """The companion APIs Claude Code (2.1) calls on Anthropic's hosts besides the Messages API:
+    OAuth (sign-in, profile, the subscription's `/api/oauth/usage`), its telemetry
+    (`/api/event_logging/batch`, the Statsig host) and its settings and feature flags
+    (docs/specs/reports.md §2.3.1)."""
+    segments = [p for p in lpath.split("/") if p]
+    if host.startswith("statsig."):
+        return f"Statsig.{_last_named(segments)}"
+    if "oauth" in segments:
+        rest = segments[segments.index("oauth") + 1 :]
+        return f"AnthropicOAuth.{_last_named(rest) if rest else 'Root'}"
+    if lpath.startswith("/api/event_logging"):
+        return "ClaudeCodeTelemetry.EventLogging"
+    if lpath.startswith("/api/eval/"):
+        return "ClaudeCode.Eval"
+    if lpath.startswith("/api/claude_code"):
+        # `/api/claude_code/settings`, `/api/claude_code/organizations/metrics_enabled`, and
+        # `/api/claude_code_penguin_mode` (the name after the prefix).
+        rest = segments[1:]
+        rest = rest[1:] if rest[0] == "claude_code" else [rest[0].removeprefix("claude_code_"), *rest[1:]]
+        return f"ClaudeCode.{_last_named(rest)}"
+    if lpath == "/api/hello":
+        return "ClaudeCode.Hello"
     return None
 
 
@@ -141,6 +190,9 @@ _PATH_HOSTS = (
     ("/backend-api/codex/responses", "chatgpt.com"),
     ("/messages/count_tokens", "api.anthropic.com"),
     ("/messages", "api.anthropic.com"),
+    ("/api/event_logging/batch", "api.anthropic.com"),
+    ("/api/event_logging/v2/batch", "api.anthropic.com"),
+    ("/api/oauth/usage", "api.anthropic.com"),
     ("/responses", "api.openai.com"),
     ("/chat/completions", "api.openai.com"),
     (":streamgeneratecontent", "generativelanguage.googleapis.com"),
@@ -173,6 +225,31 @@ _MODEL_PATH_RE = re.compile(
     r"(/v1/messages$|/chat/completions$|/responses$|:streamgeneratecontent$|:generatecontent$|"
     r"/generateassistantresponse$|/converse(-stream)?$|/invoke(-with-response-stream)?$)"
 )
+
+
+# What a call is for, besides model calls (docs/specs/reports.md §2.3.1): the calls table's `api_kind`.
+API_KINDS = ("model", "count_tokens", "usage_limits", "telemetry", "auth", "other")
+TELEMETRY_SERVICES = frozenset({"ClaudeCodeTelemetry", "Statsig", "Datadog", "ToolkitTelemetry"})
+_AUTH_SERVICES = frozenset({"AnthropicOAuth", "SSOOIDC", "AWSCognitoIdentityService", "GoogleOAuth"})
+_USAGE_LIMIT_APIS = frozenset({"AnthropicOAuth.Usage"})
+
+
+def api_kind(name: str, model_call: bool) -> str:
+    """`model`, `count_tokens`, `usage_limits` (a plan's quota: Claude's `/api/oauth/usage`,
+    kiro's `GetUsageLimits`), `telemetry`, `auth` or `other`, from the API name (and whether the
+    call is a model call, which a gateway path can make it)."""
+    if model_call:
+        return "model"
+    service, _, operation = name.rpartition(".")
+    if operation == "CountTokens":
+        return "count_tokens"
+    if name in _USAGE_LIMIT_APIS or operation == "GetUsageLimits":
+        return "usage_limits"
+    if service in TELEMETRY_SERVICES or "Telemetry" in operation:
+        return "telemetry"
+    if service in _AUTH_SERVICES:
+        return "auth"
+    return "other"
 
 
 def is_model_call(x: Exchange | str) -> bool:

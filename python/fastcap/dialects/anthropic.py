@@ -2,6 +2,13 @@
 
 `MessagesAccumulator` is also used by Bedrock `InvokeModelWithResponseStream`, whose chunk payloads
 decode to these same events.
+
+What Claude Code 2.1 adds to the wire is read too (docs/specs/sse.md §12): the request's
+`context_management` edits and what the response says they removed (`applied_edits`), server-side
+compaction blocks, tool search (`defer_loading` tools, `tool_reference` blocks), the sub-agent
+headers (`x-claude-code-agent-id`, `x-claude-code-parent-agent-id`; the sub-agent tool is `Agent`,
+formerly `Task`), `count_tokens` results and the subscription's `anthropic-ratelimit-unified-*`
+response headers. They land in `RequestInfo.extra` / `ResponseInfo.extra` under the keys below.
 """
 
 from __future__ import annotations
@@ -38,6 +45,11 @@ from fastcap.dialects.base import Dialect, ErrorInfo, MessageInfo, RequestInfo, 
 from fastcap.model import Exchange
 
 TOOL_BLOCKS = ("tool_use", "server_tool_use", "mcp_tool_use")
+# Claude Code's sub-agent tool: `Agent` since 2.1, `Task` before.
+SUBAGENT_TOOLS = ("Agent", "Task")
+AGENT_ID_HEADER = "x-claude-code-agent-id"
+PARENT_AGENT_ID_HEADER = "x-claude-code-parent-agent-id"
+RATELIMIT_UNIFIED = "anthropic-ratelimit-unified-"
 _SESSION_RE = re.compile(r"session_([0-9a-fA-F-]{8,})")
 
 
@@ -152,6 +164,7 @@ def parse_request(ex: Exchange) -> RequestInfo:
         if key in body:
             r.config[key] = body[key]
     r.betas = request_betas(ex, body)
+    _claude_code_request(ex, body, r)
     meta = d(body.get("metadata"))
     uid = s(meta.get("user_id"))
     if uid:
@@ -176,6 +189,72 @@ def parse_request(ex: Exchange) -> RequestInfo:
             }
         )
     return r
+
+
+def _blocks(messages: list[Any]) -> list[dict[str, Any]]:
+    """Every content block of the messages, with the blocks nested in a `tool_result`'s content
+    and the `tool_references` of a server tool search's result."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        for b in lst(d(m).get("content")):
+            bd = d(b)
+            out.append(bd)
+            if bd.get("type") == "tool_result":
+                out += [d(x) for x in lst(bd.get("content"))]
+            elif bd.get("type") == "tool_search_tool_result":
+                out += [d(x) for x in lst(d(bd.get("content")).get("tool_references"))]
+    return out
+
+
+def _claude_code_request(ex: Exchange, body: dict[str, Any], r: RequestInfo) -> None:
+    """`RequestInfo.extra` keys for Claude Code 2.1's request features (each only when present):
+    `agent_id` / `parent_agent_id` (headers), `subagent_tool` (the `Agent` or `Task` tool offered),
+    `context_management` (the edit types asked for), `deferred_tools` (names of tools sent with
+    `defer_loading`, found through tool search), `tool_references` (tool names in `tool_reference`
+    blocks: tools loaded by a search), `compaction_blocks` (server compaction summaries sent back
+    in the history)."""
+    for key, header in (("agent_id", AGENT_ID_HEADER), ("parent_agent_id", PARENT_AGENT_ID_HEADER)):
+        value = (ex.header(header) or "").strip()
+        if value:
+            r.extra[key] = value
+    tools = [d(t) for t in lst(body.get("tools"))]
+    offered = [n for n in SUBAGENT_TOOLS if any(t.get("name") == n for t in tools)]
+    if offered:
+        r.extra["subagent_tool"] = offered[0]
+    deferred = [s(t.get("name")) or "(unnamed)" for t in tools if t.get("defer_loading") is True]
+    if deferred:
+        r.extra["deferred_tools"] = deferred
+    edits = [s(d(e).get("type")) or "?" for e in lst(d(body.get("context_management")).get("edits"))]
+    if edits:
+        r.extra["context_management"] = edits
+        r.config["context_management"] = ", ".join(edits)
+    blocks = _blocks(lst(body.get("messages")))
+    refs = [s(b.get("tool_name")) or "?" for b in blocks if b.get("type") == "tool_reference"]
+    if refs:
+        r.extra["tool_references"] = refs
+    compactions = sum(1 for b in blocks if b.get("type") == "compaction")
+    if compactions:
+        r.extra["compaction_blocks"] = compactions
+
+
+def unified_rate_limits(ex: Exchange) -> dict[str, dict[str, str]]:
+    """The subscription's `anthropic-ratelimit-unified-*` response headers by window: `""` holds
+    the overall `status`, `reset`, `representative-claim`, `fallback-percentage`; `5h`, `7d`,
+    `7d_oi`, `overage`, … hold each window's `status`, `utilization` (a fraction) and `reset`
+    (Unix seconds). Empty when the response has none (API-key traffic)."""
+    out: dict[str, dict[str, str]] = {}
+    for name, value in ex.response_headers:
+        low = name.lower()
+        if not low.startswith(RATELIMIT_UNIFIED):
+            continue
+        key = low[len(RATELIMIT_UNIFIED) :]
+        window, field = "", key
+        for suffix in ("status", "utilization", "reset", "in-use", "disabled-reason"):
+            if key.endswith("-" + suffix):
+                window, field = key[: -len(suffix) - 1], suffix
+                break
+        out.setdefault(window, {}).setdefault(field, value.strip())
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -269,6 +348,13 @@ class MessagesAccumulator:
                 return "signature [present]"
             if dtype == "citations_delta":
                 return "citation"
+            if dtype == "compaction_delta":
+                # Server-side compaction: the summary that replaces the earlier history.
+                txt = s(delta.get("content")) or ""
+                blk.text.append(txt)
+                if s(delta.get("encrypted_content")):
+                    blk.signature_len += len(delta["encrypted_content"])
+                return f"compaction: {preview(txt)}" if txt else "compaction"
             return dtype
         if jtype == "content_block_stop":
             idx = i(obj.get("index"))
@@ -286,7 +372,12 @@ class MessagesAccumulator:
                 merged.update(u)  # cumulative: latest value wins, key by key, never summed
                 self.usage_raw = merged
                 self.r.usage_source = "message_delta"
-            return f"stop_reason {sr or '?'}, output {fmt_num(i(d(u).get('output_tokens')))}"
+            summary = f"stop_reason {sr or '?'}, output {fmt_num(i(d(u).get('output_tokens')))}"
+            edits = applied_edits(obj)
+            if edits:
+                self.r.extra["context_management"] = edits
+                summary += "; context management: " + context_edits_text(edits)
+            return summary
         if jtype == "message_stop":
             self.saw_stop = True
             return ""
@@ -334,15 +425,54 @@ class MessagesAccumulator:
         r.reasoning_text = "".join(reasoning)
         if has_sig:
             r.reasoning_signature_len = sig
+        compaction = [b for _, b in sorted(self.blocks.items()) if b.type == "compaction"]
+        if compaction:
+            r.extra["compaction"] = [
+                {"summary_chars": sum(len(t) for t in b.text), "encrypted_chars": b.signature_len}
+                for b in compaction
+            ]
         if self.usage_raw is not None:
             r.usage = usage_anthropic(self.usage_raw)
         if ex is not None:
             finish_timing(r, ex, self.content_times)
 
 
+def applied_edits(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """`context_management.applied_edits` of a response (the body, or the stream's final
+    `message_delta`): what context management removed before the model read the prompt."""
+    return [d(e) for e in lst(d(obj.get("context_management")).get("applied_edits")) if isinstance(e, dict)]
+
+
+def context_edits_text(edits: list[dict[str, Any]]) -> str:
+    """`clear_tool_uses_20250919 cleared 8 tool uses (50,000 input tokens)`, one per edit."""
+    parts = []
+    for e in edits:
+        what = [
+            f"{fmt_num(i(v))} {k.removeprefix('cleared_').replace('_', ' ')}"
+            for k, v in e.items()
+            if k.startswith("cleared_") and k != "cleared_input_tokens" and i(v) is not None
+        ]
+        text = f"{s(e.get('type')) or '?'} cleared " + (", ".join(what) or "content")
+        tokens = i(e.get("cleared_input_tokens"))
+        if tokens is not None:
+            text += f" ({fmt_num(tokens)} input tokens)"
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def parse_message_json(r: ResponseInfo, v: Any) -> None:
-    """A non-stream Messages response body."""
+    """A non-stream Messages response body (and a `count_tokens` result)."""
     if not isinstance(v, dict) or v.get("type") == "error":
+        return
+    edits = applied_edits(v)
+    if edits:
+        r.extra["context_management"] = edits
+    if "input_tokens" in v and "content" not in v:
+        # `/v1/messages/count_tokens`: a count, not usage (no model read these tokens).
+        r.extra["count_tokens"] = i(v.get("input_tokens"))
+        original = i(d(v.get("context_management")).get("original_input_tokens"))
+        if original is not None:
+            r.extra["count_tokens_before_context_management"] = original
         return
     r.message_id = s(v.get("id"))
     r.model = s(v.get("model"))
@@ -359,6 +489,10 @@ def parse_message_json(r: ResponseInfo, v: Any) -> None:
             sig = s(bd.get("signature"))
             if sig:
                 r.reasoning_signature_len = (r.reasoning_signature_len or 0) + len(sig)
+        elif bt == "compaction":
+            comp = r.extra.setdefault("compaction", [])
+            enc = s(bd.get("encrypted_content")) or ""
+            comp.append({"summary_chars": len(s(bd.get("content")) or ""), "encrypted_chars": len(enc)})
         elif bt in TOOL_BLOCKS:
             r.tool_calls.append(
                 make_tool_call(
@@ -402,9 +536,12 @@ def parse_response(ex: Exchange) -> ResponseInfo:
         run_sse(ex, stream, r)
         if (err := http_error(ex)) is not None:
             r.errors.insert(0, err)
-        return r
-    r, v = non_stream_response(ex)
-    parse_message_json(r, v)
+    else:
+        r, v = non_stream_response(ex)
+        parse_message_json(r, v)
+    limits = unified_rate_limits(ex)
+    if limits:
+        r.extra["ratelimit_unified"] = limits
     return r
 
 

@@ -1,5 +1,11 @@
 """CodeWhisperer / kiro: `GenerateAssistantResponse` (EventStream) and the x-amz-target JSON APIs.
 
+kiro-cli 2 calls `KiroRuntimeService.GenerateAssistantResponse` on `runtime.{region}.kiro.dev`; the
+older clients (Amazon Q Developer CLI, kiro-cli 1) `AmazonCodeWhispererStreamingService.…` on
+`q.{region}.amazonaws.com` / `codewhisperer.{region}.amazonaws.com`. Both names are read the same:
+the request body and the event stream have one shape. `meteringEvent.usage` is a number of credits
+(`ResponseInfo.credits`, the calls table's `credits`), never token usage.
+
 docs/specs/eventstream.md §10: event payloads, `toolUseEvent` accumulation by `toolUseId` until `stop`
 (§10.4), reconstructions (§10.5), the `conversationState` request body (§10.6) and the companion
 JSON APIs (§10.7). Event summaries follow docs/specs/reports.md §2.5.
@@ -34,6 +40,7 @@ from fastcap.dialects.base import Dialect, ErrorInfo, MessageInfo, RequestInfo, 
 from fastcap.model import Exchange
 
 _TARGET_PREFIXES = (
+    "KiroRuntimeService",
     "AmazonCodeWhisperer",
     "AmazonQDeveloper",
     "ToolkitTelemetry",
@@ -412,7 +419,8 @@ def parse_response(ex: Exchange) -> ResponseInfo:
 
 
 class Kiro(Dialect):
-    """kiro / CodeWhisperer / Amazon Q: `GenerateAssistantResponse` (EventStream), x-amz-target JSON APIs."""
+    """kiro / CodeWhisperer / Amazon Q: `GenerateAssistantResponse` (EventStream) under the
+    `KiroRuntimeService` and `AmazonCodeWhispererStreamingService` names, x-amz-target JSON APIs."""
 
     name = "kiro"
     backend = "kiro"
@@ -430,6 +438,9 @@ class Kiro(Dialect):
         if host.startswith(("client-telemetry.", "oidc.", "cognito-identity.")) and host.endswith(
             ".amazonaws.com"
         ):
+            return True
+        # kiro's own hosts: the runtime (runtime.{region}.kiro.dev) and its sign-in services.
+        if host == "kiro.dev" or host.endswith(".kiro.dev"):
             return True
         return path.endswith(("/generateassistantresponse", "/sendmessage"))
 

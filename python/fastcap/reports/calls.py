@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from fastcap.dialects._util import fmt_num
+from fastcap.dialects.anthropic import context_edits_text
 from fastcap.dialects.base import ResponseInfo, ToolCall, Usage
 from fastcap.reports.bodies import body_block, decode_body
 from fastcap.reports.context import Call
@@ -210,6 +213,84 @@ def response_kind(call: Call) -> str:
     return "plain"
 
 
+def _when(epoch: str) -> str:
+    """A `reset` header value (Unix seconds) as UTC time; anything else as sent."""
+    try:
+        return datetime.fromtimestamp(float(epoch), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (ValueError, OverflowError, OSError):
+        return epoch
+
+
+def rate_limit_text(limits: dict[str, dict[str, str]]) -> str:
+    """`allowed (representative five_hour); 5h: allowed, 21% used, resets …; 7d: 68% used, …`."""
+    overall = limits.get("", {})
+    head = overall.get("status", "?")
+    if "representative-claim" in overall:
+        head += f" (representative {overall['representative-claim']})"
+    parts = [head]
+    for window, fields in limits.items():
+        if not window:
+            continue
+        bits = [fields["status"]] if "status" in fields else []
+        if "utilization" in fields:
+            try:
+                bits.append(f"{float(fields['utilization']) * 100:.0f}% used")
+            except ValueError:
+                bits.append(f"utilization {fields['utilization']}")
+        if "reset" in fields:
+            bits.append(f"resets {_when(fields['reset'])}")
+        bits += [f"{k} {v}" for k, v in fields.items() if k not in ("status", "utilization", "reset")]
+        parts.append(f"{window}: {', '.join(bits)}")
+    if "reset" in overall:
+        parts.append(f"resets {_when(overall['reset'])}")
+    return "; ".join(parts)
+
+
+def claude_code_lines(call: Call, redactor: Redactor) -> list[str]:
+    """What Claude Code 2.1 adds to a Messages call (docs/specs/reports.md §2.4.1), read by the
+    anthropic dialect: sub-agent ids, context management asked for and applied, compaction, tool
+    search, a token count, the subscription's unified rate limits. Nothing when none is present,
+    so the §2.4 template is unchanged for other traffic."""
+    req, resp = call.req.extra, call.resp.extra
+    lines: list[str] = []
+    if "agent_id" in req or "parent_agent_id" in req:
+        text = f"sub-agent `{req.get('agent_id', '?')}`"
+        if "parent_agent_id" in req:
+            text += f", started by `{req['parent_agent_id']}`"
+        lines.append(f"**Agent:** {redactor.text(text)}")
+    if "subagent_tool" in req:
+        lines.append(f"**Sub-agent tool offered:** `{req['subagent_tool']}`")
+    if "context_management" in req:
+        lines.append(f"**Context management asked:** {', '.join(req['context_management'])}")
+    if "context_management" in resp:
+        lines.append(f"**Context management applied:** {context_edits_text(resp['context_management'])}")
+    for block in resp.get("compaction", []):
+        lines.append(
+            f"**Compaction:** a summary of {fmt_num(block['summary_chars'])} chars replaces the earlier "
+            f"history ({fmt_num(block['encrypted_chars'])} chars encrypted)"
+        )
+    if "compaction_blocks" in req:
+        lines.append(f"**Compaction blocks in the history:** {req['compaction_blocks']}")
+    if "deferred_tools" in req:
+        lines.append(f"**Tools deferred (tool search):** {len(req['deferred_tools'])}")
+    if "tool_references" in req:
+        names = ", ".join(f"`{n}`" for n in dict.fromkeys(req["tool_references"]))
+        lines.append(f"**Tools loaded by reference:** {redactor.text(names)}")
+    if "count_tokens" in resp:
+        text = f"{fmt_num(resp['count_tokens'])} input tokens"
+        if "count_tokens_before_context_management" in resp:
+            text += f" ({fmt_num(resp['count_tokens_before_context_management'])} before context management)"
+        lines.append(f"**Token count:** {text}")
+    if "ratelimit_unified" in resp:
+        lines.append(f"**Subscription rate limits:** {rate_limit_text(resp['ratelimit_unified'])}")
+    if not lines:
+        return []
+    out = ["### Claude Code", ""]
+    for line in lines:
+        out += [line, ""]
+    return out
+
+
 def render_call(call: Call, redactor: Redactor) -> str:
     ex = call.ex
     lines = [f"# {call.nn}. {redactor.text(call.api)}", "", "## Request", ""]
@@ -233,6 +314,7 @@ def render_call(call: Call, redactor: Redactor) -> str:
         lines += [*extra, ""] if extra else []
         lines += [*body_block(decode_body(ex, "response", redactor)), ""]
     lines += trailer_lines("Response", ex.response_trailers, redactor)
+    lines += claude_code_lines(call, redactor)
     return finish(lines)
 
 

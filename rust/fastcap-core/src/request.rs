@@ -16,6 +16,8 @@
 //! | `previous_response_id` | utf8 | body: top-level `previous_response_id` (OpenAI Responses) |
 //! | `session_header` | utf8 | head: the first non-empty of the headers `x-claude-code-session-id`, `session_id`, `session-id`, `x-session-id`, `conversation_id` (in that order) |
 //! | `amz_target` | utf8 | head: header `x-amz-target` (the operation of AWS JSON APIs: kiro) |
+//! | `agent_id` | utf8 | head: header `x-claude-code-agent-id` (Claude Code 2.1 marks a sub-agent's requests with its id) |
+//! | `parent_agent_id` | utf8 | head: header `x-claude-code-parent-agent-id` (the agent that started the sub-agent) |
 //! | `stream` | bool | body: top-level `stream` |
 //!
 //! Rules shared by every column:
@@ -51,7 +53,7 @@ use crate::loose_json::{fill_root, skip, Fill, LBool, LStr, ObjSeed};
 const BATCH_ROWS: usize = 1 << 16;
 
 /// The string columns, in table order (`stream` follows them).
-pub const STR_COLUMNS: [&str; 7] = [
+pub const STR_COLUMNS: [&str; 9] = [
     "model",
     "user_id",
     "conversation_id_body",
@@ -59,13 +61,15 @@ pub const STR_COLUMNS: [&str; 7] = [
     "previous_response_id",
     "session_header",
     "amz_target",
+    "agent_id",
+    "parent_agent_id",
 ];
 
 /// Session headers, in order of preference.
 const SESSION_HEADERS: [&str; 5] =
     ["x-claude-code-session-id", "session_id", "session-id", "x-session-id", "conversation_id"];
 
-/// The schema of [`RequestFieldsBuilder`]'s table: the seven [`STR_COLUMNS`] (Utf8) and `stream`
+/// The schema of [`RequestFieldsBuilder`]'s table: the [`STR_COLUMNS`] (Utf8) and `stream`
 /// (Boolean), all nullable.
 pub fn schema() -> SchemaRef {
     let mut fields: Vec<Field> = STR_COLUMNS.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect();
@@ -83,11 +87,13 @@ pub struct RequestFields<'a> {
     pub previous_response_id: Option<Cow<'a, str>>,
     pub session_header: Option<Cow<'a, str>>,
     pub amz_target: Option<Cow<'a, str>>,
+    pub agent_id: Option<Cow<'a, str>>,
+    pub parent_agent_id: Option<Cow<'a, str>>,
     pub stream: Option<bool>,
 }
 
 impl<'a> RequestFields<'a> {
-    fn strs(&self) -> [Option<&str>; 7] {
+    fn strs(&self) -> [Option<&str>; 9] {
         [
             self.model.as_deref(),
             self.user_id.as_deref(),
@@ -96,6 +102,8 @@ impl<'a> RequestFields<'a> {
             self.previous_response_id.as_deref(),
             self.session_header.as_deref(),
             self.amz_target.as_deref(),
+            self.agent_id.as_deref(),
+            self.parent_agent_id.as_deref(),
         ]
     }
 
@@ -110,6 +118,8 @@ impl<'a> RequestFields<'a> {
             previous_response_id: own(self.previous_response_id),
             session_header: own(self.session_header),
             amz_target: own(self.amz_target),
+            agent_id: own(self.agent_id),
+            parent_agent_id: own(self.parent_agent_id),
             stream: self.stream,
         }
     }
@@ -125,6 +135,8 @@ pub fn request_fields(payload: &[u8]) -> RequestFields<'_> {
         let h = HeadValues::scan(head);
         out.session_header = h.session.into_iter().flatten().find(|v| !v.is_empty()).map(header_text);
         out.amz_target = h.amz_target.filter(|v| !v.is_empty()).map(header_text);
+        out.agent_id = h.agent_id.filter(|v| !v.is_empty()).map(header_text);
+        out.parent_agent_id = h.parent_agent_id.filter(|v| !v.is_empty()).map(header_text);
         if let Some(enc) = h.content_encoding {
             let enc = trim(enc);
             body_readable = enc.is_empty() || enc.eq_ignore_ascii_case(b"identity") || starts_json(body);
@@ -194,6 +206,8 @@ fn is_start_line(line: &[u8]) -> bool {
 struct HeadValues<'a> {
     session: [Option<&'a [u8]>; 5],
     amz_target: Option<&'a [u8]>,
+    agent_id: Option<&'a [u8]>,
+    parent_agent_id: Option<&'a [u8]>,
     content_encoding: Option<&'a [u8]>,
     transfer_encoding: Option<&'a [u8]>,
 }
@@ -209,6 +223,10 @@ impl<'a> HeadValues<'a> {
                 &mut h.session[i]
             } else if name.eq_ignore_ascii_case(b"x-amz-target") {
                 &mut h.amz_target
+            } else if name.eq_ignore_ascii_case(b"x-claude-code-agent-id") {
+                &mut h.agent_id
+            } else if name.eq_ignore_ascii_case(b"x-claude-code-parent-agent-id") {
+                &mut h.parent_agent_id
             } else if name.eq_ignore_ascii_case(b"content-encoding") {
                 &mut h.content_encoding
             } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -301,6 +319,8 @@ fn read_body(body: &[u8]) -> RequestFields<'_> {
         previous_response_id: b.previous_response_id,
         session_header: None,
         amz_target: None,
+        agent_id: None,
+        parent_agent_id: None,
         stream: b.stream,
     }
 }
@@ -416,7 +436,7 @@ impl<'de> Fill<'de> for Conversation<'_, 'de> {
 /// Accumulates one row per payload; push payloads, then [`finish`](Self::finish).
 pub struct RequestFieldsBuilder {
     schema: SchemaRef,
-    strs: [StringBuilder; 7],
+    strs: [StringBuilder; 9],
     stream: BooleanBuilder,
     rows: usize,
     batches: Vec<RecordBatch>,
@@ -505,6 +525,17 @@ mod tests {
         assert_eq!((r.amz_target, r.conversation_id_body, r.prompt_cache_key), (None, None, None));
         // Values borrow the payload.
         assert!(matches!(r.model, Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn claude_code_sub_agent_headers() {
+        let p = b"POST /v1/messages?beta=true HTTP/1.1\r\nx-claude-code-session-id: s\r\nX-Claude-Code-Agent-Id: agent-b7\r\nx-claude-code-parent-agent-id: \r\n\r\n{}";
+        let r = f(p);
+        assert_eq!((r.agent_id.as_deref(), r.parent_agent_id), (Some("agent-b7"), None));
+        let p = b"POST /v1/messages HTTP/1.1\nx-claude-code-parent-agent-id: main\nx-claude-code-agent-id: sub-1\n\n";
+        let r = f(p);
+        assert_eq!((r.agent_id.as_deref(), r.parent_agent_id.as_deref()), (Some("sub-1"), Some("main")));
+        assert_eq!(f(br#"{"model":"m"}"#).agent_id, None);
     }
 
     #[test]
@@ -650,8 +681,10 @@ content-type: application/x-amz-json-1.0
         let b = &t.batches[0];
         let model = b.column(0).as_string::<i32>();
         assert_eq!((model.value(0), model.is_null(1), model.is_null(2)), ("m", true, true));
-        assert_eq!(b.column(6).as_string::<i32>().value(0), "T");
-        let stream = b.column(7).as_boolean();
+        let col = |name: &str| b.column(t.schema.index_of(name).unwrap());
+        assert_eq!(col("amz_target").as_string::<i32>().value(0), "T");
+        assert!(col("agent_id").is_null(0) && col("parent_agent_id").is_null(0));
+        let stream = col("stream").as_boolean();
         assert!(stream.value(0) && stream.is_null(1) && stream.is_null(2));
     }
 }

@@ -30,6 +30,7 @@
 //! | kiro `toolUseEvent` | `tool_id` = `toolUseId`; `tool_name` = `name`, only on the first frame that names each `toolUseId` in the body (every frame repeats the name; one call is one name); `tool_args` = `input` (a fragment) |
 //! | kiro `metadataEvent`, `messageMetadataEvent` | `stop_reason` = `stopReason`; from `tokenUsage`: `input_tokens` = `uncachedInputTokens` + `cacheReadInputTokens` + `cacheWriteInputTokens` (the total prompt, as docs/metrics.md counts kiro; null when all three are absent; `inputTokens` is not read, as in the dialect), `output_tokens` = `outputTokens`, `cache_read_tokens` = `cacheReadInputTokens`, `cache_write_tokens` = `cacheWriteInputTokens` |
 //! | kiro `invalidStateEvent` | `error_type` = `reason` (else the event type), `error_message` = `message` |
+//! | kiro `meteringEvent` | `credits` = `usage` (a number of credits, not tokens) when `unit` is `credit`, absent or not a string (the dialect's default unit); another unit leaves it null |
 //! | Bedrock Converse `contentBlockStart` | with `start.toolUse`: `tool_name` = `name` (`?` when missing), `tool_id` = `#` + `contentBlockIndex` |
 //! | Bedrock Converse `contentBlockDelta` | `text` = `delta.text`; `reasoning` = `delta.reasoningContent.text`; with `delta.toolUse.input`: `tool_args` = it, `tool_id` = `#` + `contentBlockIndex` |
 //! | Bedrock Converse `messageStop` | `stop_reason` = `stopReason` |
@@ -38,9 +39,13 @@
 //! | `exception` message | `error_type` = `:exception-type`, `error_message` = payload `message` (else `Message`) |
 //! | `error` message | `error_type` = `:error-code`, `error_message` = `:error-message` |
 //!
-//! Other events (`meteringEvent`, `contextUsageEvent`, `messageStart`, `contentBlockStop`,
-//! `initial-response`, …) have only the common columns. `reasoning_tokens` and `error_code` stay
-//! null. Columns of the SSE schema this module does not know are null.
+//! Other events (`contextUsageEvent`, `messageStart`, `contentBlockStop`, `initial-response`, …)
+//! have only the common columns. `reasoning_tokens` and `error_code` stay null. Columns of the SSE
+//! schema this module does not know are null.
+//!
+//! The table is the SSE events table plus one column, `credits` (f64, nullable, last): what kiro
+//! meters is credits, which are not tokens and have no column of their own in the SSE schema.
+//! `fastcap.analysis.content.eventstream_events` sums it per body and drops it from the events.
 //!
 //! Not done here (per call, over the whole text): kiro's `<thinking>…</thinking>` at the start of
 //! the assistant text, which the kiro dialect reports as reasoning.
@@ -51,11 +56,11 @@ use std::mem::take;
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder};
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{new_null_array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
 use arrow_buffer::{BooleanBufferBuilder, Buffer, ScalarBuffer};
-use arrow_schema::SchemaRef;
-use serde::de::MapAccess;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::arrow_util::Table;
 use crate::error::Result;
@@ -86,9 +91,15 @@ const STR_FIELDS: [&str; 11] = [
 const INT_FIELDS: [&str; 5] =
     ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
 
-/// The schema of the table: exactly that of `sse_column` with extraction.
+/// The column of kiro's metered credits, after the SSE schema's columns.
+pub const CREDITS: &str = "credits";
+
+/// The schema of the table: that of `sse_column` with extraction, then [`CREDITS`].
 pub fn schema() -> SchemaRef {
-    crate::sse::column::schema(true)
+    let sse = crate::sse::column::schema(true);
+    let mut fields: Vec<Field> = sse.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(CREDITS, DataType::Float64, true));
+    Arc::new(Schema::new(fields))
 }
 
 /// The extracted fields of one frame, in [`STR_FIELDS`] / [`INT_FIELDS`] order.
@@ -97,6 +108,8 @@ pub struct FrameFields<'a> {
     pub json_error: Option<bool>,
     pub strs: [Option<Cow<'a, str>>; 11],
     pub ints: [Option<i64>; 5],
+    /// kiro `meteringEvent`: the credits it metered.
+    pub credits: Option<f64>,
 }
 
 const JSON_TYPE: usize = 0;
@@ -167,6 +180,9 @@ struct Payload<'a> {
     bytes: Option<Cow<'a, str>>,
     /// kiro `tokenUsage` or Converse `usage`.
     usage: Option<Usage>,
+    /// kiro `meteringEvent`: `usage` is a number (credits), with its `unit`.
+    usage_number: Option<f64>,
+    unit: Option<Cow<'a, str>>,
     delta_text: Option<Cow<'a, str>>,
     delta_reasoning: Option<Cow<'a, str>>,
     delta_tool_input: Option<Cow<'a, str>>,
@@ -207,11 +223,18 @@ impl<'de> Fill<'de> for Payload<'de> {
             "reason" => self.reason = lstr(map)?,
             "bytes" => self.bytes = lstr(map)?,
             "contentBlockIndex" => self.block_index = map.next_value::<LInt>()?.0,
-            "tokenUsage" | "usage" => {
+            "tokenUsage" => {
                 let mut u = Usage::default();
                 map.next_value_seed(ObjSeed(&mut u))?;
                 self.usage = Some(u);
             }
+            // Converse `usage` is an object; kiro `meteringEvent.usage` a number of credits.
+            "usage" => {
+                let mut u = Usage::default();
+                self.usage_number = map.next_value_seed(UsageSeed(&mut u))?;
+                self.usage = Some(u);
+            }
+            "unit" => self.unit = lstr(map)?,
             "delta" => map.next_value_seed(ObjSeed(&mut Delta(self)))?,
             "start" => map.next_value_seed(ObjSeed(&mut Start(self)))?,
             _ => skip(map)?,
@@ -232,6 +255,50 @@ impl<'de> Fill<'de> for Usage {
         };
         *slot = map.next_value::<LInt>()?.0;
         Ok(())
+    }
+}
+
+/// A `usage` value: an object fills the [`Usage`] (as [`ObjSeed`] does); a number is returned
+/// (as the dialects' `num()` reads it: integers and floats, not booleans); anything else is absent.
+struct UsageSeed<'s>(&'s mut Usage);
+
+impl<'de> serde::de::DeserializeSeed<'de> for UsageSeed<'_> {
+    type Value = Option<f64>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Option<f64>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UsageSeed<'_> {
+    type Value = Option<f64>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<Option<f64>, A::Error> {
+        ObjSeed(self.0).visit_map(map)?;
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Option<f64>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Option<f64>, E> {
+        Ok(Some(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Option<f64>, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Option<f64>, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Option<f64>, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Option<f64>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Option<f64>, E> {
+        Ok(None)
     }
 }
 
@@ -459,6 +526,8 @@ fn frame_fields<'a>(f: &Frame<'a>, state: &mut BodyState, scratch: &'a mut Vec<u
             out.strs[ERROR_TYPE] = Some(p.reason.unwrap_or(Cow::Borrowed(ty)));
             out.strs[ERROR_MESSAGE] = p.message;
         }
+        // The dialect counts a missing or empty unit as `credit`.
+        "meteringEvent" if matches!(p.unit.as_deref(), None | Some("" | "credit")) => out.credits = p.usage_number,
         // Bedrock ConverseStream.
         "contentBlockStart" if p.start_tool => {
             out.strs[TOOL_NAME] = Some(p.start_tool_name.unwrap_or(Cow::Borrowed("?")));
@@ -540,6 +609,7 @@ pub struct EventStreamEventsBuilder {
     json_error: BooleanBuilder,
     strs: [StringBuilder; 11],
     ints: [Int64Builder; 5],
+    credits: Float64Builder,
     scratch: Vec<u8>,
     batches: Vec<RecordBatch>,
 }
@@ -565,6 +635,7 @@ impl EventStreamEventsBuilder {
             json_error: BooleanBuilder::new(),
             strs: std::array::from_fn(|_| StringBuilder::new()),
             ints: std::array::from_fn(|_| Int64Builder::new()),
+            credits: Float64Builder::new(),
             scratch: Vec::new(),
             batches: Vec::new(),
         }
@@ -638,6 +709,7 @@ impl EventStreamEventsBuilder {
         for (b, v) in self.ints.iter_mut().zip(x.ints) {
             b.append_option(v);
         }
+        self.credits.append_option(x.credits);
     }
 
     /// Close the current record batch (no-op when empty).
@@ -673,8 +745,9 @@ impl EventStreamEventsBuilder {
             ("terminated", Arc::new(BooleanArray::new(bool_buffer(rows, true), None))),
             ("is_done", Arc::new(BooleanArray::new(bool_buffer(rows, false), None))),
             ("json_error", Arc::new(self.json_error.finish())),
+            (CREDITS, Arc::new(self.credits.finish())),
         ];
-        // Columns in the SSE schema's order, by name; a column this module does not fill (or of
+        // Columns in the schema's order, by name; a column this module does not fill (or of
         // another type than it builds) is all null.
         let cols = self
             .schema
@@ -731,6 +804,7 @@ fn built_type(name: &str) -> Option<arrow_schema::DataType> {
         "event_type" | "data" | "last_event_id" => Some(DataType::Utf8View),
         "byte_start" | "byte_end" => Some(DataType::UInt64),
         "terminated" | "is_done" | "json_error" => Some(DataType::Boolean),
+        CREDITS => Some(DataType::Float64),
         n if STR_FIELDS.contains(&n) => Some(DataType::Utf8),
         n if INT_FIELDS.contains(&n) => Some(DataType::Int64),
         _ => None,
@@ -803,6 +877,7 @@ mod tests {
                 json_error: x.json_error,
                 strs: x.strs.map(|s| s.map(|c| Cow::Owned(c.into_owned()))),
                 ints: x.ints,
+                credits: x.credits,
             });
         });
         out
@@ -810,7 +885,9 @@ mod tests {
 
     #[test]
     fn schema_is_the_sse_schema_and_every_column_is_built() {
-        assert_eq!(schema(), crate::sse::column::schema(true));
+        let sse = crate::sse::column::schema(true);
+        assert_eq!(schema().fields()[..sse.fields().len()], sse.fields()[..]);
+        assert_eq!(schema().fields().last().map(|f| f.name().as_str()), Some(CREDITS));
         for f in schema().fields() {
             assert_eq!(built_type(f.name()).as_ref(), Some(f.data_type()), "column {} is not filled", f.name());
         }
@@ -863,10 +940,37 @@ mod tests {
         assert_eq!(m.str("stop_reason"), Some("END_TURN"));
         assert_eq!(m.ints, [Some(15200), Some(35), Some(14000), Some(0), None]);
         assert_eq!(f[8].str("json_type"), Some("meteringEvent"));
-        assert_eq!(f[8].ints, [None; 5]);
+        assert_eq!((f[8].ints, f[8].credits), ([None; 5], Some(0.05)));
+        assert!(f.iter().enumerate().all(|(i, x)| i == 8 || x.credits.is_none()));
         assert_eq!((f[9].str("error_type"), f[9].str("error_message")), (Some("INVALID_TASK"), Some("bad")));
         assert!(f.iter().all(|x| x.json_error == Some(false)));
         assert_eq!(f[10].str("json_type"), Some("messageMetadataEvent"));
+    }
+
+    #[test]
+    fn metering_is_credits_in_their_own_column() {
+        let body = [
+            // KiroRuntimeService (kiro-cli 2): usage is a number of credits.
+            event("meteringEvent", r#"{"unit":"credit","unitPlural":"credits","usage":0.17618616013267}"#),
+            event("meteringEvent", r#"{"usage":2}"#),
+            event("meteringEvent", r#"{"unit":"","usage":1e-3}"#),
+            event("meteringEvent", r#"{"unit":"request","usage":1}"#),
+            event("meteringEvent", r#"{"unit":"credit","usage":true}"#),
+            event("meteringEvent", r#"{"unit":"credit","usage":"0.5"}"#),
+            event("meteringEvent", r#"{"unit":"credit","usage":{"inputTokens":3}}"#),
+            // Converse's `usage` object still fills the token columns.
+            event("metadata", r#"{"usage":{"inputTokens":4,"outputTokens":2}}"#),
+        ]
+        .concat();
+        let f = fields(&body);
+        let credits: Vec<_> = f.iter().map(|x| x.credits).collect();
+        assert_eq!(credits, [Some(0.17618616013267), Some(2.0), Some(0.001), None, None, None, None, None]);
+        assert!(f[..7].iter().all(|x| x.ints == [None; 5] && x.json_error == Some(false)));
+        assert_eq!(f[7].ints[..2], [Some(4), Some(2)]);
+        let t = eventstream_events(&[Some(&body)]).unwrap();
+        assert_eq!(t.schema, schema());
+        let col = t.batches[0].column(t.schema.index_of(CREDITS).unwrap());
+        assert_eq!(col.as_primitive::<arrow_array::types::Float64Type>().iter().collect::<Vec<_>>(), credits);
     }
 
     #[test]

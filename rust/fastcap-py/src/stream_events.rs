@@ -1,5 +1,5 @@
 //! Python binding of `fastcap_core::stream_events`: `eventstream_events(bodies, *, column=None)`,
-//! the frames of AWS EventStream bodies as a table with exactly `sse_column`'s columns.
+//! the frames of AWS EventStream bodies as a table with `sse_column`'s columns and then `credits`.
 
 use fastcap_core::stream_events::EventStreamEventsBuilder;
 use pyo3::prelude::*;
