@@ -184,7 +184,8 @@ def request_fields(payloads: Sequence[bytes | None] | object, *, column: str | N
     """One row per request payload (an HTTP/1.x request with its head, or the JSON body alone;
     same inputs as ``sse_column``; ``None`` gives a row of nulls). Utf8 columns ``model``,
     ``user_id``, ``conversation_id_body``, ``prompt_cache_key``, ``previous_response_id``,
-    ``session_header``, ``amz_target`` and Boolean ``stream``, null when absent. A body under a
+    ``session_header``, ``amz_target``, ``agent_id``, ``parent_agent_id`` (Claude Code's sub-agent
+    headers) and Boolean ``stream``, null when absent. A body under a
     ``content-encoding`` is not decompressed (its body columns are null unless it is plain JSON)."""
 
 # --- end request ---
@@ -193,7 +194,8 @@ def request_fields(payloads: Sequence[bytes | None] | object, *, column: str | N
 
 def eventstream_events(bodies: Sequence[bytes | None] | object, *, column: str | None = None) -> ArrowTable:
     """The frames of AWS EventStream bodies (kiro, Bedrock Converse / InvokeModel streams) as an
-    events table with exactly ``sse_column``'s columns, one row per frame (resync decoding), so
-    ``fastcap.analysis.content.aggregate_events`` reads both. Same inputs as ``sse_column``."""
+    events table with ``sse_column``'s columns and then Float64 ``credits`` (kiro ``meteringEvent``
+    credits), one row per frame (resync decoding), so ``fastcap.analysis.content.aggregate_events``
+    reads both. Same inputs as ``sse_column``."""
 
 # --- end stream_events ---
