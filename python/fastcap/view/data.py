@@ -332,6 +332,7 @@ def facets(calls: pl.DataFrame) -> dict[str, Any]:
         "issue": [[str(k), int(n)] for k, n in issues.iter_rows()],
         "issue_labels": ISSUE_LABELS,
         "conv": counts("conv"),
+        "agent": counts("agent_id"),
     }
 
 

@@ -366,6 +366,7 @@ async function viewCalls(params) {
       <select id="f-status">${options(statusValues, get("status"), "any status").replace(/ \(\)/g, "")}</select>
       <select id="f-issue">${options([["any", ""], ...f.issue], get("issue"), "any or no issue").replace(/ \(\)/g, "")}</select>
       <select id="f-conv">${options(f.conv, get("conv"), "all conversations")}</select>
+      ${f.agent.length ? `<select id="f-agent">${options([["(none)", ""], ...f.agent], get("agent"), "all agents").replace(/ \(\)/g, "").replace(">(none)<", ">main agents<")}</select>` : ""}
       <label><input type="checkbox" id="f-model_calls" ${get("model_calls") ? "checked" : ""}> model calls only</label>
       <span id="matched" class="muted"></span>
     </div>
@@ -373,8 +374,9 @@ async function viewCalls(params) {
   const filters = {};
   for (const k of ["q", "model", "api", "status", "issue", "conv", "agent", "model_calls"]) if (get(k)) filters[k] = get(k);
   table = new CallsTable(document.getElementById("calls"), filters, get("sort") || "row", get("desc") === "1");
-  for (const k of ["model", "api", "status", "issue", "conv"]) {
-    document.getElementById(`f-${k}`).addEventListener("change", (e) => updateHash({ [k]: e.target.value }));
+  for (const k of ["model", "api", "status", "issue", "conv", "agent"]) {
+    const el = document.getElementById(`f-${k}`);
+    if (el) el.addEventListener("change", (e) => updateHash({ [k]: e.target.value }));
   }
   document.getElementById("f-model_calls").addEventListener("change", (e) => updateHash({ model_calls: e.target.checked ? "1" : "" }));
   let timer;
@@ -495,7 +497,8 @@ async function viewConversation(id) {
   const max = Math.max(1, ...c.agents.flatMap((a) => a.calls.map((x) => x.input_total || 0)));
   const agent = (a) => `<div class="agent ${a.agent_id ? "sub" : ""}">
     <h3>${a.agent_id ? `sub-agent ${esc(a.agent_id)}` : "main agent"} <span class="muted">${a.calls.length} calls
-      ${a.parent_agent_id ? ` · parent ${esc(a.parent_agent_id)}` : ""}${a.started_by != null ? ` · started by <a href="#/call/${a.started_by}">${callNo(a.started_by)}</a>` : ""}</span></h3>
+      ${a.parent_agent_id ? ` · parent ${esc(a.parent_agent_id)}` : ""}${a.started_by != null ? ` · started by <a href="#/call/${a.started_by}">${callNo(a.started_by)}</a>` : ""}
+      · <a href="#/calls?conv=${encodeURIComponent(c.conv)}&agent=${encodeURIComponent(a.agent_id || "(none)")}">in the table</a></span></h3>
     <table class="t"><tr><th class="n">call</th><th class="n">t (s)</th><th>model</th><th>prompt tokens</th><th class="n">output</th><th>tool calls</th><th>issues</th><th></th></tr>
     ${a.calls.map((x) => `<tr><td class="n"><a href="#/call/${x.row}">${callNo(x.row)}</a></td><td class="n">${x.t == null ? "—" : num(x.t, 1)}</td>
       <td>${esc(x.model ?? "—")}</td>
