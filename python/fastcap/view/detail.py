@@ -109,11 +109,15 @@ class CborLocator:
         return next((ex for ex in exchanges if ex.request_id == key), exchanges[0] if exchanges else None)
 
 
-def call_exchanges(exchanges: Sequence[Exchange]) -> list[Exchange]:
-    """The calls of a list of exchanges in the calls table's order: one per exchange, or one per
-    request on a Responses WebSocket connection (`analysis.exchanges`, `dialects.openai_ws`)."""
+def call_exchanges(exchanges: Sequence[Exchange], fmt: str) -> list[Exchange]:
+    """The calls of a capture's exchanges in its calls table's order. For every format but CBOR
+    (`analysis.exchanges`): one per exchange, or one per request on a Responses WebSocket
+    connection (`dialects.openai_ws`); the streaming CBOR pass has one call per request key, in
+    `formats.cbor`'s exchange order."""
     from fastcap.dialects.openai_ws import split_connection
 
+    if fmt == "cbor":
+        return list(exchanges)
     out: list[Exchange] = []
     for ex in exchanges:
         parts = split_connection(ex) if ex.websocket is not None else []
@@ -153,7 +157,7 @@ class Loader:
         kept = self._kept.get(file)
         if kept is not None and kept[0] == now:
             return kept[1]
-        exchanges = call_exchanges(read_exchanges_tolerant(src, [], recover=self.recover))
+        exchanges = call_exchanges(read_exchanges_tolerant(src, [], recover=self.recover), src.fmt)
         if now[0] <= KEEP_BYTES:
             self._kept[file] = (now, exchanges)
         return exchanges

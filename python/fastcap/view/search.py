@@ -150,7 +150,9 @@ class SearchIndex:
         try:
             for file, src in enumerate(sources):
                 keys = snap.keys[file]
-                if src.fmt == "cbor" and keys is not None:
+                # The streaming pass needs request ids; a capture without them (keys made of
+                # session windows, "~…") is read whole, as `fastcap report` reads it.
+                if src.fmt == "cbor" and keys is not None and not any(k.startswith("~") for k in keys):
                     self._build_cbor(file, src, keys, redacting)
                 else:
                     self._build_exchanges(file, src, redacting, recover)
@@ -192,7 +194,7 @@ class SearchIndex:
     def _build_exchanges(self, file: int, src: Source, redacting: bool, recover: bool) -> None:
         from fastcap.view.detail import analyse, call_exchanges
 
-        exchanges = call_exchanges(read_exchanges_tolerant(src, [], recover=recover))
+        exchanges = call_exchanges(read_exchanges_tolerant(src, [], recover=recover), src.fmt)
         for call, ex in enumerate(exchanges):
             analysis, _ = analyse(ex)
             if analysis is None:
