@@ -209,3 +209,22 @@ def test_state_notices_a_growing_capture(tmp_path: Path) -> None:
     assert state.changed()
     snap = state.reload()
     assert snap is not None and snap.version == 2 and snap.calls.height == 3
+
+
+def test_a_growing_jsonl_capture_is_read_again_up_to_its_last_complete_record(tmp_path: Path) -> None:
+    calls = session_exchanges()
+    path = tmp_path / "grow.jsonl"
+    write_jsonl(calls[:2], path, redact=None)
+    state = loaded(path)
+    whole = tmp_path / "whole.jsonl"
+    write_jsonl(calls, whole, redact=None)
+    data = whole.read_bytes()
+    cut = len(path.read_bytes()) + 40  # the writer is inside the third record
+    path.write_bytes(data[:cut])
+    snap = state.reload()
+    assert snap is not None and snap.calls.height == 2
+    path.write_bytes(data)
+    snap = state.reload()
+    assert snap is not None and snap.calls.height == 3
+    ex = Loader(state.sources).exchange(snap, 2)
+    assert ex is not None and call_detail(snap.calls.row(2, named=True), ex)["request_headers"]
