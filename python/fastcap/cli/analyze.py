@@ -16,6 +16,9 @@ PROGRESS_MIN_BYTES = 4 << 20  # show progress bars for inputs above a few MB
 # Per-call report files need every call's full dialect analysis in memory; above this size
 # `analyze` writes the overview, analysis.md/json and calls.parquet and leaves them to `fastcap report`.
 REPORTS_MAX_BYTES = 128 << 20
+# ... and above this many calls: a mitmdump log of 200,000 request lines is 13 MB, and its 200,000
+# per-call files took minutes to write and leak-scan (`fastcap report` still writes them).
+REPORTS_MAX_CALLS = 10_000
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -165,6 +168,8 @@ def _run(args: argparse.Namespace, path: Path, name: str, copied: bool) -> int:
     written = _write_overview(args, out_dir, overview, calls)
     if not args.no_reports and calls.height and size > REPORTS_MAX_BYTES:
         written.append(f"no per-call files above {REPORTS_MAX_BYTES >> 20} MB (`fastcap report` writes them)")
+    elif not args.no_reports and calls.height > REPORTS_MAX_CALLS:
+        written.append(f"no per-call files above {REPORTS_MAX_CALLS:,} calls (`fastcap report` writes them)")
     elif not args.no_reports and calls.height:
         from fastcap.reports import write_reports
 

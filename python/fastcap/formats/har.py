@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import json
 import os
 import re
@@ -32,6 +33,7 @@ _CHARSET_RE = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
 _UTF8_HINTS = ("json", "html", "xml", "javascript", "css")
 
 
+@functools.lru_cache(maxsize=256)
 def inferred_charset(mime_type: str) -> str:
     """The charset mitmproxy's `get_text` would use for a body of this type (BOMs aside)."""
     m = _CHARSET_RE.search(mime_type or "")
@@ -416,7 +418,16 @@ def read_har_faults(
                 message = fault.message.split("; kept ", 1)[0]
                 raise make_error(HarFormatError, label, fault.offset, kind, message)
             faults.append(fault)
-    exchanges = [exchange_from_entry(i, e) for i, e in enumerate(e for e in entries if isinstance(e, dict))]
+    # Each entry is dropped once converted, and the file's bytes before that: a HAR holding a
+    # 100 MB body is held about twice (text, bytes), not four times.
+    del raw
+    doc = log = None
+    entries.reverse()
+    exchanges: list[Exchange] = []
+    while entries:
+        entry = entries.pop()
+        if isinstance(entry, dict):
+            exchanges.append(exchange_from_entry(len(exchanges), entry))
     return exchanges, faults
 
 

@@ -186,6 +186,18 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
+def _bad_line(label: str, offset: int, lineno: int, exc: BaseException, *, tail: bool) -> Fault:
+    what = "cut short by the end of the file" if tail else "malformed"
+    return Fault(
+        label,
+        offset,
+        "truncated_tail" if tail else "bad_line",
+        f"line {lineno} {what}, expected a traffic.jsonl record; skipped it ({_reason(exc)})",
+        "tail" if tail else "damage",
+        "jsonl",
+    )
+
+
 def read_jsonl_faults(
     path: str | os.PathLike[str], *, name: str | None = None
 ) -> tuple[list[Exchange], list[Fault]]:
@@ -205,21 +217,19 @@ def read_jsonl_faults(
                 raw = raw[3:]
             if raw.isspace() or not raw:  # (no copy of a long line, unlike strip())
                 continue
+            cut = not raw.endswith(b"\n")
             try:
-                exchanges.append(exchange_from_record(len(exchanges), loads(raw)))
+                rec = loads(raw)
             except (ValueError, UnicodeDecodeError) as exc:
-                tail = not raw.endswith(b"\n")
-                what = "cut short by the end of the file" if tail else "malformed"
-                faults.append(
-                    Fault(
-                        label,
-                        line_offset,
-                        "truncated_tail" if tail else "bad_line",
-                        f"line {lineno} {what}, expected a traffic.jsonl record; skipped it ({_reason(exc)})",
-                        "tail" if tail else "damage",
-                        "jsonl",
-                    )
-                )
+                # A last line without its newline that does not parse: the file was cut inside it.
+                faults.append(_bad_line(label, line_offset, lineno, exc, tail=cut))
+                continue
+            raw = b""  # (a line of a 100 MB body is not held beside its parsed record)
+            try:
+                exchanges.append(exchange_from_record(len(exchanges), rec))
+            except ValueError as exc:
+                faults.append(_bad_line(label, line_offset, lineno, exc, tail=False))
+            del rec
     if not exchanges:
         if faults:
             first = faults[0]
