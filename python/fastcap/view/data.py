@@ -34,6 +34,8 @@ from fastcap.analysis.overview import Overview, build_overview
 from fastcap.context_windows import context_window
 
 NO_CONVERSATION = "(none)"
+# Example calls the overview lists per issue class (the calls table lists them all).
+ISSUE_EXAMPLES = 20
 # A conversation's history "shrinks" (compaction, context editing, a /clear) when a call's prompt
 # is below this share of the previous call's in the same conversation and agent.
 SHRINK_RATIO = 0.7
@@ -413,7 +415,15 @@ def error_bins(calls: pl.DataFrame, timed: bool, bins: int = 60) -> dict[str, An
 def overview_json(snap: Snapshot) -> dict[str, Any]:
     ov = snap.overview.to_json()
     ov["issue_labels"] = ISSUE_LABELS
-    ov["issues"] = ov["issues"][:500]
+    # Every class keeps its count (`issue_counts`); the page lists a few examples of each.
+    shown: dict[str, int] = {}
+    examples = []
+    for issue in ov["issues"]:
+        if shown.get(issue["kind"], 0) < ISSUE_EXAMPLES:
+            shown[issue["kind"]] = shown.get(issue["kind"], 0) + 1
+            examples.append(issue)
+    ov["issues"] = examples
+    ov["issue_total"] = len(snap.overview.issues)
     ov["warnings"] = snap.warnings[:20]
     calls = snap.calls
     ov["conversations"] = int(calls["conv"].n_unique()) if calls.height else 0

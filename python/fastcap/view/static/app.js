@@ -148,7 +148,7 @@ async function viewOverview() {
       <div class="card"><div class="k">input tokens</div><div class="v">${num(tk.input_total)}</div>
         <div class="muted">${num(tk.input_uncached)} uncached · ${num(tk.cache_read)} cache read · ${num(tk.cache_write)} cache write</div></div>
       <div class="card"><div class="k">output tokens</div><div class="v">${num(tk.output_total)}</div><div class="muted">${num(tk.reasoning_tokens)} reasoning</div></div>
-      <div class="card"><div class="k">issues</div><div class="v">${num((ov.issues || []).length)}</div><div class="muted">${Object.keys(ov.issue_counts || {}).length} classes</div></div>
+      <div class="card"><div class="k">issues</div><div class="v">${num(ov.issue_total)}</div><div class="muted">${Object.keys(ov.issue_counts || {}).length} classes</div></div>
     </div>
     <div class="grid2">
       <div class="panel"><h3>Models</h3>${counts(ov.models)}<h3>APIs</h3>${counts(ov.apis)}<h3>Status</h3>${counts(ov.statuses)}</div>
@@ -242,8 +242,8 @@ function overviewCharts(c) {
 /* ---- calls table ------------------------------------------------------------------------------ */
 
 const COLUMNS = [
-  ["row", "#", "60px", (r) => callNo(r.row), "n"],
-  ["t", "t (s)", "70px", (r) => (r.t == null ? "—" : num(r.t, 1)), "n"],
+  ["row", "#", "72px", (r) => callNo(r.row), "n"],
+  ["t", "t (s)", "84px", (r) => (r.t == null ? "—" : num(r.t, 1)), "n"],
   ["api_name", "API", "minmax(120px,1.3fr)", (r) => esc(r.api_name)],
   ["model", "model", "minmax(110px,1.2fr)", (r) => esc(r.model ?? "—")],
   ["status", "status", "62px", (r) => esc(r.status ?? "—"), "n"],
