@@ -186,6 +186,7 @@ def test_websocket_frames(tmp_path: Path) -> None:
 
 def test_write_failure_stops_and_kills(tmp_path: Path) -> None:
     addon = Capture()
+    addon.exit_on_failure = False  # in the proxy the process exits (tests/capture/test_capture_faults.py)
     with addon_context(addon) as tctx:
         _configure(tctx, addon, tmp_path)
         import os

@@ -18,11 +18,23 @@ Lossless CBOR V2 (and/or traffic.jsonl) with chunk timing. Load with
 
 Files: `<out>/<session>.cbor` (CBOR V2, docs/specs/cbor-v2.md) and/or `<out>/traffic.jsonl` (docs/specs/reports.md §3.1 with
 a `fastcap` extension key), plus `<out>/summary.json` at shutdown. Every record is one `os.write` on
-an `O_APPEND` descriptor, so a `kill -9` leaves only complete records. A write error stops the proxy.
+an `O_APPEND` descriptor, so a `kill -9` leaves only complete records.
 Streams pass through unchanged: `flow.response.stream` is a tee recording each raw chunk with its
-arrival time. HTTP trailers are recorded (redacted like headers) under fastcap's extension key
-`trl`, since CBOR V2 has no field for them: on the request entry, the whole-response entry, or a
-stream's end marker; in traffic.jsonl as `fastcap.request_trailers` / `response_trailers`.
+arrival time, before it returns the chunk to the proxy. Redaction of a stream works on whole lines
+or EventStream frames (`fastcap.capture.stream_redact`), so the record of a chunk that ends inside
+one waits for the chunk that completes it (docs/specs/mitmproxy.md §7.9); what the client gets is
+never delayed. A stream that did not finish (upstream reset, client gone, proxy stopping) gets an
+end marker with `fid: "truncated"`. HTTP trailers are recorded (redacted like headers) under
+fastcap's extension key `trl`, since CBOR V2 has no field for them: on the request entry, the
+whole-response entry, or a stream's end marker; in traffic.jsonl as `fastcap.request_trailers` /
+`response_trailers`.
+
+A write error (a full disk) stops the proxy at once, and no byte reaches a client that is not on
+record (docs/specs/mitmproxy.md §7.7): the failed write is rolled back to the last complete record,
+a space reserve kept in the output directory is released to mark every flow in progress as cut by
+the capture, `summary.json` says why, and the process ends at once with status 1 (`os._exit`)
+before the chunk that could not be recorded is forwarded; the kernel then closes every connection,
+so each client sees its transfer fail rather than end.
 """
 
 from __future__ import annotations
@@ -31,9 +43,10 @@ import contextlib
 import logging
 import os
 import re
+import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +58,7 @@ from mitmproxy.addonmanager import Loader
 import fastcap
 from fastcap.capture.cbor_encode import BACKEND as ENCODER_BACKEND
 from fastcap.capture.cbor_encode import encode_entry, encode_header
+from fastcap.capture.stream_redact import Held, StreamRedactor
 from fastcap.capture.targets import backend_for, host_matches
 from fastcap.formats.traffic_jsonl import body_value, fold_headers
 from fastcap.secrets.redact import (
@@ -68,6 +82,9 @@ WHOLE_BODY_LIMIT = 1 << 20  # responses with a content-length up to this are rec
 STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream", "application/x-ndjson")
 FORMATS = ("cbor", "jsonl", "both")
 _GEMINI_MODEL_RE = re.compile(r"/models/([^/:?]+)")
+# Kept allocated in the output directory and released on a write error, so that the marks of
+# the flows cut by a full disk (and summary.json) can still be written.
+RESERVE_BYTES = 64 << 10
 
 
 class CaptureWriteError(RuntimeError):
@@ -93,6 +110,12 @@ class FlowState:
     body: bytearray | None = None  # kept only for JSONL
     ws_messages: list[dict[str, Any]] | None = None
     closed: bool = False
+    flow: http.HTTPFlow | None = None
+    redactor: StreamRedactor | None = None
+    # Chunks handed out by the redactor and not written yet, and the chunk being received (not
+    # forwarded until it is written): what a write error leaves to account for.
+    inflight: list[tuple[Held, bytes]] = field(default_factory=list)
+    current: Held | None = None
 
 
 def _fmt_headers(
@@ -162,6 +185,12 @@ class Capture:
         self._flows: dict[str, FlowState] = {}
         self._skipped: set[str] = set()
         self.failed: str | None = None
+        # On a write error: end the process at once (`os._exit`: no event-loop shutdown during which
+        # a stream could still move), so that nothing more is forwarded. Unit tests turn it off.
+        self.exit_on_failure = True
+        self._exit: Callable[[int], None] = os._exit
+        self._cbor_size = 0
+        self._reserve: Path | None = None
         self.stats: Counter[str] = Counter()
         self.status_counts: Counter[str] = Counter()
         self.host_counts: Counter[str] = Counter()
@@ -248,10 +277,13 @@ class Capture:
                     "redacted": self.redact is not None,
                     "legs": "P->B,B->P",
                 }
+                self._cbor_size = 0
                 self._write(fd, encode_header(self.session_id, time.time(), meta))
             if fmt in ("jsonl", "both"):
                 self.jsonl_path = out / "traffic.jsonl"
                 self._jsonl_fd = os.open(self.jsonl_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._reserve = out / f".fastcap-reserve-{self.session_id}"
+            self._reserve.write_bytes(b"\0" * RESERVE_BYTES)
         except (OSError, CaptureWriteError) as exc:
             self._close_files()
             raise exceptions.OptionsError(f"fastcap_out: cannot write to {out}: {exc}") from None
@@ -271,6 +303,13 @@ class Capture:
         self._flows.clear()
         self._write_summary()
         self._close_files()
+        self._release_reserve()
+
+    def _release_reserve(self) -> None:
+        if self._reserve is not None:
+            with contextlib.suppress(OSError):
+                self._reserve.unlink()
+            self._reserve = None
 
     def _close_files(self) -> None:
         for name in ("_cbor_fd", "_jsonl_fd"):
@@ -303,30 +342,118 @@ class Capture:
 
     # ------------------------------------------------------------------ writing
     def _write(self, fd: int, data: bytes, *, lock: bool = False) -> None:
+        """Write one whole record. On an error the file is cut back to where it was, so it still
+        ends on a complete record, and the capture fails (`_fail`)."""
         try:
             if lock and fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             try:
+                size = self._cbor_size if fd == self._cbor_fd else os.fstat(fd).st_size
                 view = memoryview(data)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
+                try:
+                    while view:
+                        n = os.write(fd, view)
+                        view = view[n:]
+                except OSError:
+                    if len(view) < len(data):
+                        with contextlib.suppress(OSError):
+                            os.ftruncate(fd, size)
+                    raise
+                if fd == self._cbor_fd:
+                    self._cbor_size = size + len(data)
             finally:
                 if lock and fcntl is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError as exc:
-            self._fail(exc)
+            self._fail(exc, fd)
             raise CaptureWriteError(str(exc)) from exc
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException, fd: int | None = None) -> None:
+        """The capture cannot write: stop so that record and traffic never silently diverge
+        (docs/specs/mitmproxy.md §7.7). Every flow in progress is marked as cut in the capture
+        (what the reserve's space allows), summary.json says why, and the process exits before the
+        chunk that could not be written is forwarded."""
         if self.failed is not None:
             return
-        self.failed = str(exc)
-        logger.error(
-            f"fastcap: cannot write the capture ({exc}); stopping the proxy so no traffic goes unrecorded"
+        path = self.cbor_path if fd is not None and fd == self._cbor_fd else self.jsonl_path
+        self.failed = f"cannot write {path}: {exc}"
+        self._release_reserve()
+        cut = self._mark_cut_flows()
+        self._write_failure_summary(cut)
+        unrecorded = sum(c["unrecorded_bytes"] for c in cut)
+        message = (
+            f"fastcap: capture stopped: {self.failed}. The proxy exits now so that no traffic passes "
+            f"unrecorded; {len(cut)} flow(s) in progress were cut and marked in the capture"
+            + (f" ({unrecorded} forwarded bytes could not be recorded)" if unrecorded else "")
+            + "."
         )
+        with contextlib.suppress(Exception):
+            print(message, file=sys.stderr, flush=True)
+        if self.exit_on_failure:
+            self._close_files()
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+            self._exit(1)
+        logger.error(message)
         with contextlib.suppress(Exception):  # no master in unit tests
             ctx.master.shutdown()
+
+    def _mark_cut_flows(self) -> list[dict[str, Any]]:
+        """Write what every open flow still owes the record (chunks already forwarded), then its
+        end marker (`fid: "truncated"`) and an EoS entry saying the capture cut it."""
+        cut: list[dict[str, Any]] = []
+        now = time.time()
+        reason = f"capture stopped: {self.failed}; the proxy cut this flow"
+        for state in list(self._flows.values()):
+            if state.closed:
+                continue
+            owed = [(h, d) for h, d in state.inflight if h is not state.current]
+            state.inflight = []
+            held = state.redactor.held_bytes if state.redactor is not None else 0
+            if state.current is not None and state.redactor is not None:
+                held -= len(state.current.data)
+            unrecorded = sum(len(h.data) for h, _ in owed) + max(held, 0)
+            try:
+                for h, d in owed:
+                    self._emit(h.ts, DIR_B2P, d, h.meta)
+                    unrecorded -= len(h.data)
+                self._finish_incomplete(state, now, reason, flow=state.flow, skip=state.current)
+                unrecorded = 0
+            except CaptureWriteError:
+                state.closed = True
+            cut.append(
+                {
+                    "rid": state.rid,
+                    "url": state.url,
+                    "forwarded_bytes": state.total_bytes - (len(state.current.data) if state.current else 0),
+                    "unrecorded_bytes": max(unrecorded, 0),
+                }
+            )
+        return cut
+
+    def _write_failure_summary(self, cut: list[dict[str, Any]]) -> None:
+        if self.out_dir is None:
+            return
+        summary = {
+            "session_id": self.session_id,
+            "started_at": self._started,
+            "ended_at": time.time(),
+            "failed": self.failed,
+            "cut_flows": cut,
+            "capture_file": str(self.cbor_path) if self.cbor_path else None,
+            "jsonl_file": str(self.jsonl_path) if self.jsonl_path else None,
+            "counts": dict(self.stats),
+            "status": dict(self.status_counts),
+            "hosts": dict(self.host_counts),
+            "encoder": ENCODER_BACKEND,
+        }
+        tmp = self.out_dir / f".summary.{os.getpid()}.tmp"
+        try:
+            tmp.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+            os.replace(tmp, self.out_dir / "summary.json")
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def _emit(self, ts: float, direction: int, data: bytes, meta: dict[str, Any]) -> None:
         if self._cbor_fd is None:
@@ -395,16 +522,7 @@ class Capture:
         if raw and req.headers.get("content-encoding"):
             decoded = req.get_content(strict=False) or raw
         model = _model_from(decoded, req.path)
-        state = FlowState(
-            rid=flow.id,
-            backend=backend,
-            model=model,
-            url=url,
-            rts=now,
-        )
-        self._flows[flow.id] = state
-        self.stats["requests"] += 1
-        self.host_counts[req.pretty_host] += 1
+        state = FlowState(rid=flow.id, backend=backend, model=model, url=url, rts=now, flow=flow)
         pairs = _fmt_headers(req.headers.fields, self.redact)
         if not any(k.lower() == "host" for k, _ in pairs):
             pairs.insert(0, ("host", req.authority or req.pretty_host))
@@ -436,6 +554,10 @@ class Capture:
         if self.max_body and len(body) > self.max_body:
             meta["trunc"] = len(body)
         self._emit(now, DIR_P2B, head + self._cap(body), meta)
+        # Registered once on record: a request whose entry could not be written is not forwarded.
+        self._flows[flow.id] = state
+        self.stats["requests"] += 1
+        self.host_counts[req.pretty_host] += 1
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if self.failed is not None:
@@ -457,6 +579,9 @@ class Capture:
             now = time.time()
             state.streamed = True
             state.ss_ts = now
+            state.redactor = StreamRedactor(
+                state.content_type, resp.headers.get("content-encoding", ""), self.redact, state.url
+            )
             if self._jsonl_fd is not None:
                 state.body = bytearray()
             hdrs = _header_block(_fmt_headers(resp.headers.fields, self.redact))
@@ -509,15 +634,14 @@ class Capture:
     def _make_tee(self, flow: http.HTTPFlow, state: FlowState, inner: Any) -> Any:
         sid = self.session_id
         method = flow.request.method
-        content_type = state.content_type
 
         def tee(chunk: bytes) -> Any:
             out: Any = inner(chunk) if callable(inner) else chunk
             if not chunk:
                 return out
-            now = time.time()
             if self.failed is not None:
-                return out
+                return b""  # never forward what is not on record
+            now = time.time()
             try:
                 state.chunks += 1
                 state.total_bytes += len(chunk)
@@ -530,8 +654,7 @@ class Capture:
                 state.recorded_bytes += len(data)
                 if state.body is not None:
                     state.body += data
-                if self._cbor_fd is not None:
-                    data = self._redact_body(data, content_type, state.url)
+                if self._cbor_fd is not None and state.redactor is not None:
                     meta: dict[str, Any] = {
                         "sid": sid,
                         "rid": state.rid,
@@ -544,14 +667,24 @@ class Capture:
                     }
                     if state.chunks == 1:
                         meta["ttfb"] = (now - state.rts) * 1000.0
-                    self._emit(now, DIR_B2P, data, meta)
+                    state.current = Held(now, meta, data)
+                    self._write_chunks(state, state.redactor.push(state.current))
+                    state.current = None
             except CaptureWriteError:
-                pass  # the proxy is shutting down; later flows are killed
+                return b""  # (unit tests: the process exits in the proxy)
             except Exception:
                 logger.exception(f"fastcap: could not record a chunk of flow {flow.id}")
             return out
 
         return tee
+
+    def _write_chunks(self, state: FlowState, ready: list[tuple[Held, bytes]]) -> None:
+        """Write the chunk entries the redactor handed out, in order, each with its arrival time."""
+        state.inflight = ready
+        while state.inflight:
+            held, data = state.inflight[0]
+            self._emit(held.ts, DIR_B2P, data, held.meta)
+            state.inflight.pop(0)
 
     def response(self, flow: http.HTTPFlow) -> None:
         state = self._flows.get(flow.id)
@@ -563,6 +696,8 @@ class Capture:
             resp = flow.response
             self.status_counts[str(resp.status_code)] += 1
             if state.streamed:
+                if state.redactor is not None:
+                    self._write_chunks(state, state.redactor.finish())
                 # Trailers arrive after the last chunk: they go on the stream's end marker.
                 self._end_stream(state, now, trailers=_trailer_block(resp, self.redact))
                 self._eos_normal(flow, state, now)
@@ -621,7 +756,9 @@ class Capture:
             meta["trunc"] = len(body)
         self._emit(now, DIR_B2P, head + self._cap(body), meta)
 
-    def _end_stream(self, state: FlowState, now: float, trailers: str | None = None) -> None:
+    def _end_stream(
+        self, state: FlowState, now: float, trailers: str | None = None, *, cut: bool = False
+    ) -> None:
         self._emit(
             now,
             DIR_B2P,
@@ -638,6 +775,9 @@ class Capture:
                 "sdur": (now - state.ss_ts) * 1000.0 if state.ss_ts is not None else None,
                 # fastcap_max_body cut the recorded chunks: the reader marks the body truncated.
                 "trunc": state.total_bytes if state.recorded_bytes < state.total_bytes else None,
+                # The stream did not finish (upstream reset, client gone, proxy stopping): only the
+                # start of the body exists (docs/specs/cbor-v2.md §4.4).
+                "fid": "truncated" if cut else None,
                 "trl": trailers,
             },
         )
@@ -687,12 +827,24 @@ class Capture:
             logger.exception(f"fastcap: could not record error of flow {flow.id}")
 
     def _finish_incomplete(
-        self, state: FlowState, now: float, msg: str, flow: http.HTTPFlow | None = None
+        self,
+        state: FlowState,
+        now: float,
+        msg: str,
+        flow: http.HTTPFlow | None = None,
+        *,
+        skip: Held | None = None,
     ) -> None:
+        """A flow that ends without its response completing: what its stream still held back, the
+        stream's end marker (`fid: "truncated"`) and an EoS entry with the reason. `skip`: a chunk
+        received but, because of a write error, never forwarded (left out of the record)."""
         state.closed = True
         self._flows.pop(state.rid, None)
         if state.streamed:
-            self._end_stream(state, now)
+            if state.redactor is not None:
+                ready = [(h, d) for h, d in state.redactor.finish() if h is not skip]
+                self._write_chunks(state, ready)
+            self._end_stream(state, now, cut=True)
         client = "client" in msg.lower()
         self._eos(
             state,
@@ -822,6 +974,10 @@ class Capture:
                     body = raw
             ctype = resp.headers.get("content-type", "")
             value, lossy = body_value(body, ctype)
+            if self.redact is not None and lossy:
+                # Binary (EventStream frames): redacted as bytes, before both its text and its base64.
+                body = self._redact_body(body, ctype, state.url)
+                value, lossy = body_value(body, ctype)
             if self.redact is not None and isinstance(value, (dict, list)):
                 value = redact_json(value, self.redact, url=state.url)
             elif self.redact is not None and isinstance(value, str) and not lossy:

@@ -393,6 +393,11 @@ def _field_names(config: RedactionConfig, url: str | None) -> frozenset[str]:
     return config._fields_lc
 
 
+def field_names(config: RedactionConfig = DEFAULT, url: str | None = None) -> frozenset[str]:
+    """The body field names (lower case) secret in a body of `url`: §6.4, with `code` on OAuth paths."""
+    return _field_names(config, url)
+
+
 def redact_json(value: Any, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> Any:
     """A copy of parsed JSON with secret fields replaced at any depth; the input itself if unchanged."""
     names = _field_names(config, url)
@@ -640,6 +645,7 @@ __all__ = [
     "REDACTED",
     "RedactionConfig",
     "encode_eventstream_frame",
+    "field_names",
     "is_marker",
     "is_sensitive_header",
     "marker",
