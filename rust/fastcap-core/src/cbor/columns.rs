@@ -45,6 +45,9 @@ pub(super) struct Arena {
 /// was a quarter of reading time; streaming reads drop each round's batches and reuse them all.
 struct Mapping {
     map: Option<MmapRaw>,
+    /// Where the batch's written regions start: the end of its zeros region, which is never
+    /// written.
+    written_from: usize,
     /// Bytes from the start that a batch wrote (set when the batch is finished).
     dirty: AtomicUsize,
 }
@@ -61,15 +64,15 @@ impl Drop for Mapping {
         if let Some(map) = self.map.take() {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < POOL_MAX {
-                pool.push((map, *self.dirty.get_mut()));
+                pool.push((map, self.written_from, *self.dirty.get_mut()));
             }
         }
     }
 }
 
-/// Mappings free for reuse, with their dirty prefix. A few batches' worth: what a streaming read
-/// holds at once.
-static POOL: Mutex<Vec<(MmapRaw, usize)>> = Mutex::new(Vec::new());
+/// Mappings free for reuse, with the range their last batch may have written. A few batches'
+/// worth: what a streaming read holds at once.
+static POOL: Mutex<Vec<(MmapRaw, usize, usize)>> = Mutex::new(Vec::new());
 const POOL_MAX: usize = 4;
 
 impl Drop for Arena {
@@ -87,17 +90,19 @@ impl Arena {
         let zeros_region = Arena::region(zeros_len);
         let reused = {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-            pool.iter().position(|(m, _)| m.len() == len).map(|i| pool.swap_remove(i))
+            pool.iter().position(|(m, _, _)| m.len() == len).map(|i| pool.swap_remove(i))
         };
         let map = match reused {
-            Some((map, dirty)) => {
-                // The zeros region is never written; everything after it up to `dirty` may be.
-                if dirty > zeros_region {
+            Some((map, written_from, dirty)) => {
+                // Re-zero what the last batch may have written: from the end of *its* zeros region.
+                // Batches of different row counts can round to the same mapping length, and a
+                // larger batch's zeros region then covers the start of the last one's columns
+                // (zeroing from the new batch's region end once left stale views in null slots).
+                let dirty = dirty.min(len);
+                if dirty > written_from {
                     // SAFETY: the range lies inside the mapping, which no buffer references any
                     // more (it was returned to the pool when the last one was dropped).
-                    unsafe {
-                        std::ptr::write_bytes(map.as_mut_ptr().add(zeros_region), 0, dirty.min(len) - zeros_region)
-                    };
+                    unsafe { std::ptr::write_bytes(map.as_mut_ptr().add(written_from), 0, dirty - written_from) };
                 }
                 map
             }
@@ -110,7 +115,7 @@ impl Arena {
             }
         };
         let zeros = NonNull::new(map.as_mut_ptr()).expect("mapping is not null");
-        let mapping = Mapping { map: Some(map), dirty: AtomicUsize::new(0) };
+        let mapping = Mapping { map: Some(map), written_from: zeros_region, dirty: AtomicUsize::new(0) };
         Rc::new(Arena { map: Arc::new(AssertUnwindSafe(mapping)), used: Cell::new(zeros_region), zeros, zeros_len })
     }
 
