@@ -434,10 +434,11 @@ pub fn parse_headers(
     frame_offset: u64,
 ) -> std::result::Result<HeaderSummary<'_>, DecodeError> {
     // Duplicate detection without a per-frame allocation: real frames carry 3–4 headers, so a
-    // linear scan of a small inline array beats hashing; a Vec takes over only for huge blocks.
+    // linear scan of a small inline array beats hashing; a set takes over only for huge blocks (a
+    // list there made a 128 KiB block of 30,000 short headers quadratic, see tests/hostile.rs).
     const INLINE: usize = 16;
     let mut inline: [&str; INLINE] = [""; INLINE];
-    let mut overflow: Vec<&str> = Vec::new();
+    let mut overflow: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut s = HeaderSummary::default();
     let mut pos = 0usize;
     let err = |kind: ErrorKind, at: usize| DecodeError { kind, offset: base + at as u64, frame_offset };
@@ -445,13 +446,13 @@ pub fn parse_headers(
         let (h, next) = read_header(block, pos).map_err(|(k, at)| err(k, at))?;
         let n = s.count as usize;
         let seen = if n <= INLINE { &inline[..n] } else { &inline[..] };
-        if seen.contains(&h.name) || overflow.contains(&h.name) {
+        if seen.contains(&h.name) || overflow.contains(h.name) {
             return Err(err(ErrorKind::DuplicateHeader(h.name.to_owned()), pos));
         }
         if n < INLINE {
             inline[n] = h.name;
         } else {
-            overflow.push(h.name);
+            overflow.insert(h.name);
         }
         if let HeaderValue::String(v) = h.value {
             match h.name {
@@ -654,6 +655,8 @@ pub struct Options {
 pub fn decode_body<'a>(body: &'a [u8], opts: &Options, mut sink: impl FnMut(Frame<'a>)) -> BodyReport {
     let mut report = BodyReport::default();
     let mut pos = 0usize;
+    // Prefix CRCs for checking long resync candidates, made on the first one (see [`RangeCrc`]).
+    let mut crc: Option<RangeCrc> = None;
     while pos < body.len() {
         match decode_frame_at(body, pos, 0, &opts.limits) {
             Step::Frame(f) => {
@@ -672,7 +675,7 @@ pub fn decode_body<'a>(body: &'a [u8], opts: &Options, mut sink: impl FnMut(Fram
                 }
                 let start = e.frame_offset as usize;
                 let next = if e.kind.is_prelude_error() {
-                    resync_scan(body, start + 1, &opts.limits)
+                    resync_scan(body, start + 1, &opts.limits, &mut crc)
                 } else {
                     // The prelude verified, so its total_length is trustworthy (§8).
                     let total = be_u32(body, start) as usize;
@@ -689,28 +692,173 @@ pub fn decode_body<'a>(body: &'a [u8], opts: &Options, mut sink: impl FnMut(Fram
 /// Finds the next offset ≥ `from` that starts a plausible frame: valid prelude CRC and lengths,
 /// and, when the whole frame is present, a valid message CRC (so a chance 12-byte match is not
 /// accepted). A candidate whose frame runs past the end is accepted too, so that the caller
-/// reports it as the truncated tail. Returns `body.len()` when there is none.
-fn resync_scan(body: &[u8], from: usize, limits: &Limits) -> usize {
+/// reports it as the truncated tail. Returns `body.len()` when there is none. Linear in the bytes
+/// scanned, whatever the candidates claim (see [`candidate_crc_ok`]).
+fn resync_scan(body: &[u8], from: usize, limits: &Limits, crc: &mut Option<RangeCrc>) -> usize {
     let mut p = from;
     while p + PRELUDE_LEN <= body.len() {
-        let total_length = be_u32(body, p);
-        let headers_length = be_u32(body, p + 4);
-        // Cheap length test first: most garbage positions fail it without hashing.
-        if check_lengths(total_length, headers_length, limits).is_ok()
-            && crc32fast::hash(&body[p..p + 8]) == be_u32(body, p + 8)
-        {
-            let total = total_length as usize;
-            if p + total > body.len() {
-                return p;
-            }
-            let frame = &body[p..p + total];
-            if message_crc(frame, be_u32(body, p + 8)) == be_u32(frame, total - 4) {
+        if let Some(total) = candidate_at(body, p, limits) {
+            if p + total > body.len() || candidate_crc_ok(body, 0, p, total, crc) {
                 return p;
             }
         }
         p += 1;
     }
     body.len()
+}
+
+/// The claimed `total_length` if `data[p..p + 12]` is a prelude with a valid CRC and plausible
+/// lengths. The cheap length test comes first: most garbage positions fail it without hashing.
+#[inline]
+fn candidate_at(data: &[u8], p: usize, limits: &Limits) -> Option<usize> {
+    let total_length = be_u32(data, p);
+    let ok = check_lengths(total_length, be_u32(data, p + 4), limits).is_ok()
+        && crc32fast::hash(&data[p..p + 8]) == be_u32(data, p + 8);
+    ok.then_some(total_length as usize)
+}
+
+/// Whether the complete candidate frame `data[p..p + total]` has a valid message CRC
+/// (`data_start` is the body offset of `data[0]`). Short frames are hashed; long ones are checked
+/// through the prefix CRCs of `crc` (made here, from `p`, on first use), so that a run of decoy
+/// preludes, each claiming megabytes, costs constant time each instead of a pass over its claim.
+fn candidate_crc_ok(data: &[u8], data_start: u64, p: usize, total: usize, crc: &mut Option<RangeCrc>) -> bool {
+    let stored = be_u32(data, p + total - 4);
+    if total <= DIRECT_CRC_MAX {
+        return message_crc(&data[p..p + total], be_u32(data, p + 8)) == stored;
+    }
+    let (a, b) = (data_start + p as u64, data_start + (p + total - 4) as u64);
+    let rc = crc.get_or_insert_with(|| RangeCrc::new(a));
+    rc.forget_before(a);
+    rc.extend(data, data_start, b);
+    rc.range(a, b, data, data_start) == stored
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRC of any range
+// ---------------------------------------------------------------------------------------------
+
+/// Candidate frames up to this long are checked by hashing them, longer ones by [`RangeCrc`]
+/// (at most a few hundred bytes of hashing per position either way).
+const DIRECT_CRC_MAX: usize = 256;
+/// Bytes between two checkpoints of [`RangeCrc`].
+const CRC_STEP: u64 = 64;
+
+/// The CRC-32 of any range of a byte stream, in constant time, from checkpoints of the CRCs of
+/// its prefixes: with `P(i)` the CRC of `stream[origin..i]`,
+/// `crc(stream[a..b]) = P(b) ^ P(a)·x^(8(b-a)) mod the CRC polynomial` (what zlib's
+/// `crc32_combine` computes).
+///
+/// Why: resynchronisation tries every offset after damage, and a candidate prelude that passes its
+/// CRC claims a frame of up to 24 MiB whose message CRC decides. Hashing each claimed frame made a
+/// body full of such decoys quadratic (4 MB took 3.7 s, 10 MB 23 s). Here the stream is hashed
+/// once, a checkpoint kept every 64 bytes (1/16 of the bytes held), and a candidate costs at most
+/// 126 bytes of hashing plus a multiplication. Checkpoints before the scan position are dropped.
+#[derive(Debug, Clone)]
+struct RangeCrc {
+    origin: u64,
+    /// Step number (from `origin`) of `checkpoints[0]`.
+    first: u64,
+    /// `checkpoints[j]` is `P(origin + (first + j) * CRC_STEP)`; the last one is at the frontier.
+    checkpoints: std::collections::VecDeque<u32>,
+    /// The CRC state at the frontier.
+    hasher: crc32fast::Hasher,
+}
+
+impl RangeCrc {
+    fn new(origin: u64) -> Self {
+        RangeCrc { origin, first: 0, checkpoints: [0].into(), hasher: crc32fast::Hasher::new() }
+    }
+
+    /// Offset up to which the stream has been hashed (a checkpoint).
+    fn frontier(&self) -> u64 {
+        self.origin + (self.first + self.checkpoints.len() as u64 - 1) * CRC_STEP
+    }
+
+    /// Hash whole steps of `data` (body offset `data_start`) past the frontier, up to `upto`.
+    /// `data` must hold the bytes from the frontier on.
+    fn extend(&mut self, data: &[u8], data_start: u64, upto: u64) {
+        let mut at = self.frontier();
+        while at + CRC_STEP <= upto {
+            let i = (at - data_start) as usize;
+            self.hasher.update(&data[i..i + CRC_STEP as usize]);
+            self.checkpoints.push_back(self.hasher.clone().finalize());
+            at += CRC_STEP;
+        }
+    }
+
+    /// Drop the checkpoints no range starting at or after `offset` needs.
+    fn forget_before(&mut self, offset: u64) {
+        while self.checkpoints.len() > 1 && self.origin + (self.first + 1) * CRC_STEP <= offset {
+            self.checkpoints.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// `P(i)`: `i` lies at most a step past the frontier and at or after the first checkpoint,
+    /// and `data` holds the bytes from that checkpoint up to `i`.
+    fn prefix(&self, i: u64, data: &[u8], data_start: u64) -> u32 {
+        let step = (i - self.origin) / CRC_STEP;
+        let at = self.origin + step * CRC_STEP;
+        let cp = self.checkpoints[(step - self.first) as usize];
+        if at == i {
+            return cp;
+        }
+        let mut h = crc32fast::Hasher::new_with_initial(cp);
+        h.update(&data[(at - data_start) as usize..(i - data_start) as usize]);
+        h.finalize()
+    }
+
+    /// `crc(stream[a..b])`, for `a ≤ b` within what [`prefix`](Self::prefix) accepts.
+    fn range(&self, a: u64, b: u64, data: &[u8], data_start: u64) -> u32 {
+        let pa = self.prefix(a, data, data_start);
+        let pb = self.prefix(b, data, data_start);
+        pb ^ gf2_mul(x8n_mod_p(b - a), pa)
+    }
+}
+
+/// The reflected CRC-32 polynomial.
+const CRC_POLY: u32 = 0xedb8_8320;
+
+/// `a·b` modulo the CRC polynomial, in the reflected bit order of CRC-32 (bit 31 is `x^0`).
+const fn gf2_mul(a: u32, mut b: u32) -> u32 {
+    let mut p = 0;
+    let mut i = 0;
+    while i < 32 {
+        if a & (1 << (31 - i)) != 0 {
+            p ^= b;
+        }
+        b = if b & 1 != 0 { (b >> 1) ^ CRC_POLY } else { b >> 1 };
+        i += 1;
+    }
+    p
+}
+
+/// `x^(2^k)` modulo the CRC polynomial, for k in 0..64.
+const X2N: [u32; 64] = {
+    let mut t = [0u32; 64];
+    let mut p = 1 << 30; // x^1
+    let mut k = 0;
+    while k < 64 {
+        t[k] = p;
+        p = gf2_mul(p, p);
+        k += 1;
+    }
+    t
+};
+
+/// `x^(8n)` modulo the CRC polynomial: the factor that shifts a CRC past `n` bytes.
+fn x8n_mod_p(n: u64) -> u32 {
+    let mut p = 1 << 31; // x^0
+    let mut bits = n;
+    let mut k = 3; // 8n = n·2^3
+    while bits != 0 {
+        if bits & 1 != 0 {
+            p = gf2_mul(X2N[k], p);
+        }
+        bits >>= 1;
+        k += 1;
+    }
+    p
 }
 
 /// Counts the frames of a body, failing on the first problem including a truncated tail.
@@ -746,8 +894,11 @@ pub fn check_body(body: &[u8], limits: &Limits) -> std::result::Result<u64, Deco
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
     mode: Mode,
-    /// Resync mode: unconsumed bytes, from body offset `offset`.
+    /// Resync mode: held bytes; `buf[head..]` are the unconsumed ones, from body offset `offset`.
     buf: Vec<u8>,
+    /// Resync mode: consumed bytes at the start of `buf`, dropped once they are half of it (a
+    /// copy of everything held after each small advance made resync over decoys quadratic).
+    head: usize,
     /// Resync mode: scanning for a valid prelude after `error`.
     scan: Option<Scan>,
     errors: Vec<BodyError>,
@@ -770,6 +921,21 @@ pub struct StreamDecoder {
 struct Scan {
     error: DecodeError,
     next: u64,
+    /// Prefix CRCs for long candidates, from the first one on (see [`RangeCrc`]).
+    crc: Option<RangeCrc>,
+}
+
+impl Scan {
+    /// Bytes of `data` (body offset `base`) not needed any more by a scan stopped at `p`: those
+    /// before `p`, or, once prefix CRCs are kept, before their first checkpoint (at most a step
+    /// earlier), since later ranges are computed from it.
+    fn keep_from(&mut self, data: &[u8], base: u64, p: usize) -> usize {
+        let Some(rc) = self.crc.as_mut() else { return p };
+        rc.forget_before(base + p as u64);
+        rc.extend(data, base, base + p as u64);
+        let first = rc.origin + rc.first * CRC_STEP;
+        ((first - base) as usize).min(p)
+    }
 }
 
 impl StreamDecoder {
@@ -813,7 +979,7 @@ impl StreamDecoder {
 
     /// Bytes held for a frame that has not completed.
     pub fn pending_len(&self) -> usize {
-        self.pending.len() + self.buf.len()
+        self.pending.len() + self.buf.len() - self.head
     }
 
     /// Allocated size of the straddle buffer (for tests that bound memory use).
@@ -928,18 +1094,24 @@ impl StreamDecoder {
         if self.finished || chunk.is_empty() {
             return;
         }
-        if self.buf.is_empty() {
-            // Decode in place; keep only what is not consumed yet.
+        if self.head == self.buf.len() {
+            // Nothing held: decode in place; keep only what is not consumed yet.
+            self.buf.clear();
+            self.head = 0;
             let used = self.resync_step(chunk, sink);
             self.buf.extend_from_slice(&chunk[used..]);
             self.offset += used as u64;
         } else {
             let mut buf = std::mem::take(&mut self.buf);
             buf.extend_from_slice(chunk);
-            let used = self.resync_step(&buf, sink);
-            buf.drain(..used);
-            self.buf = buf;
+            let used = self.resync_step(&buf[self.head..], sink);
+            self.head += used;
             self.offset += used as u64;
+            if self.head * 2 >= buf.len() {
+                buf.drain(..self.head);
+                self.head = 0;
+            }
+            self.buf = buf;
         }
     }
 
@@ -956,19 +1128,14 @@ impl StreamDecoder {
                 loop {
                     if p + PRELUDE_LEN > data.len() {
                         scan.next = base + p as u64;
-                        return p;
+                        return scan.keep_from(data, base, p);
                     }
-                    let total_length = be_u32(data, p);
-                    if check_lengths(total_length, be_u32(data, p + 4), &self.limits).is_ok()
-                        && crc32fast::hash(&data[p..p + 8]) == be_u32(data, p + 8)
-                    {
-                        let total = total_length as usize;
+                    if let Some(total) = candidate_at(data, p, &self.limits) {
                         if p + total > data.len() {
                             scan.next = base + p as u64;
-                            return p;
+                            return scan.keep_from(data, base, p);
                         }
-                        let frame = &data[p..p + total];
-                        if message_crc(frame, be_u32(data, p + 8)) == be_u32(frame, total - 4) {
+                        if candidate_crc_ok(data, base, p, total, &mut scan.crc) {
                             break;
                         }
                     }
@@ -990,7 +1157,7 @@ impl StreamDecoder {
                 Step::Error(e) => {
                     if e.kind.is_prelude_error() {
                         let next = e.frame_offset + 1;
-                        self.scan = Some(Scan { error: e, next });
+                        self.scan = Some(Scan { error: e, next, crc: None });
                     } else {
                         // The prelude verified, so its total_length is trustworthy (§8).
                         let total = be_u32(data, pos) as usize;
@@ -1008,25 +1175,27 @@ impl StreamDecoder {
             return;
         }
         self.finished = true;
-        let end = self.offset + self.buf.len() as u64;
+        let buf = std::mem::take(&mut self.buf);
+        let held = &buf[self.head..];
+        self.head = 0;
+        let end = self.offset + held.len() as u64;
         if let Some(scan) = self.scan.take() {
             // The scan stopped at a candidate whose frame runs past the end (accepted, as by
             // `resync_scan`), or with fewer than 12 bytes left (skipped to the end).
             let p = scan.next;
             let rel = (p - self.offset) as usize;
-            if rel + PRELUDE_LEN <= self.buf.len() {
+            if rel + PRELUDE_LEN <= held.len() {
                 self.errors.push(BodyError { skipped: p - scan.error.frame_offset, error: scan.error });
-                let need = u64::from(be_u32(&self.buf, rel));
+                let need = u64::from(be_u32(held, rel));
                 self.truncated = Some(Truncated { offset: p, have: end - p, need });
             } else {
                 self.errors.push(BodyError { skipped: end - scan.error.frame_offset, error: scan.error });
             }
-        } else if !self.buf.is_empty() {
-            let have = self.buf.len() as u64;
-            let need = if self.buf.len() < PRELUDE_LEN { PRELUDE_LEN as u64 } else { u64::from(be_u32(&self.buf, 0)) };
+        } else if !held.is_empty() {
+            let have = held.len() as u64;
+            let need = if held.len() < PRELUDE_LEN { PRELUDE_LEN as u64 } else { u64::from(be_u32(held, 0)) };
             self.truncated = Some(Truncated { offset: self.offset, have, need });
         }
-        self.buf = Vec::new();
     }
 
     /// End of input: `Truncated{offset, have, need}` if a partial frame is pending. In resync mode
@@ -1457,6 +1626,31 @@ mod tests {
         assert_eq!(parse_headers(&block, 0, 0).unwrap().count, 40);
         block.extend_from_slice(&[2, b'h', b'0' + 30, 1]);
         assert_eq!(parse_headers(&block, 0, 0).unwrap_err().offset, 160);
+    }
+
+    #[test]
+    fn range_crc_matches_hashing_the_range() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect();
+        for origin in [0u64, 1, 63, 64, 700] {
+            let mut rc = RangeCrc::new(origin);
+            let mut a = origin;
+            while a < 4900 {
+                rc.forget_before(a);
+                for len in [0u64, 1, 5, 63, 64, 65, 129, 1000, 3000] {
+                    let b = (a + len).min(data.len() as u64);
+                    rc.extend(&data, 0, b);
+                    let want = crc32fast::hash(&data[a as usize..b as usize]);
+                    assert_eq!(rc.range(a, b, &data, 0), want, "origin {origin}, {a}..{b}");
+                }
+                a += 37;
+            }
+            // Memory: only the checkpoints from the last range start on are kept.
+            assert!(rc.checkpoints.len() <= 3000 / CRC_STEP as usize + 3, "{}", rc.checkpoints.len());
+        }
+        // Checked against zlib's crc32_combine arithmetic: x^(8n) for n = 1 shifts a CRC by a byte.
+        let (x, y) = (b"hello ", b"world");
+        let whole = crc32fast::hash(b"hello world");
+        assert_eq!(gf2_mul(x8n_mod_p(y.len() as u64), crc32fast::hash(x)) ^ crc32fast::hash(y), whole);
     }
 
     #[test]
