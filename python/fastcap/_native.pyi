@@ -46,6 +46,8 @@ class CaptureReader:
         batch_rows: int = 16384,
         decompress: bool = True,
         decompress_dirs: Sequence[int] | None = None,
+        max_entry_inflated: int = 268435456,
+        max_inflate_ratio: int = 32,
     ) -> CaptureReader: ...
     @property
     def path(self) -> str: ...

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use fastcap_core::arrow_util::Table;
 use fastcap_core::cbor::assemble::bodies_table;
 use fastcap_core::cbor::decode::Value;
+use fastcap_core::cbor::reader::{DEFAULT_MAX_ENTRY_INFLATED, DEFAULT_MAX_INFLATE_RATIO};
 use fastcap_core::cbor::writer::{encode_entry, encode_header, order_meta};
 use fastcap_core::cbor::{EntryReader, ReadOptions, Source};
 use fastcap_core::error::Error;
@@ -26,8 +27,15 @@ pub struct CaptureReader {
 
 #[pymethods]
 impl CaptureReader {
+    /// `max_entry_inflated` (bytes) and `max_inflate_ratio` bound what `enc: "zlib"` payloads may
+    /// inflate to, per payload and per file (see `docs/limits.md`); a payload past either is kept
+    /// compressed and reported as an `inflate_limit` diagnostic.
     #[new]
-    #[pyo3(signature = (path, *, recover=false, batch_rows=16384, decompress=true, decompress_dirs=None))]
+    #[pyo3(signature = (
+        path, *, recover=false, batch_rows=16384, decompress=true, decompress_dirs=None,
+        max_entry_inflated=DEFAULT_MAX_ENTRY_INFLATED, max_inflate_ratio=DEFAULT_MAX_INFLATE_RATIO,
+    ))]
+    #[allow(clippy::too_many_arguments)] // keyword arguments of a Python constructor
     fn new(
         py: Python<'_>,
         path: PathBuf,
@@ -35,6 +43,8 @@ impl CaptureReader {
         batch_rows: usize,
         decompress: bool,
         decompress_dirs: Option<Vec<u8>>,
+        max_entry_inflated: usize,
+        max_inflate_ratio: u32,
     ) -> PyResult<Self> {
         let shown = path.display().to_string();
         if batch_rows == 0 {
@@ -51,7 +61,8 @@ impl CaptureReader {
             })?,
         };
         let source = Source::open(&path).map_err(|e| to_pyerr(py, Error::Io(e), Some(&shown)))?;
-        let opts = ReadOptions { recover, batch_rows, decompress, decompress_dirs };
+        let opts =
+            ReadOptions { recover, batch_rows, decompress, decompress_dirs, max_entry_inflated, max_inflate_ratio };
         let reader = EntryReader::new(source, opts).map_err(|e| to_pyerr(py, Error::Format(e), Some(&shown)))?;
         Ok(CaptureReader { inner: Mutex::new(reader), path: shown })
     }
@@ -218,7 +229,19 @@ fn encode_capture_entry<'py>(
     Ok(PyBytes::new(py, &out))
 }
 
+/// Deepest nesting of lists and dicts [`from_py`] converts: well within what the reader accepts
+/// back (256), and a self-containing list is an error instead of a stack overflow.
+const MAX_DEPTH: usize = 128;
+
 pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    from_py_depth(obj, 0)
+}
+
+fn from_py_depth(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    if depth > MAX_DEPTH {
+        return Err(PyValueError::new_err(format!("value nested more than {MAX_DEPTH} deep, cannot encode as CBOR")));
+    }
+    let from_py = |x: &Bound<'_, PyAny>| from_py_depth(x, depth + 1);
     if obj.is_none() {
         return Ok(Value::Null);
     }

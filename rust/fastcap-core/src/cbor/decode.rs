@@ -135,8 +135,9 @@ impl Head {
     }
 }
 
-/// Maximum nesting depth accepted, so a hostile file cannot overflow the stack.
-const MAX_DEPTH: u32 = 256;
+/// Maximum nesting depth (arrays, maps, tags) accepted, so a hostile file cannot overflow the
+/// stack: the decoders recurse once per level. Capture entries nest two or three levels deep.
+pub const MAX_DEPTH: u32 = 256;
 
 /// Cursor over a CBOR byte slice. All offsets are absolute within `buf`.
 pub struct Cursor<'a> {
@@ -162,6 +163,12 @@ impl<'a> Cursor<'a> {
 
     #[cold]
     #[inline(never)]
+    fn too_deep(&self, at: usize) -> DecodeError {
+        self.err(at, format!("items nested more than {MAX_DEPTH} deep (arrays, maps or tags)"))
+    }
+
+    #[cold]
+    #[inline(never)]
     pub fn err(&self, offset: usize, message: impl Into<String>) -> DecodeError {
         DecodeError { offset, message: message.into(), eof: false }
     }
@@ -178,7 +185,20 @@ impl<'a> Cursor<'a> {
                 self.pos = end;
                 Ok(s)
             }
-            None => Err(self.eof(what)),
+            None => Err(self.past_end(what, n)),
+        }
+    }
+
+    /// An item claiming more bytes than the input holds: a truncated tail, or (when more entries
+    /// follow, which the reader checks) a damaged length.
+    #[cold]
+    #[inline(never)]
+    fn past_end(&self, what: &str, n: usize) -> DecodeError {
+        let left = self.buf.len().saturating_sub(self.pos);
+        DecodeError {
+            offset: self.pos,
+            message: format!("{what} of {n} bytes, but only {left} bytes are left"),
+            eof: true,
         }
     }
 
@@ -291,20 +311,26 @@ impl<'a> Cursor<'a> {
 
     /// A float from a major-7 head (f16/f32/f64), or an integer accepted where a float is expected.
     #[inline]
-    pub fn number_after(&mut self, h: Head, at: usize) -> DResult<Option<f64>> {
+    pub fn number_after(&mut self, mut h: Head, at: usize) -> DResult<Option<f64>> {
+        // Unknown tags pass the inner item through. A loop rather than a call per tag, and at most
+        // MAX_DEPTH of them, as for every other nesting: 100,000 tags around a `ts` once took the
+        // stack.
+        let mut tags = 0;
+        while h.major == 6 {
+            tags += 1;
+            if tags > MAX_DEPTH {
+                return Err(self.err(at, format!("more than {MAX_DEPTH} nested tags; expected a number")));
+            }
+            h = self.head()?;
+        }
         Ok(match (h.major, h.info) {
             (0, _) => Some(h.arg as f64),
             (1, _) => Some(-1.0 - h.arg as f64),
             (7, 25) => Some(f16_to_f64(h.arg as u16)),
             (7, 26) => Some(f32::from_bits(h.arg as u32) as f64),
             (7, 27) => Some(f64::from_bits(h.arg)),
-            (6, _) => {
-                // Unknown tags pass the inner item through.
-                let ih = self.head()?;
-                return self.number_after(ih, at);
-            }
             _ => {
-                self.skip_after(h, at, 0)?;
+                self.skip_after(h, at, tags)?;
                 None
             }
         })
@@ -313,7 +339,7 @@ impl<'a> Cursor<'a> {
     /// Skip the rest of an item whose head was already read.
     pub fn skip_after(&mut self, h: Head, at: usize, depth: u32) -> DResult<()> {
         if depth > MAX_DEPTH {
-            return Err(self.err(at, "nesting too deep"));
+            return Err(self.too_deep(at));
         }
         match h.major {
             0 | 1 => Ok(()),
@@ -377,7 +403,7 @@ impl<'a> Cursor<'a> {
 
     pub fn value_after(&mut self, h: Head, at: usize, depth: u32) -> DResult<Value> {
         if depth > MAX_DEPTH {
-            return Err(self.err(at, "nesting too deep"));
+            return Err(self.too_deep(at));
         }
         Ok(match h.major {
             0 => Value::Uint(h.arg),

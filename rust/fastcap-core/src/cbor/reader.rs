@@ -27,7 +27,7 @@ use crate::error::{Format, FormatError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
     /// `truncated_tail`, `decode_error`, `schema_error`, `resync_skip`, `unknown_encoding`,
-    /// `decompress_error`, `duplicate_key`.
+    /// `decompress_error`, `inflate_limit`, `duplicate_key`.
     pub kind: &'static str,
     pub offset: u64,
     /// Index of the item in file order (0 = first entry after the header), when known.
@@ -190,6 +190,7 @@ const P_SCHEMA: u8 = 1;
 const P_UNKNOWN_ENC: u8 = 2;
 const P_DECOMPRESS: u8 = 4;
 const P_DUPLICATE: u8 = 8;
+const P_INFLATE_LIMIT: u8 = 16;
 
 /// A metadata column of the kind its key declares.
 enum MetaCol {
@@ -667,6 +668,7 @@ fn problems_column(problems: &[u8]) -> ArrayRef {
             (P_UNKNOWN_ENC, "unknown_encoding"),
             (P_DECOMPRESS, "decompress_error"),
             (P_DUPLICATE, "duplicate_key"),
+            (P_INFLATE_LIMIT, "inflate_limit"),
         ] {
             if p & bit != 0 {
                 names.push(name);
@@ -691,11 +693,44 @@ pub struct ReadOptions {
     /// without a valid `dir` follow bit 15). Analysis that reads only the backend's responses
     /// skips inflating the client leg, which in gateway captures repeats the same bytes.
     pub decompress_dirs: u16,
+    /// Largest size one payload may inflate to; a payload that would inflate further is kept
+    /// compressed and reported (`inflate_limit`). See `docs/limits.md`.
+    pub max_entry_inflated: usize,
+    /// The payloads of a file may inflate to this many times the file's size, plus
+    /// `max_entry_inflated`, in total; payloads past that are kept compressed and reported.
+    pub max_inflate_ratio: u32,
 }
+
+/// Default [`ReadOptions::max_entry_inflated`]: 256 MiB, ten times the largest body an
+/// EventStream frame may carry (24 MiB) and far beyond any captured HTTP body we have seen, while
+/// a 1 MB entry inflating to 1 GiB (a decompression bomb) is refused.
+pub const DEFAULT_MAX_ENTRY_INFLATED: usize = 256 << 20;
+
+/// Default [`ReadOptions::max_inflate_ratio`]. Whole captures inflate to about 1.5 times their
+/// size (the writer compresses each payload on its own, at 3 to 7 times); 32 leaves room for very
+/// repetitive traffic and bounds a hostile file to 32 times its size plus one maximal entry.
+pub const DEFAULT_MAX_INFLATE_RATIO: u32 = 32;
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { recover: false, batch_rows: 16_384, decompress: true, decompress_dirs: u16::MAX }
+        ReadOptions {
+            recover: false,
+            batch_rows: 16_384,
+            decompress: true,
+            decompress_dirs: u16::MAX,
+            max_entry_inflated: DEFAULT_MAX_ENTRY_INFLATED,
+            max_inflate_ratio: DEFAULT_MAX_INFLATE_RATIO,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Bytes the payloads of a file of `file_len` bytes may inflate to in total. The per-entry
+    /// limit is added (not a floor) so that, however much of the budget a file has used, as long
+    /// as it is within the ratio one more maximal entry still fits; this keeps the two-thread
+    /// rounds of [`EntryReader::next_round`] exact (see there) for every file within the ratio.
+    pub fn inflate_budget(&self, file_len: usize) -> u64 {
+        (self.max_inflate_ratio as u64).saturating_mul(file_len as u64).saturating_add(self.max_entry_inflated as u64)
     }
 }
 
@@ -724,6 +759,8 @@ struct Scan {
     file_index: u64,
     diagnostics: Vec<Diagnostic>,
     done: bool,
+    /// Bytes the payloads still to be read may inflate to (see [`ReadOptions::inflate_budget`]).
+    budget: u64,
 }
 
 /// Largest span of the file one batch may reference (view offsets are 32-bit).
@@ -737,8 +774,9 @@ impl EntryReader {
         let buf: super::Source = buf.into();
         let header = parse_header(buf.as_ref())?;
         let start = header.end;
+        let budget = opts.inflate_budget(buf.as_ref().len());
         Ok(EntryReader {
-            scan: Scan::new(start),
+            scan: Scan::new(start, budget),
             buf: Arc::new(buf),
             header,
             diagnostics: Vec::new(),
@@ -822,7 +860,10 @@ impl EntryReader {
                 }
             }
             Some(split) => {
-                let mut ahead = Scan::new(split);
+                // The second thread may inflate up to the budget left at the start of the round;
+                // whether that matches a sequential read is checked below.
+                let budget = self.scan.budget;
+                let mut ahead = Scan::new(split, budget);
                 let behind = &mut self.scan;
                 let ahead_batches = std::thread::scope(|scope| {
                     let worker = scope.spawn(|| {
@@ -837,7 +878,15 @@ impl EntryReader {
                     }
                     worker.join().expect("decode thread")
                 });
-                if self.scan.done || self.scan.pos != split {
+                // Inflation is charged to the budget in file order. The ahead half decided with the
+                // whole budget left at the start of the round, a sequential read would have had
+                // less left at the split. If a maximal entry still fits after both halves, every
+                // payload of the ahead half was tried against the per-entry limit alone in both
+                // cases, so its decisions are the sequential ones; otherwise the round is redone
+                // sequentially (only files past their inflate ratio get there).
+                let used = (budget - self.scan.budget).saturating_add(budget - ahead.budget);
+                let exact = used.saturating_add(opts.max_entry_inflated as u64) <= budget;
+                if self.scan.done || self.scan.pos != split || !exact {
                     self.speculation.1 += 1;
                 } else {
                     self.speculation.0 += 1;
@@ -850,6 +899,7 @@ impl EntryReader {
                     self.scan.pos = ahead.pos;
                     self.scan.file_index += ahead.file_index;
                     self.scan.done = ahead.done;
+                    self.scan.budget = budget - used;
                 }
             }
         }
@@ -873,8 +923,8 @@ fn shift_file_index(batch: RecordBatch, shift: u64) -> RecordBatch {
 }
 
 impl Scan {
-    fn new(pos: usize) -> Self {
-        Scan { pos, file_index: 0, diagnostics: Vec::new(), done: false }
+    fn new(pos: usize, budget: u64) -> Self {
+        Scan { pos, file_index: 0, diagnostics: Vec::new(), done: false, budget }
     }
 
     /// Decode up to `batch_rows` entries, stopping at the first entry that starts at or after
@@ -924,41 +974,49 @@ impl Scan {
                     self.file_index += 1;
                     self.pos = cur.pos;
                 }
-                Err(e) if e.eof => {
-                    batch.rollback();
-                    self.diagnostics.push(Diagnostic {
-                        kind: "truncated_tail",
-                        offset: start as u64,
-                        index: Some(self.file_index),
-                        seq: None,
-                        bytes: Some((buf.len() - start) as u64),
-                        message: format!(
-                            "file ends inside entry {} ({} bytes left); the partial entry was dropped",
-                            self.file_index,
-                            buf.len() - start
-                        ),
-                    });
-                    self.done = true;
-                    break;
-                }
                 Err(e) => {
                     batch.rollback();
+                    // Running out of input inside an entry is a truncated tail only if nothing
+                    // valid follows: an entry whose length claims more than the rest of the file
+                    // is damage, and the entries after it are still there.
+                    let next = if e.eof || opts.recover { resync(buf, start + 1) } else { None };
+                    if e.eof && next.is_none() {
+                        self.diagnostics.push(Diagnostic {
+                            kind: "truncated_tail",
+                            offset: start as u64,
+                            index: Some(self.file_index),
+                            seq: None,
+                            bytes: Some((buf.len() - start) as u64),
+                            message: format!(
+                                "file ends inside entry {} ({} bytes left); the partial entry was dropped",
+                                self.file_index,
+                                buf.len() - start
+                            ),
+                        });
+                        self.done = true;
+                        break;
+                    }
+                    let message = match next {
+                        Some(next) if e.eof => format!(
+                            "entry {} is damaged at byte {}: {}; a valid entry follows at byte {next}, so the length \
+                             is impossible (not a truncated tail)",
+                            self.file_index, e.offset, e.message
+                        ),
+                        _ => format!("entry {} is not valid CBOR: {} at byte {}", self.file_index, e.message, e.offset),
+                    };
                     self.diagnostics.push(Diagnostic {
                         kind: "decode_error",
                         offset: start as u64,
                         index: Some(self.file_index),
                         seq: None,
                         bytes: None,
-                        message: format!(
-                            "entry {} is not valid CBOR: {} at byte {}",
-                            self.file_index, e.message, e.offset
-                        ),
+                        message,
                     });
                     if !opts.recover {
                         self.done = true;
                         break;
                     }
-                    match resync(buf, start + 1) {
+                    match next {
                         Some(next) => {
                             self.diagnostics.push(Diagnostic {
                                 kind: "resync_skip",
@@ -999,7 +1057,12 @@ impl Scan {
             return None;
         }
         if opts.decompress && !batch.zlib.is_empty() {
-            inflate_batch(&mut batch, buf, &mut self.diagnostics);
+            let limits = InflateLimits {
+                entry: opts.max_entry_inflated,
+                file: opts.inflate_budget(buf.len()),
+                ratio: opts.max_inflate_ratio,
+            };
+            inflate_batch(&mut batch, buf, &mut self.diagnostics, &limits, &mut self.budget);
         }
         // A resync may have moved past bytes it skipped; the window still spans them.
         let window = &buf[window_start.min(buf.len())..self.pos.max(window_start).min(buf.len())];
@@ -1012,6 +1075,30 @@ impl Scan {
     }
 }
 
+/// The inflation limits of one read (see [`ReadOptions::max_entry_inflated`] and
+/// [`ReadOptions::inflate_budget`]).
+struct InflateLimits {
+    entry: usize,
+    /// The budget of the whole file, for messages.
+    file: u64,
+    ratio: u32,
+}
+
+/// One queued payload: (row, absolute payload start, payload length).
+type Job = (usize, usize, usize);
+
+/// What became of one payload in a worker.
+enum Outcome {
+    /// Inflated to `len` bytes at `at` in the worker's output.
+    Done { at: usize, len: usize },
+    /// Not zlib data (the message says why).
+    Bad(&'static str),
+    /// Inflates beyond the limit the worker tried it with.
+    TooLarge,
+    /// Not tried: the worker's share of the budget ran out before it (see [`inflate_batch`]).
+    Deferred,
+}
+
 /// Inflate the batch's `enc: "zlib"` payloads and point their views at the results.
 ///
 /// Captures from the reference writer compress most stream chunks (anything over 128 bytes that
@@ -1019,29 +1106,73 @@ impl Scan {
 /// decompressor has far less per-call cost than a streaming zlib state; each worker inflates
 /// straight into one growing buffer that becomes an extra Arrow buffer of the payload column,
 /// and large batches are split across two threads (the machines this runs on have two cores).
-fn inflate_batch(batch: &mut Batch, buf: &[u8], diags: &mut Vec<Diagnostic>) {
+///
+/// Decompression bombs: a payload inflates to at most `limits.entry` bytes, and the payloads of
+/// the file to at most `budget` more bytes, charged in file order so that the result does not
+/// depend on batching or threads. A payload over either limit is kept compressed and reported with
+/// its offset. With two threads, the first half is charged exactly as it goes; the second half
+/// inflates at most half the budget and defers the rest, and its results are then charged in file
+/// order after the first half's (deferred payloads inflated then), so the threads never hold more
+/// than 1.5 times the budget, and what is kept is what a sequential read keeps.
+fn inflate_batch(batch: &mut Batch, buf: &[u8], diags: &mut Vec<Diagnostic>, limits: &InflateLimits, budget: &mut u64) {
     let jobs = std::mem::take(&mut batch.zlib);
     let work: usize = jobs.iter().map(|j| j.2).sum();
     let first_buffer = 2 + batch.data.extra.len() as u32;
-    let results: Vec<Inflated> = if work > (512 << 10) && jobs.len() > 64 {
+    // A budget past the address space is as good as none.
+    let room = usize::try_from(*budget).unwrap_or(usize::MAX);
+    let parts: Vec<(&[Job], Inflated)> = if work > (512 << 10) && jobs.len() > 64 {
         let (left, right) = jobs.split_at(jobs.len() / 2);
         std::thread::scope(|scope| {
-            let handle = scope.spawn(|| inflate_jobs(right, buf, first_buffer + 1));
-            let a = inflate_jobs(left, buf, first_buffer);
-            vec![a, handle.join().expect("decompression thread")]
+            let handle = scope.spawn(|| inflate_jobs(right, buf, limits.entry, room / 2, false));
+            let a = inflate_jobs(left, buf, limits.entry, room, true);
+            vec![(left, a), (right, handle.join().expect("decompression thread"))]
         })
     } else {
-        vec![inflate_jobs(&jobs, buf, first_buffer)]
+        vec![(&jobs[..], inflate_jobs(&jobs, buf, limits.entry, room, true))]
     };
-    for part in results {
-        batch.data.extra.push(Buffer::from_vec(part.out));
-        for (row, outcome) in part.rows {
-            match outcome {
-                Ok((view, len)) => {
-                    batch.data.views.put(row, view);
-                    batch.data_len.put(row, len as u64);
+    // Deferred payloads are inflated here, in file order, into one more buffer.
+    let late_buffer = first_buffer + parts.len() as u32;
+    let mut late = Inflated { out: Vec::new(), rows: Vec::new() };
+    let mut late_used = 0;
+    let mut inflater = Decompressor::new();
+    let mut charged = 0usize;
+    for (i, (jobs, part)) in parts.into_iter().enumerate() {
+        let Inflated { out, rows } = part;
+        let buffer = first_buffer + i as u32;
+        for (&(row, start, len), outcome) in jobs.iter().zip(rows) {
+            let left = room - charged;
+            let retry = match outcome {
+                Outcome::Deferred => true,
+                // The second thread may have tried it with more room than is left now, and bad
+                // data past that room is, sequentially, a payload too large: try it again.
+                Outcome::Bad(_) => i > 0 && left < limits.entry,
+                _ => false,
+            };
+            let outcome = match outcome {
+                _ if retry => {
+                    let data = &buf[start..start + len];
+                    match inflate_into(&mut inflater, data, &mut late.out, &mut late_used, limits.entry.min(left)) {
+                        Ok((at, n)) => {
+                            batch.data.views.put(row, make_view(&late.out[at..at + n], late_buffer, view_offset(at)));
+                            Outcome::Done { at, len: n }
+                        }
+                        Err(o) => o,
+                    }
                 }
-                Err(message) => {
+                Outcome::Done { at, len: n } if n <= left => {
+                    batch.data.views.put(row, make_view(&out[at..at + n], buffer, view_offset(at)));
+                    Outcome::Done { at, len: n }
+                }
+                // Inflated by the second thread, but the first half used the budget up.
+                Outcome::Done { .. } => Outcome::TooLarge,
+                o => o,
+            };
+            match outcome {
+                Outcome::Done { len: n, .. } => {
+                    charged += n;
+                    batch.data_len.put(row, n as u64);
+                }
+                Outcome::Bad(why) => {
                     batch.problems[row] |= P_DECOMPRESS;
                     diags.push(Diagnostic {
                         kind: "decompress_error",
@@ -1049,75 +1180,138 @@ fn inflate_batch(batch: &mut Batch, buf: &[u8], diags: &mut Vec<Diagnostic>) {
                         index: Some(batch.file_index[row]),
                         seq: batch.seq.get(row),
                         bytes: None,
-                        message: format!("zlib payload does not decompress ({message}); compressed bytes kept"),
+                        message: format!("zlib payload does not decompress ({why}); compressed bytes kept"),
+                    });
+                }
+                Outcome::TooLarge | Outcome::Deferred => {
+                    batch.problems[row] |= P_INFLATE_LIMIT;
+                    // Which limit refused it is decided from the budget left here, so that the
+                    // message is the same however the batch was split.
+                    let message = if limits.entry <= left {
+                        format!(
+                            "zlib payload of {len} bytes inflates beyond the per-entry limit of {}; compressed bytes \
+                             kept (docs/limits.md: max_entry_inflated)",
+                            size(limits.entry as u64)
+                        )
+                    } else {
+                        format!(
+                            "zlib payload of {len} bytes would take the file's inflated payloads past {} ({}x the \
+                             file size plus the per-entry limit); compressed bytes kept (docs/limits.md: \
+                             max_inflate_ratio)",
+                            size(limits.file),
+                            limits.ratio
+                        )
+                    };
+                    diags.push(Diagnostic {
+                        kind: "inflate_limit",
+                        offset: batch.offset[row],
+                        index: Some(batch.file_index[row]),
+                        seq: batch.seq.get(row),
+                        bytes: None,
+                        message,
                     });
                 }
             }
         }
+        batch.data.extra.push(Buffer::from_vec(trimmed(out)));
+    }
+    if late_used > 0 {
+        late.out.truncate(late_used);
+        batch.data.extra.push(Buffer::from_vec(trimmed(late.out)));
+    }
+    *budget -= charged as u64;
+}
+
+/// A byte count as people read limits: whole MiB as such, anything else in bytes.
+fn size(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
     }
 }
 
-/// A payload's new view and inflated length, or why it did not inflate.
-type InflateOutcome = Result<(u128, usize), String>;
-
-/// One worker's output: the inflated bytes, and per row its outcome.
-struct Inflated {
-    out: Vec<u8>,
-    rows: Vec<(usize, InflateOutcome)>,
+fn view_offset(at: usize) -> u32 {
+    u32::try_from(at).expect("inflated payloads under 4 GiB per batch")
 }
 
-fn inflate_jobs(jobs: &[(usize, usize, usize)], buf: &[u8], buffer_index: u32) -> Inflated {
+/// `out` without the spare capacity a growing buffer or a refused payload left behind, when that
+/// is worth a reallocation.
+fn trimmed(mut out: Vec<u8>) -> Vec<u8> {
+    if out.capacity() - out.len() > (out.len() / 4).max(1 << 20) {
+        out.shrink_to_fit();
+    }
+    out
+}
+
+/// One worker's output: the inflated bytes, and per job its outcome.
+struct Inflated {
+    out: Vec<u8>,
+    rows: Vec<Outcome>,
+}
+
+/// Inflate `jobs` in order, each to at most `entry` bytes, all together to at most `share` bytes.
+/// `exact`: the jobs are the first of the batch, so `share` is the budget left and a payload that
+/// does not fit is refused; otherwise the worker stops at the first payload that does not fit in
+/// its share and defers it and the rest.
+fn inflate_jobs(jobs: &[Job], buf: &[u8], entry: usize, share: usize, exact: bool) -> Inflated {
     let mut inflater = Decompressor::new();
     let mut out = Vec::new();
     let mut used = 0;
+    let mut stopped = false;
     let rows = jobs
         .iter()
-        .map(|&(row, start, len)| {
-            let r = inflate_into(&mut inflater, &buf[start..start + len], &mut out, &mut used).map(|(off, n)| {
-                let view = make_view(
-                    &out[off..off + n],
-                    buffer_index,
-                    u32::try_from(off).expect("inflated payloads under 4 GiB per batch"),
-                );
-                (view, n)
-            });
-            (row, r)
+        .map(|&(_, start, len)| {
+            if stopped {
+                return Outcome::Deferred;
+            }
+            let limit = entry.min(share - used);
+            match inflate_into(&mut inflater, &buf[start..start + len], &mut out, &mut used, limit) {
+                Ok((at, n)) => Outcome::Done { at, len: n },
+                // Over its own limit, or (exact) over the budget left: refused either way.
+                Err(Outcome::TooLarge) if exact || limit == entry => Outcome::TooLarge,
+                Err(Outcome::TooLarge) => {
+                    stopped = true;
+                    Outcome::Deferred
+                }
+                Err(o) => o,
+            }
         })
         .collect();
     out.truncate(used);
     Inflated { out, rows }
 }
 
-/// Largest payload we will inflate one entry to; a guard against decompression bombs.
-const MAX_INFLATED: usize = 1 << 30;
-
-/// Inflate `data` into `out` at `*used`; returns the offset and length of the result.
+/// Inflate `data` into `out` at `*used`, to at most `limit` bytes; returns the offset and length
+/// of the result, or why it failed ([`Outcome::Bad`] or [`Outcome::TooLarge`]).
 ///
-/// `out` only ever grows (doubling), and the bytes past `*used` are scratch the decompressor
-/// overwrites: zero-filling a fresh output window for every small payload cost more than a
-/// tenth of loading.
+/// `out` only ever grows, and the bytes past `*used` are scratch the decompressor overwrites:
+/// zero-filling a fresh output window for every small payload cost more than a tenth of loading.
+/// It grows into fresh zeroed allocations (calloc'd pages cost no memory until written), so a
+/// refused payload holds only what the decompressor wrote before it ran out of room.
 fn inflate_into(
     inflater: &mut Decompressor,
     data: &[u8],
     out: &mut Vec<u8>,
     used: &mut usize,
-) -> Result<(usize, usize), String> {
+    limit: usize,
+) -> Result<(usize, usize), Outcome> {
     let start = *used;
-    let mut cap = data.len().saturating_mul(4).max(512);
+    let mut cap = data.len().saturating_mul(4).max(512).min(limit);
     loop {
         if out.len() < start + cap {
-            out.resize((start + cap).max(out.len() * 2), 0);
+            let mut grown = vec![0u8; (start + cap).max(out.len().saturating_mul(2))];
+            grown[..start].copy_from_slice(&out[..start]);
+            *out = grown;
         }
         match inflater.zlib_decompress(data, &mut out[start..start + cap]) {
             Ok(n) => {
                 *used = start + n;
                 return Ok((start, n));
             }
-            Err(DecompressionError::InsufficientSpace) if cap < MAX_INFLATED => {
-                cap = cap.saturating_mul(4).min(MAX_INFLATED)
-            }
-            Err(DecompressionError::InsufficientSpace) => return Err("payload inflates beyond 1 GiB".into()),
-            Err(DecompressionError::BadData) => return Err("invalid zlib data".into()),
+            Err(DecompressionError::InsufficientSpace) if cap < limit => cap = cap.saturating_mul(4).min(limit),
+            Err(DecompressionError::InsufficientSpace) => return Err(Outcome::TooLarge),
+            Err(DecompressionError::BadData) => return Err(Outcome::Bad("invalid zlib data")),
         }
     }
 }
