@@ -260,6 +260,7 @@ const COLUMNS = [
 ];
 const PAGE = 200;
 let table = null;
+const scrolls = new Map(); // scroll position of each filtered table, restored on the way back from a call
 
 class CallsTable {
   constructor(el, filters, sort, desc) {
@@ -278,7 +279,7 @@ class CallsTable {
     this.scroll = el.querySelector(".scroll");
     this.spacer = el.querySelector(".spacer");
     this.rows = el.querySelector(".rows");
-    this.scroll.addEventListener("scroll", () => this.render());
+    this.scroll.addEventListener("scroll", () => { scrolls.set(location.hash, this.scroll.scrollTop); this.render(); });
     el.querySelector(".head").addEventListener("click", (e) => {
       const col = e.target.dataset.col;
       if (!col || col === "tool_calls" || col === "issues") return;
@@ -382,6 +383,8 @@ async function viewCalls(params) {
   let timer;
   const q = document.getElementById("f-q");
   q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => updateHash({ q: q.value }), 300); });
+  const top = scrolls.get(location.hash);
+  if (top) { table.spacer.style.height = `${top + table.scroll.clientHeight}px`; table.scroll.scrollTop = top; }
   await table.reload();
   if (get("q")) { q.focus(); q.setSelectionRange(q.value.length, q.value.length); }
 }
