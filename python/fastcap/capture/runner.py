@@ -1,6 +1,13 @@
 """Starting and stopping mitmdump with the capture addon, and running an agent through it.
 
 Used by `fastcap capture`; see `fastcap.cli.capture` for the command line.
+
+mitmdump's own output goes to `<session>/mitmdump.log`. It is started with `flow_detail=0`, so the
+log holds no request lines (URLs with query-string secrets) unless `--set flow_detail=N` asks for
+them; either way, when the session stops the log is redacted in place like every other output
+(`redact_log`) and the leak scan reads it (docs/specs/reports.md §4.4). A capture that stopped on a
+write error (docs/specs/mitmproxy.md §7.7) is reported from its `summary.json`, and the session
+ends with an error.
 """
 
 from __future__ import annotations
@@ -196,6 +203,10 @@ def build_command(cfg: CaptureConfig, tool: str, *, web_password: str | None = N
     else:
         cmd += ["--mode", f"regular@{cfg.port}"]
     cmd += ["--set", f"confdir={cfg.confdir}"]
+    # No flow lines in mitmdump.log (the capture has them, redacted) unless --set asks for them
+    # (mitmdump refuses a second value for the option).
+    if not any(item.partition("=")[0].strip() == "flow_detail" for item in cfg.sets):
+        cmd += ["--set", "flow_detail=0"]
     if cfg.web:
         cmd += [
             "--web-port",
@@ -438,8 +449,21 @@ def finish_session(
             state["stopped"] = "already stopped"
     state = {**state, "status": "analyzing"}
     sess.write_state(session_dir, state)
-    capture = state.get("capture_file") or state.get("jsonl_file")
     exit_code = 0
+    failure = capture_failure(session_dir)
+    if failure:
+        state["error"] = f"capture failed: {failure}"
+        sess.write_state(session_dir, state)
+        echo(f"fastcap: error: the capture stopped: {failure} (the proxy exited; see summary.json)")
+        exit_code = 1
+    log = state.get("log_file")
+    if state.get("redacted", True) and log and Path(log).is_file():
+        try:
+            redact_log(Path(log))
+        except OSError as exc:
+            echo(f"fastcap: could not redact {log}: {exc}")
+            exit_code = 1
+    capture = state.get("capture_file") or state.get("jsonl_file")
     generated: list[str] = []
     if report and capture and Path(capture).exists():
         from fastcap.reports import write_session_reports
@@ -466,16 +490,54 @@ def finish_session(
     return exit_code
 
 
+def capture_failure(session_dir: Path) -> str | None:
+    """Why the capture addon stopped the proxy (its `summary.json` `failed`), or None."""
+    try:
+        summary = orjson.loads((session_dir / "summary.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    failed = summary.get("failed") if isinstance(summary, dict) else None
+    return str(failed) if failed else None
+
+
+def redact_log(path: Path) -> bool:
+    """Redact mitmdump's log in place (temporary file, then rename): query-string secrets of every
+    URL on a line (request lines, WebSocket lines, error messages; cut URLs too) and every secret
+    the free-text rules find. True if anything changed."""
+    from fastcap.secrets.redact import OUTPUT, redact_log_line
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    changed = False
+    try:
+        with path.open("rb") as src, tmp.open("wb") as dst:
+            for raw in src:
+                line = raw.decode("utf-8", "surrogateescape")
+                out = redact_log_line(line, OUTPUT)
+                if out is not line:
+                    changed = True
+                    raw = out.encode("utf-8", "surrogateescape")
+                dst.write(raw)
+        if changed:
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return changed
+
+
 def scan_outputs(session_dir: Path, state: dict[str, Any], generated: Sequence[str] = ()) -> list[Any]:
-    """Leak-scan every generated file (not the raw capture, log, CA files or state)."""
+    """Leak-scan every generated file and, when the session is redacted, mitmdump's log (not the
+    raw capture, CA files or state)."""
     from fastcap.secrets.leakscan import scan_paths
 
-    raw = {state.get("capture_file"), state.get("log_file")}
+    raw = {state.get("capture_file")}
     if not state.get("redacted", True):
-        raw.add(state.get("jsonl_file"))
-    skip_names = {"ca-bundle.pem", sess.STATE_FILE, "mitmdump.log"}
+        raw.update((state.get("jsonl_file"), state.get("log_file")))
+    skip_names = {"ca-bundle.pem", sess.STATE_FILE}
+    log = state.get("log_file")
+    extra = [Path(log)] if log and log not in raw and Path(log).is_file() else []
     paths = (
-        [Path(p) for p in generated]
+        [Path(p) for p in generated] + extra
         if generated
         else [
             p

@@ -304,6 +304,9 @@ def cmd_status(args: argparse.Namespace, base: Path) -> int:
     console.print(f"Requests captured: {n if n is not None else 'no capture file yet'}", markup=False)
     if state.get("error"):
         console.print(f"Error: {state['error']}", markup=False)
+    failure = runner.capture_failure(latest)
+    if failure and failure not in str(state.get("error", "")):
+        console.print(f"Error: the capture stopped: {failure}", markup=False)
     return 0
 
 

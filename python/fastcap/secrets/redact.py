@@ -357,6 +357,30 @@ def redact_url(url: str, config: RedactionConfig = DEFAULT, *, encode_marker: bo
     return out
 
 
+# A URL-like token with a query string inside a line of text (`https://h/p?key=…`, a mitmdump
+# WebSocket line's `host:443/ws?token=…`, a URL cut with `…`).
+_URL_QUERY_TOKEN_RE = re.compile(r"[^\s\"'<>()\[\]]*\?[^\s\"'<>()\[\]]*=[^\s\"'<>()\[\]]*")
+
+
+# An indented `name: value` line (mitmdump prints a request's query parameters so at flow_detail 2+).
+_NAME_VALUE_LINE_RE = re.compile(r"^(\s+)([A-Za-z0-9_.~-]+)(:\s*)(\S.*?)(\s*)$", re.DOTALL)
+
+
+def redact_log_line(line: str, config: RedactionConfig = DEFAULT) -> str:
+    """One line of a log (mitmdump's output): the secret query parameters of every URL on it
+    (`redact_url`) and of mitmdump's query block (an indented `key: value` line naming one), then,
+    with `free_text`, every secret `redact_text` finds. Returns `line` itself when nothing changed."""
+    out = line
+    if "?" in line and "=" in line:
+        out = _URL_QUERY_TOKEN_RE.sub(lambda m: redact_url(m.group(0), config), line)
+    m = _NAME_VALUE_LINE_RE.match(out)
+    if m and m.group(2).lower() in config._params_lc and not is_marker(m.group(4)):
+        out = m.group(1) + m.group(2) + m.group(3) + marker(m.group(4), config) + m.group(5)
+    if config.free_text:
+        out = redact_text(out, config)
+    return line if out == line else out
+
+
 def _redact_query(url: str, config: RedactionConfig, encode_marker: bool) -> str:
     if "?" not in url:
         return url
@@ -656,6 +680,7 @@ __all__ = [
     "redact_form",
     "redact_headers",
     "redact_json",
+    "redact_log_line",
     "redact_sse",
     "redact_text",
     "redact_url",
