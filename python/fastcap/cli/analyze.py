@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -131,7 +132,10 @@ def run(args: argparse.Namespace) -> int:
     from fastcap.formats.inputs import local_input
 
     with local_input(args.file) as src:
-        return _run(args, Path(src.path), src.name, src.copied)
+        try:
+            return _run(args, Path(src.path), src.name, src.copied)
+        finally:
+            gc.unfreeze()  # (main() may be called again in the same process)
 
 
 def _run(args: argparse.Namespace, path: Path, name: str, copied: bool) -> int:
@@ -158,6 +162,7 @@ def _run(args: argparse.Namespace, path: Path, name: str, copied: bool) -> int:
     else:
         result = read_file(path, fmt=fmt, recover=args.recover, name=name)
         exchanges, faults = result.exchanges, result.faults
+        gc.freeze()  # what was read lives to the end: later collections need not walk it (~10 % of the run)
         calls = calls_from_exchanges(exchanges)
     if not args.no_redact:
         calls = redact_calls(calls)

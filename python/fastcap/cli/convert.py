@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 from pathlib import Path
+from typing import Any
 
 from fastcap.errors import UsageError, print_faults
 
@@ -45,8 +47,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from fastcap.formats import read_file
     from fastcap.formats.inputs import local_input
-    from fastcap.formats.writers import write_cbor, write_jsonl, write_parquet
-    from fastcap.secrets.redact import OUTPUT
 
     out = Path(args.output)
     target = args.to or TARGETS.get(out.suffix.lower())
@@ -62,6 +62,19 @@ def run(args: argparse.Namespace) -> int:
         read = read_file(src.path, fmt=args.fmt, recover=args.recover, name=src.name)
         name = src.name
     exchanges = read.exchanges
+    gc.freeze()  # what was read lives to the end: later collections need not walk it
+    try:
+        return _write(args, exchanges, read.faults, name, out, target)
+    finally:
+        gc.unfreeze()  # (main() may be called again in the same process)
+
+
+def _write(
+    args: argparse.Namespace, exchanges: list[Any], faults: list[Any], name: str, out: Path, target: str
+) -> int:
+    from fastcap.formats.writers import write_cbor, write_jsonl, write_parquet
+    from fastcap.secrets.redact import OUTPUT
+
     config = None if args.no_redact else OUTPUT
     writer = {"cbor": write_cbor, "jsonl": write_jsonl, "parquet": write_parquet}[target]
     # Written under a temporary name and renamed when complete: a failure (full disk, interrupt)
@@ -79,5 +92,5 @@ def run(args: argparse.Namespace) -> int:
         f"({target}, {written} {unit}{', redacted' if config is not None else ', NOT redacted'})"
     )
     return print_faults(
-        read.faults, recover=args.recover, strict=args.strict, used=f"the {len(exchanges)} calls converted"
+        faults, recover=args.recover, strict=args.strict, used=f"the {len(exchanges)} calls converted"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if capture.is_dir():
         raise UsageError(f"{capture} is a directory; give the capture file")
     with local_input(args.capture) as src:
-        return _run(args, src.path, src.name, src.copied)
+        try:
+            return _run(args, src.path, src.name, src.copied)
+        finally:
+            gc.unfreeze()  # (main() may be called again in the same process)
 
 
 def _run(args: argparse.Namespace, path: str, name: str, copied: bool) -> int:
@@ -78,6 +82,7 @@ def _run(args: argparse.Namespace, path: str, name: str, copied: bool) -> int:
 
     result_read = read_file(path, recover=args.recover, name=name)
     exchanges = result_read.exchanges
+    gc.freeze()  # what was read lives to the end: later collections need not walk it
     kwargs: dict[str, Any] = {
         "title": args.title,
         "source": Path(name),

@@ -23,10 +23,13 @@ inflation limits of `formats/limits.py`.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import gc
 import importlib
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,8 +188,23 @@ def read_file(
     `name`: what messages call the file (default: `path`, or `<stdin>` for `-`)."""
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    with local_input(path) as src:  # (errors raised inside name the input, not a temporary copy)
+    with local_input(path) as src, _no_gc():  # (errors name the input, not a temporary copy)
         return _read_local(src.path, name or src.name, fmt or detect_format(src.path), recover)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while a file is read. Readers build millions of small
+    acyclic objects (parsed JSON, headers, chunks) that live on; each collection walked all of
+    them again: 0.3-0.6 s of 1.1-1.6 s reading a 230 MB traffic.jsonl. Nothing read forms a cycle,
+    so nothing is left for the collector to find afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_exchanges(

@@ -51,7 +51,7 @@ def _fixed(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def loads(raw: bytes | str) -> Any:
+def loads(raw: bytes | str | memoryview) -> Any:
     """One JSON value. Raises `JsonValueError` (a `ValueError`) for anything else."""
     try:
         return orjson.loads(raw)
@@ -60,7 +60,7 @@ def loads(raw: bytes | str) -> Any:
             raise JsonValueError("JSON nested deeper than 1024 levels") from None
         first = str(exc)
     try:
-        return scrub_surrogates(json.loads(raw))
+        return scrub_surrogates(json.loads(raw.tobytes() if isinstance(raw, memoryview) else raw))
     except RecursionError:
         raise JsonValueError("JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError):

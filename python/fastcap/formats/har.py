@@ -18,6 +18,7 @@ import binascii
 import codecs
 import functools
 import json
+import mmap
 import os
 import re
 from datetime import datetime
@@ -388,6 +389,27 @@ def _recover(raw: bytes, label: str) -> tuple[list[Any], Fault | None]:
     return walker.entries, None
 
 
+def _load(path: str) -> tuple[Any, bytes | None]:
+    """(document, None) when orjson parses the file, read through a memory map (no copy of the
+    file in memory); else (None, the file's bytes without a BOM) for the value-by-value walk."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return None, b""
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            start = 3 if mm[:3] == codecs.BOM_UTF8 else 0
+            with memoryview(mm) as whole, whole[start:] as view:
+                try:
+                    doc = orjson.loads(view)
+                except orjson.JSONDecodeError:
+                    doc = _FAILED
+            if doc is not _FAILED:
+                return doc, None
+            return None, mm[start:]
+
+
+_FAILED = object()
+
+
 def read_har_faults(
     path: str | os.PathLike[str], *, name: str | None = None
 ) -> tuple[list[Exchange], list[Fault]]:
@@ -395,16 +417,9 @@ def read_har_faults(
     entries before it are kept). Raises `HarFormatError` when no entry can be used."""
     shown = os.fspath(path)
     label = name or shown
-    with open(shown, "rb") as fh:
-        raw = fh.read()
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[3:]
+    doc, raw = _load(shown)
     faults: list[Fault] = []
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        doc = None
-    if doc is not None or raw.strip() == b"null":
+    if raw is None:
         log = doc.get("log") if isinstance(doc, dict) else None
         entries = log.get("entries") if isinstance(log, dict) else None
         if not isinstance(entries, list):
@@ -418,9 +433,9 @@ def read_har_faults(
                 message = fault.message.split("; kept ", 1)[0]
                 raise make_error(HarFormatError, label, fault.offset, kind, message)
             faults.append(fault)
-    # Each entry is dropped once converted, and the file's bytes before that: a HAR holding a
-    # 100 MB body is held about twice (text, bytes), not four times.
-    del raw
+    # Each entry is dropped once converted: a HAR holding a 100 MB body is held about twice
+    # (text, bytes), not three times.
+    raw = None
     doc = log = None
     entries.reverse()
     exchanges: list[Exchange] = []
