@@ -96,3 +96,20 @@ def test_eventstream_calls_agree_with_the_kiro_and_bedrock_dialects() -> None:
     ]
     cut = engine.filter(pl.col("error").str.starts_with("Truncated"))
     assert cut["issue_class"].to_list() == ["cut_stream"]
+
+
+def test_eventstream_calls_through_a_cbor_capture(tmp_path: Path) -> None:
+    """The same kiro and Bedrock calls stored in a CBOR capture: `fastcap analyze`'s streaming pass
+    names them from the request's `x-amz-target` (kiro posts to `/`) and gives the exchanges'
+    figures."""
+    from fastcap.formats.writers import write_cbor
+
+    exchanges = _eventstream_exchanges()
+    for ex in exchanges:
+        ex.started_at = 1_763_700_000.0 + ex.index
+        ex.request_body = b'{"conversationState": {}}'
+    path = tmp_path / "es.cbor"
+    write_cbor(exchanges, path)
+    streamed = calls_from_scan(*scan(path)[:2])
+    assert_same_calls(streamed, calls_from_exchanges(read_exchanges(path)))
+    assert "AmazonCodeWhispererStreamingService.GenerateAssistantResponse" in streamed["api_name"].to_list()

@@ -116,7 +116,9 @@ def scan(
     fields = (
         pl.concat(requests).unique("request_id", keep="first", maintain_order=True)
         if requests
-        else pl.DataFrame(schema={"request_id": pl.Utf8, **dict.fromkeys(REQUEST_FIELD_COLUMNS, pl.Utf8)})
+        else pl.DataFrame(
+            schema={"request_id": pl.Utf8, **dict.fromkeys([*REQUEST_FIELD_COLUMNS, "amz_target"], pl.Utf8)}
+        )
     )
     content = fields.join(content, on="request_id", how="full", coalesce=True).join(
         declared_fidelities(pl.concat(declared) if declared else _declared(_NO_EXTRA)),
@@ -146,7 +148,7 @@ def _request_fields(entries: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(
         [forwarded.select(pl.col("request_id").cast(pl.Utf8)), fields.rename({"model": "request_model"})],
         how="horizontal",
-    ).select("request_id", *REQUEST_FIELD_COLUMNS)
+    ).select("request_id", *REQUEST_FIELD_COLUMNS, "amz_target")
 
 
 _NO_EXTRA = pl.DataFrame(schema={"dir": pl.UInt8, "request_id": pl.Utf8, "meta_extra": pl.Utf8})
@@ -279,10 +281,12 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame | ScanContent) -> 
         request_id=pl.col("request_id"),
         http_method=pl.col("http_method"),
         url=pl.col("url"),
-        amz_target=pl.lit(None, pl.Utf8),
+        amz_target=pl.col("amz_target"),
         response_content_type=pl.lit(None, pl.Utf8),
         status=pl.col("status"),
-        is_stream=is_stream,
+        # A stream by its framing too (an EventStream or SSE body recorded in one piece), as
+        # `analysis.exchanges` decides it.
+        is_stream=is_stream | pl.col("body_kind").is_in(["sse", "eventstream"]).fill_null(False),
         response_kind=pl.coalesce(
             pl.col("body_kind"), pl.when(is_stream).then(pl.lit("sse")).otherwise(pl.lit("json"))
         ),
@@ -292,7 +296,8 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame | ScanContent) -> 
         first_payload_ts=pl.col("first_payload_ts"),
         stream_end_ts=pl.col("stream_end_ts"),
         last_payload_ts=pl.col("last_payload_ts"),
-        chunks=pl.col("chunks"),
+        # Chunks are the pieces a stream was recorded in; a body recorded in one entry has none.
+        chunks=pl.when(is_stream).then(pl.col("chunks")).otherwise(0),
         # Non-stream responses are one entry holding HTTP framing: the body bytes without it.
         body_bytes=pl.coalesce(pl.col("body_bytes"), pl.col("response_bytes").cast(pl.Int64)),
         a_session_id=pl.col("a_session_id"),
