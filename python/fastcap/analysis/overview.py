@@ -26,6 +26,7 @@ class Overview:
     tokens: dict[str, int | None]
     duration_s: float | None
     usage_calls: int = 0  # model calls that report any usage
+    credits: float | None = None  # kiro's metering, in its own unit (docs/metrics.md): never tokens
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -48,6 +49,7 @@ class Overview:
             "timing": self.timing,
             "tokens": self.tokens,
             "usage_calls": self.usage_calls,
+            "credits": self.credits,
             "capture_duration_s": self.duration_s,
             "issue_counts": {kind: len(members) for kind, members in self.issue_groups().items()},
             "issues": [{"kind": i.kind, "call": i.call_index, "text": i.text} for i in self.issues],
@@ -122,6 +124,7 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
         },
         tokens=tokens,
         usage_calls=usage_calls,
+        credits=float(calls["credits"].sum()) if calls["credits"].null_count() < calls.height else None,
         duration_s=duration,
         issues=issue_list(calls),
         notes=notes,

@@ -38,6 +38,8 @@ def render_text(ov: Overview) -> str:
         )
     elif ov.model_calls:
         lines.append("Tokens:   — (no model call reported usage)")
+    if ov.credits is not None:
+        lines.append(f"Credits:  {ov.credits:,.4g} (kiro metering, not tokens)")
     if ov.issues:
         groups = ov.issue_groups()
         lines.append(f"Issues:   {len(ov.issues):,} in {len(groups)} class{'es' if len(groups) > 1 else ''}")
@@ -100,6 +102,8 @@ def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
             "",
             f"Usage reported by {ov.usage_calls:,} of {ov.model_calls:,} model calls; — is a figure none reported.",
         ]
+    if ov.credits is not None:
+        out += ["", f"Credits (kiro metering, not tokens): {ov.credits:,.4g}"]
     out += ["", "## Issues", ""]
     if ov.issues:
         out += ["| Class | Calls | Meaning |", "| --- | --- | --- |"]
