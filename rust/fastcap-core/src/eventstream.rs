@@ -762,11 +762,13 @@ struct RangeCrc {
     checkpoints: std::collections::VecDeque<u32>,
     /// The CRC state at the frontier.
     hasher: crc32fast::Hasher,
+    /// The last shift factor computed, `(n, x^(8n))`: candidates often claim the same length.
+    shift: (u64, u32),
 }
 
 impl RangeCrc {
     fn new(origin: u64) -> Self {
-        RangeCrc { origin, first: 0, checkpoints: [0].into(), hasher: crc32fast::Hasher::new() }
+        RangeCrc { origin, first: 0, checkpoints: [0].into(), hasher: crc32fast::Hasher::new(), shift: (0, 1 << 31) }
     }
 
     /// Offset up to which the stream has been hashed (a checkpoint).
@@ -809,10 +811,13 @@ impl RangeCrc {
     }
 
     /// `crc(stream[a..b])`, for `a ≤ b` within what [`prefix`](Self::prefix) accepts.
-    fn range(&self, a: u64, b: u64, data: &[u8], data_start: u64) -> u32 {
+    fn range(&mut self, a: u64, b: u64, data: &[u8], data_start: u64) -> u32 {
         let pa = self.prefix(a, data, data_start);
         let pb = self.prefix(b, data, data_start);
-        pb ^ gf2_mul(x8n_mod_p(b - a), pa)
+        if self.shift.0 != b - a {
+            self.shift = (b - a, x8n_mod_p(b - a));
+        }
+        pb ^ gf2_mul(self.shift.1, pa)
     }
 }
 
@@ -820,15 +825,15 @@ impl RangeCrc {
 const CRC_POLY: u32 = 0xedb8_8320;
 
 /// `a·b` modulo the CRC polynomial, in the reflected bit order of CRC-32 (bit 31 is `x^0`).
-const fn gf2_mul(a: u32, mut b: u32) -> u32 {
+const fn gf2_mul(mut a: u32, mut b: u32) -> u32 {
     let mut p = 0;
-    let mut i = 0;
-    while i < 32 {
-        if a & (1 << (31 - i)) != 0 {
+    // Bit 31 of `a` first; stop once no bits are left.
+    while a != 0 {
+        if a & (1 << 31) != 0 {
             p ^= b;
         }
+        a <<= 1;
         b = if b & 1 != 0 { (b >> 1) ^ CRC_POLY } else { b >> 1 };
-        i += 1;
     }
     p
 }
