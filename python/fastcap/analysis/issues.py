@@ -33,14 +33,21 @@ class Issue:
 
 def slow_gaps(calls: pl.DataFrame) -> pl.DataFrame:
     """(index, api_name, gap_s, prev_index) of every call that started more than SLOW_GAP_S after
-    the previous call of its conversation (else capture session) ended, in time order; never
-    across unrelated conversations. `calls` needs index, api_name, started_at, ended_at,
-    conversation_id and session_id."""
+    every earlier call of its conversation (else capture session) had ended, in time order; never
+    across unrelated conversations. `prev_index` is the call that ended last. Calls that overlap
+    (a sub-agent working while its parent waits, parallel requests) leave no gap. `calls` needs
+    index, api_name, started_at, ended_at, conversation_id and session_id."""
     timed = calls.filter(pl.col("started_at").is_not_null()).sort("started_at")
     sess = pl.coalesce("conversation_id", "session_id").fill_null("")
-    timed = timed.with_columns(_sess=sess).with_columns(
-        gap_s=pl.col("started_at") - pl.coalesce("ended_at", "started_at").shift(1).over("_sess"),
-        prev_index=pl.col("index").shift(1).over("_sess"),
+    end = pl.coalesce("ended_at", "started_at")
+    timed = timed.with_columns(_sess=sess, _end=end).with_columns(
+        # The latest end among the calls that started before this one, and which call it was.
+        _busy_until=pl.col("_end").cum_max().shift(1).over("_sess"),
+        _last=pl.when(pl.col("_end") == pl.col("_end").cum_max().over("_sess")).then(pl.col("index")),
+    )
+    timed = timed.with_columns(
+        gap_s=pl.col("started_at") - pl.col("_busy_until"),
+        prev_index=pl.col("_last").forward_fill().shift(1).over("_sess"),
     )
     return timed.filter(pl.col("gap_s") > SLOW_GAP_S).select("index", "api_name", "gap_s", "prev_index")
 
