@@ -197,8 +197,13 @@ def test_output_config_bodies_of_every_kind() -> None:
     assert GH.encode() not in red and b"here: [REDACTED]" in red
     form = f"grant_type=x&note={ANTHROPIC}".encode()
     assert ANTHROPIC.encode() not in redact_body(form, "application/x-www-form-urlencoded", OUTPUT)
-    binary = bytes(range(256)) + ANTHROPIC.encode()
-    assert redact_body(binary, "application/octet-stream", OUTPUT) is binary  # not text: left alone
+    binary = bytes(range(256)) + ANTHROPIC.encode() + b"\xff\x00"
+    # Binary: only the secret's own bytes change (the leak scan reads binary files and base64 too).
+    assert (
+        redact_body(binary, "application/octet-stream", OUTPUT) == bytes(range(256)) + b"[REDACTED]\xff\x00"
+    )
+    plain_binary = bytes(range(256))
+    assert redact_body(plain_binary, "application/octet-stream", OUTPUT) is plain_binary
     clean = orjson.dumps({"a": "b"})
     assert redact_body(clean, "application/json", OUTPUT) is clean
 

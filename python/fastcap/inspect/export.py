@@ -1,7 +1,10 @@
 """`--json [FILE]` (§10.15, fixed per §11.6): the header verbatim and every selected entry with its
 payload (`text` when valid UTF-8, else `data_b64`), expanded metadata, every SSE event of the
-payload (JSON events embedded as parsed JSON) or the parsed JSON body. Payloads are redacted
-unless `--no-redact`; every filter applies.
+payload (JSON events embedded as parsed JSON) or the parsed JSON body. Unless `--no-redact`, every
+value is redacted as in every other output (`OUTPUT`: named fields and free text, base64 included):
+payloads before their text, base64, events and parsed body are made from them; metadata (URLs,
+EoS reasons, the captured instructions of `cdb`), the header, the filters and the diagnostics as
+JSON values. Every filter applies.
 
 Events are split by one call of the native SSE splitter over all exported payloads; valid JSON
 event data is embedded as-is (`orjson.Fragment`), so no event is parsed in Python.
@@ -18,7 +21,14 @@ import polars as pl
 from fastcap import _native
 from fastcap.formats.capture_file import META_KEYS
 from fastcap.inspect.common import dir_name, sym
-from fastcap.inspect.redaction import maybe_secret, redact_payload, split_http
+from fastcap.inspect.redaction import (
+    CONFIG,
+    maybe_secret,
+    redact_meta,
+    redact_metas,
+    redact_payload,
+    split_http,
+)
 from fastcap.secrets.redact import redact_url
 
 FORMAT = "fastcap-inspect-json/1"
@@ -92,6 +102,9 @@ def _metadata(df: pl.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+_ROW_TEXT = ("url", "backend", "model", "be_eff", "mod_eff", "key", "problems")
+
+
 def export_document(
     header: dict[str, Any],
     df: pl.DataFrame,
@@ -128,11 +141,17 @@ def export_document(
     else:
         payloads = [r["data"] or b"" for r in rows]
     events = _events(payloads)
+    if redact:
+        for meta in metas:
+            if isinstance(meta.get("url"), str):
+                meta["url"] = redact_url(meta["url"], CONFIG)
+        metas = redact_metas(metas)
+        # Key names, problems, inherited backend and model (the payload is redacted above).
+        small = redact_metas([{k: r[k] for k in _ROW_TEXT} for r in rows])
+        rows = [{**r, **extra} for r, extra in zip(rows, small, strict=True)]
     entries = []
     for i, r in enumerate(rows):
         meta = metas[i]
-        if redact and isinstance(meta.get("url"), str):
-            meta["url"] = redact_url(meta["url"])
         entry: dict[str, Any] = {
             "index": r["file_index"],
             "offset": r["offset"],
@@ -167,6 +186,10 @@ def export_document(
             if parsed is not None:
                 entry["parsed"] = parsed
         entries.append(entry)
+    if redact:
+        header = redact_meta(header)  # type: ignore[assignment]
+        applied = redact_meta(applied)  # type: ignore[assignment]
+        diagnostics = redact_meta(diagnostics)  # type: ignore[assignment]
     return {
         "format": FORMAT,
         "source": source,
