@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ACTIVATE := source $(BIN)/activate
 
 # The sub-targets of `test` assume `setup` ran (it is `test`'s first prerequisite).
-.PHONY: setup build demo test test-rust test-python lint format bench bench-ci clean fuzz
+.PHONY: setup build demo test test-rust test-python test-mitmproxy12 lint format bench bench-ci clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,28 @@ test-python:
 bench-ci:
 	$(BIN)/python benches/run_ci.py
 
-test: setup test-rust lint test-python bench-ci
+# The capture tests again on mitmproxy 12 (Python >= 3.12), beside .venv's mitmproxy 11.0.2 on
+# Python 3.11: a second virtualenv with the runtime and test dependencies from pyproject.toml, and
+# the native module `setup` built (abi3: one build serves both Pythons). PY312 is any Python >= 3.12:
+# python3.13 / python3.12 on PATH, else the newest one pyenv has.
+PY312 ?= $(shell for p in python3.13 python3.12; do $$p -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && command -v $$p && exit; done; \
+	v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[2-9](\.[0-9]+)?$$' | tail -1); [ -n "$$v" ] && echo "$$(pyenv root)/versions/$$v/bin/python3")
+VENV12 := .venv-mitmproxy12
+NO_TEST_TOOLS := maturin|mypy|ruff|vulture|pre-commit|import-linter|playwright
+$(VENV12)/bin/python:
+	@test -n "$(PY312)" || { echo "make test-mitmproxy12: no Python >= 3.12 found (PATH or pyenv); set PY312=/path/to/python3.12" >&2; exit 1; }
+	$(PY312) -m venv $(VENV12)
+	$(VENV12)/bin/pip install --quiet --upgrade pip
+	$(VENV12)/bin/python -c "import tomllib, re; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+		print('\n'.join(d for d in p['dependencies'] + p['optional-dependencies']['dev'] if not re.match(r'($(NO_TEST_TOOLS))\b', d)))" \
+		> $(VENV12)/requirements.txt
+	$(VENV12)/bin/pip install --quiet -r $(VENV12)/requirements.txt
+
+test-mitmproxy12: $(VENV12)/bin/python
+	$(VENV12)/bin/python -c "import mitmproxy.version as v, sys; assert v.VERSION.startswith('12.'), v.VERSION; print('mitmproxy', v.VERSION, 'on Python', sys.version.split()[0])"
+	PYTHONPATH=python $(VENV12)/bin/python -m pytest -q -ra -p no:cacheprovider tests/capture
+
+test: setup test-rust lint test-python test-mitmproxy12 bench-ci
 
 bench: setup
 	$(BIN)/python benches/bench_cbor.py --size-mb 200
@@ -63,4 +84,4 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 clean:
-	rm -rf target $(VENV) out
+	rm -rf target $(VENV) $(VENV12) out
