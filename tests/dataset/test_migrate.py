@@ -12,7 +12,7 @@ from fastcap.analysis.calls import redact_calls
 from fastcap.dataset import SCHEMA_VERSION, DatasetError, ingest, migrate, open_dataset
 from fastcap.dataset.decode import engine_calls
 from fastcap.dataset.layout import MANIFEST_DIR, VERSION_FILE
-from fastcap.dataset.migrate import V0_COMMIT
+from fastcap.dataset.migration import V0_COMMIT
 
 # The columns the calls table gained after schema 0.
 ADDED = ("abandoned_after_finish", "request_body_fidelity", "response_body_fidelity")

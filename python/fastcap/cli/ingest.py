@@ -12,7 +12,7 @@ MAX_WARNINGS = 10
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from fastcap.dataset.layout import DEFAULT_DATASET_ENV
+    from fastcap.dataset.env import DEFAULT_DATASET_ENV
 
     p = sub.add_parser(
         "ingest",

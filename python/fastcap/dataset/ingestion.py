@@ -244,7 +244,7 @@ def ingest(
     storage = Storage(to, storage_options)
     version = create_or_open(storage)
     if version < SCHEMA_VERSION:
-        from fastcap.dataset.migrate import migrate
+        from fastcap.dataset.migration import migrate
 
         migrate(storage)
     result = IngestResult()

@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from fastcap.analysis.calls import CALLS_SCHEMA
+from fastcap.dataset.env import DEFAULT_DATASET_ENV
 
 DATASET_FORMAT = "fastcap-dataset"
 # 1: the first released layout (manifest as commit files under `_captures/`). 0 is the layout of
@@ -157,9 +158,6 @@ def conform(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
         else:
             cols.append(pl.Series(name, [None] * height, dtype=dtype))
     return pl.DataFrame(cols) if cols else pl.DataFrame(schema=schema)
-
-
-DEFAULT_DATASET_ENV = "FASTCAP_DATASET"
 
 
 def default_dataset_path() -> str:
