@@ -20,7 +20,7 @@ from fastcap.analysis.bodies import BODIES_SCHEMA, figures, merge_bodies
 from fastcap.analysis.content import CONTENT_SCHEMA
 from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS, calls_from_requests
 from fastcap.analysis.exchanges import apply_model_call_override, requests_from_exchanges
-from fastcap.formats.cbor import exchanges_from_entries
+from fastcap.formats.cbor import exchanges_from_entries, parse_http_head
 from fastcap.formats.cbor_requests import (
     BACKEND_TO_PROXY,
     ENTRY_META_COLUMNS,
@@ -30,6 +30,8 @@ from fastcap.formats.cbor_requests import (
     request_table,
     with_weights,
 )
+from fastcap.formats.content import decode_content
+from fastcap.formats.limits import InflateBudget
 from fastcap.model import BODY_FIDELITIES
 
 # The metadata request_table() and inspect read; the payload column is dropped batch by batch,
@@ -144,11 +146,30 @@ def _request_fields(entries: pl.DataFrame) -> pl.DataFrame:
         & pl.col("request_id").is_not_null()
         & pl.col("data").is_not_null()
     )
-    fields = pl.DataFrame(_native.request_fields(forwarded.select("data")))
+    data = forwarded["data"]
+    # Request bodies sent compressed (Codex compresses with zstd over HTTP): few, decoded one by
+    # one as formats.cbor does, so that the native field reader sees JSON.
+    coded = (data.bin.contains(b"content-encoding:") | data.bin.contains(b"Content-Encoding:")).arg_true()
+    if coded.len():
+        data = data.scatter(coded, [_decoded_request(data[int(i)]) for i in coded])
+    fields = pl.DataFrame(_native.request_fields(data.to_frame()))
     return pl.concat(
         [forwarded.select(pl.col("request_id").cast(pl.Utf8)), fields.rename({"model": "request_model"})],
         how="horizontal",
     ).select("request_id", *REQUEST_FIELD_COLUMNS, "amz_target")
+
+
+def _decoded_request(data: bytes) -> bytes:
+    """An HTTP request (head and body) with its body's content-encoding undone within the body
+    limit (`formats.limits`); as it was when it has none or does not decode."""
+    _, headers, body = parse_http_head(data)
+    enc = next((v for k, v in headers if k.lower() == "content-encoding"), None)
+    if not enc or not body:
+        return data
+    decoded = decode_content(body, enc, InflateBudget.for_file(len(data)))
+    if decoded.problem or decoded.over_limit:
+        return data
+    return data[: len(data) - len(body)] + decoded.body
 
 
 _NO_EXTRA = pl.DataFrame(schema={"dir": pl.UInt8, "request_id": pl.Utf8, "meta_extra": pl.Utf8})

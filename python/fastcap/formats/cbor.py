@@ -169,8 +169,17 @@ def exchanges_from_entries(
         url = req["url"] or ""
         req_headers: list[tuple[str, str]] = []
         req_body: bytes | None = None
+        request_coding_error = False
         if pb is not None and pb.get("transport") != "websocket":
             start, req_headers, req_body = parse_http_head(pb["data"] or b"")
+            # A request body sent compressed (Codex compresses with zstd over HTTP), undone within
+            # the file's budget like response bodies.
+            req_enc = next((v for k, v in req_headers if k.lower() == "content-encoding"), None)
+            if req_enc and req_body:
+                decoded_req = _decode(req_body, req_enc, budget)
+                request_coding_error = decoded_req.problem is not None or decoded_req.over_limit
+                if not request_coding_error:
+                    req_body = decoded_req.body
             parts = start.split(" ")
             if len(parts) >= 2:
                 method = parts[0]
@@ -196,6 +205,8 @@ def exchanges_from_entries(
             backend=req["backend"],
             model=req["model"],
         )
+        if request_coding_error:
+            ex.flags.add("request_content_encoding_error")
         # The P->B entry holds the request as forwarded, else the C->P body; neither: not captured.
         framing = pb if pb is not None and pb.get("transport") != "websocket" else cp
         ex.request_body_fidelity = _fidelity([framing], "complete" if framing is not None else "missing")
