@@ -31,7 +31,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "print a compact overview and write reports into --out."
         ),
     )
-    p.add_argument("file", help="capture file ('-' for standard input; pipes and devices are read once)")
+    p.add_argument(
+        "file",
+        nargs="+",
+        help="capture file ('-' for standard input; pipes and devices are read once); several files, a "
+        "directory, a glob or a dataset (`fastcap ingest`) give one overview of them all",
+    )
     p.add_argument(
         "--out", metavar="DIR", help="report directory (default: <file stem>_fastcap next to the input)"
     )
@@ -58,6 +63,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-redact", action="store_true", help="do not redact secrets in the reports (raw values!)"
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    from fastcap.dataset.env import add_filter_options
+
+    add_filter_options(p)
     p.set_defaults(func=run)
 
 
@@ -129,6 +137,11 @@ def default_out_dir(name: str, copied: bool, suffix: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     """One engine (analysis/engine.py) computes the calls table for every format and size; the
     dialects' per-call objects are built only to render the per-call report files."""
+    from fastcap.dataset import is_many
+
+    if is_many(args.file):
+        return _run_many(args)
+    args.file = args.file[0]
     from fastcap.formats.inputs import local_input
 
     with local_input(args.file) as src:
@@ -136,6 +149,25 @@ def run(args: argparse.Namespace) -> int:
             return _run(args, Path(src.path), src.name, src.copied)
         finally:
             gc.unfreeze()  # (main() may be called again in the same process)
+
+
+def _run_many(args: argparse.Namespace) -> int:
+    """Several captures, a directory, a glob or a dataset: one overview of all their calls, the
+    filters pushed into a dataset's scan (docs/datasets.md); no per-call files."""
+    from fastcap.dataset import filters_from_args, overview_of_inputs
+    from fastcap.reports.overview import render_text
+
+    started = time.perf_counter()
+    calls, overview, faults = overview_of_inputs(
+        args.file, filters_from_args(args), recover=args.recover, redact=not args.no_redact
+    )
+    print(render_text(overview))
+    out_dir = Path(args.out or "fastcap_analysis")
+    written = _write_overview(args, out_dir, overview, calls)
+    print(f"Wrote {', '.join(written)} to {out_dir} in {time.perf_counter() - started:.2f}s")
+    return print_faults(
+        faults, recover=args.recover, strict=args.strict, used=f"the {calls.height} calls above"
+    )
 
 
 def _run(args: argparse.Namespace, path: Path, name: str, copied: bool) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import sys
 from pathlib import Path
@@ -24,7 +25,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "capture",
         metavar="CAPTURE",
-        help="capture file (fastcap .cbor, mitmdump log, .mitm flows, HAR, traffic.jsonl; '-' for standard input)",
+        help="capture file (fastcap .cbor, mitmdump log, .mitm flows, HAR, traffic.jsonl; '-' for standard input), "
+        "or a dataset (`fastcap ingest`; filter it with the options below)",
     )
     p.add_argument(
         "--out", metavar="DIR", help="output directory (default: <capture name>_report next to the capture)"
@@ -47,6 +49,9 @@ def register(subparsers: Any) -> None:
         help="read past damaged records where the format allows it and exit 0 with warnings",
     )
     p.add_argument("--strict", action="store_true", help="exit 2 on any fault, a truncated tail included")
+    from fastcap.dataset.env import add_filter_options
+
+    add_filter_options(p)
     p.set_defaults(func=run)
 
 
@@ -56,8 +61,12 @@ def run(args: argparse.Namespace) -> int:
     capture = Path(args.capture)
     if str(capture) != "-" and not capture.exists() and not capture.is_symlink():
         raise UsageError(f"no such capture: {capture}")
+    from fastcap.dataset import is_dataset
+
+    if is_dataset(args.capture):
+        return _run(args, args.capture, args.capture, False)
     if capture.is_dir():
-        raise UsageError(f"{capture} is a directory; give the capture file")
+        raise UsageError(f"{capture} is a directory; give the capture file or a dataset")
     with local_input(args.capture) as src:
         try:
             return _run(args, src.path, src.name, src.copied)
@@ -80,8 +89,15 @@ def _run(args: argparse.Namespace, path: str, name: str, copied: bool) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
 
-    result_read = read_file(path, recover=args.recover, name=name)
-    exchanges = result_read.exchanges
+    from fastcap.dataset import filters_from_args, is_dataset, open_dataset
+
+    faults: list[Any] = []
+    if is_dataset(path):
+        filters = dataclasses.asdict(filters_from_args(args))
+        exchanges = open_dataset(path, **filters).exchange_objects()
+    else:
+        result_read = read_file(path, recover=args.recover, name=name)
+        exchanges, faults = result_read.exchanges, result_read.faults
     gc.freeze()  # what was read lives to the end: later collections need not walk it
     kwargs: dict[str, Any] = {
         "title": args.title,
@@ -107,7 +123,7 @@ def _run(args: argparse.Namespace, path: str, name: str, copied: bool) -> int:
     )
     print(_summary(result, scan))
     return print_faults(
-        result_read.faults,
+        faults,
         recover=args.recover,
         strict=args.strict,
         used=f"the {result.calls} calls reported",

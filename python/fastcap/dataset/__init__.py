@@ -30,7 +30,8 @@ _LAZY = {
     "DEFAULT_DATASET_ENV": "env",
     "DatasetError": "manifest",
     "migrate": "migration",
-    "add_filter_options": "options",
+    "add_filter_options": "env",
+    "FILTER_OPTIONS": "env",
     "filters_from_args": "options",
     "is_many": "options",
     "overview_of_inputs": "options",
@@ -42,12 +43,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from fastcap.dataset.env import DEFAULT_DATASET_ENV
+    from fastcap.dataset.env import DEFAULT_DATASET_ENV, FILTER_OPTIONS, add_filter_options
     from fastcap.dataset.ingestion import IngestResult, expand_inputs, ingest
     from fastcap.dataset.layout import SCHEMA_VERSION
     from fastcap.dataset.manifest import DatasetError
     from fastcap.dataset.migration import migrate
-    from fastcap.dataset.options import add_filter_options, filters_from_args, is_many, overview_of_inputs
+    from fastcap.dataset.options import filters_from_args, is_many, overview_of_inputs
     from fastcap.dataset.read import Dataset, Filters, calls_for_inputs, is_dataset, open_dataset
 
 
@@ -60,6 +61,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_DATASET_ENV",
+    "FILTER_OPTIONS",
     "SCHEMA_VERSION",
     "Dataset",
     "DatasetError",

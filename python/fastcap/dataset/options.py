@@ -13,26 +13,8 @@ from typing import Any
 import polars as pl
 
 from fastcap.analysis.overview import Overview
+from fastcap.dataset.env import FILTER_OPTIONS
 from fastcap.dataset.read import Filters, calls_for_inputs, is_dataset
-
-FILTER_OPTIONS = {
-    "since": "only calls that started on or after this UTC date (YYYY-MM-DD) or ISO timestamp",
-    "until": "only calls that started on or before this UTC date, or before this ISO timestamp",
-    "agent": "only this agent (the dataset's agent partition, e.g. claude-code); repeatable",
-    "model": "only this model; repeatable",
-    "session": "only this session or conversation id; repeatable",
-}
-_REPEATABLE = ("agent", "model", "session")
-
-
-def add_filter_options(parser: argparse.ArgumentParser) -> None:
-    """`--since`, `--until`, `--agent`, `--model`, `--session` (pushed into a dataset's scan)."""
-    group = parser.add_argument_group("filters (datasets and several captures)")
-    for name, text in FILTER_OPTIONS.items():
-        if name in _REPEATABLE:
-            group.add_argument(f"--{name}", action="append", metavar=name.upper(), help=text)
-        else:
-            group.add_argument(f"--{name}", metavar="WHEN", help=text)
 
 
 def filters_from_args(args: argparse.Namespace) -> Filters:
