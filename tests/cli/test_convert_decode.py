@@ -146,3 +146,11 @@ def test_decode_rejects_an_api_the_registry_does_not_know(capsys: pytest.Capture
     with pytest.raises(SystemExit) as exit_info:
         main(["decode", str(body), "--api", "generic"])
     assert exit_info.value.code == 2 and "invalid choice: 'generic'" in capsys.readouterr().err
+
+
+def test_decode_api_choices_are_the_registry() -> None:
+    """`fastcap decode --api` lists the registry's dialects without importing them at start-up."""
+    from fastcap.cli.decode import API_NAMES
+    from fastcap.dialects import registry
+
+    assert tuple(sorted(registry.names())) == API_NAMES
