@@ -4,6 +4,9 @@
 //! Invariants:
 //! * no panic, no stack overflow, no allocation over the `-malloc_limit_mb` given by the runner,
 //!   peak RSS under `-rss_limit_mb` (decompression bombs);
+//! * inflation stays within the limits of `docs/limits.md`: no payload inflated past
+//!   `max_entry_inflated`, all of them together within `max_inflate_ratio` times the file size
+//!   plus `max_entry_inflated` (the defaults, or 4 KiB and 2 when bit 2 of the last byte is set);
 //! * a header error and every diagnostic carry an offset within the input (and a skipped range
 //!   that ends within it);
 //! * rows come in file order: `file_index` and `offset` strictly increasing, offsets inside the
@@ -31,10 +34,22 @@ struct Read {
     batches: Vec<RecordBatch>,
     diagnostics: Vec<Diagnostic>,
     header_end: usize,
+    opts: ReadOptions,
+}
+
+/// The inflate limits of a read: the defaults, or (bit 2 of the input's last byte) small ones, so
+/// that fuzzed inputs reach them (a 16 KiB input inflates to 16 MiB at most).
+fn limits(data: &[u8]) -> (usize, u32) {
+    let d = ReadOptions::default();
+    match data.last() {
+        Some(b) if b & 4 != 0 => (4096, 2),
+        _ => (d.max_entry_inflated, d.max_inflate_ratio),
+    }
 }
 
 fn read(data: &[u8], recover: bool, batch_rows: usize) -> Option<Read> {
-    let opts = ReadOptions { recover, batch_rows, ..ReadOptions::default() };
+    let (max_entry_inflated, max_inflate_ratio) = limits(data);
+    let opts = ReadOptions { recover, batch_rows, max_entry_inflated, max_inflate_ratio, ..ReadOptions::default() };
     let mut reader = match EntryReader::new(data.to_vec(), opts) {
         Ok(r) => r,
         Err(e) => {
@@ -53,7 +68,7 @@ fn read(data: &[u8], recover: bool, batch_rows: usize) -> Option<Read> {
         batches.push(b);
     }
     assert!(reader.is_done(), "next_batch returned None before the end");
-    Some(Read { batches, diagnostics: std::mem::take(&mut reader.diagnostics), header_end })
+    Some(Read { batches, diagnostics: std::mem::take(&mut reader.diagnostics), header_end, opts })
 }
 
 fn check_read(data: &[u8], r: &Read, recover: bool) {
@@ -71,7 +86,10 @@ fn check_read(data: &[u8], r: &Read, recover: bool) {
         assert!(fatal.len() <= 1, "strict read went on after a fatal fault: {fatal:?}");
     }
     let mut last: Option<(u64, u64)> = None;
+    let mut inflated_total = 0u64;
     for b in &r.batches {
+        let compressed = b.column_by_name("compressed").unwrap().as_boolean();
+        let problems = b.column_by_name("problems").unwrap().as_string_view();
         let idx = b.column_by_name("file_index").unwrap().as_primitive::<UInt64Type>();
         let off = b.column_by_name("offset").unwrap().as_primitive::<UInt64Type>();
         let payload = b.column_by_name("data").unwrap().as_binary_view();
@@ -90,8 +108,22 @@ fn check_read(data: &[u8], r: &Read, recover: bool) {
             if payload.is_valid(row) {
                 assert_eq!(payload.value(row).len() as u64, data_len.value(row), "data_len is not the payload length");
             }
+            // Inflation is bounded per entry and per file (docs/limits.md).
+            let kept_compressed = problems.is_valid(row)
+                && problems.value(row).split(',').any(|p| p == "inflate_limit" || p == "decompress_error");
+            if compressed.value(row) && !kept_compressed && data_len.is_valid(row) {
+                let n = data_len.value(row);
+                assert!(
+                    n <= r.opts.max_entry_inflated as u64,
+                    "entry at {o} inflated to {n} bytes, over the limit of {}",
+                    r.opts.max_entry_inflated
+                );
+                inflated_total += n;
+            }
         }
     }
+    let budget = len * u64::from(r.opts.max_inflate_ratio) + r.opts.max_entry_inflated as u64;
+    assert!(inflated_total <= budget, "payloads inflated to {inflated_total} bytes in all, over the file's budget of {budget}");
 }
 
 /// All the rows of a read as one batch (none when the read returned no rows).

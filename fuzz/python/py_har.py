@@ -12,20 +12,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _reader_target import KnownOpen, raised_in, run
+from _reader_target import KnownOpen, run
 
-KNOWN_OPEN: list[KnownOpen] = [
-    # Issue 11: deeply nested JSON escapes the HAR reader as RecursionError.
-    ("F-PY-DEEP-JSON", lambda e: isinstance(e, RecursionError)),
-    # Issue 11: HAR fields of the wrong type raise TypeError & co. in har.py (11 sites).
-    (
-        "F-PY-HAR-TYPES",
-        lambda e: (
-            isinstance(e, TypeError | AttributeError | KeyError | IndexError | ValueError)
-            and raised_in(e, "fastcap/formats/har.py")
-        ),
-    ),
-]
+# The open findings this reader still shows, stepped around unless FASTCAP_FUZZ_STRICT=1 (none:
+# the deep-JSON, wrong-type and mitmproxy-exception findings of issue 11 are fixed).
+KNOWN_OPEN: list[KnownOpen] = []
 
 if __name__ == "__main__":
     run("har", ".har", KNOWN_OPEN)

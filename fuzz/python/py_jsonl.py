@@ -14,10 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _reader_target import KnownOpen, run
 
-KNOWN_OPEN: list[KnownOpen] = [
-    # Issue 11: deeply nested JSON escapes the JSONL reader as RecursionError.
-    ("F-PY-DEEP-JSON", lambda e: isinstance(e, RecursionError)),
-]
+# The open findings this reader still shows, stepped around unless FASTCAP_FUZZ_STRICT=1 (none:
+# the deep-JSON, wrong-type and mitmproxy-exception findings of issue 11 are fixed).
+KNOWN_OPEN: list[KnownOpen] = []
 
 if __name__ == "__main__":
     run("jsonl", ".jsonl", KNOWN_OPEN)

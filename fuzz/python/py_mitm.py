@@ -12,19 +12,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _reader_target import KnownOpen, raised_in, run
+from _reader_target import KnownOpen, run
 
-KNOWN_OPEN: list[KnownOpen] = [
-    # Issue 11: deep or huge records make mitmproxy's own reader raise RecursionError,
-    # MemoryError, AttributeError or AssertionError, which escape the .mitm reader.
-    (
-        "F-PY-MITM",
-        lambda e: (
-            isinstance(e, RecursionError | MemoryError | AttributeError | AssertionError)
-            and raised_in(e, "/mitmproxy/")
-        ),
-    ),
-]
+# The open findings this reader still shows, stepped around unless FASTCAP_FUZZ_STRICT=1 (none:
+# the deep-JSON, wrong-type and mitmproxy-exception findings of issue 11 are fixed).
+KNOWN_OPEN: list[KnownOpen] = []
 
 if __name__ == "__main__":
     run("mitm", ".mitm", KNOWN_OPEN)
