@@ -24,6 +24,7 @@ held is written, redacted as text that may be cut (`redact_fields_text`). At the
 from __future__ import annotations
 
 import binascii
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,19 @@ def map_offset(raw: bytes, new: bytes, k: int) -> int:
     return p
 
 
+_NAMES_RX: dict[frozenset[str], re.Pattern[bytes]] = {}
+
+
+def _names_rx(names: frozenset[str]) -> re.Pattern[bytes]:
+    """The names as one alternation (on the short units of a stream, one search measured several
+    times faster than one `in` per name)."""
+    rx = _NAMES_RX.get(names)
+    if rx is None:
+        rx = re.compile(b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True)))
+        _NAMES_RX[names] = rx
+    return rx
+
+
 def _valid_prelude(head: bytes) -> bool:
     if len(head) < 12:
         return False
@@ -109,13 +123,18 @@ class StreamRedactor:
     _head_k: int = 0  # raw bytes of _pending[0] already consumed
     _avail: int = 0  # raw bytes held (not yet consumed)
     _frame_next: int = 0  # frames: offset (in held bytes) where the next frame starts
-    _names: tuple[bytes, ...] = ()
+    _names: re.Pattern[bytes] | None = None
 
     def __post_init__(self) -> None:
         cfg = self.config
         if cfg is not None:
-            names = field_names(cfg, self.url) | set(cfg.headers) | set(cfg.header_suffixes)
-            self._names = tuple(sorted({n.lower().encode() for n in names}))
+            names = {n.lower() for n in field_names(cfg, self.url) | set(cfg.headers)}
+            suffixes = {s.lower() for s in cfg.header_suffixes}
+            if self.content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+                # A secret field is a JSON key: the name between quotes (a word of prose is not).
+                names = {f'"{n}"' for n in names}
+                suffixes = {f'{s}"' for s in suffixes}
+            self._names = _names_rx(frozenset(names | suffixes))
 
     @property
     def held_bytes(self) -> int:
@@ -205,8 +224,8 @@ class StreamRedactor:
         return starts
 
     def _may_hold(self, data: bytes) -> bool:
-        low = data.lower()
-        return any(n in low for n in self._names)
+        """Could `data` hold a secret field (one of the names occurs, in any case)?"""
+        return self._names is not None and self._names.search(data.lower()) is not None
 
     def _redact_unit(self, unit: bytes) -> bytes:
         """One line or frame, redacted: the body rules of its content type (a frame's JSON payload,

@@ -289,9 +289,10 @@ def _redact_b64(text: str, config: RedactionConfig) -> str:
     return "".join(out)
 
 
-def _fields_rx(names: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _fields_rx(names: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     """(a JSON key of `names` or a `*-token`/`*-secret`/`*-api-key` key with a string or number
-    value; the same key with a string value that the text cuts short)."""
+    value; the same key with a string value that the text cuts short; the names and suffixes as a
+    lower-case pre-check)."""
     cached = _FIELDS_RX.get(names)
     if cached is not None:
         return cached
@@ -304,11 +305,13 @@ def _fields_rx(names: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]]
     )
     whole = re.compile(r"\"(" + alt + r")\"\s*:\s*(\"(?:[^\"\\]|\\.)*\"|-?\d[\d.eE+-]*)", re.IGNORECASE)
     cut = re.compile(r"\"(" + alt + r")\"\s*:\s*(\"(?:[^\"\\]|\\.)*\\?)\Z", re.IGNORECASE)
-    _FIELDS_RX[names] = (whole, cut)
-    return whole, cut
+    literals = sorted(set(names) | set(DEFAULT_HEADER_SUFFIXES), key=len, reverse=True)
+    pre = re.compile("|".join(re.escape(n) for n in literals))
+    _FIELDS_RX[names] = (whole, cut, pre)
+    return whole, cut, pre
 
 
-_FIELDS_RX: dict[frozenset[str], tuple[re.Pattern[str], re.Pattern[str]]] = {}
+_FIELDS_RX: dict[frozenset[str], tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]] = {}
 
 
 def redact_fields_text(text: str, config: RedactionConfig = DEFAULT, *, url: str | None = None) -> str:
@@ -318,10 +321,9 @@ def redact_fields_text(text: str, config: RedactionConfig = DEFAULT, *, url: str
     ends inside (a stream cut mid-value). Structure, other keys and whitespace are kept. Returns
     `text` itself when nothing was replaced."""
     names = _field_names(config, url) | config._headers_lc
-    low = text.lower()
-    if not any(n in low for n in names) and not any(sfx in low for sfx in config.header_suffixes):
+    whole, cut, pre = _fields_rx(names)
+    if pre.search(text.lower()) is None:
         return text
-    whole, cut = _fields_rx(names)
 
     def field(m: re.Match[str]) -> str:
         raw = m.group(2)
