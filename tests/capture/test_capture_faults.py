@@ -249,7 +249,7 @@ def test_upstream_reset_mid_stream_is_a_truncated_cut_stream(
             str(out / "reset.cbor"),
             "--out",
             str(tmp_path / "a"),
-            "--json",
+            "--parquet",
         ],
         capture_output=True,
         text=True,
@@ -257,6 +257,13 @@ def test_upstream_reset_mid_stream_is_a_truncated_cut_stream(
     )
     assert r.returncode == 0, r.stderr
     assert "cut_stream" in r.stdout
+    import polars as pl
+
+    analysed = pl.read_parquet(tmp_path / "a" / "calls.parquet")
+    assert sorted(analysed.select("response_body_fidelity", "issue_class").rows(), key=str) == [
+        ("complete", None),
+        ("truncated", "cut_stream"),
+    ]
 
 
 # ----------------------------------------------------------------------------------- full disk
