@@ -17,6 +17,10 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 use crate::arrow::ArrowTable;
 use crate::errors::to_pyerr;
 
+// The defaults are written out in the signature so that Python shows them (pyo3 shows a named
+// constant as `...`); they must be the core's.
+const _: () = assert!(DEFAULT_MAX_ENTRY_INFLATED == 268_435_456 && DEFAULT_MAX_INFLATE_RATIO == 32);
+
 /// Streams the entries of a CBOR V2 capture as Arrow record batches (memory-mapped, GIL released
 /// while decoding).
 #[pyclass(module = "fastcap._native", name = "CaptureReader")]
@@ -33,7 +37,7 @@ impl CaptureReader {
     #[new]
     #[pyo3(signature = (
         path, *, recover=false, batch_rows=16384, decompress=true, decompress_dirs=None,
-        max_entry_inflated=DEFAULT_MAX_ENTRY_INFLATED, max_inflate_ratio=DEFAULT_MAX_INFLATE_RATIO,
+        max_entry_inflated=268_435_456, max_inflate_ratio=32,
     ))]
     #[allow(clippy::too_many_arguments)] // keyword arguments of a Python constructor
     fn new(
