@@ -117,15 +117,15 @@ def test_cut_stream_and_hold_limit() -> None:
 
 
 def test_binary_encoded_and_unredacted_streams_pass_through() -> None:
-    for ctype, enc, cfg in (
-        ("text/event-stream", "gzip", DEFAULT),
-        ("application/octet-stream", "", DEFAULT),
-        ("text/event-stream", "", None),
+    for ctype, enc, cfg, data in (
+        ("text/event-stream", "gzip", DEFAULT, b'data: {"api_key": "abc'),
+        ("application/octet-stream", "", DEFAULT, b"\x00\x01"),
+        ("application/grpc", "", DEFAULT, b"\x08\x96\x01 no newline, no NUL"),  # protobuf-like
+        ("text/event-stream", "", None, b'data: {"api_key": "abc'),
     ):
         red = StreamRedactor(ctype, enc, cfg, "https://x.test/")
-        data = b"\x00\x01" if ctype == "application/octet-stream" else b'data: {"api_key": "abc'
         h = Held(0.0, {}, data)
-        assert red.push(h) == [(h, data)]
+        assert red.push(h) == [(h, data)]  # recorded at once, not held for a newline
 
 
 def test_map_offset() -> None:

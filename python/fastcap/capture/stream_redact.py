@@ -9,7 +9,7 @@ whole units:
 | body | unit | held back |
 |---|---|---|
 | AWS EventStream (by content type, or a valid prelude at the start) | one frame | an incomplete frame |
-| text (SSE, NDJSON, JSON, anything without NUL bytes) | one line (LF) | an incomplete line; a JSON body without newline: all of it, to its end |
+| text (a text content type, or no control byte in the first 4 KiB) | one line (LF) | an incomplete line; a JSON body without newline: all of it, to its end |
 | content-encoded (gzip, br, ...), binary, or redaction off | none | nothing (recorded as it comes, not redacted) |
 
 Every chunk still becomes one entry with its own arrival time and `ci`; its data is the redacted
@@ -83,6 +83,8 @@ def map_offset(raw: bytes, new: bytes, k: int) -> int:
     return p
 
 
+# Bytes of text: printable ASCII, tab, LF, CR, FF, and every byte >= 0x80 (UTF-8).
+_TEXT_BYTES = b"\t\n\r\x0c" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
 _NAMES_RX: dict[frozenset[str], re.Pattern[bytes]] = {}
 
 
@@ -174,9 +176,12 @@ class StreamRedactor:
             return "raw"
         if _valid_prelude(data[:12]) or (ctype == EVENTSTREAM and len(data) < 12):
             return "frames"
-        if b"\x00" in data[:4096]:
-            return "raw"
-        return "lines"
+        if ctype.startswith("text/") or ctype.endswith(("json", "+xml", "/xml", "ndjson", "urlencoded")):
+            return "lines"
+        # Anything else is text only if its start has no control byte (protobuf, images: raw, not
+        # held back for a newline that may never come).
+        head = data[:4096]
+        return "raw" if head.translate(None, _TEXT_BYTES) else "lines"
 
     def _peek(self, offset: int, n: int) -> bytes:
         """`n` held bytes from `offset` (fewer at the end)."""
