@@ -12,6 +12,7 @@ EventStream bodies, text). Bytes come back unchanged (same object) when nothing 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -39,6 +40,17 @@ _CORE = [n for n in _NAMES if not any(o != n and o in n for o in _NAMES)]
 _CORE_B = [n.encode() for n in _CORE]
 # A run of base64 long enough to hold a secret (docs/specs/reports.md §6.7).
 _B64_RUN = r"[A-Za-z0-9+/_-]{24}"
+
+
+_URL_RE = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def redact_printed(text: str, config: RedactionConfig = CONFIG) -> str:
+    """Terminal text as inspect prints it: URLs with their secret query values masked, then the
+    free-text redaction of every other output (credentials by shape, header lines, JSON keys)."""
+    if "://" in text:
+        text = _URL_RE.sub(lambda m: redact_url(m.group(0), config), text)
+    return redact_text(text, config)
 
 
 def maybe_secret(data: pl.Series) -> list[bool]:

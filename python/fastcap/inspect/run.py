@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +33,7 @@ from fastcap.inspect.issues import detect, issues_lines, notes
 from fastcap.inspect.listing import listing_limit, listing_lines, listing_wanted
 from fastcap.inspect.load import Level, Loaded, load
 from fastcap.inspect.prepare import entry_count, prepare, requests_of
+from fastcap.inspect.redaction import redact_printed
 from fastcap.inspect.sessions import b2bua_lines, sessions_lines
 from fastcap.inspect.streaming import streaming_lines
 from fastcap.inspect.summary import backend_names, list_backends_lines, status_lines, summary_lines
@@ -39,8 +41,13 @@ from fastcap.inspect.timeline import timeline_lines
 from fastcap.inspect.track import track_lines
 
 
-def _emit(out: TextIO, lines: Iterable[str]) -> None:
-    out.write("\n".join(lines))
+def _emit(out: TextIO, lines: Iterable[str], *, redact: bool = True) -> None:
+    """Print `lines`; with `redact`, the text as every other output redacts free text (metadata
+    the modes print as captured: URLs with their query, end-of-stream reasons, instructions)."""
+    text = "\n".join(lines)
+    if redact:
+        text = redact_printed(text)
+    out.write(text)
     out.write("\n")
 
 
@@ -131,8 +138,9 @@ def _run_modes(
     out: TextIO,
     err: TextIO,
 ) -> int:
+    emit = functools.partial(_emit, redact=not args.no_redact)
     if args.list_backends:
-        _emit(out, list_backends_lines(df))
+        emit(out, list_backends_lines(df))
         return 0
     backend = args.backend
     if backend is not None:
@@ -182,7 +190,7 @@ def _run_modes(
         return 0
     requests = requests_of(v, loaded.fields)
     ooo = loaded.out_of_order if loaded.level == "requests" else None
-    _emit(
+    emit(
         out,
         summary_lines(
             loaded.header,
@@ -198,22 +206,22 @@ def _run_modes(
     if args.analyze or args.detect_issues:
         requests, calls = with_content(loaded, v, requests)
     if args.status_summary:
-        _emit(out, status_lines(requests))
+        emit(out, status_lines(requests))
     if view.notices:
-        _emit(out, ["", *view.notices])
+        emit(out, ["", *view.notices])
     issues = detect(v, requests, calls) if calls is not None else []
     if args.timeline:
-        _emit(out, timeline_lines(v, zone, backend))
+        emit(out, timeline_lines(v, zone, backend))
     if args.detect_issues and calls is not None:
-        _emit(out, issues_lines(issues, backend, examples=args.issue_examples, notes=notes(calls)))
+        emit(out, issues_lines(issues, backend, examples=args.issue_examples, notes=notes(calls)))
     if args.group_by_session:
-        _emit(out, sessions_lines(v))
+        emit(out, sessions_lines(v))
     if args.b2bua:
-        _emit(out, b2bua_lines(v))
+        emit(out, b2bua_lines(v))
     if args.track_request is not None:
-        _emit(out, track_lines(v, requests, args.track_request, backend))
+        emit(out, track_lines(v, requests, args.track_request, backend))
     if args.analyze_streaming:
-        _emit(out, streaming_lines(v, requests, backend))
+        emit(out, streaming_lines(v, requests, backend))
     if listing_wanted(args):
         listed = listing_filters(
             v, direction=args.direction, session_substring=args.session_substring, search=args.search
@@ -227,7 +235,7 @@ def _run_modes(
             last=args.last,
             limit=listing_limit(args),
         )
-        _emit(
+        emit(
             out,
             listing_lines(
                 sel,
@@ -240,7 +248,7 @@ def _run_modes(
             ),
         )
     if args.analyze:
-        _emit(out, analyze_lines(v, requests, issues, backend))
+        emit(out, analyze_lines(v, requests, issues, backend))
     return 0
 
 
