@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from fastcap.errors import EXIT_BAD_INPUT, print_faults
+from fastcap.errors import EXIT_BAD_INPUT, UsageError, print_faults
 
 PROGRESS_MIN_BYTES = 4 << 20  # show progress bars for inputs above a few MB
 # Per-call report files need every call's full dialect analysis in memory; above this size
@@ -154,9 +154,14 @@ def run(args: argparse.Namespace) -> int:
 def _run_many(args: argparse.Namespace) -> int:
     """Several captures, a directory, a glob or a dataset: one overview of all their calls, the
     filters pushed into a dataset's scan (docs/datasets.md); no per-call files."""
-    from fastcap.dataset import filters_from_args, overview_of_inputs
+    from fastcap.dataset import expand_inputs, filters_from_args, is_dataset, overview_of_inputs
     from fastcap.reports.overview import render_text
 
+    for item in args.file:
+        if not is_dataset(item) and not expand_inputs([item]):
+            raise UsageError(
+                f"{item}: no capture found there (give capture files, a directory of them, a glob or a dataset)"
+            )
     started = time.perf_counter()
     calls, overview, faults = overview_of_inputs(
         args.file, filters_from_args(args), recover=args.recover, redact=not args.no_redact
