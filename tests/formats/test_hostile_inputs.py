@@ -20,7 +20,7 @@ from fastcap.formats.content import decode_content
 from fastcap.formats.limits import InflateBudget, parse_size
 from fastcap.formats.writers import write_cbor
 from fastcap.model import Exchange
-from helpers import DEMO
+from helpers import DATA, DEMO
 
 MIB = 1 << 20
 
@@ -284,3 +284,18 @@ def test_deep_and_surrogate_json_are_clean(tmp_path: Path) -> None:
     with pytest.warns(FormatWarning, match="deep.har: byte"):
         (first,) = read_exchanges(har, strict=False)
     assert first.url == "http://a/"
+
+
+@pytest.mark.parametrize("at", [5, 300])
+def test_a_nul_byte_in_a_mitmdump_log_is_reported_where_it_is(tmp_path: Path, at: int) -> None:
+    """The log parser names the NUL's offset; format detection used to give up at byte 0."""
+    src = (DATA / "mitmproxy" / "mitmdump_live_flow_detail3.txt").read_bytes()
+    log = tmp_path / "nul.log"
+    log.write_bytes(src[:at] + b"\x00" + src[at + 1 :])
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastcap", "analyze", str(log), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and f"{log}: byte {at}: binary data (NUL byte)" in proc.stderr

@@ -123,10 +123,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             return "har"
         if re.match(rb'^\{\s*"(timestamp|request|response)"', stripped):
             return "jsonl"
-    if b"\x00" not in head:
-        text = head.decode("utf-8", "replace")
-        if _looks_mitmlog(text):
-            return "mitmlog"
+    # A stray NUL does not make a log something else: the log parser reports it at its own offset.
+    if _looks_mitmlog(head.replace(b"\x00", b" ").decode("utf-8", "replace")):
+        return "mitmlog"
     ext = os.path.splitext(shown)[1].lower()
     hint = f" (the name suggests {_EXT[ext]}, but the content does not match)" if ext in _EXT else ""
     raise make_error(
