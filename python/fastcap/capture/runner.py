@@ -253,7 +253,14 @@ def agent_env(cfg: CaptureConfig, ca: Path, bundle: Path) -> dict[str, str]:
             env[k] = v.format(proxy=proxy, ca=ca, bundle=bundle)
     else:
         if cfg.upstream:
-            env["FASTCAP_PROXY_URL"] = f"http://127.0.0.1:{cfg.port}"
+            # One listener fronts --upstream (a gateway, a regional endpoint, a local server): the
+            # target's model-API variables (its first listener's, path suffix kept: `/v1` for
+            # OpenAI) point at it, so an agent that reads only its own variables is captured.
+            base = f"http://127.0.0.1:{cfg.port}"
+            primary = next((r for r in cfg.target.reverse if r.env), None)
+            for k, v in (primary.env if primary else {}).items():
+                env[k] = v.format(base=base)
+            env["FASTCAP_PROXY_URL"] = base
         else:
             for r in cfg.target.reverse:
                 base = f"http://127.0.0.1:{cfg.port + r.port_offset}"
