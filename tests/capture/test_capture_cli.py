@@ -80,6 +80,10 @@ def test_run_form_generic(tmp_path: Path, upstream: FakeUpstream, env: dict[str,
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "status 200" in r.stdout and "Requests: 1" in r.stdout
+    # The stop summary names the report directory and counts the per-call files, then the overview
+    # (issue 16: a 110-call session listed 112 file names on one line).
+    assert f"Reports in {out}: report.md, analysis_report.md and 1 per-call file" in r.stdout
+    assert "_Messages.md" not in r.stdout and "APIs:" in r.stdout and "Anthropic.Messages" in r.stdout
     state = sess.read_state(out)
     assert state is not None and state["status"] == "completed" and state["completed_at"]
     assert state["env"]["SSL_CERT_FILE"].endswith("ca-bundle.pem")

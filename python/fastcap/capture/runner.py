@@ -595,7 +595,31 @@ def summary_lines(session_dir: Path) -> list[str]:
                 + " (the agent ignored the CA variables; see the launch instructions)."
             )
     if state.get("status") == "completed":
-        reports = sorted(p.name for p in session_dir.glob("*.md"))
-        if reports:
-            lines.append("Reports: " + ", ".join(reports))
+        lines += report_lines(session_dir, state)
+    return lines
+
+
+def report_lines(session_dir: Path, state: dict[str, Any]) -> list[str]:
+    """The reports as a directory and a count (a session of 110 calls writes 112 files), then the
+    overview `fastcap analyze` prints for the capture."""
+    reports = sorted(p.name for p in session_dir.glob("*.md"))
+    if not reports:
+        return []
+    session = [n for n in ("report.md", "analysis_report.md") if n in reports]
+    calls = len(reports) - len(session)
+    lines = [
+        f"Reports in {session_dir}: {', '.join(session) or 'no session report'}"
+        + (f" and {calls:,} per-call file{'s' if calls != 1 else ''}" if calls else "")
+    ]
+    capture = state.get("capture_file") or state.get("jsonl_file")
+    if capture and Path(capture).exists():
+        from fastcap.analysis.calls import redact_calls
+        from fastcap.analysis.overview import build_overview
+        from fastcap.dataset import calls_for_inputs
+        from fastcap.reports.overview import render_text
+
+        with contextlib.suppress(Exception):  # the summary above stands on its own
+            table = redact_calls(calls_for_inputs([capture]))
+            overview = build_overview(table, source=Path(capture).name, fmt=Path(capture).suffix.lstrip("."))
+            lines += ["", render_text(overview)]
     return lines
