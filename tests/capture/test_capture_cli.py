@@ -226,3 +226,14 @@ def test_targets_and_launch_lines(tmp_path: Path) -> None:
         and fwd["HTTPS_PROXY"] == "http://127.0.0.1:9200"
     )
     assert "NODE_TLS_REJECT_UNAUTHORIZED" not in fwd
+
+
+def test_unknown_action_words_are_refused(tmp_path: Path, env: dict[str, str]) -> None:
+    """`fastcap capture stat` (a typo of status) is an error, never a command run as the agent;
+    only what follows `--` is a command (issue 13)."""
+    r = _fastcap(["capture", "stat"], env)
+    assert r.returncode == 2 and "unknown action 'stat'" in r.stderr and "status" in r.stderr
+    r = _fastcap(["capture", "status", "--", "echo", "hi"], env)
+    assert r.returncode == 2 and "takes no command" in r.stderr
+    r = _fastcap(["capture", "--"], env)
+    assert r.returncode == 2 and "nothing after --" in r.stderr

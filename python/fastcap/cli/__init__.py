@@ -40,7 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # What follows the first `--` is a command to run (`fastcap capture -- claude`), never parsed
+    # as options or action words: argparse would mix it with the words before it.
+    command: list[str] | None = None
+    if "--" in words:
+        at = words.index("--")
+        words, command = words[:at], words[at + 1 :]
+    args = parser.parse_args(words)
+    args.command_after_dashes = command
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

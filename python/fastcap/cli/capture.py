@@ -114,8 +114,20 @@ def _console() -> Console:
 
 def run(args: argparse.Namespace) -> int:
     words: list[str] = list(args.words)
+    command: list[str] | None = getattr(args, "command_after_dashes", None)
     base = sess.sessions_base(args.sessions_dir)
-    if words and words[0] in ACTIONS:
+    if words and words[0] not in ACTIONS:
+        raise UsageError(
+            f"unknown action {words[0]!r}: choose {', '.join(ACTIONS)}, or put the agent command after -- "
+            f"(fastcap capture --target {args.target} -- {' '.join(words)})"
+        )
+    if command is not None:
+        if words:
+            raise UsageError(f"'{words[0]}' takes no command; run an agent with: fastcap capture -- COMMAND")
+        if not command:
+            raise UsageError("nothing after --: give the agent command to run")
+        return cmd_run(args, base, command)
+    if words:
         action, rest = words[0], words[1:]
         if rest:
             raise UsageError(
@@ -126,8 +138,6 @@ def run(args: argparse.Namespace) -> int:
         if action == "stop":
             return cmd_stop(args, base)
         return cmd_start(args, base)
-    if words:
-        return cmd_run(args, base, words)
     return cmd_start(args, base)
 
 
