@@ -322,10 +322,20 @@ class Capture:
     def _write_summary(self) -> None:
         if self.out_dir is None or self.failed is not None:
             return
+        try:
+            self._store_summary({})
+        except OSError as exc:
+            logger.warning(f"fastcap: could not write summary.json: {exc}")
+
+    def _store_summary(self, extra: dict[str, Any]) -> None:
+        """summary.json, written whole (a temporary file renamed over it); `extra` goes after the
+        times (a failed capture's `failed` and `cut_flows`)."""
+        assert self.out_dir is not None
         summary = {
             "session_id": self.session_id,
             "started_at": self._started,
             "ended_at": time.time(),
+            **extra,
             "capture_file": str(self.cbor_path) if self.cbor_path else None,
             "jsonl_file": str(self.jsonl_path) if self.jsonl_path else None,
             "counts": dict(self.stats),
@@ -337,8 +347,10 @@ class Capture:
         try:
             tmp.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
             os.replace(tmp, self.out_dir / "summary.json")
-        except OSError as exc:
-            logger.warning(f"fastcap: could not write summary.json: {exc}")
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
     # ------------------------------------------------------------------ writing
     def _write(self, fd: int, data: bytes, *, lock: bool = False) -> None:
@@ -434,26 +446,8 @@ class Capture:
     def _write_failure_summary(self, cut: list[dict[str, Any]]) -> None:
         if self.out_dir is None:
             return
-        summary = {
-            "session_id": self.session_id,
-            "started_at": self._started,
-            "ended_at": time.time(),
-            "failed": self.failed,
-            "cut_flows": cut,
-            "capture_file": str(self.cbor_path) if self.cbor_path else None,
-            "jsonl_file": str(self.jsonl_path) if self.jsonl_path else None,
-            "counts": dict(self.stats),
-            "status": dict(self.status_counts),
-            "hosts": dict(self.host_counts),
-            "encoder": ENCODER_BACKEND,
-        }
-        tmp = self.out_dir / f".summary.{os.getpid()}.tmp"
-        try:
-            tmp.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-            os.replace(tmp, self.out_dir / "summary.json")
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with contextlib.suppress(OSError):  # the disk is what failed: say what can be said
+            self._store_summary({"failed": self.failed, "cut_flows": cut})
 
     def _emit(self, ts: float, direction: int, data: bytes, meta: dict[str, Any]) -> None:
         if self._cbor_fd is None:

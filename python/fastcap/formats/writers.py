@@ -100,6 +100,23 @@ def write_cbor(
             )
             seq += 1
 
+        def put_error_end(ex: Exchange, common: dict[str, Any]) -> None:
+            """The end marker of an exchange the transport ended with an error."""
+            put(
+                ex.ended_at,
+                B2P,
+                b"",
+                {
+                    **common,
+                    "eos": True,
+                    "eos_sig": "error_termination",
+                    "eos_reason": ex.error,
+                    "eos_term": "error",
+                    "eos_err_cls": "transport_error",
+                    "wire_schema": "v2",
+                },
+            )
+
         for ex in exchanges:
             url, req_headers, req_body, resp_headers, resp_body = _redacted(ex, redact)
             rid = ex.request_id or f"{sid}-{ex.index}"
@@ -122,20 +139,7 @@ def write_cbor(
             )
             if ex.status is None and resp_body is None:
                 if ex.error:
-                    put(
-                        ex.ended_at,
-                        B2P,
-                        b"",
-                        {
-                            **common,
-                            "eos": True,
-                            "eos_sig": "error_termination",
-                            "eos_reason": ex.error,
-                            "eos_term": "error",
-                            "eos_err_cls": "transport_error",
-                            "wire_schema": "v2",
-                        },
-                    )
+                    put_error_end(ex, common)
                 continue
             status = {
                 "sc": ex.status,
@@ -237,20 +241,7 @@ def write_cbor(
                     },
                 )
             if ex.error:
-                put(
-                    ex.ended_at,
-                    B2P,
-                    b"",
-                    {
-                        **common,
-                        "eos": True,
-                        "eos_sig": "error_termination",
-                        "eos_reason": ex.error,
-                        "eos_term": "error",
-                        "eos_err_cls": "transport_error",
-                        "wire_schema": "v2",
-                    },
-                )
+                put_error_end(ex, common)
     return seq
 
 
