@@ -78,9 +78,15 @@ def _s(value: Any, default: str = "") -> str:
 
 
 def _body(
-    text: Any, encoding: Any, mime_type: str, flags: set[str], prefix: str
+    text: Any, encoding: Any, mime_type: str, flags: set[str], prefix: str, *, browser: bool = False
 ) -> tuple[bytes | None, BodyFidelity]:
-    """(bytes, fidelity): base64 and text in the charset mitmproxy inferred give the exact bytes."""
+    """(bytes, fidelity): base64 and text in the charset mitmproxy inferred give the exact bytes.
+
+    A browser's HAR (`browser`: any exporter but mitmproxy, docs/specs/mitmproxy.md §6) holds text
+    bodies as the Unicode the browser decoded: they go back to bytes in their declared charset, else
+    UTF-8, which is exact for the types that are UTF-8 by definition or by convention (SSE, JSON,
+    text); for any other type the bytes are a reconstruction (`recovered_from_text`), never called
+    complete."""
     if text is None:
         return None, "complete"
     if not isinstance(text, str):
@@ -92,12 +98,37 @@ def _body(
         except (binascii.Error, ValueError):
             flags.add(prefix + "bad_base64")
             return None, "missing"
+    if browser:
+        return _browser_text(text, mime_type, flags, prefix)
     charset = inferred_charset(mime_type)
     try:
         return text.encode(charset, "surrogateescape" if charset == "utf-8" else "strict"), "complete"
     except (UnicodeEncodeError, LookupError):
         flags.add(prefix + "lossy_text")
         return text.encode("utf-8", "replace"), "recovered_from_text"
+
+
+# Types whose text a browser decodes as UTF-8 when no charset is declared, so that UTF-8 gives the
+# exact bytes back: SSE is UTF-8 by definition, JSON by RFC 8259; the rest by the types' rules.
+_BROWSER_UTF8 = ("text/event-stream", "json", "text/", "javascript", "xml", "html", "css")
+
+
+def _browser_text(text: str, mime_type: str, flags: set[str], prefix: str) -> tuple[bytes, BodyFidelity]:
+    m = _CHARSET_RE.search(mime_type or "")
+    charset = "utf-8"
+    if m:
+        try:
+            charset = codecs.lookup(m.group(1)).name
+        except LookupError:
+            flags.add(prefix + "unknown_charset")
+    try:
+        body = text.encode(charset)
+    except UnicodeEncodeError:
+        flags.add(prefix + "lossy_text")
+        return text.encode("utf-8", "replace"), "recovered_from_text"
+    lowered = (mime_type or "").lower()
+    exact = m is not None or any(t in lowered for t in _BROWSER_UTF8) or text.isascii()
+    return body, "complete" if exact else "recovered_from_text"
 
 
 def _declared_size(obj: dict[str, Any], key: str) -> int:
@@ -134,14 +165,20 @@ def _mime(headers: list[tuple[str, str]], declared: Any) -> str:
     return ""
 
 
-def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
+def exchange_from_entry(index: int, entry: dict[str, Any], *, browser: bool = False) -> Exchange:
+    """One HAR entry; `browser`: the file was written by a browser, not mitmproxy (see `_body`)."""
     req = _d(entry.get("request"))
     resp = _d(entry.get("response"))
     flags: set[str] = set()
     req_headers = _headers(req.get("headers"))
     post = _d(req.get("postData"))
     req_body, req_fid = _body(
-        post.get("text"), post.get("encoding"), _mime(req_headers, post.get("mimeType")), flags, "request_"
+        post.get("text"),
+        post.get("encoding"),
+        _mime(req_headers, post.get("mimeType")),
+        flags,
+        "request_",
+        browser=browser,
     )
     if req_body is None and req_fid == "complete" and _declared_size(req, "bodySize"):
         req_fid = "missing"  # HAR keeps postData for POST/PUT/PATCH only
@@ -167,6 +204,7 @@ def exchange_from_entry(index: int, entry: dict[str, Any]) -> Exchange:
             _mime(ex.response_headers, content.get("mimeType")),
             flags,
             "",
+            browser=browser,
         )
         if ex.response_body is None:
             if _declared_size(content, "size") or "bad_body_type" in flags:
@@ -408,6 +446,7 @@ def _load(path: str) -> tuple[Any, bytes | None]:
 
 
 _FAILED = object()
+_CREATOR_RE = re.compile(rb'"creator"\s*:\s*\{[^{}]*?"name"\s*:\s*"([^"\\]*)"')
 
 
 def read_har_faults(
@@ -419,12 +458,17 @@ def read_har_faults(
     label = name or shown
     doc, raw = _load(shown)
     faults: list[Fault] = []
+    creator = ""
     if raw is None:
         log = doc.get("log") if isinstance(doc, dict) else None
         entries = log.get("entries") if isinstance(log, dict) else None
+        if isinstance(log, dict) and isinstance(log.get("creator"), dict):
+            creator = _s(log["creator"].get("name"))
         if not isinstance(entries, list):
             raise make_error(HarFormatError, label, 0, "no_entries", _NO_ENTRIES)
     else:
+        found = _CREATOR_RE.search(bytes(raw[:65536]))
+        creator = found.group(1).decode("utf-8", "replace") if found else ""
         entries, fault = _recover(raw, label)
         scrub_surrogates(entries)
         if fault is not None:
@@ -433,6 +477,9 @@ def read_har_faults(
                 message = fault.message.split("; kept ", 1)[0]
                 raise make_error(HarFormatError, label, fault.offset, kind, message)
             faults.append(fault)
+    # mitmproxy writes its name as the creator and text bodies latin-1-decoded where it inferred
+    # no charset; every other exporter (Chrome's WebInspector, Firefox) writes the decoded Unicode.
+    browser = bool(creator) and not creator.lower().startswith("mitmproxy")
     # Each entry is dropped once converted: a HAR holding a 100 MB body is held about twice
     # (text, bytes), not three times.
     raw = None
@@ -442,7 +489,7 @@ def read_har_faults(
     while entries:
         entry = entries.pop()
         if isinstance(entry, dict):
-            exchanges.append(exchange_from_entry(len(exchanges), entry))
+            exchanges.append(exchange_from_entry(len(exchanges), entry, browser=browser))
     return exchanges, faults
 
 
