@@ -205,3 +205,16 @@ def test_fastcap_analyze_splits_the_connection_too(session: tuple[Path, Played, 
     assert streamed.drop(floats).to_dicts() == full.drop(floats).to_dicts()
     for c in floats:
         assert ((streamed[c] - full[c]).abs().fill_null(0) < 1e-6).all(), c
+
+
+def test_per_call_report_files_split_the_connection_too(
+    session: tuple[Path, Played, ResponsesServer], tmp_path: Path
+) -> None:
+    """`fastcap report` writes one per-call file per request on the connection, numbered as the
+    calls table counts them."""
+    from fastcap.cli import main
+
+    out, _, _ = session
+    assert main(["report", str(out / "ws.cbor"), "--out", str(tmp_path / "r"), "--style", "calls"]) == 0
+    files = sorted(p.name for p in (tmp_path / "r").glob("0*_*.md"))
+    assert len(files) == calls_from_exchanges(read_exchanges(out / "ws.cbor")).height == 4, files

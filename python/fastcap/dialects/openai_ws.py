@@ -24,6 +24,7 @@ has one response in flight per connection; a request finishes at `response.compl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -75,6 +76,19 @@ def _message_type(m: WsMessage) -> tuple[str | None, dict[str, object]]:
 def is_responses_connection(ex: Exchange) -> bool:
     """True when the client sent at least one `response.create` / `response.append` message."""
     return any(m.from_client and _message_type(m)[0] in CREATE_TYPES for m in ex.websocket or ())
+
+
+def per_request(exchanges: Iterable[Exchange]) -> list[Exchange]:
+    """`exchanges` with each Responses WebSocket connection replaced by its requests, one exchange
+    each (`split_connection`), as the calls table counts them; every other exchange as it is."""
+    out: list[Exchange] = []
+    for ex in exchanges:
+        parts = split_connection(ex) if ex.websocket is not None else []
+        if parts:
+            out.extend(p.exchange for p in parts)
+        else:
+            out.append(ex)
+    return out
 
 
 def split_connection(ex: Exchange) -> list[WsRequest]:

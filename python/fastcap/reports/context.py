@@ -182,7 +182,10 @@ def build_calls(
         from fastcap.dialects import analyze_exchange
 
         analyzer = analyze_exchange
-    ordered = order_exchanges(exchanges)
+    from fastcap.dialects.openai_ws import per_request
+
+    # One call per request on a Responses WebSocket, as the calls table counts them.
+    ordered = order_exchanges(per_request(exchanges))
     width = seq_width(len(ordered))
     calls: list[Call] = []
     for n, ex in enumerate(ordered, 1):
