@@ -218,3 +218,27 @@ def test_per_call_report_files_split_the_connection_too(
     assert main(["report", str(out / "ws.cbor"), "--out", str(tmp_path / "r"), "--style", "calls"]) == 0
     files = sorted(p.name for p in (tmp_path / "r").glob("0*_*.md"))
     assert len(files) == calls_from_exchanges(read_exchanges(out / "ws.cbor")).height == 4, files
+
+
+def test_jsonl_keeps_the_connection(session: tuple[Path, Played, ResponsesServer], tmp_path: Path) -> None:
+    """CBOR -> traffic.jsonl keeps every WebSocket message with its arrival time, so the JSONL gives
+    the same calls (the reader used to drop the messages the addon writes)."""
+    from fastcap.cli import main
+
+    out, _, _ = session
+    jsonl = tmp_path / "ws.jsonl"
+    assert main(["convert", str(out / "ws.cbor"), str(jsonl)]) == 0
+    a = calls_from_exchanges(read_exchanges(out / "ws.cbor"))
+    b = calls_from_exchanges(read_exchanges(jsonl))
+    cols = [
+        "status",
+        "model",
+        "text_chars",
+        "reasoning_chars",
+        "tool_calls",
+        "input_total",
+        "output_total",
+        "chunks",
+    ]
+    assert b.height == 4 and b.select(cols).to_dicts() == a.select(cols).to_dicts()
+    assert b["ttft_s"].to_list() == a["ttft_s"].to_list()

@@ -35,7 +35,7 @@ from typing import Any, TextIO
 
 from fastcap.formats._errors import Fault, JsonlFormatError, make_error
 from fastcap.formats._json import dumps, loads
-from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange
+from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange, WsMessage
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -79,6 +79,19 @@ def _body(
             return None, value, "recovered_from_text"
         return value.encode("utf-8"), None, "complete"
     return dumps(value), None, "json_value"
+
+
+def _ws_message(m: Any) -> WsMessage | None:
+    """One WebSocket message as the capture addon writes it into traffic.jsonl's extension."""
+    if not isinstance(m, dict):
+        return None
+    is_text = m.get("type") != "binary"
+    if is_text:
+        data = str(m.get("text") or "").encode("utf-8", "surrogateescape")
+    else:
+        raw = _b64(m.get("data_b64"))
+        data = raw or b""
+    return WsMessage(bool(m.get("from_client")), is_text, data, _f(m.get("t")))
 
 
 def _declared_fidelity(ext: dict[str, Any], key: str, found: BodyFidelity) -> BodyFidelity:
@@ -179,6 +192,9 @@ def exchange_from_record(index: int, rec: Any) -> Exchange:
         chunks = ext.get("chunks")
         if isinstance(chunks, list):
             ex.chunks = _chunks(chunks, ex.response_body or b"")
+        messages = ext.get("websocket")
+        if isinstance(messages, list):
+            ex.websocket = [m for m in map(_ws_message, messages) if m is not None]
     ex.flags = flags
     return ex
 

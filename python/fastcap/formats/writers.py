@@ -21,7 +21,7 @@ import polars as pl
 
 from fastcap import _native
 from fastcap.formats.traffic_jsonl import body_value, fold_headers
-from fastcap.model import Exchange
+from fastcap.model import Exchange, WsMessage
 from fastcap.secrets.redact import (
     OUTPUT,
     RedactionConfig,
@@ -270,6 +270,9 @@ def jsonl_record(ex: Exchange, redact: RedactionConfig | None = OUTPUT) -> dict[
             ext["chunks"] = [{"t": c.t, "len": len(c.data)} for c in ex.chunks]
     if ex.error:
         ext["error"] = ex.error
+    if ex.websocket is not None:
+        # The messages as the capture addon writes them into traffic.jsonl (docs/specs/reports.md §3).
+        ext["websocket"] = [_ws_message(m, redact) for m in ex.websocket]
     for side, fidelity in (("request", ex.request_body_fidelity), ("response", ex.response_body_fidelity)):
         if fidelity != "complete":
             ext[f"{side}_body_fidelity"] = fidelity
@@ -282,6 +285,16 @@ def jsonl_record(ex: Exchange, redact: RedactionConfig | None = OUTPUT) -> dict[
         "response": response,
         "fastcap": {k: v for k, v in ext.items() if v is not None},
     }
+
+
+def _ws_message(m: WsMessage, redact: RedactionConfig | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"from_client": m.from_client, "type": "text" if m.is_text else "binary", "t": m.t}
+    if m.is_text:
+        text = m.data.decode("utf-8", "replace")
+        out["text"] = _redacted_text(text, redact) if redact is not None else text
+    else:
+        out["data_b64"] = base64.b64encode(m.data).decode()
+    return out
 
 
 def write_jsonl(
