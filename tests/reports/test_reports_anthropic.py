@@ -144,3 +144,16 @@ def test_rate_limit_and_cut_stream_are_issues(tmp_path: Path) -> None:
     issues = (out / "report.md").read_text().split("## Issues")[1].split("## Notable Findings")[0]
     assert "rate limited — call #01 Anthropic.Messages returned HTTP 429" in issues
     assert "call #02 Anthropic.Messages: stream ended before its stop reason or terminal event" in issues
+
+
+def test_conversation_flow_marks_sub_agent_calls(tmp_path: Path) -> None:
+    """Claude Code 2.1 marks a sub-agent's requests with x-claude-code-agent-id and its parent's id:
+    the Conversation Flow of report.md says which calls a sub-agent made and who started it."""
+    exchanges = anthropic_session()
+    exchanges[1].request_headers += [
+        ("x-claude-code-agent-id", "agent-sub-7f3a9c"),
+        ("x-claude-code-parent-agent-id", "agent-main-01b2"),
+    ]
+    write_reports(exchanges, tmp_path / "r", source="/captures/claude.cbor")
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "— sub-agent agent-su, started by agent-ma" in text

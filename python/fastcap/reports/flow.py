@@ -140,6 +140,12 @@ def build_flow(calls: list[Call], windows: dict[str, int]) -> list[dict[str, Any
             elif prev is not None and cont and prev[1] and cont != prev[1] and conv == prev[0]:
                 label += f" — continuation {cont[:8]}"
             prev = (conv, cont)
+            agent = call.req.extra.get("agent_id")
+            if agent:  # Claude Code's sub-agent headers (docs/metrics.md: agent_id, parent_agent_id)
+                parent = call.req.extra.get("parent_agent_id")
+                label += f" — sub-agent {str(agent)[:8]}" + (
+                    f", started by {str(parent)[:8]}" if parent else ""
+                )
             child = _label(f"{call.operation} #{k}", _model_details(call, windows))
             nodes.append(
                 {"label": label, "conversation": conv, "children": [{"call": call.nn, "text": child}]}
