@@ -237,3 +237,23 @@ def test_unknown_action_words_are_refused(tmp_path: Path, env: dict[str, str]) -
     assert r.returncode == 2 and "takes no command" in r.stderr
     r = _fastcap(["capture", "--"], env)
     assert r.returncode == 2 and "nothing after --" in r.stderr
+
+
+def test_a_session_without_calls_says_why(tmp_path: Path, env: dict[str, str]) -> None:
+    """An agent that sent nothing through the proxy: the session says what usually causes it."""
+    r = _fastcap(
+        [
+            "capture",
+            "--out",
+            str(tmp_path / "s"),
+            "--confdir",
+            str(tmp_path / "conf"),
+            "--",
+            sys.executable,
+            "-c",
+            "pass",
+        ],
+        env,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no call was captured" in r.stdout and "HTTPS_PROXY" in r.stdout and "--mode reverse" in r.stdout

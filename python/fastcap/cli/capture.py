@@ -367,4 +367,23 @@ def cmd_run(args: argparse.Namespace, base: Path, command: list[str]) -> int:
     finally:
         code = _analyse(console, cfg.session_dir, args, proc=proc)
     console.print(f"Agent exited with code {agent_code}.", markup=False)
+    if agent_code != 127 and sess.count_requests(cfg.session_dir) == 0:
+        for line in no_calls_hint(cfg):
+            console.print(line, markup=False)
     return agent_code if agent_code != 0 else code
+
+
+def no_calls_hint(cfg: runner.CaptureConfig) -> list[str]:
+    """Why a session usually captures nothing, and what to try (issue 13)."""
+    if cfg.mode == "reverse":
+        return [
+            "fastcap: no call was captured. In reverse mode the agent must send to the listener: check that it "
+            "reads the base-URL variable printed above (some agents take it only from their config file; "
+            "see `fastcap capture --target " + cfg.target.name + " start` for the manual steps).",
+        ]
+    return [
+        "fastcap: no call was captured. Usually the agent ignored the proxy variables (HTTPS_PROXY): some "
+        "tools need their own setting, and Node.js fetch needs NODE_USE_ENV_PROXY=1; or it pinned its "
+        "certificate. Try --mode reverse (the agent's base-URL variable points at the proxy), and see the "
+        "target's notes in `fastcap capture --target " + cfg.target.name + " start`.",
+    ]
