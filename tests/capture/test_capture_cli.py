@@ -140,6 +140,12 @@ def test_start_status_stop(
                 assert c.get(f"{upstream.url}/json/{code}").status_code == code
         st = _fastcap(["capture", "status"], env)
         assert "Status: capturing" in st.stdout and "Requests captured: 2" in st.stdout, st.stdout
+        # the two-terminal workflow: the live session's variables for eval in bash/zsh; fish lines too
+        ev = _fastcap(["capture", "env"], env)
+        assert ev.returncode == 0 and f"export HTTPS_PROXY=http://127.0.0.1:{state['port']}" in ev.stdout, (
+            ev.stderr
+        )
+        assert "set -gx HTTPS_PROXY" in r.stdout and 'eval "$(fastcap capture env)"' in r.stdout
         # running `fastcap capture` again finds the live session; --no leaves it running
         again = _fastcap(["capture", "start", "--no", *conf], env)
         assert again.returncode == 0, again.stderr

@@ -281,10 +281,16 @@ def manual_steps(cfg: CaptureConfig) -> list[str]:
 
 
 def launch_lines(env: dict[str, str], command: str, shell: str) -> str:
-    """A copy-paste launch command for `bash` or `powershell`."""
+    """A copy-paste launch command for `bash` (and zsh), `fish` or `powershell`; `export`: only the
+    variables, as `export` lines to `eval` in the current shell."""
     if shell == "powershell":
         lines = [f"$env:{k} = '{v}'" for k, v in env.items() if not k.islower()]
         return "\n".join([*lines, command])
+    if shell == "fish":
+        lines = [f"set -gx {k} {shlex.quote(v)}" for k, v in env.items() if not k.islower()]
+        return "\n".join([*lines, command])
+    if shell == "export":  # for eval "$(fastcap capture env)" in bash or zsh
+        return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items() if not k.islower())
     lines = [f"{k}={shlex.quote(v)} \\" for k, v in env.items() if not k.islower()]
     return "\n".join([*lines, command])
 

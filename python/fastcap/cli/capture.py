@@ -3,6 +3,7 @@
 fastcap capture --target T [--out DIR] -- <agent command>   run the agent through the proxy
 fastcap capture start [--target T] [options]                start a background capture
 fastcap capture status                                      show the live session
+fastcap capture env                                         its variables: eval "$(fastcap capture env)"
 fastcap capture stop                                        stop it and analyse
 fastcap capture                                             start, or offer to stop a live one
 """
@@ -23,7 +24,7 @@ from fastcap.capture import runner, targets
 from fastcap.capture import session as sess
 from fastcap.errors import UsageError
 
-ACTIONS = ("start", "stop", "status")
+ACTIONS = ("start", "stop", "status", "env")
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +37,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "words",
         nargs="*",
-        metavar="[start|stop|status] | -- COMMAND",
+        metavar="[start|stop|status|env] | -- COMMAND",
         help="an action, or the agent command after `--`",
     )
     p.add_argument(
@@ -135,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
             )
         if action == "status":
             return cmd_status(args, base)
+        if action == "env":
+            return cmd_env(args, base)
         if action == "stop":
             return cmd_stop(args, base)
         return cmd_start(args, base)
@@ -276,6 +279,9 @@ def _print_launch(
     console.print(runner.launch_lines(env, command, "bash"), markup=False)
     console.print("\nPowerShell:", markup=False)
     console.print(runner.launch_lines(env, command, "powershell"), markup=False)
+    console.print("\nfish:", markup=False)
+    console.print(runner.launch_lines(env, command, "fish"), markup=False)
+    console.print('\nOr in this shell (bash, zsh): eval "$(fastcap capture env)"', markup=False)
     steps = runner.manual_steps(cfg)
     if steps:
         console.print("\nManual setup required:", markup=False)
@@ -288,6 +294,20 @@ def _print_launch(
         f"and analyse it.\n\nSession directory: {cfg.session_dir}",
         markup=False,
     )
+
+
+def cmd_env(args: argparse.Namespace, base: Path) -> int:
+    """The live session's variables as `export` lines, for `eval "$(fastcap capture env)"`."""
+    latest = _find_session(args, base)
+    state = sess.read_state(latest) if latest else None
+    if state is None or state.get("status") != "capturing" or not sess.is_recorded_proxy(state):
+        print(
+            f"fastcap: error: no live capture under {base} (start one with `fastcap capture start`)",
+            file=sys.stderr,
+        )
+        return 1
+    print(runner.launch_lines(state.get("env") or {}, "", "export"))
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, base: Path) -> int:
