@@ -147,10 +147,3 @@ def test_decode_rejects_an_api_the_registry_does_not_know(capsys: pytest.Capture
         main(["decode", str(body), "--api", "generic"])
     assert exit_info.value.code == 2 and "invalid choice: 'generic'" in capsys.readouterr().err
 
-
-def test_decode_api_choices_are_the_registry() -> None:
-    """`fastcap decode --api` lists the registry's dialects without importing them at start-up."""
-    from fastcap.cli.decode import API_NAMES
-    from fastcap.dialects import registry
-
-    assert tuple(sorted(registry.names())) == API_NAMES

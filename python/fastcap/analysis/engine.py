@@ -94,7 +94,10 @@ def _naming(
 def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
     """Add `api_name`, `dialect`, `is_model_call` and `api_kind`, asking the registry once per
     distinct shape."""
-    keys = ["http_method", "url", "amz_target", "response_content_type"]
+    # Names depend on the host and the path, never on the query: a log of 200,000 requests whose
+    # queries all differ has a handful of shapes, not 200,000 (the registry is Python per shape).
+    req = req.with_columns(_shape_url=pl.col("url").str.replace(r"[?#].*$", ""))
+    keys = ["http_method", "_shape_url", "amz_target", "response_content_type"]
     shapes = req.select(keys).unique()
     names = [_naming(*row) for row in shapes.iter_rows()]
     shapes = shapes.with_columns(
@@ -104,7 +107,9 @@ def with_api_names(req: pl.DataFrame) -> pl.DataFrame:
         url_model=pl.Series([n[3] for n in names], dtype=pl.Utf8),
         api_kind=pl.Series([n[4] for n in names], dtype=pl.Utf8),
     )
-    return req.join(shapes, on=keys, how="left", nulls_equal=True, maintain_order="left")  # call order
+    return req.join(shapes, on=keys, how="left", nulls_equal=True, maintain_order="left").drop(
+        "_shape_url"
+    )  # call order
 
 
 def _url_part(part: str) -> pl.Expr:
