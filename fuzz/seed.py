@@ -180,6 +180,9 @@ def captures() -> Iterator[tuple[str, bytes]]:
     bad = cbor({"ts": 6.0, "dir": 3, "seq": 8, "data": b"\x78\x9c\xff\xff", "enc": "zlib"})
     unknown = cbor({"ts": 7.0, "dir": 3, "seq": 9, "data": b"abc", "enc": "br"})
     yield "encodings", h + zeros + bad + unknown
+    # The same, with a trailing item whose byte sets bit 2: the cbor_reader target then reads with
+    # small inflate limits (4 KiB per entry, 2x the file), which the 64 KiB payload exceeds.
+    yield "encodings_small_limits", h + zeros + bad + unknown + b"\x04"
     full = h + b"".join(stream)
     yield "truncated", full[: len(full) - 7]
     cut = len(h) + len(stream[0]) + len(stream[1]) // 2
