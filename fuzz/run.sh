@@ -47,8 +47,8 @@ fi
 max_len() {
     case "$1" in
         cbor_reader) echo 16384 ;;
-        sse_extract|cbor_value) echo 4096 ;;
-        *) echo 8192 ;;
+        mitmlog) echo 8192 ;;
+        *) echo 4096 ;;
     esac
 }
 COMMON=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1)
