@@ -49,17 +49,30 @@ def _zstd_zeros(n_mib: int) -> bytes:
     return b"".join([c.compress(piece) for _ in range(n_mib // 16)] + [c.flush()])
 
 
+# Started by a small launcher: a child forked from this pytest process would count the pages it
+# shares with it in its peak RSS (Linux keeps the pre-exec maximum), 500+ MB late in a full run.
+_LAUNCHER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.argv[2], sys.argv[2:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def _run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str, float, int]:
     """Run a command; (exit code, stdout, stderr, seconds, peak RSS in MB of that process alone)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = Path(tmp) / "maxrss"
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(rss_file), *argv], capture_output=True, env=env, timeout=300
+        )
         seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        return proc.returncode, out.read().decode(), err.read().decode(), seconds, usage.ru_maxrss // 1024
+        rss = int(rss_file.read_text() or 0) // 1024
+        return proc.returncode, proc.stdout.decode(), proc.stderr.decode(), seconds, rss
 
 
 # --- content-decoding ---------------------------------------------------------------------------
