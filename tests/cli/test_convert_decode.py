@@ -146,4 +146,3 @@ def test_decode_rejects_an_api_the_registry_does_not_know(capsys: pytest.Capture
     with pytest.raises(SystemExit) as exit_info:
         main(["decode", str(body), "--api", "generic"])
     assert exit_info.value.code == 2 and "invalid choice: 'generic'" in capsys.readouterr().err
-
