@@ -22,7 +22,7 @@ use std::borrow::Cow;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow_buffer::Buffer;
 use fastcap_core::sse::column::SseColumnBuilder;
 use fastcap_core::sse::extract::{extract, Extracted};
@@ -73,27 +73,31 @@ fn fields(x: Option<Extracted<'_>>) -> Fields {
     })
 }
 
-fn row_fields(b: &RecordBatch, r: usize) -> Fields {
-    let je = b.column_by_name("json_error").unwrap().as_boolean();
-    let strs: Vec<Option<String>> = STR_FIELDS
-        .iter()
-        .map(|n| {
-            let c = b.column_by_name(n).unwrap().as_string::<i32>();
-            c.is_valid(r).then(|| c.value(r).to_owned())
-        })
-        .collect();
-    let ints: Vec<Option<i64>> = INT_FIELDS
-        .iter()
-        .map(|n| {
-            let c = b.column_by_name(n).unwrap().as_primitive::<Int64Type>();
-            c.is_valid(r).then(|| c.value(r))
-        })
-        .collect();
-    if je.is_null(r) {
-        assert!(strs.iter().all(Option::is_none) && ints.iter().all(Option::is_none), "fields of a non-JSON event");
-        None
-    } else {
-        Some((je.value(r), strs, ints))
+/// The extracted-field columns of a batch, looked up once.
+struct FieldColumns<'a> {
+    json_error: &'a BooleanArray,
+    strs: Vec<&'a StringArray>,
+    ints: Vec<&'a Int64Array>,
+}
+
+impl<'a> FieldColumns<'a> {
+    fn new(b: &'a RecordBatch) -> Self {
+        FieldColumns {
+            json_error: b.column_by_name("json_error").unwrap().as_boolean(),
+            strs: STR_FIELDS.iter().map(|n| b.column_by_name(n).unwrap().as_string::<i32>()).collect(),
+            ints: INT_FIELDS.iter().map(|n| b.column_by_name(n).unwrap().as_primitive::<Int64Type>()).collect(),
+        }
+    }
+
+    fn row(&self, r: usize) -> Fields {
+        let strs: Vec<Option<String>> = self.strs.iter().map(|c| c.is_valid(r).then(|| c.value(r).to_owned())).collect();
+        let ints: Vec<Option<i64>> = self.ints.iter().map(|c| c.is_valid(r).then(|| c.value(r))).collect();
+        if self.json_error.is_null(r) {
+            assert!(strs.iter().all(Option::is_none) && ints.iter().all(Option::is_none), "fields of a non-JSON event");
+            None
+        } else {
+            Some((self.json_error.value(r), strs, ints))
+        }
     }
 }
 
@@ -176,6 +180,7 @@ fuzz_target!(|data: &[u8]| {
         let (ex, ei, et, da, id) =
             (col("exchange_index"), col("event_index"), col("event_type"), col("data"), col("last_event_id"));
         let (bs, be, te, dn) = (col("byte_start"), col("byte_end"), col("terminated"), col("is_done"));
+        let fields = FieldColumns::new(b);
         for r in 0..b.num_rows() {
             let e = SseEvent {
                 index: u64::from(ei.as_primitive::<UInt32Type>().value(r)),
@@ -189,7 +194,7 @@ fuzz_target!(|data: &[u8]| {
                 t_first_byte: None,
                 t_last_byte: None,
             };
-            got.push((ex.as_primitive::<UInt32Type>().value(r), e, row_fields(b, r)));
+            got.push((ex.as_primitive::<UInt32Type>().value(r), e, fields.row(r)));
         }
     }
     assert_eq!(got.len(), want.len(), "the column path has {} rows, the row path {} events", got.len(), want.len());
