@@ -37,6 +37,7 @@ def _fastcap(args: list[str], env: dict[str, str], timeout: float = 60) -> subpr
 def env(tmp_path: Path) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     e["FASTCAP_SESSIONS_DIR"] = str(tmp_path / "sessions")
+    e["FASTCAP_STATE_DIR"] = str(tmp_path / "state")  # the registry of live captures
     return e
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from fastcap.capture import registry
 from fastcap.capture import session as sess
 from fastcap.capture.targets import FORWARD_ENV, Target
 from fastcap.errors import UsageError
@@ -440,6 +441,7 @@ def start_session(
         state["command"] = list(command)
     sess.write_state(cfg.session_dir, state)
     sess.remember(base, cfg.session_dir)
+    registry.register(state)
     return state, proc, env
 
 
@@ -460,6 +462,8 @@ def finish_session(
             state["stopped"] = how
         else:
             state["stopped"] = "already stopped"
+    if stop:
+        registry.unregister(state.get("session_id"))
     state = {**state, "status": "analyzing"}
     sess.write_state(session_dir, state)
     exit_code = 0

@@ -2,10 +2,18 @@
 
 fastcap capture --target T [--out DIR] -- <agent command>   run the agent through the proxy
 fastcap capture start [--target T] [options]                start a background capture
-fastcap capture status                                      show the live session
+fastcap capture status                                      show the live captures
 fastcap capture env                                         its variables: eval "$(fastcap capture env)"
-fastcap capture stop                                        stop it and analyse
+fastcap capture stop [--port P | --id ID]                   stop it and analyse
 fastcap capture                                             start, or offer to stop a live one
+
+status, stop and env find a live capture wherever it writes (fastcap keeps a list of running
+captures in $FASTCAP_STATE_DIR, else $XDG_STATE_HOME/fastcap, else ~/.local/state/fastcap); when
+several run, pick one with --port or --id. Example:
+
+  fastcap capture start --target claude-code --sessions-dir ~/captures
+  fastcap capture status          # in any terminal: port, calls so far, session directory
+  fastcap capture stop            # stops it and writes the reports into ~/captures/<timestamp>
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import Any
 
 from rich.console import Console
 
-from fastcap.capture import runner, targets
+from fastcap.capture import registry, runner, targets
 from fastcap.capture import session as sess
 from fastcap.errors import UsageError
 
@@ -53,7 +61,20 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="base directory of sessions (default: $FASTCAP_SESSIONS_DIR or ~/.fastcap/sessions)",
     )
-    p.add_argument("--port", "-p", type=int, default=0, help="listen port (default: first free from 8080)")
+    p.add_argument(
+        "--port",
+        "-p",
+        type=int,
+        default=0,
+        help="listen port (default: first free from 8080); with status/stop/env: the live capture on that port",
+    )
+    p.add_argument(
+        "--id",
+        dest="ident",
+        default="",
+        metavar="ID",
+        help="status/stop/env: the live capture with this session id or session directory name",
+    )
     p.add_argument(
         "--web",
         action="store_true",
@@ -186,9 +207,34 @@ def _session_dir(args: argparse.Namespace, base: Path) -> Path:
 
 
 def _find_session(args: argparse.Namespace, base: Path) -> Path | None:
+    """The session a status/stop/env acts on: `--out`, else the one live capture (the registry,
+    narrowed by `--port` / `--id`), else the latest session under the sessions directory."""
     if args.out:
         return args.out.expanduser().resolve()
+    live = _live(args)
+    if len(live) > 1:
+        raise UsageError(
+            f"{len(live)} captures are running; choose one with --port or --id: "
+            + "; ".join(_live_line(e) for e in live)
+        )
+    if live:
+        return Path(str(live[0]["session_dir"]))
     return sess.latest_session(base)
+
+
+def _live(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Live captures, narrowed by `--port` / `--id`; an error if those match none."""
+    entries = registry.live()
+    chosen = registry.select(entries, port=args.port, ident=args.ident)
+    if (args.port or args.ident) and not chosen:
+        which = f"on port {args.port}" if args.port else f"with id {args.ident}"
+        running = "; running: " + "; ".join(_live_line(e) for e in entries) if entries else ""
+        raise UsageError(f"no live capture {which}{running}")
+    return chosen
+
+
+def _live_line(entry: dict[str, Any]) -> str:
+    return f"--port {entry.get('port')} (--id {entry.get('session_id')}, in {entry.get('session_dir')})"
 
 
 def _ask(args: argparse.Namespace, question: str) -> bool:
@@ -224,7 +270,17 @@ def _analyse(
 # ---------------------------------------------------------------------------------- actions
 def cmd_start(args: argparse.Namespace, base: Path) -> int:
     console = _console()
-    latest = _find_session(args, base)
+    live = [] if args.out else registry.live()
+    if len(live) > 1:
+        console.print(
+            f"{len(live)} captures are running (`fastcap capture status` lists them). Starting another.",
+            markup=False,
+        )
+        latest = None
+    elif live:
+        latest = Path(str(live[0]["session_dir"]))
+    else:  # --port here is the new capture's listen port, not a choice among live ones
+        latest = args.out.expanduser().resolve() if args.out else sess.latest_session(base)
     state = sess.read_state(latest) if latest else None
     if latest is not None and state and state.get("status") == "capturing":
         if sess.is_recorded_proxy(state):
@@ -311,21 +367,46 @@ def cmd_env(args: argparse.Namespace, base: Path) -> int:
 
 
 def cmd_status(args: argparse.Namespace, base: Path) -> int:
+    """Every live capture (wherever it writes); with none, the latest session under the sessions
+    directory."""
     console = _console()
-    latest = _find_session(args, base)
-    state = sess.read_state(latest) if latest else None
-    if latest is None or state is None:
-        console.print(f"No capture session under {base}.", markup=False)
+    if args.out:
+        sessions = [args.out.expanduser().resolve()]
+    else:
+        sessions = [Path(str(e["session_dir"])) for e in _live(args)]
+        if len(sessions) > 1:
+            console.print(f"{len(sessions)} live captures.", markup=False)
+        if not sessions:
+            console.print("No live capture.", markup=False)
+            latest = sess.latest_session(base)
+            if latest is None:
+                console.print(f"No capture session under {base}.", markup=False)
+                return 1
+            console.print("Latest session:", markup=False)
+            sessions = [latest]
+    code = 0
+    for i, session_dir in enumerate(sessions):
+        if i:
+            console.print("", markup=False)
+        code = max(code, _print_status(console, session_dir))
+    return code
+
+
+def _print_status(console: Console, session_dir: Path) -> int:
+    state = sess.read_state(session_dir)
+    if state is None:
+        console.print(f"No capture session in {session_dir}.", markup=False)
         return 1
     alive = sess.is_recorded_proxy(state)
-    n = sess.count_requests(latest, state)
+    n = sess.count_requests(session_dir, state)
     status = state.get("status")
     if status == "capturing" and not alive:
         status = "capturing (proxy not running)"
-    console.print(f"Session: {latest}", markup=False)
+    console.print(f"Session: {session_dir}", markup=False)
     console.print(f"Status: {status}", markup=False)
     console.print(
-        f"Target: {state.get('agent')}  mode: {state.get('mode')}  port: {state.get('port')}  pid: {state.get('pid')}",
+        f"Target: {state.get('agent')}  mode: {state.get('mode')}  port: {state.get('port')}  "
+        f"pid: {state.get('pid')}  id: {state.get('session_id')}",
         markup=False,
     )
     console.print(f"Started: {state.get('started_at')}", markup=False)
@@ -334,7 +415,7 @@ def cmd_status(args: argparse.Namespace, base: Path) -> int:
     console.print(f"Requests captured: {n if n is not None else 'no capture file yet'}", markup=False)
     if state.get("error"):
         console.print(f"Error: {state['error']}", markup=False)
-    failure = runner.capture_failure(latest)
+    failure = runner.capture_failure(session_dir)
     if failure and failure not in str(state.get("error", "")):
         console.print(f"Error: the capture stopped: {failure}", markup=False)
     return 0
