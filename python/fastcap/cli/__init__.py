@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "fastcap.cli.decode",
     "fastcap.cli.view",
     "fastcap.cli.ingest",
+    "fastcap.cli.export",
 )
 
 
