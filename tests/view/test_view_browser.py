@@ -50,10 +50,13 @@ def test_overview_loads_and_draws_its_charts(served: Served, page: Page) -> None
     requested: list[str] = []
     p.on("request", lambda r: requested.append(r.url))
     p.goto(served.url + "#/overview")
-    p.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 4", timeout=15000)
+    p.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 5", timeout=15000)
     assert all(n > 1000 for n in painted(page)), painted(page)
     cards = p.inner_text(".cards")
     assert "CALLS\n3" in cards.upper()
+    # Cost (docs/metrics.md): the priced total in dollars, and its chart drawn.
+    assert "$" in p.inner_text("#cost-card") and "genai-prices" in p.inner_text("#cost-card")
+    assert "Cost per call and cumulative" in p.inner_text("main")
     assert "slow_gap" in p.inner_text("main")
     screenshot(page, "overview")
     assert page.errors == []
@@ -78,6 +81,16 @@ def test_filters_and_search_narrow_the_table(served: Served, page: Page) -> None
     wait_rows(page, 2)
     assert "2 of 3 calls" in p.inner_text("#matched")
     screenshot(page, "calls_filtered")
+    # The cost column: every model call of the session is priced.
+    costs = p.evaluate(
+        """(rows) => {
+            const head = [...document.querySelectorAll('#calls .row.head span')].map((e) => e.dataset.col);
+            const at = head.indexOf('cost_usd');
+            return [...document.querySelectorAll(rows)].map((r) => r.children[at].innerText);
+        }""",
+        ROWS,
+    )
+    assert len(costs) == 2 and all(c.startswith("$") for c in costs), costs
     # Sorting by output tokens, largest first: the first call (412 output tokens) leads.
     p.goto(served.url + "#/calls?sort=output_total&desc=1")
     wait_rows(page, 3)

@@ -209,6 +209,7 @@ def merge_bodies(rows: pl.DataFrame) -> pl.DataFrame:
         "cache_read_tokens",
         "cache_write_tokens",
         "reasoning_tokens",
+        "cache_write_1h_tokens",
     )
     special = {
         "tool_calls": pl.col("tool_calls").explode().drop_nulls(),

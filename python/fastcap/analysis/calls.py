@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from fastcap.dialects import api_kind
-from fastcap.dialects.base import CallAnalysis
+from fastcap.dialects.base import CallAnalysis, Usage
 from fastcap.model import Exchange
 
 CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -43,10 +43,15 @@ CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "input_uncached": pl.Int64,
     "cache_read": pl.Int64,
     "cache_write": pl.Int64,
+    # The part of `cache_write` written with Anthropic's 1-hour TTL (priced above the 5-minute one).
+    "cache_write_1h": pl.Int64,
     "output_total": pl.Int64,
     "reasoning_tokens": pl.Int64,
     # kiro's metered credits (`meteringEvent`): not tokens, docs/metrics.md, Credits.
     "credits": pl.Float64,
+    # docs/metrics.md, Cost: USD at list prices (genai-prices), null when unpriced; the model priced as.
+    "cost_usd": pl.Float64,
+    "price_model": pl.Utf8,
     "stop_reason": pl.Utf8,
     "complete": pl.Boolean,
     # Finished at its stop reason, but the provider's terminal event never came (docs/metrics.md).
@@ -74,6 +79,14 @@ def _header(ex: Exchange, name: str) -> str | None:
     """A request header's value, trimmed; empty is absent (as `_native.request_fields` reads it)."""
     value = (ex.header(name) or "").strip()
     return value or None
+
+
+def cache_write_1h(usage: Usage | None) -> int | None:
+    """The 1-hour-TTL part of the cache writes, from Anthropic's `usage.cache_creation`."""
+    raw = usage.raw if usage is not None else None
+    tiers = raw.get("cache_creation") if isinstance(raw, dict) else None
+    value = tiers.get("ephemeral_1h_input_tokens") if isinstance(tiers, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _retry_after(analysis: CallAnalysis) -> float | None:
@@ -143,6 +156,7 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "input_uncached": usage.input_uncached if usage else None,
         "cache_read": usage.cache_read if usage else None,
         "cache_write": usage.cache_write if usage else None,
+        "cache_write_1h": cache_write_1h(usage),
         "output_total": usage.output_total if usage else None,
         "reasoning_tokens": usage.reasoning if usage else None,
         "credits": resp.credits.get(CREDIT_UNIT),
@@ -164,7 +178,10 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
 
 
 def calls_table(analyses: Iterable[CallAnalysis]) -> pl.DataFrame:
-    return pl.DataFrame([call_row(a) for a in analyses], schema=CALLS_SCHEMA)
+    from fastcap.analysis.cost import COST_COLUMNS, with_cost
+
+    rows = pl.DataFrame([call_row(a) for a in analyses], schema=CALLS_SCHEMA)
+    return with_cost(rows.drop(*COST_COLUMNS)).select(list(CALLS_SCHEMA))
 
 
 # Columns that carry text from the traffic itself (provider error messages can quote what was sent).
@@ -172,6 +189,7 @@ TEXT_COLUMNS = (
     "api_name",
     "path",
     "model",
+    "price_model",
     "stop_reason",
     "error",
     "conversation_id",

@@ -31,6 +31,8 @@ USAGE_COLUMNS = (
     "cache_read_tokens",
     "cache_write_tokens",
     "reasoning_tokens",
+    # Anthropic's `usage.cache_creation.ephemeral_1h_input_tokens`: the 1-hour part of the writes.
+    "cache_write_1h_tokens",
 )
 
 CONTENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -178,6 +180,10 @@ def aggregate_events(
     `intact` for the credits."""
     if events.height == 0:
         return pl.DataFrame(schema=CONTENT_SCHEMA)
+    # An events table from an older extractor lacks the newest usage columns: unknown.
+    events = events.with_columns(
+        pl.lit(None, pl.Int64).alias(c) for c in USAGE_COLUMNS if c not in events.columns
+    )
     terminal = pl.col("is_done") | pl.col("json_type").is_in(TERMINAL_EVENT_TYPES)
     agg = events.group_by("exchange_index", maintain_order=True).agg(
         events=pl.len().cast(pl.UInt32),

@@ -17,6 +17,7 @@ import polars as pl
 
 from fastcap.analysis.calls import CALLS_SCHEMA
 from fastcap.analysis.content import CONTENT_SCHEMA
+from fastcap.analysis.cost import with_cost
 from fastcap.model import Exchange
 
 REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -232,6 +233,7 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         input_uncached=input_uncached,
         cache_read=cr,
         cache_write=cw,
+        cache_write_1h=pl.col("cache_write_1h_tokens").cast(pl.Int64),
         output_total=output_total,
         reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64),
         credits=pl.col("credits"),
@@ -252,4 +254,5 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         request_body_fidelity=pl.col("request_body_fidelity"),
         response_body_fidelity=pl.col("response_body_fidelity"),
     )
+    calls = with_cost(calls)
     return calls.select([pl.col(name).cast(dtype) for name, dtype in CALLS_SCHEMA.items()])

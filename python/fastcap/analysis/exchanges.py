@@ -25,6 +25,7 @@ import polars as pl
 
 from fastcap import _native
 from fastcap.analysis.bodies import json_as_one_event
+from fastcap.analysis.calls import cache_write_1h
 from fastcap.analysis.content import CONTENT_SCHEMA, USAGE_COLUMNS, aggregate_events, eventstream_events
 from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
 from fastcap.dialects.openai_ws import WsRequest, split_connection
@@ -209,6 +210,7 @@ def _content_from_dialect(ex: Exchange) -> dict[str, Any]:
         "cache_read_tokens": usage.cache_read if usage else None,
         "cache_write_tokens": usage.cache_write if usage else None,
         "reasoning_tokens": usage.reasoning if usage else None,
+        "cache_write_1h_tokens": cache_write_1h(usage),
     }
 
 

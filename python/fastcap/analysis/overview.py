@@ -13,6 +13,65 @@ from fastcap.analysis.issues import Issue, issue_list
 
 
 @dataclass
+class CostSummary:
+    """What the model calls cost (docs/metrics.md, Cost): the sum over the priced calls, by model
+    and by conversation, and what could not be priced (never counted as $0)."""
+
+    total_usd: float | None
+    priced_calls: int
+    unpriced_calls: int  # model calls with usage whose model has no price
+    unknown_usage_calls: int  # model calls that reported no usage
+    unpriced_models: list[tuple[str, int]]
+    by_model: list[tuple[str, float]]
+    by_conversation: list[tuple[str, float]]
+    prices: str  # the price source and its version
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total_usd": self.total_usd,
+            "priced_calls": self.priced_calls,
+            "unpriced_calls": self.unpriced_calls,
+            "unknown_usage_calls": self.unknown_usage_calls,
+            "unpriced_models": dict(self.unpriced_models),
+            "by_model": dict(self.by_model),
+            "by_conversation": dict(self.by_conversation),
+            "prices": self.prices,
+        }
+
+
+def _sums(calls: pl.DataFrame, key: str) -> list[tuple[str, float]]:
+    """Cost per value of `key` over the priced calls, most expensive first."""
+    rows = (
+        calls.filter(pl.col("cost_usd").is_not_null() & pl.col(key).is_not_null())
+        .group_by(key)
+        .agg(pl.col("cost_usd").sum())
+        .sort(["cost_usd", key], descending=[True, False])
+    )
+    return [(str(k), float(v)) for k, v in rows.iter_rows()]
+
+
+def cost_summary(model_calls: pl.DataFrame) -> CostSummary | None:
+    """The cost of the model calls of a calls table; None when there are none."""
+    from fastcap.analysis.cost import prices_version
+
+    if model_calls.height == 0:
+        return None
+    priced = model_calls.filter(pl.col("cost_usd").is_not_null())
+    usage = model_calls["input_total"].is_not_null() & model_calls["output_total"].is_not_null()
+    unpriced = model_calls.filter(usage & pl.col("cost_usd").is_null())
+    return CostSummary(
+        total_usd=float(priced["cost_usd"].sum()) if priced.height else None,
+        priced_calls=priced.height,
+        unpriced_calls=unpriced.height,
+        unknown_usage_calls=int((~usage).sum()),
+        unpriced_models=_counts(unpriced["model"].fill_null("(no model)")),
+        by_model=_sums(model_calls, "model"),
+        by_conversation=_sums(model_calls, "conversation_id"),
+        prices=f"genai-prices {prices_version()}",
+    )
+
+
+@dataclass
 class Overview:
     source: str
     fmt: str
@@ -27,6 +86,7 @@ class Overview:
     duration_s: float | None
     usage_calls: int = 0  # model calls that report any usage
     credits: float | None = None  # kiro's metering, in its own unit (docs/metrics.md): never tokens
+    cost: CostSummary | None = None  # docs/metrics.md, Cost; None when no model call was priced or unpriced
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -50,6 +110,7 @@ class Overview:
             "tokens": self.tokens,
             "usage_calls": self.usage_calls,
             "credits": self.credits,
+            "cost": self.cost.to_json() if self.cost is not None else None,
             "capture_duration_s": self.duration_s,
             "issue_counts": {kind: len(members) for kind, members in self.issue_groups().items()},
             "issues": [{"kind": i.kind, "call": i.call_index, "text": i.text} for i in self.issues],
@@ -125,6 +186,7 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
         tokens=tokens,
         usage_calls=usage_calls,
         credits=float(calls["credits"].sum()) if calls["credits"].null_count() < calls.height else None,
+        cost=cost_summary(model),
         duration_s=duration,
         issues=issue_list(calls),
         notes=notes,

@@ -14,6 +14,29 @@ def _fmt_s(v: float | None) -> str:
     return "—" if v is None else f"{v:.3f}s"
 
 
+def fmt_usd(value: float | None, *, unpriced: bool = False) -> str:
+    """Dollars to a precision a small call still shows; unknown is "unpriced" (a model without a
+    price) or —, never $0 (docs/metrics.md, Cost)."""
+    if value is None:
+        return "unpriced" if unpriced else "—"
+    if value >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}" if value >= 0.01 else f"${value:.6f}"
+
+
+def _cost_line(ov: Overview) -> str | None:
+    c = ov.cost
+    if c is None:
+        return None
+    parts = [f"{fmt_usd(c.total_usd)} at list prices ({c.prices}) over {c.priced_calls:,} priced calls"]
+    if c.unpriced_calls:
+        models = ", ".join(f"{m} ×{n}" for m, n in c.unpriced_models)
+        parts.append(f"{c.unpriced_calls:,} unpriced ({models})")
+    if c.unknown_usage_calls:
+        parts.append(f"{c.unknown_usage_calls:,} without usage")
+    return "; ".join(parts)
+
+
 def render_text(ov: Overview) -> str:
     lines = [
         f"{ov.source} ({ov.fmt}): {ov.calls} calls, {ov.model_calls} model calls"
@@ -40,6 +63,10 @@ def render_text(ov: Overview) -> str:
         lines.append("Tokens:   — (no model call reported usage)")
     if ov.credits is not None:
         lines.append(f"Credits:  {ov.credits:,.4g} (kiro metering, not tokens)")
+    if (cost := _cost_line(ov)) is not None:
+        lines.append(f"Cost:     {cost}")
+        if ov.cost is not None and len(ov.cost.by_model) > 1:
+            lines.append("  by model: " + ", ".join(f"{m} {fmt_usd(v)}" for m, v in ov.cost.by_model))
     if ov.issues:
         groups = ov.issue_groups()
         lines.append(f"Issues:   {len(ov.issues):,} in {len(groups)} class{'es' if len(groups) > 1 else ''}")
@@ -54,6 +81,32 @@ def render_text(ov: Overview) -> str:
         lines.append("Issues:   none found")
     lines.extend(f"Note: {n}" for n in ov.notes)
     return "\n".join(lines)
+
+
+# Conversations listed by cost in analysis.md (analysis.json lists them all).
+TOP_CONVERSATIONS = 10
+
+
+def _call_cost(row: dict[str, object]) -> str:
+    cost = row["cost_usd"]
+    usage = row["input_total"] is not None and row["output_total"] is not None
+    return fmt_usd(cost if isinstance(cost, float) else None, unpriced=bool(row["is_model_call"]) and usage)
+
+
+def _cost_markdown(ov: Overview) -> list[str]:
+    c = ov.cost
+    line = _cost_line(ov)
+    if c is None or line is None:
+        return []
+    out = ["", "## Cost (model calls)", "", f"{line}.", ""]
+    out += ["| Model | Cost |", "| --- | --- |"]
+    out += [f"| {cell(m)} | {fmt_usd(v)} |" for m, v in c.by_model] or ["| (none priced) | — |"]
+    out += [f"| {cell(m)} | unpriced |" for m, _ in c.unpriced_models]
+    if c.by_conversation:
+        top = c.by_conversation[:TOP_CONVERSATIONS]
+        out += ["", f"| Conversation (top {len(top)} by cost) | Cost |", "| --- | --- |"]
+        out += [f"| {cell(k)} | {fmt_usd(v)} |" for k, v in top]
+    return out
 
 
 def _n(value: int | None) -> str:
@@ -104,6 +157,7 @@ def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
         ]
     if ov.credits is not None:
         out += ["", f"Credits (kiro metering, not tokens): {ov.credits:,.4g}"]
+    out += _cost_markdown(ov)
     out += ["", "## Issues", ""]
     if ov.issues:
         out += ["| Class | Calls | Meaning |", "| --- | --- | --- |"]
@@ -122,14 +176,14 @@ def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
         "",
         "## Calls",
         "",
-        "| # | API | Model | Status | TTFT | Duration | Output | Tools | Bodies (req / resp) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| # | API | Model | Status | TTFT | Duration | Output | Cost | Tools | Bodies (req / resp) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in calls.iter_rows(named=True):
         tools = ", ".join(row["tool_calls"] or [])
         out.append(
             f"| {row['index'] + 1:02d} | {cell(row['api_name'])} | {cell(row['model'] or '')} | {row['status'] if row['status'] is not None else '—'} "
-            f"| {_fmt_s(row['ttft_s'])} | {_fmt_s(row['duration_s'])} | {row['output_total'] if row['output_total'] is not None else '—'} | {cell(tools)} "
+            f"| {_fmt_s(row['ttft_s'])} | {_fmt_s(row['duration_s'])} | {row['output_total'] if row['output_total'] is not None else '—'} | {_call_cost(row)} | {cell(tools)} "
             f"| {row['request_body_fidelity'] or '—'} / {row['response_body_fidelity'] or '—'} |"
         )
     if ov.notes:

@@ -214,6 +214,8 @@ TABLE_COLUMNS = (
     "cache_write",
     "output_total",
     "reasoning_tokens",
+    "cost_usd",
+    "price_model",
     "window",
     "tool_calls",
     "stop_reason",
@@ -357,6 +359,8 @@ def charts(calls: pl.DataFrame) -> dict[str, Any]:
     tokens = model.select(
         pl.col("input_total").fill_null(0).cum_sum().alias("cum_input"),
         pl.col("output_total").fill_null(0).cum_sum().alias("cum_output"),
+        # Cumulative over the priced calls; an unpriced call adds nothing and is counted apart.
+        pl.col("cost_usd").fill_null(0).cum_sum().alias("cum_cost"),
     )
     out: dict[str, Any] = {
         "x_label": "seconds since the first call" if timed else "call number",
@@ -372,6 +376,13 @@ def charts(calls: pl.DataFrame) -> dict[str, Any]:
         "reasoning": _col(model, "reasoning_tokens"),
         "cum_input": tokens["cum_input"].to_list(),
         "cum_output": tokens["cum_output"].to_list(),
+        "cost": _col(model, "cost_usd", 6),
+        "cum_cost": tokens["cum_cost"].round(6).to_list(),
+        "unpriced": (
+            model["cost_usd"].is_null()
+            & model["input_total"].is_not_null()
+            & model["output_total"].is_not_null()
+        ).to_list(),
         "window": _col(model, "window"),
     }
     out["errors"] = error_bins(calls, timed)
@@ -452,6 +463,8 @@ def conversations(calls: pl.DataFrame) -> list[dict[str, Any]]:
             agents=pl.col("agent_id").drop_nulls().n_unique(),
             input_max=pl.col("input_total").max(),
             output=pl.col("output_total").sum(),
+            # Null when none of its calls was priced (never $0 for unknown).
+            cost_usd=pl.when(pl.col("cost_usd").is_not_null().any()).then(pl.col("cost_usd").sum()),
             issues=pl.col("issues").list.len().sum(),
         )
         .sort("first_row")

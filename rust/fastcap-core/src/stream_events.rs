@@ -40,7 +40,7 @@
 //! | `error` message | `error_type` = `:error-code`, `error_message` = `:error-message` |
 //!
 //! Other events (`contextUsageEvent`, `messageStart`, `contentBlockStop`, `initial-response`, …)
-//! have only the common columns. `reasoning_tokens` and `error_code` stay null. Columns of the SSE
+//! have only the common columns. `reasoning_tokens`, `cache_write_1h_tokens` and `error_code` stay null. Columns of the SSE
 //! schema this module does not know are null.
 //!
 //! The table is the SSE events table plus one column, `credits` (f64, nullable, last): what kiro
@@ -88,8 +88,14 @@ const STR_FIELDS: [&str; 11] = [
     "error_code",
     "error_message",
 ];
-const INT_FIELDS: [&str; 5] =
-    ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
+const INT_FIELDS: [&str; 6] = [
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cache_write_1h_tokens",
+];
 
 /// The column of kiro's metered credits, after the SSE schema's columns.
 pub const CREDITS: &str = "credits";
@@ -107,7 +113,7 @@ pub fn schema() -> SchemaRef {
 pub struct FrameFields<'a> {
     pub json_error: Option<bool>,
     pub strs: [Option<Cow<'a, str>>; 11],
-    pub ints: [Option<i64>; 5],
+    pub ints: [Option<i64>; 6],
     /// kiro `meteringEvent`: the credits it metered.
     pub credits: Option<f64>,
 }
@@ -128,6 +134,7 @@ const OUTPUT: usize = 1;
 const CACHE_READ: usize = 2;
 const CACHE_WRITE: usize = 3;
 const REASONING_TOKENS: usize = 4;
+const CACHE_WRITE_1H: usize = 5;
 
 impl<'a> FrameFields<'a> {
     /// Look a field up by its column name (tests and callers that want one value).
@@ -157,6 +164,7 @@ impl<'a> FrameFields<'a> {
         f.ints[CACHE_READ] = x.cache_read_tokens;
         f.ints[CACHE_WRITE] = x.cache_write_tokens;
         f.ints[REASONING_TOKENS] = x.reasoning_tokens;
+        f.ints[CACHE_WRITE_1H] = x.cache_write_1h_tokens;
         f
     }
 }
@@ -608,7 +616,7 @@ pub struct EventStreamEventsBuilder {
     byte_end: Vec<u64>,
     json_error: BooleanBuilder,
     strs: [StringBuilder; 11],
-    ints: [Int64Builder; 5],
+    ints: [Int64Builder; 6],
     credits: Float64Builder,
     scratch: Vec<u8>,
     batches: Vec<RecordBatch>,
@@ -938,9 +946,9 @@ mod tests {
         );
         let m = &f[7];
         assert_eq!(m.str("stop_reason"), Some("END_TURN"));
-        assert_eq!(m.ints, [Some(15200), Some(35), Some(14000), Some(0), None]);
+        assert_eq!(m.ints, [Some(15200), Some(35), Some(14000), Some(0), None, None]);
         assert_eq!(f[8].str("json_type"), Some("meteringEvent"));
-        assert_eq!((f[8].ints, f[8].credits), ([None; 5], Some(0.05)));
+        assert_eq!((f[8].ints, f[8].credits), ([None; 6], Some(0.05)));
         assert!(f.iter().enumerate().all(|(i, x)| i == 8 || x.credits.is_none()));
         assert_eq!((f[9].str("error_type"), f[9].str("error_message")), (Some("INVALID_TASK"), Some("bad")));
         assert!(f.iter().all(|x| x.json_error == Some(false)));
@@ -965,7 +973,7 @@ mod tests {
         let f = fields(&body);
         let credits: Vec<_> = f.iter().map(|x| x.credits).collect();
         assert_eq!(credits, [Some(0.17618616013267), Some(2.0), Some(0.001), None, None, None, None, None]);
-        assert!(f[..7].iter().all(|x| x.ints == [None; 5] && x.json_error == Some(false)));
+        assert!(f[..7].iter().all(|x| x.ints == [None; 6] && x.json_error == Some(false)));
         assert_eq!(f[7].ints[..2], [Some(4), Some(2)]);
         let t = eventstream_events(&[Some(&body)]).unwrap();
         assert_eq!(t.schema, schema());
@@ -1019,7 +1027,7 @@ mod tests {
         assert_eq!((f[5].str("tool_args"), f[5].str("tool_id")), (Some("{\"city\":1}"), Some("#2")));
         assert_eq!(f[3].str("tool_id"), None);
         assert_eq!(f[7].str("stop_reason"), Some("tool_use"));
-        assert_eq!(f[8].ints, [Some(471), Some(91), Some(5), None, None]);
+        assert_eq!(f[8].ints, [Some(471), Some(91), Some(5), None, None, None]);
     }
 
     #[test]
@@ -1064,7 +1072,7 @@ mod tests {
         assert_eq!((f[0].str("text"), f[0].json_error), (None, Some(false)));
         assert_eq!((f[1].str("text"), f[1].json_error), (None, Some(true)));
         assert_eq!((f[1].str("json_type"), f[2].json_error), (Some("assistantResponseEvent"), None));
-        assert_eq!(f[3].ints, [None; 5]);
+        assert_eq!(f[3].ints, [None; 6]);
     }
 
     #[test]

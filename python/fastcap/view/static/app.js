@@ -25,6 +25,16 @@ function num(v, digits) {
 }
 function secs(v) { return v === null || v === undefined ? "—" : `${Number(v).toFixed(3)}s`; }
 function callNo(row) { return `#${row + 1}`; }
+// Dollars (docs/metrics.md, Cost): small calls keep their digits; unknown is never shown as $0.
+function usd(v) {
+  if (v === null || v === undefined) return "—";
+  return v >= 1 ? `$${v.toFixed(2)}` : v >= 0.01 ? `$${v.toFixed(4)}` : `$${v.toFixed(6)}`;
+}
+// A call's cost: "unpriced" for a model call with usage whose model has no price.
+function callCost(r) {
+  if (r.cost_usd != null) return usd(r.cost_usd);
+  return r.is_model_call && r.input_total != null && r.output_total != null ? `<span class="muted">unpriced</span>` : "—";
+}
 
 async function api(path, params) {
   const q = new URLSearchParams(params || {});
@@ -139,6 +149,9 @@ async function viewOverview() {
     `<tr><td><a href="#/calls?issue=${encodeURIComponent(kind)}"><span class="pill bad">${esc(kind)}</span></a></td><td class="n">${num(n)}</td>
      <td>${esc(ov.issue_labels[kind] || "")}<br>${(groups[kind] || []).slice(0, 3).map((i) =>
        `<a href="#/call/${i.call}">${esc(i.text)}</a>`).join("<br>")}</td></tr>`).join("");
+  const cost = ov.cost;
+  const costNote = cost ? [cost.unpriced_calls ? `${num(cost.unpriced_calls)} unpriced (${Object.keys(cost.unpriced_models).map(esc).join(", ")})` : "",
+    cost.unknown_usage_calls ? `${num(cost.unknown_usage_calls)} without usage` : "", esc(cost.prices)].filter(Boolean).join(" · ") : "";
   $main().innerHTML = `
     <h1>${esc(ov.source)} <span class="muted">(${esc(ov.format)})</span></h1>
     <div class="cards">
@@ -148,6 +161,8 @@ async function viewOverview() {
       <div class="card"><div class="k">input tokens</div><div class="v">${num(tk.input_total)}</div>
         <div class="muted">${num(tk.input_uncached)} uncached · ${num(tk.cache_read)} cache read · ${num(tk.cache_write)} cache write</div></div>
       <div class="card"><div class="k">output tokens</div><div class="v">${num(tk.output_total)}</div><div class="muted">${num(tk.reasoning_tokens)} reasoning</div></div>
+      ${cost ? `<div class="card" id="cost-card"><div class="k">cost (list prices)</div><div class="v">${usd(cost.total_usd)}</div>
+        <div class="muted">${num(cost.priced_calls)} priced · ${costNote}</div></div>` : ""}
       <div class="card"><div class="k">issues</div><div class="v">${num(ov.issue_total)}</div><div class="muted">${Object.keys(ov.issue_counts || {}).length} classes</div></div>
     </div>
     <div class="grid2">
@@ -162,6 +177,7 @@ async function viewOverview() {
     <div class="grid2">
       <div class="panel"><h3>TTFT and duration per call</h3><div class="chart"><canvas id="c-timing"></canvas></div></div>
       <div class="panel"><h3>Tokens per call and cumulative</h3><div class="chart"><canvas id="c-tokens"></canvas></div></div>
+      <div class="panel"><h3>Cost per call and cumulative</h3><div class="chart"><canvas id="c-cost"></canvas></div></div>
       <div class="panel"><h3>Errors and 429s</h3><div class="chart"><canvas id="c-errors"></canvas></div></div>
       <div class="panel"><h3>Context per call against the model's window</h3><div class="chart"><canvas id="c-context"></canvas></div></div>
     </div>
@@ -209,6 +225,16 @@ function overviewCharts(c) {
     options: { plugins: decimation, scales: { x: xAxis, y: { title: { display: true, text: "tokens per call" } },
       y2: { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "cumulative" } } }, onClick: open(() => t2) },
   });
+  let t3;
+  t3 = chart(document.getElementById("c-cost"), {
+    type: "scatter",
+    data: { datasets: [
+      scatter("cost per call (USD)", c.cost, "#8a4fd0"),
+      { type: "line", label: "cumulative (priced calls)", data: points(c.x, c.cum_cost), yAxisID: "y2", borderColor: "#b07cd8", pointRadius: 0, borderWidth: 1.5 },
+    ] },
+    options: { plugins: decimation, scales: { x: xAxis, y: { beginAtZero: true, title: { display: true, text: "USD per call" } },
+      y2: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "cumulative USD" } } }, onClick: open(() => t3) },
+  });
   const e = c.errors;
   chart(document.getElementById("c-errors"), {
     type: "bar",
@@ -253,6 +279,7 @@ const COLUMNS = [
   ["input_total", "input", "78px", (r) => num(r.input_total), "n"],
   ["cache_read", "cache rd", "78px", (r) => num(r.cache_read), "n"],
   ["output_total", "output", "66px", (r) => num(r.output_total), "n"],
+  ["cost_usd", "cost", "80px", callCost, "n"],
   ["tool_calls", "tool calls", "minmax(90px,1fr)", (r) => r.tool_calls.map((t) => `<span class="pill tool">${esc(t)}</span>`).join("")],
   ["stop_reason", "stop", "90px", (r) => esc(r.stop_reason ?? "")],
   ["issues", "issues", "minmax(90px,1fr)", (r) => r.issues.map((t) => `<span class="pill bad">${esc(t)}</span>`).join("")],
@@ -432,6 +459,7 @@ async function viewCall(row) {
       <div class="card"><div class="k">duration</div><div class="v">${secs(t.duration)}</div></div>
       <div class="card"><div class="k">input</div><div class="v">${num(r.input_total)}</div><div class="muted">${num(r.cache_read)} cache read · ${num(r.cache_write)} write${window}</div></div>
       <div class="card"><div class="k">output</div><div class="v">${num(r.output_total)}</div><div class="muted">${num(r.reasoning_tokens)} reasoning</div></div>
+      <div class="card"><div class="k">cost</div><div class="v">${callCost(r)}</div><div class="muted">${r.price_model ? `priced as ${esc(r.price_model)}` : ""}${r.cache_write_1h ? ` · ${num(r.cache_write_1h)} 1-hour cache write` : ""}</div></div>
     </div>
     <h2>Timing <span class="muted">${num(t.chunks.length)} chunks${t.longest_gap != null ? ` · longest gap ${secs(t.longest_gap)}` : ""}</span></h2>
     ${t.chunks.length ? `<div class="panel"><div class="strip"><canvas id="c-strip"></canvas></div></div>`
@@ -486,11 +514,11 @@ async function viewConversations() {
   if (!list) return;
   $main().innerHTML = `<h1>Conversations <span class="muted">${list.length}</span></h1>
     <table class="t" id="convs"><tr><th>conversation</th><th class="n">calls</th><th class="n">start (s)</th><th class="n">end (s)</th><th>models</th>
-      <th class="n">sub-agents</th><th class="n">max prompt</th><th class="n">output</th><th class="n">issues</th><th></th></tr>
+      <th class="n">sub-agents</th><th class="n">max prompt</th><th class="n">output</th><th class="n">cost</th><th class="n">issues</th><th></th></tr>
     ${list.map((c) => `<tr><td><a href="#/conv/${encodeURIComponent(c.conv)}">${esc(c.conv)}</a></td><td class="n">${num(c.calls)}</td>
       <td class="n">${c.start == null ? "—" : num(c.start, 1)}</td><td class="n">${c.end == null ? "—" : num(c.end, 1)}</td>
       <td>${c.models.map((m) => `<span class="pill">${esc(m)}</span>`).join("")}</td><td class="n">${num(c.agents)}</td>
-      <td class="n">${num(c.input_max)}</td><td class="n">${num(c.output)}</td><td class="n">${num(c.issues)}</td>
+      <td class="n">${num(c.input_max)}</td><td class="n">${num(c.output)}</td><td class="n">${usd(c.cost_usd)}</td><td class="n">${num(c.issues)}</td>
       <td><a href="#/calls?conv=${encodeURIComponent(c.conv)}">in the table</a></td></tr>`).join("")}</table>`;
 }
 

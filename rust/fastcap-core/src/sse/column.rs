@@ -6,7 +6,7 @@
 //! `is_done` (bool); with extraction also `json_error` (bool, null when the data is not a JSON
 //! object), `json_type`, `text`, `reasoning`, `tool_name`, `tool_id`, `tool_args`, `model`,
 //! `stop_reason`, `error_type`, `error_code`, `error_message` (utf8, nullable) and `input_tokens`, `output_tokens`,
-//! `cache_read_tokens`, `cache_write_tokens`, `reasoning_tokens` (i64, nullable).
+//! `cache_read_tokens`, `cache_write_tokens`, `reasoning_tokens`, `cache_write_1h_tokens` (i64, nullable).
 
 use std::borrow::Cow;
 use std::mem::take;
@@ -43,8 +43,14 @@ const STR_FIELDS: [&str; 11] = [
     "error_code",
     "error_message",
 ];
-const INT_FIELDS: [&str; 5] =
-    ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
+const INT_FIELDS: [&str; 6] = [
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cache_write_1h_tokens",
+];
 
 /// The view of the default event type `message` (inline: no block).
 const MESSAGE_VIEW: u128 = inline_view(b"message");
@@ -98,7 +104,7 @@ pub struct SseColumnBuilder {
     bytes_left: usize,
     json_error: BooleanBuilder,
     strs: [StringBuilder; 11],
-    ints: [Int64Builder; 5],
+    ints: [Int64Builder; 6],
     batches: Vec<RecordBatch>,
 }
 
@@ -283,8 +289,14 @@ impl SseColumnBuilder {
                 for (b, v) in self.strs.iter_mut().zip(strs) {
                     b.append_option(v);
                 }
-                let ints =
-                    [x.input_tokens, x.output_tokens, x.cache_read_tokens, x.cache_write_tokens, x.reasoning_tokens];
+                let ints = [
+                    x.input_tokens,
+                    x.output_tokens,
+                    x.cache_read_tokens,
+                    x.cache_write_tokens,
+                    x.reasoning_tokens,
+                    x.cache_write_1h_tokens,
+                ];
                 for (b, v) in self.ints.iter_mut().zip(ints) {
                     b.append_option(v);
                 }

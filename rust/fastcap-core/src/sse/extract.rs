@@ -26,6 +26,7 @@
 //! | `output_tokens` | Anthropic / Responses `output_tokens`; Chat `completion_tokens`; Gemini `candidatesTokenCount` (raw: excludes `thoughtsTokenCount`) |
 //! | `cache_read_tokens` | Anthropic `cache_read_input_tokens`; Responses `input_tokens_details.cached_tokens`; Chat `prompt_tokens_details.cached_tokens`; Gemini `cachedContentTokenCount` |
 //! | `cache_write_tokens` | Anthropic `cache_creation_input_tokens`; Responses `input_tokens_details.cache_write_tokens`; Chat `prompt_tokens_details.cache_write_tokens` (OpenAI and OpenAI-compatible gateways report it beside `cached_tokens`); Gemini: none |
+//! | `cache_write_1h_tokens` | the part of `cache_write_tokens` written with the 1-hour TTL: Anthropic `usage.cache_creation.ephemeral_1h_input_tokens` (the rest is the 5-minute tier, `ephemeral_5m_input_tokens`); null for every other API |
 //! | `reasoning_tokens` | Responses `output_tokens_details.reasoning_tokens`; Anthropic `output_tokens_details.thinking_tokens`; Chat `completion_tokens_details.reasoning_tokens`; Gemini `thoughtsTokenCount` |
 //!
 //! The usage numbers are the raw fields of this one event; the per-provider combination rules
@@ -53,6 +54,7 @@ pub struct Extracted<'a> {
     pub output_tokens: Option<i64>,
     pub cache_read_tokens: Option<i64>,
     pub cache_write_tokens: Option<i64>,
+    pub cache_write_1h_tokens: Option<i64>,
     pub reasoning_tokens: Option<i64>,
 }
 
@@ -303,6 +305,7 @@ fn set_usage(x: &mut Extracted<'_>, u: &Usage) {
         .0
         .or(itd.and_then(|d| d.cache_write_tokens.0))
         .or(ptd.and_then(|d| d.cache_write_tokens.0));
+    x.cache_write_1h_tokens = u.cache_creation.0.and_then(|c| c.ephemeral_1h_input_tokens.0);
     x.reasoning_tokens =
         otd.and_then(|d| d.reasoning_tokens.0.or(d.thinking_tokens.0)).or(ctd.and_then(|d| d.reasoning_tokens.0));
 }
@@ -397,12 +400,21 @@ struct Usage {
     output_tokens: LInt,
     cache_read_input_tokens: LInt,
     cache_creation_input_tokens: LInt,
+    cache_creation: LObj<CacheCreation>,
     prompt_tokens: LInt,
     completion_tokens: LInt,
     input_tokens_details: LObj<Details>,
     prompt_tokens_details: LObj<Details>,
     output_tokens_details: LObj<Details>,
     completion_tokens_details: LObj<Details>,
+}
+
+/// Anthropic's `usage.cache_creation`: the cache writes by TTL tier.
+#[derive(Default, Clone, Copy)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
+struct CacheCreation {
+    ephemeral_1h_input_tokens: LInt,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -578,6 +590,17 @@ impl<T> Default for LVec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anthropic_cache_write_tiers() {
+        let start = r#"{"type":"message_start","message":{"model":"m","usage":{"input_tokens":5,"cache_creation_input_tokens":300,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200},"output_tokens":1}}}"#;
+        let x = extract(start).unwrap();
+        assert_eq!((x.cache_write_tokens, x.cache_write_1h_tokens), (Some(300), Some(200)));
+        let delta = r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9,"cache_creation":{"ephemeral_1h_input_tokens":"x"}}}"#;
+        assert_eq!(extract(delta).unwrap().cache_write_1h_tokens, None);
+        let body = r#"{"type":"message","usage":{"input_tokens":1,"cache_creation_input_tokens":4,"cache_creation":{"ephemeral_1h_input_tokens":4}}}"#;
+        assert_eq!(extract(body).unwrap().cache_write_1h_tokens, Some(4));
+    }
 
     #[test]
     fn anthropic_text_and_usage() {

@@ -23,8 +23,8 @@
 use std::borrow::Cow;
 
 use super::{
-    Block, Candidate, ChatDelta, ChatToolCall, Choice, Content, Delta, Details, ErrorObj, Func, Item, LBool, LInt,
-    LObj, LStr, LVec, Message, Part, Root, StrOr, Usage, UsageMeta,
+    Block, CacheCreation, Candidate, ChatDelta, ChatToolCall, Choice, Content, Delta, Details, ErrorObj, Func, Item,
+    LBool, LInt, LObj, LStr, LVec, Message, Part, Root, StrOr, Usage, UsageMeta,
 };
 
 /// Not valid JSON (or not valid for the schema in the ways serde_json rejects).
@@ -719,6 +719,7 @@ schema!(Usage,
     "output_tokens" => output_tokens: lint,
     "cache_read_input_tokens" => cache_read_input_tokens: lint,
     "cache_creation_input_tokens" => cache_creation_input_tokens: lint,
+    "cache_creation" => cache_creation: lobj::<CacheCreation>,
     "prompt_tokens" => prompt_tokens: lint,
     "completion_tokens" => completion_tokens: lint,
     "input_tokens_details" => input_tokens_details: lobj::<Details>,
@@ -732,6 +733,7 @@ schema!(Details,
     "reasoning_tokens" => reasoning_tokens: lint,
     "thinking_tokens" => thinking_tokens: lint,
 );
+schema!(CacheCreation, "ephemeral_1h_input_tokens" => ephemeral_1h_input_tokens: lint);
 schema!(UsageMeta,
     "promptTokenCount" => prompt: lint,
     "candidatesTokenCount" => candidates: lint,
