@@ -49,6 +49,20 @@ def register(subparsers: Any) -> None:
         help="read past damaged records where the format allows it and exit 0 with warnings",
     )
     p.add_argument("--strict", action="store_true", help="exit 2 on any fault, a truncated tail included")
+    p.add_argument(
+        "--html",
+        action="store_true",
+        help="instead of Markdown, write the view's pages as one self-contained HTML file to share (--out "
+        "names the file; default <capture name>_report.html next to the capture), e.g. "
+        "fastcap report session.cbor --html --html-calls 3,17",
+    )
+    p.add_argument(
+        "--html-calls",
+        metavar="LIST",
+        default="",
+        help="calls whose request and response go into the HTML file, by their number in the view: "
+        "3,17 or 3-9 (default: none; the page says which are included)",
+    )
     from fastcap.dataset.env import add_filter_options
 
     add_filter_options(p)
@@ -63,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such capture: {capture}")
     from fastcap.dataset import is_dataset
 
+    if args.html:
+        return _run_html(args)
     if is_dataset(args.capture):
         return _run(args, args.capture, args.capture, False)
     if capture.is_dir():
@@ -152,3 +168,68 @@ def _with_progress(exchanges: list[Any], out: Path, kwargs: dict[str, Any]) -> A
             bar.update(tasks[phase], completed=done)
 
         return write_reports(exchanges, out, progress=progress, **kwargs)
+
+
+def html_rows(spec: str, calls: int) -> list[int]:
+    """`--html-calls 3,17,20-22` → view rows [2, 16, 19, 20, 21] (the view numbers calls from #1)."""
+    rows: set[int] = set()
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.lstrip("#").partition("-")
+        if not first.isdigit() or (dash and not last.lstrip("#").isdigit()):
+            raise UsageError(f"--html-calls {spec!r}: give call numbers and ranges, e.g. 3,17,20-22")
+        lo, hi = int(first), int(last.lstrip("#")) if dash else int(first)
+        if not 1 <= lo <= hi <= calls:
+            raise UsageError(f"--html-calls: {part} is not a call of this capture (#1 to #{calls})")
+        rows.update(range(lo - 1, hi))
+    return sorted(rows)
+
+
+def _run_html(args: argparse.Namespace) -> int:
+    """`--html`: the view's pages with the data embedded (view.bundle) in one file (reports.html)."""
+    from fastcap.dataset import is_dataset
+    from fastcap.formats.inputs import local_input
+
+    if is_dataset(args.capture) or Path(args.capture).is_dir():
+        raise UsageError("--html reads a capture file (as `fastcap view` does), not a dataset or directory")
+    with local_input(args.capture) as src:
+        return _write_html(args, Path(src.path), src.name, src.copied)
+
+
+def _write_html(args: argparse.Namespace, path: Path, name: str, copied: bool) -> int:
+    from fastcap.cli.analyze import default_out_dir
+    from fastcap.reports.html import render_page
+    from fastcap.view import bundle
+    from fastcap.view.data import source_for
+
+    source = source_for(path)
+    out = Path(args.out) if args.out else default_out_dir(name, copied, "_report.html")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory; with --html it names the HTML file")
+    redact = not args.no_redact
+    # The calls asked for are checked against the call count, known once the capture is read.
+    data = bundle.build(
+        [source], lambda calls: html_rows(args.html_calls, calls), redact=redact, recover=args.recover
+    )
+    rows = data["included"]
+    data["state"]["sources"] = [Path(name).name]
+    out.write_text(render_page(bundle.assets(), data, title=args.title), encoding="utf-8")
+    if redact:
+        from fastcap.secrets.leakscan import scan_paths
+
+        findings = scan_paths([out])
+        for f in findings[:20]:
+            print(f"fastcap: leak scan: {f}", file=sys.stderr)
+        if findings:
+            out.unlink()
+            print(
+                f"fastcap: error: leak scan found {len(findings)} secret(s); {out} removed", file=sys.stderr
+            )
+            return 1
+    size = out.stat().st_size
+    print(
+        f"Wrote {out} ({size / 1e6:.1f} MB): {data['state']['calls']} calls, bodies of {len(rows)}; "
+        f"leak scan {'passed' if redact else 'off'}"
+    )
+    return 0

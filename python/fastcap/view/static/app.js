@@ -37,6 +37,8 @@ function callCost(r) {
 }
 
 async function api(path, params) {
+  // A page written by `fastcap report --html` answers from its embedded data (embedded.js).
+  if (typeof fastcapEmbedded === "function") return fastcapEmbedded(path, params);
   const q = new URLSearchParams(params || {});
   q.set("token", TOKEN);
   const res = await fetch(`${path}?${q}`, { headers: { "X-Fastcap-Token": TOKEN } });
