@@ -307,3 +307,56 @@ def test_content_is_opt_in_and_redacted(tmp_path: Path, make_codex_capture: Any)
     assert event.name == "gen_ai.client.inference.operation.details"
     text = json.dumps(MessageToDict(event))
     assert "gen_ai.input.messages" in text and "export KEY=" in text and "final_result" in text
+
+
+def test_content_adds_the_response_id_and_model(tmp_path: Path, codex_capture: Path) -> None:
+    plain = [s for s in spans_of(export_file(tmp_path, codex_capture)) if s.kind == Span.SPAN_KIND_CLIENT]
+    assert "gen_ai.response.model" not in attrs(plain[0])  # the calls table does not keep it
+    request = export_file(tmp_path, codex_capture, extra=("--include-content",))
+    (call,) = [s for s in spans_of(request) if s.kind == Span.SPAN_KIND_CLIENT]
+    a = attrs(call)
+    assert a["gen_ai.request.model"] == "gpt-5-codex" and a["gen_ai.response.model"] == "gpt-5-2025-08-07"
+    assert a["gen_ai.response.id"] == "resp_0050471a34b36ae60068c97b94a480819587a9d70cf2979b33"
+
+
+def test_several_captures_and_a_dataset_with_its_filters(
+    tmp_path: Path, codex_capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    both = export_file(tmp_path, DEMO, codex_capture)
+    services = sorted(
+        next(kv.value.string_value for kv in rs.resource.attributes if kv.key == "service.name")
+        for rs in both.resource_spans
+    )
+    assert services == ["claude-code", "codex"]  # one resource per capture, named after its agent
+    assert len([s for s in spans_of(both) if s.kind == Span.SPAN_KIND_CLIENT]) == 8
+    dataset = tmp_path / "dataset"
+    assert main(["ingest", str(DEMO), str(codex_capture), "--to", str(dataset)]) == 0
+    capsys.readouterr()
+    only = export_file(tmp_path, dataset, extra=("--agent", "codex", "--include-content"))
+    (call,) = [s for s in spans_of(only) if s.kind == Span.SPAN_KIND_CLIENT]
+    assert attrs(call)["gen_ai.provider.name"] == "openai" and not call.events
+    assert "the content of 1 calls (datasets keep no bodies)" in capsys.readouterr().out
+
+
+def test_a_refusing_endpoint_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(401, "Unauthorized")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert main(["export", str(DEMO), "--otlp", url, "--timeout", "5"]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert err.startswith(f"fastcap: error: could not export spans to {url}/v1/traces") and "401" in err
+    assert err.strip().count("\n") == 0

@@ -124,12 +124,12 @@ def _run(args: argparse.Namespace, inputs: list[str], headers: dict[str, str]) -
     )
     contents = None
     if args.include_content:
-        from fastcap.export.content import capture_files, content_events
+        from fastcap.export.content import call_contents, capture_files
 
         wanted = {
             (str(r["capture_id"]), int(r["index"])) for r in calls.iter_rows(named=True) if r["is_model_call"]
         }
-        contents = content_events(capture_files(inputs), wanted, redact=redact, recover=args.recover)
+        contents = call_contents(capture_files(inputs), wanted, redact=redact, recover=args.recover)
     exported = build_spans(calls, contents=contents)
     done = []
     if args.otlp_file:
@@ -146,6 +146,10 @@ def _run(args: argparse.Namespace, inputs: list[str], headers: dict[str, str]) -
         skipped.append(f"{exported.skipped_other} calls that are not model calls")
     if exported.skipped_untimed:
         skipped.append(f"{exported.skipped_untimed} model calls without timestamps (mitmdump logs keep none)")
+    if args.include_content and exported.with_content < exported.calls:
+        skipped.append(
+            f"the content of {exported.calls - exported.with_content} calls (datasets keep no bodies)"
+        )
     traces = len(exported.spans) - exported.calls
     print(
         f"Exported {exported.calls} call spans in {traces} trace{'s' if traces != 1 else ''}: {'; '.join(done)}"

@@ -1,8 +1,9 @@
-"""What `fastcap export --include-content` attaches to each call's span: the system instructions,
-the input messages and the reply, redacted, as one `gen_ai.client.inference.operation.details`
-event in the shapes of the GenAI semantic conventions (`gen_ai.system_instructions`,
-`gen_ai.input.messages`, `gen_ai.output.messages`: role + parts). Off by default: prompts and
-replies are the most sensitive part of a capture."""
+"""What `fastcap export --include-content` attaches to each call's span from its bodies: the system
+instructions, the input messages and the reply, redacted, as one
+`gen_ai.client.inference.operation.details` event in the shapes of the GenAI semantic conventions
+(`gen_ai.system_instructions`, `gen_ai.input.messages`, `gen_ai.output.messages`: role + parts),
+and the response's id and model (`gen_ai.response.id`, `gen_ai.response.model`), which the calls
+table does not keep. Off by default: prompts and replies are the most sensitive part of a capture."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastcap.dialects import CallAnalysis, analyze_exchange
-from fastcap.export.otlp import nanoseconds
+from fastcap.export.otlp import CallContent, nanoseconds
 from fastcap.secrets.redact import OUTPUT, redact_text
 
 EVENT_NAME = "gen_ai.client.inference.operation.details"
@@ -56,17 +57,26 @@ def details(a: CallAnalysis, *, redact: bool = True) -> dict[str, Any]:
     return attrs
 
 
-def content_events(
+def response_attributes(a: CallAnalysis, *, redact: bool = True) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if a.response.message_id:
+        attrs["gen_ai.response.id"] = _text(a.response.message_id, redact)
+    if a.response.model:
+        attrs["gen_ai.response.model"] = a.response.model
+    return attrs
+
+
+def call_contents(
     files: Iterable[str], wanted: set[tuple[str, int]], *, redact: bool = True, recover: bool = False
-) -> dict[tuple[str, int], list[Any]]:
-    """(capture_id, call index) → [the span event] for the wanted calls of capture `files`
+) -> dict[tuple[str, int], CallContent]:
+    """(capture_id, call index) → what the bodies add, for the wanted calls of capture `files`
     (capture ids as `dataset.calls_for_inputs` gives them: the first 16 hex digits of the file's hash)."""
     from opentelemetry.sdk.trace import Event
 
     from fastcap.dataset.fingerprint import hash_file
     from fastcap.formats import read_file
 
-    out: dict[tuple[str, int], list[Any]] = {}
+    out: dict[tuple[str, int], CallContent] = {}
     for path in files:
         capture = hash_file(path)[1][:16]
         if not any(c == capture for c, _ in wanted):
@@ -76,9 +86,10 @@ def content_events(
                 continue
             when = ex.ended_at or ex.started_at
             stamp = nanoseconds(when) if when is not None else None
-            out[(capture, ex.index)] = [
-                Event(EVENT_NAME, details(analyze_exchange(ex), redact=redact), stamp)
-            ]
+            a = analyze_exchange(ex)
+            out[(capture, ex.index)] = CallContent(
+                [Event(EVENT_NAME, details(a, redact=redact), stamp)], response_attributes(a, redact=redact)
+            )
     return out
 
 

@@ -184,6 +184,7 @@ class Exported:
     calls: int  # call spans (the rest are the traces' root spans)
     skipped_untimed: int  # calls without a start time cannot be placed on a timeline
     skipped_other: int  # not model calls (count_tokens, telemetry, auth, ...)
+    with_content: int = 0  # call spans that carry what `--include-content` read from the bodies
 
 
 def group_traces(calls: pl.DataFrame) -> tuple[list[Trace], int, int]:
@@ -207,12 +208,20 @@ def group_traces(calls: pl.DataFrame) -> tuple[list[Trace], int, int]:
     return list(traces.values()), untimed, other
 
 
+@dataclass
+class CallContent:
+    """What the bodies add to a call's span (`export.content`): events and attributes."""
+
+    events: list[Any] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
 def build_spans(
-    calls: pl.DataFrame, *, contents: Mapping[tuple[str, int], list[Any]] | None = None
+    calls: pl.DataFrame, *, contents: Mapping[tuple[str, int], CallContent] | None = None
 ) -> Exported:
     """Spans for the model calls of `calls` (a table `dataset.calls_for_inputs` returns): per trace a
     root span over its calls, and a CLIENT span per call. `contents` maps (capture_id, index) to
-    the span events `--include-content` adds."""
+    what `--include-content` adds from the bodies."""
     _require_otel()
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
@@ -225,7 +234,7 @@ def build_spans(
     traces, untimed, other = group_traces(calls)
     resources: dict[str, Resource] = {}
     spans: list[ReadableSpan] = []
-    n_calls = 0
+    n_calls = with_content = 0
     for tr in traces:
         resource = resources.get(tr.capture)
         if resource is None:
@@ -255,7 +264,10 @@ def build_spans(
             )
             ctx = SpanContext(trace_id, _id("call", tr.capture, row["index"], size=8), False, TraceFlags(1))
             name = f"{attrs['gen_ai.operation.name']} {row.get('model') or attrs['gen_ai.provider.name']}"
-            events = (contents or {}).get((tr.capture, row["index"]), [])
+            content = (contents or {}).get((tr.capture, row["index"]))
+            if content is not None:
+                attrs.update(content.attributes)
+                with_content += 1
             spans.append(
                 ReadableSpan(
                     name,
@@ -263,7 +275,7 @@ def build_spans(
                     parent=root_ctx,
                     resource=resource,
                     attributes=attrs,
-                    events=events,
+                    events=content.events if content is not None else (),
                     kind=SpanKind.CLIENT,
                     status=status,
                     start_time=start,
@@ -287,7 +299,7 @@ def build_spans(
                 instrumentation_scope=scope,
             )
         )
-    return Exported(spans, n_calls, untimed, other)
+    return Exported(spans, n_calls, untimed, other, with_content)
 
 
 def export_request(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
