@@ -360,3 +360,25 @@ def test_a_refusing_endpoint_is_one_line(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert err.startswith(f"fastcap: error: could not export spans to {url}/v1/traces") and "401" in err
     assert err.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "posted_to"),
+    [
+        ("http://127.0.0.1:4318", "http://127.0.0.1:4318/v1/traces"),
+        ("http://127.0.0.1:4318/", "http://127.0.0.1:4318/v1/traces"),
+        (
+            "https://cloud.langfuse.com/api/public/otel",
+            "https://cloud.langfuse.com/api/public/otel/v1/traces",
+        ),
+        (
+            "https://otlp-gateway-prod-eu-west-2.grafana.net/otlp",
+            "https://otlp-gateway-prod-eu-west-2.grafana.net/otlp/v1/traces",
+        ),
+        ("http://collector:4318/v1/traces", "http://collector:4318/v1/traces"),
+    ],
+)
+def test_endpoint_urls_as_the_sdk_reads_them(given: str, posted_to: str) -> None:
+    from fastcap.export.otlp import traces_url
+
+    assert traces_url(given) == posted_to

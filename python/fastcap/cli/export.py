@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "or a dataset",
     )
     p.add_argument(
-        "--otlp", metavar="URL", help="OTLP/HTTP endpoint; /v1/traces is added to a bare host:port"
+        "--otlp",
+        metavar="URL",
+        help="OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (/v1/traces is added unless the URL ends with it)",
     )
     p.add_argument("--otlp-file", metavar="FILE", help="write the spans to FILE in the OTLP/JSON encoding")
     p.add_argument(

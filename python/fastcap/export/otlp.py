@@ -366,15 +366,17 @@ def _quiet_exporter_logs() -> Iterator[_Last]:
 
 
 def traces_url(endpoint: str) -> str:
-    """`http://host:4318` → `http://host:4318/v1/traces`; a URL that already names a path is kept."""
+    """The traces URL of an OTLP/HTTP endpoint, as the SDK reads OTEL_EXPORTER_OTLP_ENDPOINT: a base
+    URL gets `/v1/traces` (`http://host:4318` → `http://host:4318/v1/traces`, Langfuse's
+    `.../api/public/otel` → `.../api/public/otel/v1/traces`); a URL ending in /v1/traces is kept."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--otlp {endpoint}: give an http:// or https:// URL, e.g. http://127.0.0.1:4318")
-    if parts.path in ("", "/"):
-        return endpoint.rstrip("/") + "/v1/traces"
-    return endpoint
+    if parts.path.rstrip("/").endswith("/v1/traces"):
+        return endpoint
+    return endpoint.rstrip("/") + "/v1/traces"
 
 
 def send(
