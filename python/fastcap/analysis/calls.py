@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
+from fastcap.analysis.quota import QUOTA_SCHEMA, header_json, quota_fields
 from fastcap.dialects import api_kind
 from fastcap.dialects.base import CallAnalysis, Usage
 from fastcap.model import Exchange
@@ -65,6 +66,8 @@ CALLS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "agent_id": pl.Utf8,
     "parent_agent_id": pl.Utf8,
     "retry_after_s": pl.Float64,
+    # docs/metrics.md, Quota: the response's rate-limit headers and the headroom they show.
+    **QUOTA_SCHEMA,
     # How each body is known (model.py's BodyFidelity), as the reader set it.
     "request_body_fidelity": pl.Utf8,
     "response_body_fidelity": pl.Utf8,
@@ -172,6 +175,7 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "agent_id": _header(ex, AGENT_ID_HEADER),
         "parent_agent_id": _header(ex, PARENT_AGENT_ID_HEADER),
         "retry_after_s": _retry_after(a),
+        **quota_fields(header_json(ex.response_headers)),
         "request_body_fidelity": ex.request_body_fidelity,
         "response_body_fidelity": ex.response_body_fidelity,
     }

@@ -18,6 +18,7 @@ import polars as pl
 from fastcap.analysis.calls import CALLS_SCHEMA
 from fastcap.analysis.content import CONTENT_SCHEMA
 from fastcap.analysis.cost import with_cost
+from fastcap.analysis.quota import quota_columns
 from fastcap.model import Exchange
 
 REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -51,6 +52,8 @@ REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "agent_id": pl.Utf8,
     "parent_agent_id": pl.Utf8,
     "retry_after_s": pl.Float64,
+    # The response's rate-limit headers as a JSON object (`quota.header_json`).
+    "ratelimit_headers": pl.Utf8,
     # An error the transport or the capture recorded (a reset, a gateway's end-of-stream error).
     "transport_error": pl.Utf8,
     "request_body_fidelity": pl.Utf8,
@@ -254,5 +257,5 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         request_body_fidelity=pl.col("request_body_fidelity"),
         response_body_fidelity=pl.col("response_body_fidelity"),
     )
-    calls = with_cost(calls)
+    calls = with_cost(calls).with_columns(quota_columns(req["ratelimit_headers"]))
     return calls.select([pl.col(name).cast(dtype) for name, dtype in CALLS_SCHEMA.items()])

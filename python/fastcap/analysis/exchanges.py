@@ -28,6 +28,7 @@ from fastcap.analysis.bodies import json_as_one_event
 from fastcap.analysis.calls import cache_write_1h
 from fastcap.analysis.content import CONTENT_SCHEMA, USAGE_COLUMNS, aggregate_events, eventstream_events
 from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
+from fastcap.analysis.quota import header_json
 from fastcap.dialects.openai_ws import WsRequest, split_connection
 from fastcap.model import Exchange
 
@@ -157,6 +158,7 @@ def _request_row(ex: Exchange, kind: str, body: bytes | None, *, ws_stream: bool
         "agent_id": (ex.header("x-claude-code-agent-id") or "").strip() or None,
         "parent_agent_id": (ex.header("x-claude-code-parent-agent-id") or "").strip() or None,
         "retry_after_s": _retry_after(ex),
+        "ratelimit_headers": header_json(ex.response_headers),
         "transport_error": ex.error,
         "request_body_fidelity": ex.request_body_fidelity,
         "response_body_fidelity": ex.response_body_fidelity,

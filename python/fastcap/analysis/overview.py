@@ -72,6 +72,41 @@ def cost_summary(model_calls: pl.DataFrame) -> CostSummary | None:
 
 
 @dataclass
+class QuotaSummary:
+    """The lowest rate-limit headroom the responses showed (docs/metrics.md, Quota)."""
+
+    calls_with_headers: int
+    lowest_headroom_pct: float | None  # 100 − the highest `ratelimit_used_pct`
+    window: str | None
+    call_index: int | None
+    statuses: list[tuple[str, int]]  # Anthropic subscriptions' unified status
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calls_with_headers": self.calls_with_headers,
+            "lowest_headroom_pct": self.lowest_headroom_pct,
+            "window": self.window,
+            "call": self.call_index,
+            "statuses": dict(self.statuses),
+        }
+
+
+def quota_summary(calls: pl.DataFrame) -> QuotaSummary | None:
+    with_headers = calls.filter(pl.col("ratelimit_headers").is_not_null())
+    if with_headers.height == 0:
+        return None
+    used = with_headers.filter(pl.col("ratelimit_used_pct").is_not_null())
+    worst = used.sort("ratelimit_used_pct", descending=True, maintain_order=True).head(1)
+    return QuotaSummary(
+        calls_with_headers=with_headers.height,
+        lowest_headroom_pct=max(0.0, 100.0 - worst["ratelimit_used_pct"][0]) if worst.height else None,
+        window=worst["ratelimit_window"][0] if worst.height else None,
+        call_index=int(worst["index"][0]) if worst.height else None,
+        statuses=_counts(with_headers["ratelimit_status"]),
+    )
+
+
+@dataclass
 class Overview:
     source: str
     fmt: str
@@ -87,6 +122,9 @@ class Overview:
     usage_calls: int = 0  # model calls that report any usage
     credits: float | None = None  # kiro's metering, in its own unit (docs/metrics.md): never tokens
     cost: CostSummary | None = None  # docs/metrics.md, Cost; None when no model call was priced or unpriced
+    quota: QuotaSummary | None = (
+        None  # docs/metrics.md, Quota; None when no response carried rate-limit headers
+    )
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -111,6 +149,7 @@ class Overview:
             "usage_calls": self.usage_calls,
             "credits": self.credits,
             "cost": self.cost.to_json() if self.cost is not None else None,
+            "quota": self.quota.to_json() if self.quota is not None else None,
             "capture_duration_s": self.duration_s,
             "issue_counts": {kind: len(members) for kind, members in self.issue_groups().items()},
             "issues": [{"kind": i.kind, "call": i.call_index, "text": i.text} for i in self.issues],
@@ -187,6 +226,7 @@ def build_overview(calls: pl.DataFrame, *, source: str, fmt: str) -> Overview:
         usage_calls=usage_calls,
         credits=float(calls["credits"].sum()) if calls["credits"].null_count() < calls.height else None,
         cost=cost_summary(model),
+        quota=quota_summary(calls),
         duration_s=duration,
         issues=issue_list(calls),
         notes=notes,

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import orjson
 import polars as pl
 
 from fastcap import _native
@@ -20,7 +21,8 @@ from fastcap.analysis.bodies import BODIES_SCHEMA, figures, merge_bodies
 from fastcap.analysis.content import CONTENT_SCHEMA
 from fastcap.analysis.engine import REQUEST_FIELD_COLUMNS, calls_from_requests
 from fastcap.analysis.exchanges import apply_model_call_override, requests_from_exchanges
-from fastcap.formats.cbor import exchanges_from_entries, parse_http_head
+from fastcap.analysis.quota import header_json
+from fastcap.formats.cbor import exchanges_from_entries, parse_header_block, parse_http_head
 from fastcap.formats.cbor_requests import (
     BACKEND_TO_PROXY,
     ENTRY_META_COLUMNS,
@@ -99,6 +101,7 @@ def scan(
     metas: list[pl.DataFrame] = []
     requests: list[pl.DataFrame] = []
     declared: list[pl.DataFrame] = []
+    limits: list[pl.DataFrame] = []
     websocket_ids: set[str] = set()
     bodies = _Bodies()
     assembler = _native.BodyAssembler(BACKEND_TO_PROXY)
@@ -108,6 +111,7 @@ def scan(
         metas.append(_reduce_meta(pl.DataFrame(batch.select(META_COLUMNS))))
         requests.append(_request_fields(pl.DataFrame(batch.select(["dir", "request_id", "data"]))))
         declared.append(_declared(pl.DataFrame(batch.select(["dir", "request_id", "meta_extra"]))))
+        limits.append(_rate_limits(pl.DataFrame(batch.select(["dir", "request_id", "meta_extra", "data"]))))
         websocket_ids.update(_websocket_ids(pl.DataFrame(batch.select(["request_id", "transport"]))))
         bodies.add(pl.DataFrame(assembler.feed(batch)))
         del batch
@@ -124,6 +128,11 @@ def scan(
     )
     content = fields.join(content, on="request_id", how="full", coalesce=True).join(
         declared_fidelities(pl.concat(declared) if declared else _declared(_NO_EXTRA)),
+        on="request_id",
+        how="left",
+    )
+    content = content.join(
+        pl.concat(limits).unique("request_id", keep="first", maintain_order=True) if limits else _NO_LIMITS,
         on="request_id",
         how="left",
     )
@@ -170,6 +179,28 @@ def _decoded_request(data: bytes) -> bytes:
     if decoded.problem or decoded.over_limit:
         return data
     return data[: len(data) - len(body)] + decoded.body
+
+
+_NO_LIMITS = pl.DataFrame(schema={"request_id": pl.Utf8, "ratelimit_headers": pl.Utf8})
+
+
+def _rate_limits(entries: pl.DataFrame) -> pl.DataFrame:
+    """(request_id, ratelimit_headers) of the responses in a batch: the rate-limit headers
+    (`quota.header_json`) of a stream's header block (the stream-start marker's `hdrs`,
+    docs/specs/cbor-v2.md §4.4) or of a non-stream response's HTTP head. One row per response,
+    so a few per batch; stream chunks are never parsed."""
+    backend = (pl.col("dir") == BACKEND_TO_PROXY) & pl.col("request_id").is_not_null()
+    extra = pl.col("meta_extra")
+    marked = entries.filter(backend & extra.is_not_null() & extra.str.contains('"hdrs"', literal=True))
+    heads = entries.filter(backend & pl.col("data").is_not_null() & pl.col("data").bin.starts_with(b"HTTP/"))
+    rows: list[tuple[str, str | None]] = []
+    for rid, text in marked.select(pl.col("request_id").cast(pl.Utf8), extra).iter_rows():
+        block = orjson.loads(text).get("hdrs")
+        rows.append((rid, header_json(parse_header_block(block)) if isinstance(block, str) else None))
+    for rid, data in heads.select(pl.col("request_id").cast(pl.Utf8), "data").iter_rows():
+        head = data[: data.find(b"\r\n\r\n")] if b"\r\n\r\n" in data else data
+        rows.append((rid, header_json(parse_http_head(head)[1])))
+    return pl.DataFrame(rows, schema=_NO_LIMITS.schema, orient="row").drop_nulls()
 
 
 _NO_EXTRA = pl.DataFrame(schema={"dir": pl.UInt8, "request_id": pl.Utf8, "meta_extra": pl.Utf8})
@@ -323,6 +354,7 @@ def calls_from_scan(meta: pl.DataFrame, content: pl.DataFrame | ScanContent) -> 
         body_bytes=pl.coalesce(pl.col("body_bytes"), pl.col("response_bytes").cast(pl.Int64)),
         a_session_id=pl.col("a_session_id"),
         retry_after_s=pl.col("retry_after_s"),
+        ratelimit_headers=pl.col("ratelimit_headers"),
         transport_error=pl.when(pl.col("eos_termination") == "error").then(
             pl.coalesce("eos_reason", "eos_error_class", pl.lit("stream ended with an error"))
         ),

@@ -14,6 +14,7 @@ response headers. They land in `RequestInfo.extra` / `ResponseInfo.extra` under 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -238,12 +239,18 @@ def _claude_code_request(ex: Exchange, body: dict[str, Any], r: RequestInfo) -> 
 
 
 def unified_rate_limits(ex: Exchange) -> dict[str, dict[str, str]]:
+    """The subscription's unified rate limits of a response (`unified_rate_limits_of`)."""
+    return unified_rate_limits_of(ex.response_headers)
+
+
+def unified_rate_limits_of(headers: Iterable[tuple[str, str]]) -> dict[str, dict[str, str]]:
     """The subscription's `anthropic-ratelimit-unified-*` response headers by window: `""` holds
     the overall `status`, `reset`, `representative-claim`, `fallback-percentage`; `5h`, `7d`,
     `7d_oi`, `overage`, … hold each window's `status`, `utilization` (a fraction) and `reset`
-    (Unix seconds). Empty when the response has none (API-key traffic)."""
+    (Unix seconds). Empty when the response has none (API-key traffic). `analysis.quota` reads
+    the same headers through this function."""
     out: dict[str, dict[str, str]] = {}
-    for name, value in ex.response_headers:
+    for name, value in headers:
         low = name.lower()
         if not low.startswith(RATELIMIT_UNIFIED):
             continue

@@ -37,6 +37,24 @@ def _cost_line(ov: Overview) -> str | None:
     return "; ".join(parts)
 
 
+def quota_line(ov: Overview) -> str | None:
+    """`lowest headroom 9.0% (7d window 91.0% used, call #04); 12 responses with rate-limit
+    headers; status allowed ×11, allowed_warning ×1`."""
+    q = ov.quota
+    if q is None:
+        return None
+    parts = []
+    if q.lowest_headroom_pct is not None:
+        where = f"{q.window} {100 - q.lowest_headroom_pct:.1f}% used"
+        if q.call_index is not None:
+            where += f", call #{q.call_index + 1:02d}"
+        parts.append(f"lowest headroom {q.lowest_headroom_pct:.1f}% ({where})")
+    parts.append(f"{q.calls_with_headers:,} responses with rate-limit headers")
+    if q.statuses:
+        parts.append("status " + ", ".join(f"{s} ×{n}" for s, n in q.statuses))
+    return "; ".join(parts)
+
+
 def render_text(ov: Overview) -> str:
     lines = [
         f"{ov.source} ({ov.fmt}): {ov.calls} calls, {ov.model_calls} model calls"
@@ -67,6 +85,8 @@ def render_text(ov: Overview) -> str:
         lines.append(f"Cost:     {cost}")
         if ov.cost is not None and len(ov.cost.by_model) > 1:
             lines.append("  by model: " + ", ".join(f"{m} {fmt_usd(v)}" for m, v in ov.cost.by_model))
+    if (quota := quota_line(ov)) is not None:
+        lines.append(f"Quota:    {quota}")
     if ov.issues:
         groups = ov.issue_groups()
         lines.append(f"Issues:   {len(ov.issues):,} in {len(groups)} class{'es' if len(groups) > 1 else ''}")
@@ -158,6 +178,8 @@ def render_markdown(ov: Overview, calls: pl.DataFrame) -> str:
     if ov.credits is not None:
         out += ["", f"Credits (kiro metering, not tokens): {ov.credits:,.4g}"]
     out += _cost_markdown(ov)
+    if (quota := quota_line(ov)) is not None:
+        out += ["", "## Quota", "", f"Rate limits: {quota}."]
     out += ["", "## Issues", ""]
     if ov.issues:
         out += ["| Class | Calls | Meaning |", "| --- | --- | --- |"]
