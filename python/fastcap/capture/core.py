@@ -17,7 +17,9 @@ Lossless CBOR V2 (and/or traffic.jsonl) with chunk timing. Load with
 | `fastcap_target` | `` | target name stored in the header metadata |
 
 Files: `<out>/<session>.cbor` (CBOR V2, docs/specs/cbor-v2.md) and/or `<out>/traffic.jsonl` (docs/specs/reports.md §3.1 with
-a `fastcap` extension key), plus `<out>/summary.json` at shutdown. Every record is one `os.write` on
+a `fastcap` extension key), plus `<out>/summary.json` at shutdown and `<out>/progress.json` (calls
+and errors so far, rewritten whole as each request and response is recorded, for `fastcap capture
+status` and the live count of `capture -- CMD`; docs/capture.md). Every record is one `os.write` on
 an `O_APPEND` descriptor, so a `kill -9` leaves only complete records.
 Streams pass through unchanged: `flow.response.stream` is a tee recording each raw chunk with its
 arrival time, before it returns the chunk to the proxy. Redaction of a stream works on whole lines
@@ -352,6 +354,26 @@ class Capture:
                 tmp.unlink()
             raise
 
+    def _store_progress(self) -> None:
+        """`progress.json`: the live counts (calls recorded, failed ones: a transport error or an
+        HTTP status >= 400, and 429s), written whole (temporary file renamed over it). Never fails
+        the capture: the counts are a convenience, the capture file is the record."""
+        if self.out_dir is None:
+            return
+        progress = {
+            "calls": self.stats["requests"],
+            "errors": self.stats["errors"] + self.stats["http_errors"],
+            "rate_limited": self.status_counts["429"],
+            "updated_at": time.time(),
+        }
+        tmp = self.out_dir / f".progress.{os.getpid()}.tmp"
+        try:
+            tmp.write_bytes(orjson.dumps(progress))
+            os.replace(tmp, self.out_dir / "progress.json")
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
     # ------------------------------------------------------------------ writing
     def _write(self, fd: int, data: bytes, *, lock: bool = False) -> None:
         """Write one whole record. On an error the file is cut back to where it was, so it still
@@ -552,6 +574,7 @@ class Capture:
         self._flows[flow.id] = state
         self.stats["requests"] += 1
         self.host_counts[req.pretty_host] += 1
+        self._store_progress()
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if self.failed is not None:
@@ -689,6 +712,9 @@ class Capture:
             now = time.time()
             resp = flow.response
             self.status_counts[str(resp.status_code)] += 1
+            if resp.status_code >= 400:
+                self.stats["http_errors"] += 1
+                self._store_progress()
             if state.streamed:
                 if state.redactor is not None:
                     self._write_chunks(state, state.redactor.finish())
@@ -814,6 +840,7 @@ class Capture:
             now = time.time()
             msg = flow.error.msg if flow.error else "unknown error"
             self.stats["errors"] += 1
+            self._store_progress()
             self._finish_incomplete(state, now, msg, flow=flow)
         except CaptureWriteError:
             pass

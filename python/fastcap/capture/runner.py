@@ -41,6 +41,8 @@ DEFAULT_CONFDIR = Path("~/.mitmproxy").expanduser()
 CA_NAME = "mitmproxy-ca-cert.pem"
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
+VIEW_READY_TIMEOUT = 30.0
+VIEW_URL_RE = re.compile(r"fastcap view: (http://127\.0\.0\.1:\d+/\?token=\S+)")
 UNTRUSTED_RE = re.compile(r"The client does not trust the proxy's certificate for (\S+)")
 
 
@@ -67,6 +69,8 @@ class CaptureConfig:
     redact: bool = True
     hosts: list[str] = field(default_factory=list)
     session_id: str = ""
+    view: bool = False  # also serve `fastcap view` on the capture being written
+    ingest_to: str = ""  # when the capture stops, ingest it into this dataset
 
     @property
     def listen_ports(self) -> list[int]:
@@ -97,6 +101,11 @@ def mitmproxy_version(tool: str) -> str | None:
         if m:
             return m.group(1)
     return None
+
+
+def version_tuple(version: str | None) -> tuple[int, ...]:
+    """`12.1.2` → (12, 1); unknown → (0,)."""
+    return tuple(int(x) for x in re.findall(r"\d+", version or "0")[:2]) or (0,)
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -187,7 +196,9 @@ def check_writable(directory: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------- command and env
-def build_command(cfg: CaptureConfig, tool: str, *, web_password: str | None = None) -> list[str]:
+def build_command(
+    cfg: CaptureConfig, tool: str, *, web_password: str | None = None, store_streamed: bool = False
+) -> list[str]:
     cmd = [tool, "--listen-host", "127.0.0.1"]
     if cfg.mode == "reverse":
         if cfg.upstream:
@@ -219,6 +230,10 @@ def build_command(cfg: CaptureConfig, tool: str, *, web_password: str | None = N
         ]
         if web_password:
             cmd += ["--set", f"web_password={web_password}"]
+        if store_streamed:
+            # mitmweb then shows streamed bodies instead of "content missing" (mitmproxy >= 12;
+            # the bodies are held in memory for the UI, as mitmproxy holds them: unredacted).
+            cmd += ["--set", "store_streamed_bodies=true"]
     if cfg.save:
         cmd += [
             "-s",
@@ -301,11 +316,13 @@ def start_proxy(cfg: CaptureConfig, log_path: Path) -> tuple[subprocess.Popen[by
     """Start mitmdump (or mitmweb) and wait until every listen port accepts connections."""
     tool = find_tool("mitmweb" if cfg.web else "mitmdump")
     password = None
+    store_streamed = False
     if cfg.web:
-        version = mitmproxy_version(tool) or "0"
-        if tuple(int(x) for x in re.findall(r"\d+", version)[:2]) >= (11, 1):
+        version = version_tuple(mitmproxy_version(tool))
+        if version >= (11, 1):
             password = secrets.token_urlsafe(12)
-    cmd = build_command(cfg, tool, web_password=password)
+        store_streamed = version >= (12, 0)
+    cmd = build_command(cfg, tool, web_password=password, store_streamed=store_streamed)
     logf = log_path.open("ab")
     kwargs: dict[str, Any] = {}
     if sys.platform != "win32":
@@ -437,12 +454,75 @@ def start_session(
     if cfg.web:
         state["web_url"] = f"http://127.0.0.1:{cfg.web_port}"
         state["web_password"] = password
+    if cfg.ingest_to:
+        state["ingest_to"] = cfg.ingest_to
     if command:
         state["command"] = list(command)
     sess.write_state(cfg.session_dir, state)
+    if cfg.view:
+        capture = state.get("capture_file") or state.get("jsonl_file")
+        try:
+            if not capture:
+                raise CaptureError("--view needs a capture to show (not with --no-save)")
+            view_pid, view_url = start_view(Path(capture), cfg.session_dir / VIEW_LOG)
+        except CaptureError:
+            stop_proxy(proc.pid, proc=proc)
+            raise
+        state.update(view_pid=view_pid, view_url=view_url)
+        sess.write_state(cfg.session_dir, state)
     sess.remember(base, cfg.session_dir)
     registry.register(state)
     return state, proc, env
+
+
+VIEW_LOG = ".view.log"  # dot-named: holds the view's URL with its token, left out of the leak scan
+_VIEWS: dict[int, subprocess.Popen[bytes]] = {}  # views this process started, reaped when stopped
+
+
+def start_view(capture: Path, log_path: Path) -> tuple[int, str]:
+    """`fastcap view CAPTURE` in the background, on a free port of 127.0.0.1; returns its pid and
+    URL (with the token). It follows the capture as it grows; `stop_view` ends it."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the token is a key
+    kwargs: dict[str, Any] = {"start_new_session": True} if sys.platform != "win32" else {}
+    with os.fdopen(fd, "wb") as logf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fastcap", "view", str(capture)],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            **kwargs,
+        )
+    _VIEWS[proc.pid] = proc
+    deadline = time.monotonic() + VIEW_READY_TIMEOUT
+    while time.monotonic() < deadline:
+        m = VIEW_URL_RE.search(log_path.read_text(errors="replace"))
+        if m:
+            return proc.pid, m.group(1)
+        if proc.poll() is not None:
+            raise CaptureError(f"fastcap view exited with code {proc.returncode}:\n{log_tail(log_path)}")
+        time.sleep(0.05)
+    stop_view(proc.pid)
+    raise CaptureError(f"fastcap view did not start within {VIEW_READY_TIMEOUT:.0f}s:\n{log_tail(log_path)}")
+
+
+def stop_view(pid: int) -> None:
+    """End the view started by `start_view`, if that pid still is it."""
+    mine = _VIEWS.pop(pid, None)
+    cmd = sess.process_cmdline(pid) if sess.pid_alive(pid) else None
+    if cmd is None or "fastcap" not in cmd or " view " not in f" {cmd} ":
+        if mine is not None:
+            mine.wait(1)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while sess.pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if sess.pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if mine is not None:
+        mine.wait(5)
 
 
 def finish_session(
@@ -464,6 +544,8 @@ def finish_session(
             state["stopped"] = "already stopped"
     if stop:
         registry.unregister(state.get("session_id"))
+        if isinstance(state.get("view_pid"), int):
+            stop_view(state["view_pid"])
     state = {**state, "status": "analyzing"}
     sess.write_state(session_dir, state)
     exit_code = 0
@@ -504,7 +586,53 @@ def finish_session(
     state["status"] = "completed"
     state["completed_at"] = sess.now_iso()
     sess.write_state(session_dir, state)
+    if state.get("ingest_to") and capture and Path(capture).exists():
+        exit_code = max(exit_code, ingest_session(session_dir, state, Path(capture), echo))
     return exit_code
+
+
+def ingest_session(
+    session_dir: Path, state: dict[str, Any], capture: Path, echo: Callable[[str], None]
+) -> int:
+    """`--ingest`: add the stopped session's capture to its dataset (issue 15), through the same
+    `fastcap.dataset.ingest` as `fastcap ingest`; the result goes into state.json."""
+    from fastcap.dataset import DatasetError, ingest
+
+    to = str(state["ingest_to"])
+    try:
+        # The target names the agent, except `generic`: then the dataset tells it from the headers.
+        agent = state.get("agent") if state.get("agent") not in (None, "", "generic") else None
+        result = ingest([capture], to, agent=agent, jobs=1)
+    except (DatasetError, OSError) as exc:
+        message = str(exc) if isinstance(exc, DatasetError) else f"{exc.strerror or exc}"
+        state["ingest"] = {"dataset": to, "error": message}
+        sess.write_state(session_dir, state)
+        echo(f"fastcap: error: could not add the capture to the dataset {to}: {message}")
+        return 1
+    state["ingest"] = {"dataset": to, "summary": result.summary(), "errors": result.errors}
+    sess.write_state(session_dir, state)
+    for line in result.errors:
+        echo(f"fastcap: error: {line}")
+    echo(f"Dataset {to}: {result.summary()}")
+    return 1 if result.failed else 0
+
+
+def read_progress(session_dir: Path) -> dict[str, Any] | None:
+    """The addon's live counts (`progress.json`: calls, errors, rate_limited), or None before the
+    first call."""
+    try:
+        progress = orjson.loads((session_dir / "progress.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return progress if isinstance(progress, dict) else None
+
+
+def progress_text(progress: dict[str, Any] | None) -> str:
+    """`3 calls, 1 error` (and the 429s among them when there are any)."""
+    p = progress or {}
+    calls, errors, limited = int(p.get("calls", 0)), int(p.get("errors", 0)), int(p.get("rate_limited", 0))
+    text = f"{calls} call{'s' if calls != 1 else ''}, {errors} error{'s' if errors != 1 else ''}"
+    return text + (f" ({limited} rate-limited)" if limited else "")
 
 
 def capture_failure(session_dir: Path) -> str | None:

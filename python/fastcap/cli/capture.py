@@ -14,6 +14,14 @@ several run, pick one with --port or --id. Example:
   fastcap capture start --target claude-code --sessions-dir ~/captures
   fastcap capture status          # in any terminal: port, calls so far, session directory
   fastcap capture stop            # stops it and writes the reports into ~/captures/<timestamp>
+
+While it runs: `--progress` keeps a live count of calls on stderr (run form, on a terminal);
+`--view` serves fastcap's browser view of the capture as it grows (URL printed, with its token);
+`--ingest [DATASET]` adds the capture to a Parquet dataset when it stops. Example:
+
+  fastcap capture --target claude-code --view --ingest -- claude
+
+See docs/capture.md.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +42,7 @@ from fastcap.capture import session as sess
 from fastcap.errors import UsageError
 
 ACTIONS = ("start", "stop", "status", "env")
+INGEST_DEFAULT = "-"  # `--ingest` without a dataset: the personal dataset's default location
 
 
 def register(subparsers: Any) -> None:
@@ -76,9 +86,28 @@ def register(subparsers: Any) -> None:
         help="status/stop/env: the live capture with this session id or session directory name",
     )
     p.add_argument(
+        "--view",
+        action="store_true",
+        help="also serve fastcap's browser view of the capture as it is written (calls, models, tokens, "
+        "TTFT, errors; redacted) on 127.0.0.1; its URL, with its token, is printed and it stops with the "
+        "capture. Example: fastcap capture --target claude-code --view -- claude",
+    )
+    p.add_argument(
+        "--ingest",
+        nargs="?",
+        const=INGEST_DEFAULT,
+        default=None,
+        metavar="DATASET",
+        help="when the capture stops, add it to a Parquet dataset (default: $FASTCAP_DATASET, else "
+        "~/.local/share/fastcap/dataset; see docs/datasets.md). Example: fastcap capture --ingest -- claude",
+    )
+    p.add_argument(
         "--web",
         action="store_true",
-        help="run mitmweb (password-protected where supported; browser not opened)",
+        help="run mitmweb, mitmproxy's own web UI, instead of mitmdump. It shows flows as mitmproxy holds "
+        "them in memory, before fastcap's redaction (API keys in clear), and on mitmproxy 11 streamed "
+        "responses as 'content missing' and no password; on 12 fastcap sets a random password and "
+        "store_streamed_bodies. Prefer --view",
     )
     p.add_argument("--web-port", type=int, default=0, help="mitmweb UI port (default: first free from 8081)")
     p.add_argument("--filter", default="", help="mitmproxy filter expression: record only matching flows")
@@ -103,6 +132,13 @@ def register(subparsers: Any) -> None:
         default="",
         metavar="URL",
         help="chain through an upstream proxy (--mode upstream:URL)",
+    )
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="with -- COMMAND: keep a live count of calls on stderr while the agent runs (a line "
+        "rewritten in place; only when stderr is a terminal). Without it, the count is printed once "
+        "when the agent exits, and `fastcap capture status` shows it from another terminal",
     )
     p.add_argument("--no-save", action="store_true", help="do not record (proxy only, e.g. with --web)")
     p.add_argument(
@@ -192,7 +228,19 @@ def _config(args: argparse.Namespace, session_dir: Path) -> runner.CaptureConfig
         save=not args.no_save,
         fmt=args.fmt,
         redact=not args.no_redact,
+        view=args.view,
+        ingest_to=_ingest_target(args.ingest),
     )
+
+
+def _ingest_target(value: str | None) -> str:
+    if value is None:
+        return ""
+    if value == INGEST_DEFAULT:
+        from fastcap.dataset.layout import default_dataset_path
+
+        return str(default_dataset_path())
+    return value if "://" in value else str(Path(value).expanduser().resolve())
 
 
 def _session_dir(args: argparse.Namespace, base: Path) -> Path:
@@ -320,15 +368,7 @@ def _print_launch(
         ups = [cfg.upstream] if cfg.upstream else [f"{r.upstream} ({r.purpose})" for r in cfg.target.reverse]
         for port, up in zip(cfg.listen_ports, ups, strict=False):
             console.print(f"  :{port} -> {up}", markup=False)
-    if cfg.web:
-        console.print(f"Web UI: {state['web_url']}", markup=False)
-        if state.get("web_password"):
-            console.print(f"Web password: {state['web_password']}", markup=False)
-        else:
-            console.print(
-                "Web UI has no password support in this mitmproxy version (bound to 127.0.0.1 only).",
-                markup=False,
-            )
+    _print_web_and_view(console, cfg, state)
     console.print(
         f"\nRun {cfg.target.description} through the proxy in another terminal.\n\nbash:", markup=False
     )
@@ -348,6 +388,30 @@ def _print_launch(
     console.print(
         "\nWhen you are done, run `fastcap capture stop` (or `fastcap capture` again) to stop the capture "
         f"and analyse it.\n\nSession directory: {cfg.session_dir}",
+        markup=False,
+    )
+
+
+def _print_web_and_view(console: Console, cfg: runner.CaptureConfig, state: dict[str, Any]) -> None:
+    if state.get("view_url"):
+        console.print(f"View (live, redacted): {state['view_url']}", markup=False)
+    if cfg.ingest_to:
+        console.print(f"When the capture stops it is added to the dataset {cfg.ingest_to}", markup=False)
+    if not cfg.web:
+        return
+    console.print(f"mitmweb UI: {state['web_url']}", markup=False)
+    if state.get("web_password"):
+        console.print(f"mitmweb password: {state['web_password']}", markup=False)
+    else:
+        console.print(
+            "Warning: this mitmproxy version's web UI has no password: any local user who reaches "
+            "127.0.0.1 can read the traffic.",
+            markup=False,
+        )
+    console.print(
+        "Warning: mitmweb shows the flows as mitmproxy holds them, before fastcap's redaction (API keys "
+        "and tokens in clear); with mitmproxy 11 streamed responses show as 'content missing'. "
+        "fastcap's own view (--view) shows the calls redacted, with models, tokens and TTFT.",
         markup=False,
     )
 
@@ -413,6 +477,12 @@ def _print_status(console: Console, session_dir: Path) -> int:
     if state.get("completed_at"):
         console.print(f"Completed: {state['completed_at']}", markup=False)
     console.print(f"Requests captured: {n if n is not None else 'no capture file yet'}", markup=False)
+    if state.get("status") == "capturing":
+        console.print(f"Live count: {runner.progress_text(runner.read_progress(session_dir))}", markup=False)
+        if state.get("view_url"):
+            console.print(f"View (live, redacted): {state['view_url']}", markup=False)
+        if state.get("ingest_to"):
+            console.print(f"On stop, added to the dataset: {state['ingest_to']}", markup=False)
     if state.get("error"):
         console.print(f"Error: {state['error']}", markup=False)
     failure = runner.capture_failure(session_dir)
@@ -448,9 +518,11 @@ def cmd_run(args: argparse.Namespace, base: Path, command: list[str]) -> int:
     )
     for step in runner.manual_steps(cfg):
         console.print(f"fastcap: manual step: {step}", markup=False)
+    _print_web_and_view(console, cfg, state)
     child_env = {**os.environ, **env}
     child_env.pop("NODE_TLS_REJECT_UNAUTHORIZED", None)
     agent_code = 1
+    ticker = LiveCount(cfg.session_dir) if args.progress and sys.stderr.isatty() else None
     try:
         child = subprocess.Popen(command, env=child_env)
         try:
@@ -466,12 +538,48 @@ def cmd_run(args: argparse.Namespace, base: Path, command: list[str]) -> int:
         console.print(f"fastcap: error: command not found: {command[0]}", markup=False)
         agent_code = 127
     finally:
+        if ticker is not None:
+            ticker.stop()
+        print(
+            f"fastcap: {runner.progress_text(runner.read_progress(cfg.session_dir))} captured while the agent ran",
+            file=sys.stderr,
+            flush=True,
+        )
         code = _analyse(console, cfg.session_dir, args, proc=proc)
     console.print(f"Agent exited with code {agent_code}.", markup=False)
     if agent_code != 127 and sess.count_requests(cfg.session_dir) == 0:
         for line in no_calls_hint(cfg):
             console.print(line, markup=False)
     return agent_code if agent_code != 0 else code
+
+
+class LiveCount:
+    """`--progress`: the call count on stderr, one line rewritten in place (`\r`) twice a second
+    when it changed. Only for a terminal: a pipe or a file gets the single line printed at the end."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, session_dir: Path) -> None:
+        self.session_dir = session_dir
+        self._done = threading.Event()
+        self._shown = ""
+        self._thread = threading.Thread(target=self._run, name="fastcap-live-count", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.INTERVAL):
+            text = runner.progress_text(runner.read_progress(self.session_dir))
+            if text != self._shown:
+                self._shown = text
+                sys.stderr.write(f"\rfastcap: {text} ")
+                sys.stderr.flush()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        if self._shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def no_calls_hint(cfg: runner.CaptureConfig) -> list[str]:
