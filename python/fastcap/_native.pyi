@@ -192,6 +192,22 @@ def request_fields(payloads: Sequence[bytes | None] | object, *, column: str | N
 
 # --- end request ---
 
+# --- begin literals ---
+
+@_final
+class LiteralSet:
+    """A fixed set of ASCII literals (lower case by convention) searched for in one Aho-Corasick
+    pass, ASCII case-insensitively; a ``str`` is searched as its UTF-8."""
+
+    def __new__(cls, literals: list[str]) -> LiteralSet: ...
+    def present(self, text: str | bytes) -> list[int]:
+        """The indices of the literals that occur in ``text``, ascending, each once."""
+    def any_in(self, text: str | bytes) -> bool:
+        """Whether any literal occurs in ``text`` (stops at the first)."""
+    def __len__(self) -> int: ...
+
+# --- end literals ---
+
 # --- begin stream_events ---
 
 def eventstream_events(bodies: Sequence[bytes | None] | object, *, column: str | None = None) -> ArrowTable:

@@ -8,6 +8,7 @@ never from guessing here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -32,14 +33,19 @@ class Body:
     notes: tuple[str, ...] = ()
 
 
+# A control character other than TAB, LF, FF and CR.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+
+
 def _looks_binary(data: bytes) -> bool:
+    """Not UTF-8, or a control character among the first 4,096 characters."""
     if not data:
         return False
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return True
-    return any(ch < " " and ch not in "\r\n\t\f" for ch in text[:4096])
+    return _CONTROL_RE.search(text, 0, 4096) is not None
 
 
 def fidelity(ex: Exchange, side: str) -> BodyFidelity:

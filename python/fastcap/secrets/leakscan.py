@@ -34,12 +34,12 @@ from fastcap.secrets.patterns import (
     FIELD_RE,
     HEADER_LINE_RE,
     NAME_TRIGGER_SET,
-    TEXT_TRIGGERS,
     TRIGGERS,
     VALUE_PATTERNS,
     b64_decoded_secrets,
     b64_secret_spans,
     fold_lower,
+    literals_in,
     present_triggers,
 )
 from fastcap.secrets.redact import is_marker
@@ -283,13 +283,12 @@ def scan_paths(
             while block := fh.readlines(_BLOCK_BYTES):
                 lines = [raw.decode("utf-8", "replace").rstrip("\r\n") for raw in block]
                 text = "\n".join(lines)
-                low = fold_lower(text)
-                among = {t for t in TEXT_TRIGGERS if t in low}
+                among = literals_in(text)
                 spans = b64_secret_spans(text)
                 if spans:
                     among.add(B64_TRIGGER)
                 if among:  # else no line of the block can match
-                    for i in _candidate_lines(low, lines, among, spans):
+                    for i in _candidate_lines(fold_lower(text), lines, among, spans):
                         findings.extend(_scan_line(lines[i], str(f), lineno + 1 + i, allowlist, among))
                 lineno += len(lines)
     return findings

@@ -25,6 +25,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from fastcap._native import LiteralSet
+
 DEFAULT_HEADERS: frozenset[str] = frozenset(
     {
         "authorization",
@@ -198,10 +200,9 @@ _FOLD = str.maketrans(dict(zip(_FOLD_CHARS, "iisk", strict=True)))
 def present_triggers(text: str, among: Iterable[str] = TRIGGERS) -> set[str]:
     """The literals of `TRIGGERS` that occur in `text` (case-insensitively). A pattern whose
     triggers are all absent cannot match, so both redaction and the scan skip it; most text holds
-    none. (`in` on the lower-cased text measured faster than a case-insensitive regex alternation.)
-    `among` narrows the literals, e.g. to those found in the whole file a line belongs to.
+    none. `among` narrows the literals, e.g. to those found in the whole file a line belongs to.
     `B64_TRIGGER` is present when a base64 run of `text` decodes to a secret (`b64_secret_runs`)."""
-    found = _literals_in(text, among)
+    found = literals_in(text, among)
     if B64_TRIGGER in among and has_b64_secret(text):
         found.add(B64_TRIGGER)
     return found
@@ -214,9 +215,18 @@ def fold_lower(text: str) -> str:
     return text.lower()
 
 
-def _literals_in(text: str, among: Iterable[str] = TEXT_TRIGGERS) -> set[str]:
-    low = fold_lower(text)
-    return {t for t in among if t in low}
+def literals_in(text: str | bytes, among: Iterable[str] = TEXT_TRIGGERS) -> set[str]:
+    """The literals of `TEXT_TRIGGERS` found in `text` (case-insensitively, as `fold_lower` compares),
+    narrowed to `among`. One native Aho-Corasick pass over the text: `in` per literal read a
+    100 KB request body a hundred times, a third of `fastcap report`'s time."""
+    if isinstance(text, str) and not text.isascii() and any(c in text for c in _FOLD_CHARS):
+        text = text.translate(_FOLD)
+    found = {TEXT_TRIGGERS[i] for i in _TEXT_TRIGGER_SET.present(text)}
+    return found if among is TEXT_TRIGGERS or among is TRIGGERS else found.intersection(among)
+
+
+# Every literal of `TEXT_TRIGGERS` (all ASCII and lower case), searched in one pass.
+_TEXT_TRIGGER_SET = LiteralSet(list(TEXT_TRIGGERS))
 
 
 # --- base64 (docs/specs/reports.md §6.7) -----------------------------------------------------------
@@ -294,7 +304,7 @@ def b64_decoded_secrets(
     as `/v1/keys/QUtJ…`, is read at its own alignment). Padding is ignored; one level of decoding."""
     data = run.encode("ascii", "replace") if isinstance(run, str) else run
     for text in _decoded_texts(data.rstrip(b"="), shifts):
-        present = _literals_in(text)
+        present = literals_in(text)
         if not present:
             continue
         for pattern in VALUE_PATTERNS:
@@ -391,5 +401,6 @@ __all__ = [
     "fold_lower",
     "has_b64_secret",
     "is_sensitive_field_name",
+    "literals_in",
     "present_triggers",
 ]

@@ -24,6 +24,9 @@
 //! **Requests.** [`request`]: the identifying fields of request payloads (model, session and
 //! conversation ids, stream flag), one row per payload, without building the JSON body.
 //!
+//! **Secrets.** [`literals`]: which of a set of literals occur in a text, in one pass (the
+//! pre-check of redaction and the leak scan).
+//!
 //! **Errors** live in [`error`]: an [`Error`] is I/O, Arrow, an interruption, or a [`FormatError`]
 //! naming the [`error::Format`], a machine-readable `kind` and the byte offset. Faults a reader
 //! recovers from are reported beside the data instead ([`cbor::Diagnostic`],
@@ -34,6 +37,7 @@ pub mod arrow_util;
 pub mod cbor;
 pub mod error;
 pub mod eventstream;
+pub mod literals;
 pub(crate) mod loose_json;
 pub mod mitmlog;
 pub mod request;

@@ -1,11 +1,11 @@
 //! fastcap._native: the thin pyo3 binding of `fastcap-core`. Parsing and decoding live in the core;
 //! this crate only converts arguments and results.
 //!
-//! Each submodule (`cbor`, `eventstream`, `sse`, `mitmlog`, `request`, `stream_events`) wraps the
-//! core module of the same name and registers its functions and classes below. Tables leave
-//! through `arrow.rs` (the Arrow PyCapsule interface). Core errors are mapped to Python exceptions
-//! in `errors.rs` only (`errors::to_pyerr`, with the `FormatError` hierarchy); no other module
-//! builds them.
+//! Each submodule (`cbor`, `eventstream`, `sse`, `mitmlog`, `request`, `stream_events`,
+//! `literals`) wraps the core module of the same name and registers its functions and classes
+//! below. Tables leave through `arrow.rs` (the Arrow PyCapsule interface). Core errors are mapped
+//! to Python exceptions in `errors.rs` only (`errors::to_pyerr`, with the `FormatError`
+//! hierarchy); no other module builds them.
 
 use pyo3::prelude::*;
 
@@ -13,6 +13,7 @@ mod arrow;
 mod cbor;
 mod errors;
 mod eventstream;
+mod literals;
 mod mitmlog;
 mod request;
 mod sse;
@@ -29,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sse::register(m)?;
     mitmlog::register(m)?;
     request::register(m)?;
+    literals::register(m)?;
     stream_events::register(m)?;
     Ok(())
 }

@@ -1,0 +1,59 @@
+//! Python binding of `fastcap_core::literals`: `LiteralSet(literals)`, whose `present(text)` gives
+//! the indices of the literals that occur in a `str` or `bytes`, ASCII case-insensitively.
+
+use fastcap_core::literals;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+/// Runs `f` on the bytes of a `str` (its UTF-8) or `bytes` haystack, without the GIL.
+fn on_haystack<R: Send>(text: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R + Send) -> PyResult<R> {
+    let py = text.py();
+    if let Ok(s) = text.downcast::<PyString>() {
+        let hay = s.to_str()?.as_bytes();
+        Ok(py.allow_threads(|| f(hay)))
+    } else if let Ok(b) = text.downcast::<PyBytes>() {
+        let hay = b.as_bytes();
+        Ok(py.allow_threads(|| f(hay)))
+    } else {
+        Err(PyTypeError::new_err("LiteralSet: expected str or bytes"))
+    }
+}
+
+/// A fixed set of ASCII literals searched for in one pass (Aho-Corasick).
+#[pyclass(frozen, module = "fastcap._native")]
+struct LiteralSet {
+    inner: literals::LiteralSet,
+}
+
+#[pymethods]
+impl LiteralSet {
+    #[new]
+    fn new(literals: Vec<String>) -> PyResult<Self> {
+        if let Some(bad) = literals.iter().find(|l| !l.is_ascii()) {
+            return Err(PyValueError::new_err(format!("LiteralSet: literal {bad:?} is not ASCII")));
+        }
+        literals::LiteralSet::new(&literals)
+            .map(|inner| Self { inner })
+            .ok_or_else(|| PyValueError::new_err("LiteralSet: too many or too long literals"))
+    }
+
+    /// The indices of the literals found in `text`, ascending.
+    fn present(&self, text: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+        on_haystack(text, |hay| self.inner.present(hay))
+    }
+
+    /// Whether any literal occurs in `text`.
+    fn any_in(&self, text: &Bound<'_, PyAny>) -> PyResult<bool> {
+        on_haystack(text, |hay| self.inner.any_in(hay))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<LiteralSet>()?;
+    Ok(())
+}
