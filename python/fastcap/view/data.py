@@ -216,6 +216,8 @@ TABLE_COLUMNS = (
     "reasoning_tokens",
     "cost_usd",
     "price_model",
+    "ratelimit_used_pct",
+    "ratelimit_window",
     "window",
     "tool_calls",
     "stop_reason",
@@ -384,6 +386,9 @@ def charts(calls: pl.DataFrame) -> dict[str, Any]:
             & model["output_total"].is_not_null()
         ).to_list(),
         "window": _col(model, "window"),
+        # Rate-limit use per call (docs/metrics.md, Quota): the highest share used and its window.
+        "quota_used": _col(model, "ratelimit_used_pct", 2),
+        "quota_window": _col(model, "ratelimit_window"),
     }
     out["errors"] = error_bins(calls, timed)
     return out

@@ -165,6 +165,9 @@ async function viewOverview() {
       <div class="card"><div class="k">output tokens</div><div class="v">${num(tk.output_total)}</div><div class="muted">${num(tk.reasoning_tokens)} reasoning</div></div>
       ${cost ? `<div class="card" id="cost-card"><div class="k">cost (list prices)</div><div class="v">${usd(cost.total_usd)}</div>
         <div class="muted">${num(cost.priced_calls)} priced · ${costNote}</div></div>` : ""}
+      ${ov.quota ? `<div class="card" id="quota-card"><div class="k">lowest rate-limit headroom</div>
+        <div class="v">${ov.quota.lowest_headroom_pct == null ? "—" : num(ov.quota.lowest_headroom_pct, 1) + "%"}</div>
+        <div class="muted">${ov.quota.window ? `${esc(ov.quota.window)}${ov.quota.call != null ? ` · <a href="#/call/${ov.quota.call}">${callNo(ov.quota.call)}</a>` : ""} · ` : ""}${num(ov.quota.calls_with_headers)} responses with headers</div></div>` : ""}
       <div class="card"><div class="k">issues</div><div class="v">${num(ov.issue_total)}</div><div class="muted">${Object.keys(ov.issue_counts || {}).length} classes</div></div>
     </div>
     <div class="grid2">
@@ -180,6 +183,7 @@ async function viewOverview() {
       <div class="panel"><h3>TTFT and duration per call</h3><div class="chart"><canvas id="c-timing"></canvas></div></div>
       <div class="panel"><h3>Tokens per call and cumulative</h3><div class="chart"><canvas id="c-tokens"></canvas></div></div>
       <div class="panel"><h3>Cost per call and cumulative</h3><div class="chart"><canvas id="c-cost"></canvas></div></div>
+      ${ov.quota ? `<div class="panel"><h3>Rate-limit use per call</h3><div class="chart"><canvas id="c-quota"></canvas></div></div>` : ""}
       <div class="panel"><h3>Errors and 429s</h3><div class="chart"><canvas id="c-errors"></canvas></div></div>
       <div class="panel"><h3>Context per call against the model's window</h3><div class="chart"><canvas id="c-context"></canvas></div></div>
     </div>
@@ -237,6 +241,24 @@ function overviewCharts(c) {
     options: { plugins: decimation, scales: { x: xAxis, y: { beginAtZero: true, title: { display: true, text: "USD per call" } },
       y2: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "cumulative USD" } } }, onClick: open(() => t3) },
   });
+  const quotaCanvas = document.getElementById("c-quota");
+  if (quotaCanvas) {
+    // One point cloud per window (tokens, requests, unified 5h, codex primary, …), the limit at 100 %.
+    const names = [...new Set(c.quota_window.filter((w) => w != null))].slice(0, 8);
+    const colors = ["#c9362b", "#2f6fdf", "#c98a0b", "#2b8a3e", "#8a4fd0", "#0b8a8a", "#e07b39", "#5b7fc7"];
+    const qx = points(c.x, c.quota_used).map((p) => p.x);
+    let t5;
+    t5 = chart(quotaCanvas, {
+      type: "scatter",
+      data: { datasets: [
+        ...names.map((w, k) => scatter(`${w} (% used)`, c.quota_used.map((v, i) => (c.quota_window[i] === w ? v : null)), colors[k])),
+        { type: "line", label: "the limit (100 %)", data: qx.length ? [{ x: qx[0], y: 100 }, { x: qx[qx.length - 1], y: 100 }] : [],
+          borderColor: "#9aa3b5", borderWidth: 1.5, pointRadius: 0 },
+      ] },
+      options: { plugins: decimation, scales: { x: xAxis, y: { beginAtZero: true, suggestedMax: 100, title: { display: true, text: "% of the window used" } } },
+        onClick: open(() => t5) },
+    });
+  }
   const e = c.errors;
   chart(document.getElementById("c-errors"), {
     type: "bar",
@@ -281,7 +303,8 @@ const COLUMNS = [
   ["input_total", "input", "78px", (r) => num(r.input_total), "n"],
   ["cache_read", "cache rd", "78px", (r) => num(r.cache_read), "n"],
   ["output_total", "output", "66px", (r) => num(r.output_total), "n"],
-  ["cost_usd", "cost", "80px", callCost, "n"],
+  ["cost_usd", "cost", "94px", callCost, "n"],
+  ["ratelimit_used_pct", "quota", "64px", (r) => (r.ratelimit_used_pct == null ? "—" : `<span title="${esc(r.ratelimit_window)}">${num(r.ratelimit_used_pct, 0)}%</span>`), "n"],
   ["tool_calls", "tool calls", "minmax(90px,1fr)", (r) => r.tool_calls.map((t) => `<span class="pill tool">${esc(t)}</span>`).join("")],
   ["stop_reason", "stop", "90px", (r) => esc(r.stop_reason ?? "")],
   ["issues", "issues", "minmax(90px,1fr)", (r) => r.issues.map((t) => `<span class="pill bad">${esc(t)}</span>`).join("")],
@@ -462,6 +485,8 @@ async function viewCall(row) {
       <div class="card"><div class="k">input</div><div class="v">${num(r.input_total)}</div><div class="muted">${num(r.cache_read)} cache read · ${num(r.cache_write)} write${window}</div></div>
       <div class="card"><div class="k">output</div><div class="v">${num(r.output_total)}</div><div class="muted">${num(r.reasoning_tokens)} reasoning</div></div>
       <div class="card"><div class="k">cost</div><div class="v">${callCost(r)}</div><div class="muted">${r.price_model ? `priced as ${esc(r.price_model)}` : ""}${r.cache_write_1h ? ` · ${num(r.cache_write_1h)} 1-hour cache write` : ""}</div></div>
+      ${r.ratelimit_headers ? `<div class="card"><div class="k">rate limit</div><div class="v">${r.ratelimit_used_pct == null ? "—" : num(r.ratelimit_used_pct, 1) + "% used"}</div>
+        <div class="muted">${esc(r.ratelimit_window ?? "")}${r.ratelimit_status ? ` · ${esc(r.ratelimit_status)}` : ""}${r.ratelimit_requests_remaining != null ? ` · ${num(r.ratelimit_requests_remaining)} requests left` : ""}${r.ratelimit_tokens_remaining != null ? ` · ${num(r.ratelimit_tokens_remaining)} tokens left` : ""}</div></div>` : ""}
     </div>
     <h2>Timing <span class="muted">${num(t.chunks.length)} chunks${t.longest_gap != null ? ` · longest gap ${secs(t.longest_gap)}` : ""}</span></h2>
     ${t.chunks.length ? `<div class="panel"><div class="strip"><canvas id="c-strip"></canvas></div></div>`
