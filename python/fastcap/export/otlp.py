@@ -165,17 +165,31 @@ def call_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Trace:
-    """The calls of one conversation of one capture (or a capture's calls without a conversation)."""
+    """The calls of one conversation of one capture; without a conversation id, of one session (the
+    `session_id` column, as `fastcap view` groups them); else a capture's remaining calls."""
 
     capture: str
     conversation: str | None
+    session: str | None
     source: str
     agent: str | None
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def key(self) -> tuple[str, str, str]:
+        if self.conversation is not None:
+            return (self.capture, "conversation", self.conversation)
+        return (self.capture, "session", self.session or "")
+
+    @property
     def trace_id(self) -> int:
-        return _id("trace", self.capture, self.conversation or "", size=16)
+        return _id("trace", *self.key, size=16)
+
+    @property
+    def title(self) -> str:
+        if self.conversation is not None:
+            return f"conversation {self.conversation}"
+        return f"session {self.session}" if self.session else "calls without a conversation"
 
 
 @dataclass
@@ -188,9 +202,8 @@ class Exported:
 
 
 def group_traces(calls: pl.DataFrame) -> tuple[list[Trace], int, int]:
-    """Model calls with a start time, one trace per (capture, conversation); a capture's calls
-    without a conversation share the capture's trace."""
-    traces: dict[tuple[str, str | None], Trace] = {}
+    """Model calls with a start time, one trace per conversation (`Trace`), in order of their first call."""
+    traces: dict[tuple[str, str, str], Trace] = {}
     untimed = other = 0
     for row in calls.iter_rows(named=True):
         if not row.get("is_model_call"):
@@ -200,11 +213,15 @@ def group_traces(calls: pl.DataFrame) -> tuple[list[Trace], int, int]:
             untimed += 1
             continue
         capture = str(row.get("capture_id") or row.get("source_path") or "capture")
-        conv = row.get("conversation_id")
-        key = (capture, conv)
-        if key not in traces:
-            traces[key] = Trace(capture, conv, str(row.get("source_path") or ""), row.get("agent"))
-        traces[key].rows.append(row)
+        trace = Trace(
+            capture,
+            row.get("conversation_id"),
+            row.get("session_id"),
+            str(row.get("source_path") or ""),
+            row.get("agent"),
+        )
+        trace = traces.setdefault(trace.key, trace)
+        trace.rows.append(row)
     return list(traces.values()), untimed, other
 
 
@@ -243,9 +260,7 @@ def build_spans(
                 attrs["fastcap.capture.source"] = os.path.basename(tr.source)
             resource = resources[tr.capture] = Resource(attrs)
         trace_id = tr.trace_id
-        root_ctx = SpanContext(
-            trace_id, _id("root", tr.capture, tr.conversation or "", size=8), False, TraceFlags(1)
-        )
+        root_ctx = SpanContext(trace_id, _id("root", *tr.key, size=8), False, TraceFlags(1))
         starts, ends = [], []
         for row in tr.rows:
             start = nanoseconds(row["started_at"])
@@ -286,10 +301,11 @@ def build_spans(
             n_calls += 1
         root_attrs: dict[str, Any] = {"fastcap.calls": len(tr.rows)}
         _put(root_attrs, "gen_ai.conversation.id", tr.conversation)
-        title = f"conversation {tr.conversation}" if tr.conversation else "calls without a conversation"
+        if tr.conversation is None:
+            _put(root_attrs, "fastcap.session_id", tr.session)
         spans.append(
             ReadableSpan(
-                f"fastcap {title}",
+                f"fastcap {tr.title}",
                 context=root_ctx,
                 resource=resource,
                 attributes=root_attrs,
