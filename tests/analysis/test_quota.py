@@ -5,6 +5,7 @@ with made-up values."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -18,8 +19,17 @@ from fastcap.analysis.stream_cbor import calls_from_scan, scan
 from fastcap.dialects import analyze_exchange
 from fastcap.formats import read_exchanges
 from fastcap.formats.writers import write_cbor
+from fastcap.model import Chunk
 from fastcap.reports.overview import render_markdown, render_text
-from helpers.quota_fixtures import ANTHROPIC_API, ANTHROPIC_UNIFIED, CODEX, OPENAI, quota_exchanges
+from helpers.quota_fixtures import (
+    ANTHROPIC_API,
+    ANTHROPIC_UNIFIED,
+    CODEX,
+    OPENAI,
+    RESPONSES_STREAM,
+    T0,
+    quota_exchanges,
+)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +119,54 @@ def test_lowest_headroom_in_the_overview() -> None:
     assert line in render_text(ov)
     assert "## Quota" in render_markdown(ov, calls)
     assert build_overview(calls.filter(pl.col("index") == 4), source="x", fmt="cbor").quota is None
+
+
+CODEX_EVENT = (
+    '{"type":"codex.rate_limits","plan_type":"pro","rate_limits":{"allowed":true,"limit_reached":false,'
+    '"primary":{"used_percent":7,"window_minutes":300,"reset_after_seconds":13168,"reset_at":1763650800},'
+    '"secondary":{"used_percent":29.5,"window_minutes":10080,"reset_at":1764000000}},"code_review_rate_limits":null}'
+)
+
+
+def test_codex_rate_limits_event_stands_in_for_missing_headers(tmp_path: Path) -> None:
+    """A Codex stream whose response has no `x-codex-*` headers: its `codex.rate_limits` event
+    gives the same columns, through every path; headers win where both are present."""
+    body = f"event: codex.rate_limits\ndata: {CODEX_EVENT}\n\n".encode() + RESPONSES_STREAM
+    base = quota_exchanges()[3]
+    no_headers = copy.deepcopy(base)
+    no_headers.response_headers = [("content-type", "text/event-stream")]
+    no_headers.response_body = body
+    no_headers.chunks = [Chunk(T0 + 3.2, body[:40]), Chunk(T0 + 3.5, body[40:])]  # the event straddles them
+    both = copy.deepcopy(base)
+    both.index, both.response_body = 1, body
+    both.chunks = [Chunk(T0 + 3.5, body)]
+    path = tmp_path / "codex.cbor"
+    write_cbor([no_headers, both], path)
+    exchanges = read_exchanges(path)
+    tables = [
+        calls_from_scan(*scan(path)[:2]),
+        calls_from_exchanges(exchanges),
+        calls_table([analyze_exchange(e) for e in exchanges]),
+    ]
+    for table in tables:
+        assert table["ratelimit_used_pct"].to_list() == [29.5, 91.0]
+        assert table["ratelimit_window"].to_list() == ["codex secondary 10080m", "codex secondary 10080m"]
+        assert json.loads(table["ratelimit_headers"][0])["x-codex-plan-type"] == "pro"
+
+
+def test_codex_websocket_requests_take_their_limits_from_the_event() -> None:
+    """A Codex WebSocket has no response headers per request: each request's `codex.rate_limits`
+    message gives its quota columns, the same through the exchanges and the dialects."""
+    from fastcap.dialects.openai_ws import split_connection
+    from helpers import responses_ws
+
+    connection = responses_ws.exchange("codex_cli_session.json")
+    engine = calls_from_exchanges([connection])
+    dialects = calls_table([analyze_exchange(r.exchange) for r in split_connection(connection)])
+    for table in (engine, dialects):
+        with_event = table.filter(pl.col("ratelimit_used_pct").is_not_null())
+        assert with_event.height >= 1
+        assert set(with_event["ratelimit_window"]) == {"codex primary 300m"}
+        assert set(with_event["ratelimit_used_pct"]) == {12.5}
+    for name in QUOTA_SCHEMA:
+        assert engine[name].to_list() == dialects[name].to_list(), name

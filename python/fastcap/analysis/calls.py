@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from fastcap.analysis.quota import QUOTA_SCHEMA, header_json, quota_fields
+from fastcap.analysis.quota import QUOTA_SCHEMA, codex_event_in_body, header_json, quota_fields
 from fastcap.dialects import api_kind
 from fastcap.dialects.base import CallAnalysis, Usage
 from fastcap.model import Exchange
@@ -90,6 +90,15 @@ def cache_write_1h(usage: Usage | None) -> int | None:
     tiers = raw.get("cache_creation") if isinstance(raw, dict) else None
     value = tiers.get("ephemeral_1h_input_tokens") if isinstance(tiers, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _pieces(a: CallAnalysis) -> list[bytes]:
+    """The response's messages (a WebSocket request's, one JSON text each), else its body whole
+    (an SSE stream's events can straddle its chunks)."""
+    ex = a.exchange
+    if a.response.kind == "websocket":
+        return [c.data for c in ex.chunks]
+    return [ex.response_body] if ex.response_body is not None else []
 
 
 def _retry_after(analysis: CallAnalysis) -> float | None:
@@ -175,7 +184,7 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
         "agent_id": _header(ex, AGENT_ID_HEADER),
         "parent_agent_id": _header(ex, PARENT_AGENT_ID_HEADER),
         "retry_after_s": _retry_after(a),
-        **quota_fields(header_json(ex.response_headers)),
+        **quota_fields(header_json(ex.response_headers) or codex_event_in_body(_pieces(a))),
         "request_body_fidelity": ex.request_body_fidelity,
         "response_body_fidelity": ex.response_body_fidelity,
     }
@@ -199,6 +208,9 @@ TEXT_COLUMNS = (
     "conversation_id",
     "agent_id",
     "parent_agent_id",
+    "ratelimit_window",
+    "ratelimit_status",
+    "ratelimit_headers",
 )
 
 

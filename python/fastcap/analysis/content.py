@@ -57,6 +57,8 @@ CONTENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     **{c: pl.Int64 for c in USAGE_COLUMNS},
     # kiro `meteringEvent`s: credits, not tokens (docs/metrics.md, Credits).
     "credits": pl.Float64,
+    # The last `codex.rate_limits` event as the `x-codex-*` headers it repeats (`quota`).
+    "ratelimit_event": pl.Utf8,
 }
 
 # The column of `_native.eventstream_events` that holds each frame's metered credits.
@@ -70,6 +72,21 @@ def credits_by_exchange(events: pl.DataFrame) -> pl.DataFrame:
         events.filter(pl.col(CREDITS).is_not_null())
         .group_by("exchange_index", maintain_order=True)
         .agg(pl.col(CREDITS).sum().cast(pl.Float64))
+    )
+
+
+def codex_limits_by_exchange(events: pl.DataFrame) -> pl.DataFrame:
+    """(exchange_index, ratelimit_event): each body's last `codex.rate_limits` event, as headers."""
+    from fastcap.analysis.quota import CODEX_EVENT, codex_event_headers
+
+    last = (
+        events.filter(pl.col("json_type") == CODEX_EVENT)
+        .group_by("exchange_index", maintain_order=True)
+        .agg(pl.col("data").last().cast(pl.Utf8))
+    )
+    return last.select(
+        pl.col("exchange_index").cast(pl.UInt32),
+        ratelimit_event=pl.Series([codex_event_headers(d) for d in last["data"].to_list()], dtype=pl.Utf8),
     )
 
 
@@ -214,6 +231,7 @@ def aggregate_events(
         agg = agg.join(intact, on="exchange_index", how="left", maintain_order="left")
     else:
         agg = agg.with_columns(stream_intact=pl.lit(None, pl.Boolean), stream_problem=pl.lit(None, pl.Utf8))
+    agg = agg.join(codex_limits_by_exchange(events), on="exchange_index", how="left", maintain_order="left")
     if CREDITS not in agg.columns:
         if CREDITS in events.columns:
             agg = agg.join(

@@ -257,5 +257,7 @@ def calls_from_requests(req: pl.DataFrame) -> pl.DataFrame:
         request_body_fidelity=pl.col("request_body_fidelity"),
         response_body_fidelity=pl.col("response_body_fidelity"),
     )
-    calls = with_cost(calls).with_columns(quota_columns(req["ratelimit_headers"]))
+    # docs/metrics.md, Quota: the response's headers, else the `codex.rate_limits` event it carried.
+    limits = req.select(pl.coalesce("ratelimit_headers", "ratelimit_event"))
+    calls = with_cost(calls).with_columns(quota_columns(limits.to_series()))
     return calls.select([pl.col(name).cast(dtype) for name, dtype in CALLS_SCHEMA.items()])

@@ -28,7 +28,7 @@ from fastcap.analysis.bodies import json_as_one_event
 from fastcap.analysis.calls import cache_write_1h
 from fastcap.analysis.content import CONTENT_SCHEMA, USAGE_COLUMNS, aggregate_events, eventstream_events
 from fastcap.analysis.engine import REQUEST_SCHEMA, calls_from_requests
-from fastcap.analysis.quota import header_json
+from fastcap.analysis.quota import codex_event_in_body, header_json
 from fastcap.dialects.openai_ws import WsRequest, split_connection
 from fastcap.model import Exchange
 
@@ -213,6 +213,7 @@ def _content_from_dialect(ex: Exchange) -> dict[str, Any]:
         "cache_write_tokens": usage.cache_write if usage else None,
         "reasoning_tokens": usage.reasoning if usage else None,
         "cache_write_1h_tokens": cache_write_1h(usage),
+        "ratelimit_event": codex_event_in_body(c.data for c in ex.chunks),
     }
 
 

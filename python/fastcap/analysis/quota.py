@@ -11,7 +11,9 @@ calls table's quota columns. Providers send:
   `unified_rate_limits_of`;
 - OpenAI: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`;
 - Codex on a ChatGPT plan: `x-codex-{primary,secondary}-used-percent` with `-window-minutes` and
-  `-reset-at` / `-reset-after-seconds`.
+  `-reset-at` / `-reset-after-seconds`; the same figures also come as a `codex.rate_limits` event
+  in the stream or on the WebSocket (`codex_event_headers`), the only source on a WebSocket, whose
+  requests have no response headers of their own. Headers win where a response has both.
 """
 
 from __future__ import annotations
@@ -67,6 +69,57 @@ def header_json(headers: Iterable[tuple[str, str]]) -> str | None:
     when the response has none."""
     found = rate_limit_headers(headers)
     return orjson.dumps(found).decode() if found else None
+
+
+CODEX_EVENT = "codex.rate_limits"
+# `rate_limits.<window>` fields of a `codex.rate_limits` event, as the header they repeat.
+CODEX_EVENT_FIELDS = {
+    "used_percent": "used-percent",
+    "window_minutes": "window-minutes",
+    "reset_at": "reset-at",
+    "reset_after_seconds": "reset-after-seconds",
+}
+
+
+def codex_event_headers(event: str | bytes) -> str | None:
+    """A `codex.rate_limits` event (`{"type": "codex.rate_limits", "plan_type": …, "rate_limits":
+    {"primary": {"used_percent", "window_minutes", "reset_at", …}, "secondary": …}}`) as the
+    `x-codex-*` headers it repeats, in `header_json`'s form; None for anything else."""
+    try:
+        obj = orjson.loads(event)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict) or obj.get("type") != CODEX_EVENT:
+        return None
+    limits = obj.get("rate_limits")
+    headers: list[tuple[str, str]] = []
+    if isinstance(obj.get("plan_type"), str):
+        headers.append((f"{CODEX}plan-type", obj["plan_type"]))
+    for w in CODEX_WINDOWS:
+        fields = limits.get(w) if isinstance(limits, dict) else None
+        if not isinstance(fields, dict):
+            continue
+        for key, suffix in CODEX_EVENT_FIELDS.items():
+            value = fields.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                headers.append((f"{CODEX}{w}-{suffix}", str(value)))
+    return header_json(headers)
+
+
+def codex_event_in_body(pieces: Iterable[bytes]) -> str | None:
+    """`codex_event_headers` of the last `codex.rate_limits` event among a response's pieces (an
+    SSE body's `data:` lines, or a WebSocket request's server messages)."""
+    found = None
+    for piece in pieces:
+        if CODEX_EVENT.encode() not in piece:
+            continue
+        for line in piece.splitlines():
+            line = line.strip()
+            if line.startswith(b"data:"):
+                line = line[5:].strip()
+            if CODEX_EVENT.encode() in line and (headers := codex_event_headers(line)) is not None:
+                found = headers
+    return found
 
 
 def _int(value: str | None) -> int | None:
