@@ -378,8 +378,9 @@ def charts(calls: pl.DataFrame) -> dict[str, Any]:
         "reasoning": _col(model, "reasoning_tokens"),
         "cum_input": tokens["cum_input"].to_list(),
         "cum_output": tokens["cum_output"].to_list(),
-        "cost": _col(model, "cost_usd", 6),
-        "cum_cost": tokens["cum_cost"].round(6).to_list(),
+        # Not rounded: a cheap call costs millionths of a dollar.
+        "cost": _col(model, "cost_usd"),
+        "cum_cost": tokens["cum_cost"].to_list(),
         "unpriced": (
             model["cost_usd"].is_null()
             & model["input_total"].is_not_null()
