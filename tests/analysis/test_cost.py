@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
 from fastcap.analysis.calls import CALLS_SCHEMA, calls_table
 from fastcap.analysis.cost import with_cost
 from fastcap.analysis.exchanges import calls_from_exchanges
+from fastcap.analysis.stream_cbor import calls_from_scan, scan
 from fastcap.dialects import analyze_exchange
+from fastcap.formats.writers import write_cbor
 from fastcap.model import Exchange
 from genai_prices import Usage, calc_price
 
@@ -23,6 +26,7 @@ HOSTS = {
     "openai_responses": ("api.openai.com", "/v1/responses"),
     "openai_chat": ("api.openai.com", "/v1/chat/completions"),
     "kiro": ("q.us-east-1.amazonaws.com", "/"),
+    "gemini": ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-pro:streamGenerateContent"),
 }
 
 
@@ -70,6 +74,9 @@ GOLDEN = [
     # Long context: a request above 200k input tokens pays the higher tier for every token.
     ({"dialect": "anthropic", "model": "claude-sonnet-4-5", "input_total": 250_000, "output_total": 1000},
      "anthropic", (250_000 * 6 + 1000 * 22.5) / 1e6),
+    # Gemini 2.5 Pro above 200k: 250k input of which 100k cached, all at the higher tier.
+    ({"dialect": "gemini", "model": "gemini-2.5-pro", "input_total": 250_000, "cache_read": 100_000,
+      "output_total": 2000}, "google", (150_000 * 2.5 + 100_000 * 0.25 + 2000 * 15) / 1e6),
     # … and exactly 200k stays in the base tier.
     ({"dialect": "anthropic", "model": "claude-sonnet-4-5", "input_total": 200_000, "output_total": 1000},
      "anthropic", (200_000 * 3 + 1000 * 15) / 1e6),
@@ -86,8 +93,8 @@ def test_golden_cost_per_provider_rule(row: dict[str, object], provider: str, us
 
 def test_tiers_are_decided_per_request_in_one_table() -> None:
     """Two requests of one model on either side of the 200k threshold, priced in one pass."""
-    rows = [GOLDEN[4][0], GOLDEN[5][0]]
-    assert with_cost(_calls(rows))["cost_usd"].to_list() == pytest.approx([GOLDEN[4][2], GOLDEN[5][2]])
+    rows = [GOLDEN[4][0], GOLDEN[6][0]]
+    assert with_cost(_calls(rows))["cost_usd"].to_list() == pytest.approx([GOLDEN[4][2], GOLDEN[6][2]])
 
 
 def test_unpriced_model_unknown_usage_and_credits_are_null_never_zero() -> None:
@@ -167,9 +174,9 @@ def _anthropic_exchange(index: int, body: bytes, ctype: str) -> Exchange:
     )
 
 
-def test_cache_write_tiers_through_the_engine_and_the_dialects() -> None:
+def test_cache_write_tiers_through_the_engine_and_the_dialects(tmp_path: Path) -> None:
     """The 1-hour writes of a stream and of a JSON body reach `cache_write_1h` and the cost, the
-    same through the native events table and through the dialect objects."""
+    same through the native events table, the streaming CBOR pass and the dialect objects."""
     json_body = (
         b'{"type":"message","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hi"}],'
         b'"stop_reason":"end_turn","usage":{"input_tokens":900,"cache_creation_input_tokens":100,'
@@ -182,7 +189,10 @@ def test_cache_write_tiers_through_the_engine_and_the_dialects() -> None:
     ]
     engine = calls_from_exchanges(exchanges)
     dialects = calls_table([analyze_exchange(ex) for ex in exchanges])
-    for table in (engine, dialects):
+    path = tmp_path / "tiers.cbor"
+    write_cbor(exchanges, path)
+    streamed = calls_from_scan(*scan(path)[:2])
+    for table in (engine, dialects, streamed):
         assert table["cache_write_1h"].to_list() == [0, 100, 60]
         assert table["cost_usd"].to_list() == pytest.approx(
             [(2700 + 375 + 750) / 1e6, (2700 + 600 + 750) / 1e6, (2700 + 150 + 360 + 750) / 1e6]
