@@ -72,8 +72,48 @@ impl Value {
     }
 
     /// JSON rendering for columns that keep opaque maps (`cu`, `cdb`, unknown keys).
-    /// Bytes become `{"$bytes": "<hex>"}`; non-finite floats become strings.
+    /// Bytes become `{"$bytes": "<hex>"}`; non-finite floats become strings; a map key that is
+    /// not text becomes its JSON text (see [`Value::key_text`]).
     pub fn to_json(&self) -> serde_json::Value {
+        self.to_json_in(false)
+    }
+
+    /// The JSON object key for this value as a map key: text as it is, anything else its compact
+    /// JSON text (`1`, `{"a":1}`).
+    ///
+    /// Inside such a key, a map or array key is not rendered as JSON text a second time but as
+    /// `{"$cbor":"<hex of its CBOR encoding>"}`: JSON text embedded in JSON text is escaped once
+    /// per level, so a map keyed by a map keyed by a map… doubled its rendering at every level
+    /// (finding F-CBOR-KEYS in docs/fuzzing.md: a 187-byte capture took 4 s and 355 MB). The hex
+    /// form has no character that needs escaping, keeps the key lossless, and keeps the rendering
+    /// linear in the value's size.
+    pub fn key_text(&self) -> String {
+        self.key_text_in(false)
+    }
+
+    fn key_text_in(&self, in_key: bool) -> String {
+        match self {
+            Value::Text(s) => s.clone(),
+            other if in_key && other.is_container() => {
+                let mut encoded = Vec::new();
+                super::writer::value(&mut encoded, other);
+                format!("{{\"$cbor\":\"{}\"}}", hex(&encoded))
+            }
+            other => other.to_json_in(true).to_string(),
+        }
+    }
+
+    /// A map or an array, under any number of tags.
+    fn is_container(&self) -> bool {
+        match self {
+            Value::Map(_) | Value::Array(_) => true,
+            Value::Tag(_, v) => v.is_container(),
+            _ => false,
+        }
+    }
+
+    /// `in_key`: this value is (part of) a map key being rendered as JSON text.
+    fn to_json_in(&self, in_key: bool) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
             Value::Uint(u) => J::from(*u),
@@ -87,15 +127,11 @@ impl Value {
                 J::Object(m)
             }
             Value::Text(s) => J::String(s.clone()),
-            Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
+            Value::Array(a) => J::Array(a.iter().map(|v| v.to_json_in(in_key)).collect()),
             Value::Map(pairs) => {
                 let mut m = serde_json::Map::new();
                 for (k, v) in pairs {
-                    let key = match k {
-                        Value::Text(s) => s.clone(),
-                        other => other.to_json().to_string(),
-                    };
-                    m.insert(key, v.to_json());
+                    m.insert(k.key_text_in(in_key), v.to_json_in(in_key));
                 }
                 J::Object(m)
             }
@@ -104,7 +140,7 @@ impl Value {
             Value::Float(f) => {
                 serde_json::Number::from_f64(*f).map(J::Number).unwrap_or_else(|| J::String(f.to_string()))
             }
-            Value::Tag(_, v) => v.to_json(),
+            Value::Tag(_, v) => v.to_json_in(in_key),
             Value::Simple(s) => J::from(*s),
         }
     }
@@ -503,6 +539,46 @@ mod tests {
         let b = [0x7f, 0x65, b's', b't', b'r', b'e', b'a', 0x64, b'm', b'i', b'n', b'g', 0xff];
         let mut c = Cursor::new(&b, 0);
         assert_eq!(c.value().unwrap(), Value::Text("streaming".into()));
+    }
+
+    fn json_text(cbor: &[u8]) -> String {
+        Cursor::new(cbor, 0).value().unwrap().to_json().to_string()
+    }
+
+    #[test]
+    fn ordinary_keys_render_as_before() {
+        // {"a": 1, 2: "b", {"k": h'01'}: null, [1, "x"]: true, 1.5: 0}
+        let b = [
+            0xa5, 0x61, b'a', 0x01, 0x02, 0x61, b'b', 0xa1, 0x61, b'k', 0x41, 0x01, 0xf6, 0x82, 0x01, 0x61, b'x', 0xf5,
+            0xf9, 0x3e, 0x00, 0x00,
+        ];
+        assert_eq!(json_text(&b), r#"{"a":1,"2":"b","{\"k\":{\"$bytes\":\"01\"}}":null,"[1,\"x\"]":true,"1.5":0}"#);
+    }
+
+    #[test]
+    fn a_container_key_inside_a_key_renders_as_its_cbor_hex() {
+        // {{{"a": 1}: 2}: 3}: the outer key is JSON text, the key inside it its CBOR in hex.
+        let b = [0xa1, 0xa1, 0xa1, 0x61, b'a', 0x01, 0x02, 0x03];
+        assert_eq!(json_text(&b), r#"{"{\"{\\\"$cbor\\\":\\\"a1616101\\\"}\":2}":3}"#);
+        // A scalar key inside a key stays its JSON text.
+        let b = [0xa1, 0xa1, 0x05, 0x02, 0x03];
+        assert_eq!(json_text(&b), r#"{"{\"5\":2}":3}"#);
+    }
+
+    /// F-CBOR-KEYS (docs/fuzzing.md): maps keyed by maps keyed by maps… rendered in exponential
+    /// size (each level re-escaped the one below); the rendering is now linear in the input.
+    #[test]
+    fn nested_map_keys_render_in_linear_size() {
+        for depth in [26usize, 100, 250] {
+            // depth map heads {K: 0}, then the innermost key 0 and depth values 0.
+            let mut b = vec![0xa1; depth];
+            b.extend(std::iter::repeat_n(0x00, depth + 1));
+            let t = std::time::Instant::now();
+            let text = json_text(&b);
+            assert!(text.len() <= 16 * b.len(), "depth {depth}: {} bytes of JSON from {} of CBOR", text.len(), b.len());
+            assert!(t.elapsed().as_secs_f64() < 1.0, "depth {depth}: {:?}", t.elapsed());
+            serde_json::from_str::<serde_json::Value>(&text).expect("valid JSON");
+        }
     }
 
     #[test]

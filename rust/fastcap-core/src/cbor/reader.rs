@@ -637,7 +637,7 @@ fn next_key<'a>(
         }
         let k = cur.value_after(kh, kat, 1)?;
         let v = cur.value()?;
-        EntryState::extra(extra, k.to_json().to_string(), v.to_json());
+        EntryState::extra(extra, k.key_text(), v.to_json());
     }
 }
 
@@ -935,6 +935,7 @@ impl Scan {
         }
         let buf: &[u8] = (**shared).as_ref();
         let window_start = self.pos;
+        let first_diagnostic = self.diagnostics.len();
         // Size the columns for the rows the rest of the file can plausibly hold, so the last, short
         // batch of a file does not map a full batch of columns (a batch also ends when full).
         let cap = opts.batch_rows.clamp(1, 1 << 16).min(buf.len().saturating_sub(window_start) / 16 + 1);
@@ -1063,6 +1064,11 @@ impl Scan {
                 ratio: opts.max_inflate_ratio,
             };
             inflate_batch(&mut batch, buf, &mut self.diagnostics, &limits, &mut self.budget);
+            // Inflation runs once the batch is scanned, so its diagnostics come after the scan's
+            // (a truncated tail, a resync) even when their entries come first: put them in file
+            // order, or the list would depend on where batches end (finding F-CBOR-ORDER in
+            // docs/fuzzing.md). Stable, so the diagnostics of one offset keep their order.
+            self.diagnostics[first_diagnostic..].sort_by_key(|d| d.offset);
         }
         // A resync may have moved past bytes it skipped; the window still spans them.
         let window = &buf[window_start.min(buf.len())..self.pos.max(window_start).min(buf.len())];
@@ -1347,4 +1353,72 @@ fn resync_within(buf: &[u8], from: usize, until: usize) -> Option<usize> {
         at = hit + 1;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::writer::{bytes, encode_entry, encode_header, float, text};
+    use super::*;
+
+    /// An entry that claims `enc: "zlib"` but whose payload is not zlib (`decompress_error`).
+    fn bad_zlib_entry(seq: u64) -> Vec<u8> {
+        let mut out = vec![0xa5];
+        text(&mut out, "ts");
+        float(&mut out, 1_700_000_000.0 + seq as f64);
+        text(&mut out, "dir");
+        out.push(0x03);
+        text(&mut out, "seq");
+        out.push(seq as u8);
+        text(&mut out, "data");
+        bytes(&mut out, b"this is not a zlib stream");
+        text(&mut out, "enc");
+        text(&mut out, "zlib");
+        out
+    }
+
+    fn good_entry(seq: u64) -> Vec<u8> {
+        encode_entry(1_700_000_000.0 + seq as f64, 3, seq, b"hello", &[], false)
+    }
+
+    /// Inflation failures between and around scan faults: a damaged stretch (resync, in recovery)
+    /// and a truncated tail.
+    fn capture() -> Vec<u8> {
+        let mut f = encode_header("order", 1_700_000_000.0, None);
+        for seq in 0..20 {
+            f.extend(if seq % 3 == 1 { bad_zlib_entry(seq) } else { good_entry(seq) });
+            if seq == 10 {
+                f.extend_from_slice(&[0xff, 0xff, 0xff]);
+            }
+        }
+        let last = bad_zlib_entry(20);
+        f.extend_from_slice(&last[..last.len() / 2]);
+        f
+    }
+
+    fn diagnostics(file: &[u8], recover: bool, batch_rows: usize) -> Vec<Diagnostic> {
+        let opts = ReadOptions { recover, batch_rows, ..ReadOptions::default() };
+        let mut r = EntryReader::new(file.to_vec(), opts).unwrap();
+        while r.next_batch().is_some() {}
+        r.diagnostics
+    }
+
+    /// F-CBOR-ORDER (docs/fuzzing.md): a batch's inflation diagnostics came after its scan faults,
+    /// so the list depended on where batches ended.
+    #[test]
+    fn diagnostics_are_in_file_order_whatever_the_batch_size() {
+        let file = capture();
+        for recover in [false, true] {
+            let reference = diagnostics(&file, recover, ReadOptions::default().batch_rows);
+            let kinds: Vec<&str> = reference.iter().map(|d| d.kind).collect();
+            assert!(kinds.contains(&"decompress_error") && kinds.contains(&"decode_error"), "{kinds:?}");
+            if recover {
+                assert!(kinds.contains(&"resync_skip") && kinds.contains(&"truncated_tail"), "{kinds:?}");
+            }
+            let offsets: Vec<u64> = reference.iter().map(|d| d.offset).collect();
+            assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "not in file order: {kinds:?} at {offsets:?}");
+            for rows in [1, 7, 256] {
+                assert_eq!(diagnostics(&file, recover, rows), reference, "{rows} rows per batch, recover {recover}");
+            }
+        }
+    }
 }
