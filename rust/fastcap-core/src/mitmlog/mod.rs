@@ -15,12 +15,15 @@ use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use arrow_array::{RecordBatch, UInt64Array};
 use arrow_buffer::Buffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use memchr::memchr;
 
 use crate::arrow_util::Table;
-use crate::error::{Format, FormatError, Result};
+use crate::error::{Error, Format, FormatError, Result};
 
 mod parser;
 mod scan;
@@ -150,22 +153,96 @@ fn check_text(data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// mitmdump output is UTF-8; stray invalid bytes (stderr noise) are replaced (byte offsets are
-/// then those of the repaired text).
-fn repair(data: &[u8]) -> Vec<u8> {
-    String::from_utf8_lossy(data).into_owned().into_bytes()
+/// A log repaired into UTF-8 (each run of invalid bytes replaced by U+FFFD, as
+/// `String::from_utf8_lossy` does), and where each replacement sits in both texts, so that offsets
+/// found in the repaired text can be reported as offsets in the file.
+struct Repaired {
+    text: Vec<u8>,
+    /// Per replacement, in order: where it ends in the repaired text, where the invalid bytes it
+    /// replaced start in the file, and where they end.
+    marks: Vec<(u64, u64, u64)>,
+}
+
+/// The UTF-8 encoding of U+FFFD.
+const REPLACEMENT: &str = "\u{FFFD}";
+
+impl Repaired {
+    fn new(data: &[u8]) -> Self {
+        let mut text = Vec::with_capacity(data.len() + data.len() / 8);
+        let mut marks = Vec::new();
+        let mut at = 0usize;
+        for chunk in data.utf8_chunks() {
+            text.extend_from_slice(chunk.valid().as_bytes());
+            at += chunk.valid().len();
+            let bad = chunk.invalid().len();
+            if bad > 0 {
+                text.extend_from_slice(REPLACEMENT.as_bytes());
+                marks.push((text.len() as u64, at as u64, (at + bad) as u64));
+                at += bad;
+            }
+        }
+        Repaired { text, marks }
+    }
+
+    /// The file offset of `offset` in the repaired text (an offset inside a replacement character
+    /// is that of the invalid bytes it replaced).
+    fn file_offset(&self, offset: u64) -> u64 {
+        let after = self.marks.partition_point(|&(end, _, _)| end <= offset);
+        match self.marks.get(after) {
+            Some(&(end, start, _)) if offset + REPLACEMENT.len() as u64 > end => start,
+            _ => match after.checked_sub(1).map(|i| self.marks[i]) {
+                Some((end, _, file_end)) => file_end + (offset - end),
+                None => offset,
+            },
+        }
+    }
+
+    /// `parsed` with every offset it reports (flows, message lines, the first unclassified line)
+    /// moved from the repaired text to the file.
+    fn to_file(&self, mut parsed: ParsedLog) -> Result<ParsedLog> {
+        let info = &mut parsed.info;
+        info.first_other_offset = info.first_other_offset.map(|o| self.file_offset(o));
+        for m in &mut info.messages {
+            m.offset = self.file_offset(m.offset);
+        }
+        for batch in &mut parsed.table.batches {
+            let i = batch.schema().index_of("offset").map_err(|e| Error::Arrow(e.to_string()))?;
+            let old = batch.column(i).as_primitive::<UInt64Type>();
+            let moved: UInt64Array = old.iter().map(|o| o.map(|o| self.file_offset(o))).collect();
+            let mut columns = batch.columns().to_vec();
+            columns[i] = Arc::new(moved);
+            *batch = RecordBatch::try_new(batch.schema(), columns).map_err(|e| Error::Arrow(e.to_string()))?;
+        }
+        Ok(parsed)
+    }
+
+    fn error_to_file(&self, e: Error) -> Error {
+        match e {
+            Error::Format(mut f) => {
+                f.offset = self.file_offset(f.offset);
+                Error::Format(f)
+            }
+            other => other,
+        }
+    }
 }
 
 /// Parse; the input is validated as UTF-8 during the scan, and if it is not, parsed again after
-/// repair.
+/// repair. mitmdump output is UTF-8; stray invalid bytes (stderr noise) are replaced, and the
+/// offsets reported are still the file's (finding F-MITMLOG-OFFSET in docs/fuzzing.md: they were
+/// those of the repaired text, up to three times as far).
 fn parse_buffer(buf: Buffer) -> Result<ParsedLog> {
     if let Some(parsed) = parse_once(buf.clone(), false)? {
         return Ok(parsed);
     }
-    let fixed = Buffer::from_vec(repair(buf.as_slice()));
+    let mut repaired = Repaired::new(buf.as_slice());
     drop(buf);
-    parse_once(fixed, true)?
-        .ok_or_else(|| FormatError::new(Format::MitmLog, "utf8", 0, "invalid UTF-8 after repair").into())
+    let fixed = Buffer::from_vec(std::mem::take(&mut repaired.text));
+    match parse_once(fixed, true) {
+        Ok(Some(parsed)) => repaired.to_file(parsed),
+        Ok(None) => Err(FormatError::new(Format::MitmLog, "utf8", 0, "invalid UTF-8 after repair").into()),
+        Err(e) => Err(repaired.error_to_file(e)),
+    }
 }
 
 /// `None` when the input turned out not to be valid UTF-8.
@@ -224,6 +301,80 @@ fn schema() -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::scan::*;
+
+    /// The number (from 1) of the line holding byte `offset`, and whether `offset` starts it.
+    fn line_of(data: &[u8], offset: u64) -> (u64, bool) {
+        let o = offset as usize;
+        let line = data[..o].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        (line, o == 0 || data[o - 1] == b'\n')
+    }
+
+    /// F-MITMLOG-OFFSET (docs/fuzzing.md): a log that is not valid UTF-8 is parsed after repair,
+    /// and its offsets were those of the repaired text (each invalid byte three bytes long there).
+    /// Every offset reported is now the file's: inside it, at the start of the line it names.
+    #[test]
+    fn offsets_of_a_log_that_is_not_utf8_are_the_files() {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::UInt64Type;
+
+        let mut log = Vec::new();
+        for i in 0..40 {
+            log.extend_from_slice(format!("127.0.0.1:{}: POST http://a/{i}\n    h: v", 6000 + i % 3).as_bytes());
+            log.extend_from_slice(b"\xff\xfe\xfd\n\n");
+            log.extend_from_slice(b"    body \xc8 \xe2\x82 end\n\n << 200 OK 1b\n");
+            if i % 10 == 3 {
+                log.extend_from_slice(
+                    b"127.0.0.1:6001 -> WebSocket text message -> a:443/\xff\n    {\"x\": \"\xfe\"}\n",
+                );
+            }
+            if i == 25 {
+                log.extend_from_slice(b"Traceback \xff\xff (most recent call last)\n");
+            }
+        }
+        let p = super::parse_bytes(&log).unwrap();
+        assert!(p.info.lossy_utf8);
+        assert_eq!(p.info.flows, 40);
+        let mut flows = 0;
+        for b in &p.table.batches {
+            let off = b.column_by_name("offset").unwrap().as_primitive::<UInt64Type>();
+            let line = b.column_by_name("line").unwrap().as_primitive::<UInt64Type>();
+            for r in 0..b.num_rows() {
+                let (o, l) = (off.value(r), line.value(r));
+                assert!(o < log.len() as u64, "flow at {o}, past the file ({})", log.len());
+                assert_eq!(line_of(&log, o), (l, true), "flow {flows} at byte {o}");
+                assert!(log[o as usize..].starts_with(b"127.0.0.1:"), "flow {flows} at byte {o}");
+                flows += 1;
+            }
+        }
+        assert_eq!(flows, 40);
+        assert_eq!(p.info.messages.len(), 4);
+        for m in &p.info.messages {
+            assert!(line_of(&log, m.offset).1, "message at byte {}", m.offset);
+            assert!(log[m.offset as usize..].starts_with(b"127.0.0.1:6001 -> WebSocket"), "at {}", m.offset);
+        }
+        let other = p.info.first_other_offset.expect("the traceback line");
+        assert!(log[other as usize..].starts_with(b"Traceback \xff"), "first unclassified line at {other}");
+
+        // An error: the 12-byte regression input was refused at "byte 13".
+        let data = b"Error in \xc8\n[";
+        match super::parse_bytes(data) {
+            Err(crate::error::Error::Format(e)) => assert!(e.offset <= data.len() as u64, "{e}"),
+            other => panic!("expected a format error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn repaired_offsets_map_back() {
+        // "a" + ff + "b" + c8 + "\n" + e2 82 (truncated 3-byte sequence) + "c"
+        let data = b"a\xffb\xc8\n\xe2\x82c";
+        let r = super::Repaired::new(data);
+        assert_eq!(r.text, String::from_utf8_lossy(data).as_bytes());
+        // repaired: a(0) FFFD(1..4) b(4) FFFD(5..8) \n(8) FFFD(9..12) c(12)
+        let want = [(0, 0), (1, 1), (2, 1), (3, 1), (4, 2), (5, 3), (8, 4), (9, 5), (11, 5), (12, 7), (13, 8)];
+        for (rep, file) in want {
+            assert_eq!(r.file_offset(rep), file, "repaired offset {rep}");
+        }
+    }
 
     #[test]
     fn line_ends_match_memchr() {
