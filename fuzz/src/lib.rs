@@ -91,16 +91,3 @@ pub fn strict() -> bool {
     static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *STRICT.get_or_init(|| std::env::var_os("FASTCAP_FUZZ_STRICT").is_some_and(|v| v == "1"))
 }
-
-/// True when `data` holds a run of at least `n` consecutive CBOR map heads (0xa0-0xbf): maps
-/// nested as the first key of maps, the shape of finding F-CBOR-KEYS (`docs/fuzzing.md`).
-pub fn has_map_head_run(data: &[u8], n: usize) -> bool {
-    let mut run = 0;
-    for &b in data {
-        run = if (0xa0..=0xbf).contains(&b) { run + 1 } else { 0 };
-        if run >= n {
-            return true;
-        }
-    }
-    false
-}
