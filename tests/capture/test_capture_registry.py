@@ -72,6 +72,10 @@ def test_status_and_stop_find_a_capture_started_elsewhere(
     assert not stale.exists(), "the stale entry is pruned"
     assert len(entries) == 1 and Path(entries[0]["session_dir"]).parent == custom.resolve()
     port, session_dir = entries[0]["port"], Path(entries[0]["session_dir"])
+    # private to the user: entries and state.json may hold the view's token or the web password
+    assert registry.live_dir().stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in registry.live_dir().glob("*.json"))
+    assert (session_dir / sess.STATE_FILE).stat().st_mode & 0o777 == 0o600
     state = sess.read_state(session_dir)
     assert state is not None
     ctx = ssl.create_default_context(cafile=state["ca_cert"])

@@ -191,3 +191,32 @@ def test_ingest_default_dataset_in_the_run_form(
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert open_dataset(env["FASTCAP_DATASET"]).calls.collect().height == 1
+
+
+def test_a_failed_ingest_leaves_the_session_complete(
+    tmp_path: Path, upstream: FakeUpstream, env: dict[str, str]
+) -> None:
+    """A dataset that cannot be written: a one-line error and exit 1, the session and its reports
+    complete (so `fastcap ingest` can retry), the reason in state.json."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the dataset should go\n")
+    out = tmp_path / "s"
+    conf = ["--confdir", str(tmp_path / "conf"), "--set", "ssl_insecure=true"]
+    r = _fastcap(["capture", "start", "--ingest", str(blocker / "dataset"), "--out", str(out), *conf], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    state = sess.read_state(out)
+    assert state is not None
+    _call(state, upstream)
+    stop = _fastcap(["capture", "stop"], env)
+    assert stop.returncode == 1, stop.stdout + stop.stderr
+    assert "Traceback" not in stop.stdout + stop.stderr
+    assert f"could not add the capture to the dataset {blocker / 'dataset'}" in stop.stdout
+    final = sess.read_state(out) or {}
+    assert final["status"] == "completed" and final["ingest"]["error"]
+    assert (out / "report.md").is_file()
+
+
+def test_view_and_ingest_need_a_capture(tmp_path: Path, env: dict[str, str]) -> None:
+    for flag in ("--view", "--ingest"):
+        r = _fastcap(["capture", "start", flag, "--no-save", "--out", str(tmp_path / "x")], env)
+        assert r.returncode == 2 and "need a capture: drop --no-save" in r.stderr, r.stderr

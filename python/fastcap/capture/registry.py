@@ -65,9 +65,13 @@ def register(state: dict[str, Any]) -> Path | None:
     entry = {k: state.get(k) for k in ENTRY_KEYS if state.get(k) is not None}
     path = _entry_path(str(state["session_id"]))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Private to the user: an entry holds the view's URL, whose token is the key to the traffic.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)  # also when it existed before
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(orjson.dumps(entry, option=orjson.OPT_INDENT_2) + b"\n")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(entry, option=orjson.OPT_INDENT_2) + b"\n")
         os.replace(tmp, path)
     except OSError:
         return None

@@ -49,9 +49,12 @@ def new_session_dir(base: Path) -> Path:
 
 
 def write_state(session_dir: Path, state: dict[str, Any]) -> None:
-    """Atomic write: temporary file in the same directory, then rename."""
+    """Atomic write: temporary file in the same directory, then rename. Readable by the user only:
+    it holds the web password and the view's URL with its token."""
     tmp = session_dir / f".{STATE_FILE}.{os.getpid()}.tmp"
-    tmp.write_bytes(orjson.dumps(state, option=orjson.OPT_INDENT_2) + b"\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(state, option=orjson.OPT_INDENT_2) + b"\n")
     os.replace(tmp, session_dir / STATE_FILE)
 
 

@@ -206,6 +206,8 @@ def _config(args: argparse.Namespace, session_dir: Path) -> runner.CaptureConfig
     mode = args.mode or ("reverse" if args.upstream else target.default_mode)
     if args.upstream_proxy and mode == "reverse":
         raise UsageError("--upstream-proxy works with --mode forward only")
+    if args.no_save and (args.view or args.ingest is not None):
+        raise UsageError("--view and --ingest need a capture: drop --no-save")
     for item in args.sets:
         if "=" not in item:
             raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
