@@ -197,3 +197,22 @@ def test_cache_write_tiers_through_the_engine_and_the_dialects(tmp_path: Path) -
         assert table["cost_usd"].to_list() == pytest.approx(
             [(2700 + 375 + 750) / 1e6, (2700 + 600 + 750) / 1e6, (2700 + 150 + 360 + 750) / 1e6]
         )
+
+
+def test_each_price_takes_its_own_tier() -> None:
+    """Prices whose tiers start at different sizes: a request between the starts pays each
+    price's own tier (a made-up model, built with genai-prices' types)."""
+    from decimal import Decimal
+
+    from fastcap.analysis.cost import unit_prices
+    from genai_prices.types import ModelPrice, Tier, TieredPrices
+
+    price = ModelPrice(
+        input_mtok=TieredPrices(base=Decimal(1), tiers=[Tier(start=128_000, price=Decimal(2)), Tier(start=200_000, price=Decimal(4))]),
+        output_mtok=TieredPrices(base=Decimal(10), tiers=[Tier(start=200_000, price=Decimal(20))]),
+    )  # fmt: skip
+    per_tier = [unit_prices(price, "m", tier).per_token for tier in range(3)]
+    assert [p["input"] * 1e6 for p in per_tier] == pytest.approx([1, 2, 4])
+    assert [p["output"] * 1e6 for p in per_tier] == pytest.approx([10, 10, 20])
+    # No cache prices: cached tokens are priced as input.
+    assert [p["cache_read"] for p in per_tier] == [p["input"] for p in per_tier]

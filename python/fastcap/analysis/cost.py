@@ -13,9 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:  # genai-prices takes a quarter of a second to import: only when pricing
+    from genai_prices.types import ModelPrice, TieredPrices
 
 # The genai-prices provider of each dialect, for hosts its URL patterns do not recognise
 # (a company gateway speaking Anthropic's API is priced as Anthropic). kiro meters credits.
@@ -62,25 +65,34 @@ class UnitPrices:
     per_request: float
 
 
-def _price_at(value: Any, tier: int) -> Decimal | None:
-    """A genai-prices price (a Decimal or TieredPrices) in the `tier`-th tier (0 = base)."""
-    if value is None:
-        return None
-    tiers = getattr(value, "tiers", None)
-    if tiers is None:
-        return Decimal(value)
-    return Decimal(value.base if tier == 0 else tiers[min(tier, len(tiers)) - 1].price)
+def _price_at(value: Decimal | TieredPrices | None, input_total: int) -> Decimal | None:
+    """A genai-prices price for a request of `input_total` prompt tokens: a tiered price's highest
+    tier whose start the request exceeds, else its base (genai-prices' rule)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    price = value.base
+    for tier in value.tiers:  # ascending by start
+        if input_total > tier.start:
+            price = tier.price
+    return price
 
 
-def _thresholds(model_price: Any) -> list[int]:
-    """The input sizes where a tier starts (a request above one pays that tier for all tokens)."""
+def _thresholds(model_price: ModelPrice) -> list[int]:
+    """The input sizes where a tier of any of the model's prices starts: requests between two of
+    them pay the same prices."""
+    from genai_prices.types import TieredPrices
+
     starts: set[int] = set()
     for key in PRICE_KEYS.values():
-        starts.update(t.start for t in getattr(getattr(model_price, key, None), "tiers", None) or ())
+        value = getattr(model_price, key, None)
+        if isinstance(value, TieredPrices):
+            starts.update(t.start for t in value.tiers)
     return sorted(starts)
 
 
-def _model_price(provider: str | None, url: str | None, model: str, day: datetime) -> tuple[str, Any] | None:
+def _model_price(
+    provider: str | None, url: str | None, model: str, day: datetime
+) -> tuple[str, ModelPrice] | None:
     """(genai-prices model id, ModelPrice) of a model on a day: the provider its URL patterns
     recognise in `url`, else `provider`; None when genai-prices does not know the model."""
     from genai_prices import data_snapshot
@@ -97,9 +109,12 @@ def _model_price(provider: str | None, url: str | None, model: str, day: datetim
     return None
 
 
-def unit_prices(model_price: Any, model_id: str, tier: int) -> UnitPrices:
+def unit_prices(model_price: ModelPrice, model_id: str, tier: int) -> UnitPrices:
+    """The prices of the `tier`-th range between `_thresholds` (0: up to the first start)."""
+    starts = _thresholds(model_price)
+    size = 0 if tier == 0 else starts[tier - 1] + 1  # any request size inside that range
     per_mtok: dict[str, Decimal | None] = {
-        k: _price_at(getattr(model_price, key, None), tier) for k, key in PRICE_KEYS.items()
+        k: _price_at(getattr(model_price, key, None), size) for k, key in PRICE_KEYS.items()
     }
     for kind in ("cache_read", "cache_write", "cache_write_1h"):  # parents first
         if per_mtok[kind] is None:
@@ -136,7 +151,7 @@ def with_cost(calls: pl.DataFrame) -> pl.DataFrame:
     groups = work.filter("_priceable").select(keys).unique(maintain_order=True)
     if groups.height == 0:
         return calls.with_columns(pl.lit(None, t).alias(c) for c, t in COST_COLUMNS.items())
-    found: list[tuple[str, Any] | None] = []
+    found: list[tuple[str, ModelPrice] | None] = []
     for dialect, host, path, model, day in groups.iter_rows():
         url = f"https://{host}{path}" if host else None
         found.append(
