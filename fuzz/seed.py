@@ -480,7 +480,8 @@ def write(base: Path, seeds: dict[str, list[tuple[str, bytes]]], clean: bool) ->
                 names.add(name)
                 (d / name).write_bytes(data)
         size = sum(len(b) for _, b in items)
-        print(f"{target}: {len(names)} inputs, {size} bytes -> {d.relative_to(ROOT)}")
+        shown = d.resolve().relative_to(ROOT) if d.resolve().is_relative_to(ROOT) else d
+        print(f"{target}: {len(names)} inputs, {size} bytes -> {shown}")
 
 
 def main(argv: Iterable[str] | None = None) -> int:
