@@ -207,3 +207,44 @@ def test_a_call_left_out_says_so(page: Any, report: Path) -> None:
     assert "call #3 are not in this file" in text and "#1, #2" in text
     assert "bodies only for 2 calls" in p.inner_text("#embedded-note")
     assert errors == []
+
+
+def _decode(col: Any) -> Any:
+    """embedded.js's `decode`, in Python."""
+    if not isinstance(col, dict) or "k" not in col:
+        return col
+    if col["k"] == "dict":
+        return [col["v"][i] for i in col["c"]]
+    if col["k"] == "bool":
+        return [None if b is None else bool(b) for b in col["c"]]
+    if col["k"] == "index":
+        return list(range(col["n"]))
+    return col
+
+
+def test_the_embedded_data_decodes_to_what_the_server_answers(tmp_path: Path) -> None:
+    """Columns, chart series stored as references to table columns, and shortened floats decode to
+    the values `fastcap view`'s API computes (floats to 10 significant digits)."""
+    from fastcap.view import bundle, data
+
+    capture = tmp_path / "many.cbor"
+    write_cbor(_many(60), capture, redact=None)
+    sources = [data.source_for(capture)]
+    embedded_data = json.loads(json.dumps(bundle.build(sources, lambda n: [0])))
+    snap = data.load_snapshot(sources, version=1, recover=False, redact=True)
+    table = {c: _decode(v) for c, v in embedded_data["table"].items()}
+    model = [bool(m) for m in table["is_model_call"]]
+    expected = bundle.short(data.overview_json(snap)["charts"])
+    got = {
+        k: [v for v, m in zip(table[s["c"]], model, strict=True) if m]
+        if isinstance(s, dict) and s.get("k") == "col"
+        else _decode(s)
+        for k, s in embedded_data["overview"]["charts"].items()
+    }
+    assert got == json.loads(json.dumps(expected))
+    assert any(
+        isinstance(s, dict) and s.get("k") == "col" for s in embedded_data["overview"]["charts"].values()
+    )
+    page = data.page(snap.calls, data.Filters(), sort=None, desc=False, offset=0, limit=1000)
+    for col in ("model", "api_name", "conv", "status", "input_total", "tool_calls", "issues"):
+        assert table[col] == [r[col] for r in page["rows"]], col

@@ -21,7 +21,9 @@ from fastcap.view.detail import Loader, call_detail, request_diff
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = ("index.html", "app.css", "chart.min.js", "embedded.js", "app.js")
-FLOAT_DIGITS = 3  # the table shows at most 2 decimals; 3 keeps sorting faithful at a third of the bytes
+# Times (the `*_s` columns and `t`) to the millisecond: the table shows at most 2 decimals, and 3
+# keep sorting faithful at a third of the bytes. Other floats (costs) are kept as they are.
+TIME_DIGITS = 3
 
 
 def assets() -> dict[str, str]:
@@ -31,6 +33,18 @@ def assets() -> dict[str, str]:
 
 # Columns the page never reads: `started_at` (the page shows `t`), where a call is in its capture.
 UNUSED_COLUMNS = ("started_at", "file", "call")
+
+
+def short(value: Any) -> Any:
+    """`value` with its floats to 10 significant digits (sums of costs carry float noise such as
+    0.024222599999999997: 19 bytes where 9 say the same), through lists and dicts."""
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
+    if isinstance(value, list):
+        return [short(v) for v in value]
+    if isinstance(value, dict):
+        return {k: short(v) for k, v in value.items()}
+    return value
 
 
 def encode_column(values: list[Any]) -> Any:
@@ -45,22 +59,34 @@ def encode_column(values: list[Any]) -> Any:
         return {"k": "dict", "v": list(words), "c": codes}
     if values and values == list(range(len(values))):
         return {"k": "index", "n": len(values)}
-    return values
+    return short(values) if any(isinstance(v, float) for v in present) else values
 
 
-def _columns(calls: pl.DataFrame) -> dict[str, Any]:
+def _table(calls: pl.DataFrame) -> dict[str, list[Any]]:
     """The calls table for the page, column by column: `data.TABLE_COLUMNS` (so columns the view
-    adds come along), floats to FLOAT_DIGITS decimals."""
+    adds come along), times to TIME_DIGITS decimals."""
     table = calls.select(c for c in data.TABLE_COLUMNS if c not in UNUSED_COLUMNS)
-    table = table.with_columns(pl.col(c).round(FLOAT_DIGITS) for c, t in table.schema.items() if t.is_float())
-    return {c: encode_column(table[c].to_list()) for c in table.columns}
+    table = table.with_columns(
+        pl.col(c).round(TIME_DIGITS)
+        for c, t in table.schema.items()
+        if t.is_float() and (c == "t" or c.endswith("_s"))
+    )
+    return {c: table[c].to_list() for c in table.columns}
 
 
-def _charts(overview: dict[str, Any]) -> dict[str, Any]:
-    charts = overview.get("charts")
-    if charts:
-        overview["charts"] = {k: encode_column(v) if isinstance(v, list) else v for k, v in charts.items()}
-    return overview
+def _charts(charts: dict[str, Any], table: dict[str, list[Any]]) -> dict[str, Any]:
+    """The overview's chart series, each either a reference to the table column it repeats (the
+    series are the model calls' values of table columns: `{"k": "col", "c": column}`) or encoded."""
+    mask = [bool(v) for v in table.get("is_model_call", [])]
+    model_rows = {c: [v for v, m in zip(values, mask, strict=True) if m] for c, values in table.items()}
+    out: dict[str, Any] = {}
+    for key, series in charts.items():
+        if isinstance(series, list):
+            same = next((c for c, values in model_rows.items() if values == series), None)
+            out[key] = {"k": "col", "c": same} if same is not None else encode_column(series)
+        else:
+            out[key] = short(series)
+    return out
 
 
 def _conversations(calls: pl.DataFrame) -> tuple[dict[str, Any], dict[int, int | None]]:
@@ -92,6 +118,10 @@ def build(
     calls = snap.calls
     wanted = sorted({r for r in rows(calls.height) if 0 <= r < calls.height})
     conversations, previous = _conversations(calls) if calls.height else ({}, {})
+    table = _table(calls)
+    overview = data.overview_json(snap)
+    if overview.get("charts"):
+        overview["charts"] = _charts(overview["charts"], table)
     loader = Loader(sources, recover=recover)
     details: dict[int, Any] = {}
     diffs: dict[int, Any] = {}
@@ -122,11 +152,11 @@ def build(
             "search": {"building": False},
             "embedded": True,
         },
-        "overview": _charts(data.overview_json(snap)),
+        "overview": overview,
         "facets": data.facets(calls),
-        "table": _columns(calls),
+        "table": {c: encode_column(v) for c, v in table.items()},
         "search_columns": list(data.SEARCH_COLUMNS),
-        "conversations": data.conversations(calls),
+        "conversations": short(data.conversations(calls)),
         "conversation": conversations,
         "details": details,
         "diffs": diffs,

@@ -26,7 +26,15 @@ const fastcapEmbedded = (() => {
   };
   const table = {};
   for (const c of Object.keys(D.table)) table[c] = decode(D.table[c]);
-  if (D.overview.charts) for (const k of Object.keys(D.overview.charts)) D.overview.charts[k] = decode(D.overview.charts[k]);
+  // Chart series that repeat a table column are stored as {k: "col", c: column}: its model calls' values.
+  const modelCall = (table.is_model_call || []).map(Boolean);
+  const ofModelCalls = (c) => table[c].filter((_, i) => modelCall[i]);
+  if (D.overview.charts) {
+    for (const k of Object.keys(D.overview.charts)) {
+      const s = D.overview.charts[k];
+      D.overview.charts[k] = s && s.k === "col" ? ofModelCalls(s.c) : decode(s);
+    }
+  }
   const cols = Object.keys(table);
   const n = cols.length ? table[cols[0]].length : 0;
   const rows = new Array(n);
