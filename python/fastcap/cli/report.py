@@ -17,10 +17,12 @@ PROGRESS_THRESHOLD = 50  # show a progress bar from this many calls on
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "report",
-        help="write Markdown reports (per-call files, report.md, analysis_report.md) for a capture",
+        help="write Markdown reports (per-call files, report.md, analysis_report.md) for a capture, or "
+        "with --html one self-contained HTML file to share",
         description="Write the kiro-capture style per-call files and report.md and the "
         "agent-system-dissect style analysis_report.md for a capture. Secrets are redacted and "
-        "every written file is leak-scanned.",
+        "every written file is leak-scanned. With --html, the pages of `fastcap view` as one HTML file "
+        "instead (docs/export.md).",
     )
     p.add_argument(
         "capture",
