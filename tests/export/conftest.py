@@ -70,3 +70,9 @@ def make_codex_capture(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return make
+
+
+@pytest.fixture
+def codex_call():  # type: ignore[no-untyped-def]
+    """`codex_exchange` itself, for tests that build many calls."""
+    return codex_exchange

@@ -388,3 +388,18 @@ def test_endpoint_urls_as_the_sdk_reads_them(given: str, posted_to: str) -> None
     from fastcap.export.otlp import traces_url
 
     assert traces_url(given) == posted_to
+
+
+def test_large_exports_go_in_batches_and_all_arrive(
+    tmp_path: Path, receiver: Receiver, codex_call: Any
+) -> None:
+    from fastcap.export.otlp import BATCH_SPANS
+    from fastcap.formats.writers import write_cbor
+
+    n = BATCH_SPANS + 40
+    capture = tmp_path / "many.cbor"
+    write_cbor([codex_call(index=i, request_id=f"r{i}") for i in range(n)], capture)
+    assert main(["export", str(capture), "--otlp", receiver.url]) == 0
+    assert len(receiver.requests) == 2
+    spans = [s for r in receiver.requests for s in spans_of(r)]
+    assert len({s.span_id for s in spans if s.kind == Span.SPAN_KIND_CLIENT}) == n
