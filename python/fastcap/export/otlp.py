@@ -1,8 +1,8 @@
 """The calls table as OpenTelemetry GenAI client spans (docs/export.md).
 
 Attribute names follow the GenAI semantic conventions as published in
-open-telemetry/semantic-conventions-genai (span `gen_ai.client.inference`, December 2026), the
-continuation of semantic-conventions v1.37-v1.44's gen-ai spans: `gen_ai.provider.name` (not the
+open-telemetry/semantic-conventions-genai (span `gen_ai.client.inference`, main of December 2026),
+the continuation of semantic-conventions v1.37-v1.44's gen-ai spans: `gen_ai.provider.name` (not the
 older `gen_ai.system`), `gen_ai.usage.cache_write.input_tokens` (not `cache_creation`),
 `gen_ai.usage.reasoning.output_tokens` and `gen_ai.response.time_to_first_chunk`.
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
 INSTALL_HINT = "OpenTelemetry export needs the otel extra: pip install 'fastcap[otel]'"
-SEMCONV = "OpenTelemetry GenAI semantic conventions (open-telemetry/semantic-conventions-genai, 2026-12)"
 SCOPE_NAME = "fastcap"
 BATCH_SPANS = 512  # spans per OTLP/HTTP request: far below the exporter's 64 MiB request limit
 STREAM_KINDS = ("sse", "eventstream", "websocket")
