@@ -31,8 +31,11 @@ import polars as pl
 from fastcap.dataset.fingerprint import Fingerprint, Known, fingerprint
 from fastcap.dataset.layout import SCHEMA_VERSION, VERSION_FILE, part_path
 from fastcap.dataset.manifest import (
+    COMPACT_AFTER,
     V0_MANIFEST,
     commit,
+    commit_files,
+    compact,
     create_or_open,
     parquet_bytes,
     read_manifest,
@@ -230,6 +233,7 @@ def ingest(
     progress: Progress | None = None,
     commit_every: int = COMMIT_EVERY,
     exchanges: bool = True,
+    compact_after: int = COMPACT_AFTER,
 ) -> IngestResult:
     """Decode the captures named by `paths` (files, directories, glob patterns) into the dataset
     `to` (created if absent; a directory or an fsspec URL).
@@ -239,7 +243,9 @@ def ingest(
     `scheduler` (`tcp://HOST:PORT` of a running Dask scheduler) or `client` (a `distributed.Client`)
     fan the decoding out over Dask instead. `agent` names the agent of every capture (default:
     told from each capture). `recover` reads past damaged records. `exchanges=False` stores the
-    calls table only (a capture stored so is ingested again when its exchanges are asked for)."""
+    calls table only (a capture stored so is ingested again when its exchanges are asked for).
+    When the manifest holds more than `compact_after` commit files at the end, they are compacted
+    into one (`manifest.compact`)."""
     started = time.perf_counter()
     storage = Storage(to, storage_options)
     version = create_or_open(storage)
@@ -335,6 +341,8 @@ def ingest(
         if len(pending) >= commit_every:
             flush()
     flush()
+    if result.ingested + result.updated and commit_files(storage) > compact_after:
+        compact(storage)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -6,7 +6,9 @@ order. The row of a capture in the latest commit that has one is the capture's s
 counts and the part files that are live. Writers only ever add commit files (atomically), so a
 reader always sees a complete state, several writers never overwrite each other's commits, and a
 crash between writing part files and committing leaves only files no row lists (ignored, and
-written again by the next ingest of that capture).
+written again by the next ingest of that capture). Each ingest adds at least one commit file, so
+`compact` folds them into one once there are more than `COMPACT_AFTER` (`ingest` does it at its
+end).
 """
 
 from __future__ import annotations
@@ -114,20 +116,63 @@ def parquet_bytes(frame: pl.DataFrame, *, row_group_size: int | None = None) -> 
 
 def read_manifest(storage: Storage, version: int | None = None) -> pl.DataFrame:
     """The live state of every capture: its row in the latest commit that has one."""
+    return _read_commits(storage, version)[0]
+
+
+def _read_commits(storage: Storage, version: int | None = None) -> tuple[pl.DataFrame, list[str]]:
+    """(the live state, the commit files it was read from)."""
     version = dataset_version(storage) if version is None else version
     if version == 0:
         parts = [pl.read_parquet(storage.read_bytes(V0_MANIFEST))]
+        names: list[str] = []
     else:
-        parts = [
-            pl.read_parquet(storage.read_bytes(f"{MANIFEST_DIR}/{n}"))
-            for n in storage.listdir(MANIFEST_DIR, ".parquet")
-        ]
+        for attempt in range(_READ_ATTEMPTS):
+            names = storage.listdir(MANIFEST_DIR, ".parquet")
+            try:
+                parts = [pl.read_parquet(storage.read_bytes(f"{MANIFEST_DIR}/{n}")) for n in names]
+                break
+            except FileNotFoundError:
+                # A compaction removed commit files between the listing and the read; the file
+                # that replaces them was written first, so listing again finds it.
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
     if not parts:
-        return pl.DataFrame(schema=MANIFEST_SCHEMA)
+        return pl.DataFrame(schema=MANIFEST_SCHEMA), names
     rows = pl.concat([conform(p, MANIFEST_SCHEMA) for p in parts], how="vertical")
-    return (
+    live = (
         rows.with_row_index("_order")
         .sort("commit", "_order", nulls_last=False)
         .unique("capture_id", keep="last", maintain_order=True)
         .drop("_order")
     )
+    return live, names
+
+
+_READ_ATTEMPTS = 5
+# `ingest` compacts the manifest once it holds more commit files than this.
+COMPACT_AFTER = 16
+
+
+def compact(storage: Storage, *, min_files: int = 2) -> int:
+    """Replace the manifest's commit files by one holding the live state (a row per capture);
+    returns how many files it replaced (0: fewer than `min_files`, nothing done).
+
+    Every row keeps the `commit` it was written in, and readers order rows by that column, not by
+    file name, so the compacted file orders exactly as the files it replaces did, also against a
+    commit another writer adds meanwhile (never removed: only the files read are). The new file is
+    written before the old ones are removed, so a reader sees the state whole at every moment
+    (`_read_commits` lists again when a file it listed is gone)."""
+    live, names = _read_commits(storage)
+    if len(names) < min_files:
+        return 0
+    storage.write_atomic(
+        f"{MANIFEST_DIR}/{new_commit_name()}-compact.parquet", parquet_bytes(conform(live, MANIFEST_SCHEMA))
+    )
+    for name in names:
+        storage.remove(f"{MANIFEST_DIR}/{name}")
+    return len(names)
+
+
+def commit_files(storage: Storage) -> int:
+    """How many commit files the manifest has."""
+    return len(storage.listdir(MANIFEST_DIR, ".parquet"))
