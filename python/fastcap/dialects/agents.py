@@ -98,16 +98,22 @@ class Recognition:
         return f"{name} ({'; '.join(notes)})"
 
 
-def _value(headers: Headers, where: str, system: str | None) -> str | None:
-    if where == "system":
-        return system
-    return next((v for k, v in headers if k.lower() == where), None)
+def _value(headers: dict[str, str], where: str, system: str | None) -> str | None:
+    return system if where == "system" else headers.get(where)
+
+
+def _by_name(headers: Headers) -> dict[str, str]:
+    """Lower-case header name → its first value (built once per request, not once per signal)."""
+    out: dict[str, str] = {}
+    for k, v in headers:
+        out.setdefault(k.lower(), v)
+    return out
 
 
 def recognise(requests: Iterable[tuple[Headers, str | None]]) -> Recognition:
     """The agent behind `requests` ((headers, system prompt) of each request, in order): the first
     agent signal, in `AGENT_SIGNALS` order, that any request matches; the client libraries seen."""
-    seen = list(requests)
+    seen = [(_by_name(headers), system) for headers, system in requests]
     agent: tuple[Signal, str] | None = None
     for signal in AGENT_SIGNALS:
         for headers, system in seen:

@@ -26,7 +26,9 @@ def normalise_newlines(text: str) -> str:
 
 
 def longest_backtick_run(text: str) -> int:
-    return max((len(m.group(0)) for m in _BACKTICK_RUN.finditer(text)), default=0)
+    if "`" not in text:  # most text: one C-speed search instead of a regex scan
+        return 0
+    return max(map(len, _BACKTICK_RUN.findall(text)), default=0)
 
 
 def fence_marker(content: str) -> str:
@@ -111,7 +113,10 @@ def parse_json(data: bytes | str | None) -> tuple[bool, Any]:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         if not text.strip():
             return False, None
-        return True, json.loads(text)
+        try:
+            return True, orjson.loads(text)  # ~5x json.loads on request bodies
+        except orjson.JSONDecodeError:  # NaN, integers beyond 64 bits: what only `json` accepts
+            return True, json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return False, None
 
