@@ -12,11 +12,19 @@
    captures directly. `--limit-mb` runs them under RLIMIT_AS (address space, not RSS;
    with POLARS_MAX_THREADS pinned to the CPU count, 1024 is enough here).
 
-Defaults are small (6 captures of 8 MB); the issue's sizes are `--captures 100 --size-mb 20` (2 GB)
-and, for the memory check, `--captures 250 --size-mb 20` (5 GB). The machine is shared: the load
-average is printed with the figures.
+Defaults are small (6 captures of 8 MB); the issue's size for the ratio is `--captures 100
+--size-mb 20` (2 GB). Every timed command's CPU seconds (its own and its children's) are printed
+beside its wall time: on a shared machine the wall time of two processes against one depends on
+what else runs. The machine is shared: the load average is printed with the figures.
+
+`--memory` is the issue's memory check, on captures made beforehand (any sizes: generating 5 GB
+takes a while, e.g. ten `gen_capture.py --shape real --size-mb 520` in parallel): it skips step 2's
+baselines, ingests `WORKDIR/captures` into `WORKDIR/ds-ingest` (incrementally: captures already
+there are skipped, so the dataset can be filled while captures are still being generated), then
+runs step 3 under `--limit-mb` (default 1024 with `--memory`).
 
     python benches/bench_dataset.py [--captures N] [--size-mb MB] [--jobs J] [--limit-mb MB]
+    python benches/bench_dataset.py --memory --workdir DIR [--limit-mb 1024]
 """
 
 from __future__ import annotations
@@ -63,9 +71,13 @@ print(out.height, int(out["bodies"].sum()), int(out["requests"].sum()))
 """
 
 
+LAST_CPU_S = [0.0]  # CPU seconds (user + system) of the last `run_measured` command and its children
+
+
 def run_measured(cmd: list[str], limit_mb: int | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak RSS in MB, stdout) of one command in its own process; the peak is the
-    largest of the process and the worker processes it waited for (os.wait4)."""
+    largest of the process and the worker processes it waited for (os.wait4). Its CPU seconds are
+    left in LAST_CPU_S."""
 
     def limit() -> None:
         if limit_mb:
@@ -79,6 +91,7 @@ def run_measured(cmd: list[str], limit_mb: int | None = None) -> tuple[float, fl
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, preexec_fn=limit)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        LAST_CPU_S[0] = usage.ru_utime + usage.ru_stime
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -104,6 +117,40 @@ def make_captures(folder: Path, n: int, size_mb: float) -> list[Path]:
     return paths
 
 
+def ingest_timed(files: list[Path], ds: Path, jobs: int, extra: list[str]) -> float:
+    wall, _, _ = run_measured(
+        [*FASTCAP, "ingest", *map(str, files), "--to", str(ds), "-q", "--jobs", str(jobs), *extra]
+    )
+    return wall
+
+
+def ratios(files: list[Path], work: Path, mb: float, jobs: int, figures: dict[str, float]) -> None:
+    """Step 2: analyze one by one, then ingest (with and without exchanges)."""
+    out = work / "analyze-out"
+    t0 = time.perf_counter()
+    cpu = 0.0
+    for p in files:
+        run_measured([*FASTCAP, "analyze", str(p), "--no-reports", "--out", str(out), "-q"])
+        cpu += LAST_CPU_S[0]
+    analyze_s = time.perf_counter() - t0
+    print(f"analyze, one by one:      {analyze_s:7.2f}s  {mb / analyze_s:6.1f} MB/s  CPU {cpu:7.1f}s")
+    figures.update(analyze_s=analyze_s, analyze_cpu_s=cpu)
+    for label, extra, key in (
+        ("ingest (calls+exchanges)", [], "ingest"),
+        ("ingest --calls-only", ["--calls-only"], "ingest_calls_only"),
+    ):
+        ds = work / f"ds-{key}"
+        subprocess.run(["rm", "-rf", str(ds)], check=True)
+        wall = ingest_timed(files, ds, jobs, extra)
+        figures[f"{key}_s"] = wall
+        figures[f"{key}_cpu_s"] = LAST_CPU_S[0]
+        print(
+            f"{label + ',':25} {wall:7.2f}s  {mb / wall:6.1f} MB/s  CPU {LAST_CPU_S[0]:7.1f}s  "
+            f"ratio to analyze {wall / analyze_s:.2f}x (CPU {LAST_CPU_S[0] / cpu:.2f}x)"
+            f"  (--jobs {jobs}, load {os.getloadavg()[0]:.1f})"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--captures", type=int, default=6)
@@ -111,8 +158,16 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--limit-mb", type=int, help="RLIMIT_AS for the dataset analyses")
     ap.add_argument("--workdir", type=Path, help="keep the captures and dataset here (default: a temp dir)")
+    ap.add_argument(
+        "--memory",
+        action="store_true",
+        help="the memory check on the captures already in WORKDIR/captures (no generation, no baselines)",
+    )
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
     args = ap.parse_args()
+    if args.memory and args.workdir is None:
+        ap.error("--memory needs --workdir (the captures are made beforehand)")
+    limit_mb = args.limit_mb or (1024 if args.memory else None)
 
     with tempfile.TemporaryDirectory(prefix="fastcap-bench-dataset-") as tmp:
         work = args.workdir or Path(tmp)
@@ -120,7 +175,7 @@ def main() -> int:
         caps = work / "captures"
         caps.mkdir(exist_ok=True)
         files = sorted(p for p in caps.iterdir() if p.suffix in (".cbor", ".jsonl"))
-        if len(files) != args.captures:
+        if not args.memory and len(files) != args.captures:
             for p in files:
                 p.unlink()
             files = make_captures(caps, args.captures, args.size_mb)
@@ -131,56 +186,45 @@ def main() -> int:
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
         )
 
-        out = work / "analyze-out"
-        t0 = time.perf_counter()
-        for p in files:
-            run_measured([*FASTCAP, "analyze", str(p), "--no-reports", "--out", str(out), "-q"])
-        analyze_s = time.perf_counter() - t0
-        print(f"analyze, one by one:      {analyze_s:7.2f}s  {mb / analyze_s:6.1f} MB/s")
-
-        figures: dict[str, float] = {"mb": mb, "analyze_s": analyze_s}
-        for label, extra, key in (
-            ("ingest (calls+exchanges)", [], "ingest"),
-            ("ingest --calls-only", ["--calls-only"], "ingest_calls_only"),
-        ):
-            ds = work / f"ds-{key}"
-            subprocess.run(["rm", "-rf", str(ds)], check=True)
-            wall, _, _ = run_measured(
-                [
-                    *FASTCAP,
-                    "ingest",
-                    *map(str, files),
-                    "--to",
-                    str(ds),
-                    "-q",
-                    "--jobs",
-                    str(args.jobs),
-                    *extra,
-                ]
-            )
-            figures[f"{key}_s"] = wall
+        figures: dict[str, float] = {"mb": mb}
+        ds = work / "ds-ingest"
+        if args.memory:
+            wall = ingest_timed(files, ds, args.jobs, [])
             print(
-                f"{label + ',':25} {wall:7.2f}s  {mb / wall:6.1f} MB/s  ratio to analyze {wall / analyze_s:.2f}x"
+                f"ingest (what was not in the dataset yet): {wall:7.2f}s  CPU {LAST_CPU_S[0]:7.1f}s"
                 f"  (--jobs {args.jobs}, load {os.getloadavg()[0]:.1f})"
             )
+        else:
+            ratios(files, work, mb, args.jobs, figures)
 
-        ds = work / "ds-ingest"
         stored = sum(p.stat().st_size for p in ds.rglob("*.parquet"))
         direct_json, ds_json = work / "direct.json", work / "dataset.json"
-        run_measured([sys.executable, "-c", OVERVIEW, str(direct_json), *map(str, files)])
-        wall, rss, _ = run_measured([sys.executable, "-c", OVERVIEW, str(ds_json), str(ds)], args.limit_mb)
+        wall_d, rss_d, _ = run_measured([sys.executable, "-c", OVERVIEW, str(direct_json), *map(str, files)])
+        print(f"overview of the captures: {wall_d:7.2f}s  peak RSS {rss_d:6.0f} MB  (decoding every capture)")
+        wall, rss, _ = run_measured([sys.executable, "-c", OVERVIEW, str(ds_json), str(ds)], limit_mb)
         same = json.loads(direct_json.read_text()) == json.loads(ds_json.read_text())
         print(
             f"overview of the dataset:  {wall:7.2f}s  peak RSS {rss:6.0f} MB  "
             f"identical to the captures' overview: {same}"
+            + (f"  (under RLIMIT_AS {limit_mb} MB)" if limit_mb else "")
         )
-        wall_b, rss_b, line = run_measured([sys.executable, "-c", BODIES, str(ds)], args.limit_mb)
+        wall_b, rss_b, line = run_measured([sys.executable, "-c", BODIES, str(ds)], limit_mb)
+        groups, resp, req = (int(x) for x in line.split())
         print(
             f"stream over all bodies:   {wall_b:7.2f}s  peak RSS {rss_b:6.0f} MB  "
-            f"({stored / 1e6:.0f} MB of Parquet; groups, response and request body bytes: {line.strip()})"
+            f"({stored / 1e6:.0f} MB of Parquet holding {(resp + req) / 1e9:.2f} GB of bodies: "
+            f"{resp / 1e9:.2f} GB response, {req / 1e9:.2f} GB request; {groups} groups)"
         )
         figures.update(
-            overview_s=wall, overview_rss_mb=rss, bodies_s=wall_b, bodies_rss_mb=rss_b, same=float(same)
+            direct_overview_s=wall_d,
+            direct_overview_rss_mb=rss_d,
+            overview_s=wall,
+            overview_rss_mb=rss,
+            bodies_s=wall_b,
+            bodies_rss_mb=rss_b,
+            body_bytes=float(resp + req),
+            parquet_bytes=float(stored),
+            same=float(same),
         )
         print(f"load average at end {os.getloadavg()[0]:.1f}")
         if args.json:
