@@ -220,3 +220,7 @@ def test_view_and_ingest_need_a_capture(tmp_path: Path, env: dict[str, str]) -> 
     for flag in ("--view", "--ingest"):
         r = _fastcap(["capture", "start", flag, "--no-save", "--out", str(tmp_path / "x")], env)
         assert r.returncode == 2 and "need a capture: drop --no-save" in r.stderr, r.stderr
+    # `--ingest` before an action word takes the default dataset, not a dataset named "status"
+    r = _fastcap(["capture", "--ingest", "status"], env)
+    assert r.returncode in (0, 1) and "No live capture." in r.stdout, r.stdout + r.stderr
+    assert not Path("status").exists()

@@ -105,9 +105,9 @@ def register(subparsers: Any) -> None:
         "--web",
         action="store_true",
         help="run mitmweb, mitmproxy's own web UI, instead of mitmdump. It shows flows as mitmproxy holds "
-        "them in memory, before fastcap's redaction (API keys in clear), and on mitmproxy 11 streamed "
-        "responses as 'content missing' and no password; on 12 fastcap sets a random password and "
-        "store_streamed_bodies. Prefer --view",
+        "them in memory, before fastcap's redaction (API keys in clear); on mitmproxy 11 streamed "
+        "responses show as 'content missing' (and 11.0 has no password); on 12 fastcap sets a random "
+        "password and store_streamed_bodies. Prefer --view",
     )
     p.add_argument("--web-port", type=int, default=0, help="mitmweb UI port (default: first free from 8081)")
     p.add_argument("--filter", default="", help="mitmproxy filter expression: record only matching flows")
@@ -172,6 +172,8 @@ def _console() -> Console:
 
 def run(args: argparse.Namespace) -> int:
     words: list[str] = list(args.words)
+    if args.ingest in ACTIONS and not words:  # `--ingest start`: the action, not a dataset named "start"
+        words, args.ingest = [args.ingest], INGEST_DEFAULT
     command: list[str] | None = getattr(args, "command_after_dashes", None)
     base = sess.sessions_base(args.sessions_dir)
     if words and words[0] not in ACTIONS:
