@@ -38,7 +38,12 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="export the selected entries as JSON to FILE (default: stdout)",
     )
-    p.add_argument("-d", "--direction", choices=DIRECTIONS, help="listing filter by leg")
+    p.add_argument(
+        "-d",
+        "--direction",
+        choices=DIRECTIONS,
+        help="list only the entries of one direction (client to proxy, proxy to model API, and back)",
+    )
     p.add_argument(
         "-b",
         "--backend",
@@ -56,7 +61,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--status-summary",
         action="store_true",
-        help="HTTP status per request and leg (and 429/5xx share per backend)",
+        help="HTTP status per request, on the client side and the model-API side (and the 429/5xx share per backend)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show expanded metadata in the listing")
     p.add_argument(
@@ -68,7 +73,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--session-substring",
         metavar="TEXT",
-        help="case-insensitive substring of the A-session (asid or sid) or B-session id",
+        help="case-insensitive substring of a session id: the client connection's session (asid or sid) or the gateway's upstream session",
     )
     p.add_argument("--hex", action="store_true", help="hex dump instead of a text preview")
     p.add_argument("--last", type=int, metavar="N", help="the last N entries")
@@ -93,10 +98,21 @@ def register(subparsers: Any) -> None:
         help="examples shown per issue class by --detect-issues (default 3, 0 = all)",
     )
     p.add_argument("--group-by-session", action="store_true", help="per-session summary")
-    p.add_argument("--b2bua", action="store_true", help="A-leg/B-leg session pairs seen on P->B")
-    p.add_argument("--track-request", type=int, metavar="N", help="follow request N through every leg")
+    p.add_argument(
+        "--b2bua",
+        action="store_true",
+        help="which client session each upstream (gateway to model API) session served, as seen on the requests the gateway forwarded",
+    )
+    p.add_argument(
+        "--track-request",
+        type=int,
+        metavar="N",
+        help="follow request N through every hop: client to gateway, gateway to model API, and the replies",
+    )
     p.add_argument("--analyze-streaming", action="store_true", help="per-request streaming timings")
-    p.add_argument("--session-id", metavar="SID", help="exact A-session id (asid, else sid)")
+    p.add_argument(
+        "--session-id", metavar="SID", help="exact session id of the client connection (asid, else sid)"
+    )
     p.add_argument(
         "--start-time",
         metavar="TIME",

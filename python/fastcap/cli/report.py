@@ -19,10 +19,13 @@ def register(subparsers: Any) -> None:
         "report",
         help="write Markdown reports (per-call files, report.md, analysis_report.md) for a capture, or "
         "with --html one self-contained HTML file to share",
-        description="Write the kiro-capture style per-call files and report.md and the "
-        "agent-system-dissect style analysis_report.md for a capture. Secrets are redacted and "
-        "every written file is leak-scanned. With --html, the pages of `fastcap view` as one HTML file "
-        "instead (docs/export.md).",
+        description="Write Markdown reports for a capture: one file per call (request, reply, tool "
+        "calls, usage, timing), report.md (the session: calls, models, tokens, cost, issues) and "
+        "analysis_report.md (what the agent sends: system prompt, tools, message history per call). "
+        "Secrets are redacted and every written file is leak-scanned. With --html, the pages of "
+        "`fastcap view` as one HTML file instead (docs/export.md).",
+        epilog="example: fastcap report session.cbor --out session_report --style calls,session",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "capture",
@@ -36,7 +39,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--style",
         default="calls,session,dissect",
-        help="comma-separated: calls, session, dissect (default: all)",
+        help="comma-separated: calls (one file per call), session (report.md), dissect "
+        "(analysis_report.md); default: all three",
     )
     p.add_argument(
         "--json", action="store_true", help="also write report.json (the report.md content, machine-readable)"
