@@ -1,0 +1,79 @@
+"""`fastcap report` (per-call files, report.md, analysis_report.md, leak scan) end to end, against
+`fastcap analyze` on the same capture, each in its own process, in the same run.
+
+Issue 10 asks for per-call files of 6,000 calls in under 5 s. The capture is real-shaped
+(`benches/gen_capture.py --shape real`); `--calls N` sizes it to about N calls. Prints wall and CPU
+seconds (on a shared machine the wall time swings with the load, the CPU time much less), CPU
+milliseconds per call, peak RSS, and the ratio of report to analyze CPU time.
+
+    python benches/bench_report.py --calls 6000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benches.gen_capture import generate  # noqa: E402
+
+# Real-shaped captures hold about 28 calls per MiB (2,134 calls in 75 MiB).
+CALLS_PER_MIB = 28.4
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one command in its own process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=6000, help="about this many calls (default 6,000)")
+    ap.add_argument("--keep", type=Path, help="write the capture here and reuse it")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.keep or Path(tmp) / "real.cbor"
+        if not path.exists():
+            t = time.perf_counter()
+            stats = generate(path, args.calls / CALLS_PER_MIB, shape="real")
+            print(f"generated {stats['requests']:,} calls in {time.perf_counter() - t:.1f}s", flush=True)
+        mb = path.stat().st_size / 1e6
+        fc = [sys.executable, "-m", "fastcap"]
+        rep_wall, rep_cpu, rep_rss = run_measured([*fc, "report", str(path), "--out", str(Path(tmp) / "rep")])
+        calls = sum(1 for p in (Path(tmp) / "rep").glob("[0-9]*_*.md"))
+        an_wall, an_cpu, an_rss = run_measured(
+            [*fc, "analyze", str(path), "--out", str(Path(tmp) / "an"), "--no-reports", "-q"]
+        )
+    print(
+        f"fastcap report : {calls:,} per-call files from {mb:.1f} MB  {rep_wall:6.2f}s wall  {rep_cpu:6.2f}s CPU  "
+        f"{1000 * rep_cpu / max(calls, 1):5.2f} ms CPU per call  peak RSS {rep_rss:5.0f} MB"
+    )
+    print(f"fastcap analyze: same capture                   {an_wall:6.2f}s wall  {an_cpu:6.2f}s CPU  "
+          f"peak RSS {an_rss:5.0f} MB")  # fmt: skip
+    print(
+        f"report / analyze CPU: {rep_cpu / an_cpu:.1f}x   "
+        f"[issue target: 6,000 calls < 5 s, i.e. {5000 / 6000:.2f} ms per call]"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
