@@ -48,7 +48,7 @@ def test_cost_in_the_overview_reports_and_parquet(tmp_path: Path, capsys: pytest
     assert main(["analyze", str(capture), "--out", str(out), "--json", "--parquet"]) == 0
     usd = (900 * 3 + 100 * 6 + 50 * 15) / 1e6  # 1-hour writes at $6/MTok
     line = (
-        f"Cost:     ${usd:.6f} at list prices (genai-prices {prices_version()}) over 1 priced calls; "
+        f"Cost:     ${usd:.6f} at list prices ({prices_version()}) over 1 priced calls; "
         "1 unpriced (my-local-model ×1)"
     )
     assert line in capsys.readouterr().out
@@ -63,3 +63,34 @@ def test_cost_in_the_overview_reports_and_parquet(tmp_path: Path, capsys: pytest
     assert calls["cost_usd"].to_list() == [pytest.approx(usd), None]
     assert calls["cache_write_1h"].to_list() == [100, None]
     assert calls["price_model"].to_list() == ["claude-sonnet-4-5", None]
+
+
+def test_the_price_source_is_named_with_its_version() -> None:
+    from importlib.metadata import version
+
+    assert prices_version() == f"genai-prices {version('genai-prices')}"
+
+
+def test_without_genai_prices_every_call_is_unpriced(tmp_path: Path) -> None:
+    """A Python where genai-prices cannot be imported: `fastcap analyze` still runs, and says so."""
+    import subprocess
+    import sys
+
+    capture = tmp_path / "one.cbor"
+    write_cbor(
+        [_exchange(0, "https://api.anthropic.com/v1/messages", "claude-sonnet-4-5", ANTHROPIC_JSON)], capture
+    )
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'genai_prices':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from fastcap.cli import main\n"
+        f"raise SystemExit(main(['analyze', {str(capture)!r}, '--out', {str(tmp_path / 'a')!r}]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "Cost:     — at list prices (genai-prices not installed: every call unpriced)" in run.stdout
+    assert "1 unpriced (claude-sonnet-4-5 ×1)" in run.stdout

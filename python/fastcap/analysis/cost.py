@@ -49,11 +49,26 @@ COST_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
-def prices_version() -> str:
-    """The genai-prices release whose bundled data prices the calls."""
-    from importlib.metadata import version
+def prices_available() -> bool:
+    """genai-prices can be imported (a dependency; without it every call is unpriced, never $0)."""
+    try:
+        import genai_prices.data_snapshot  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    return version("genai-prices")
+
+def prices_version() -> str:
+    """The price source as the overview names it: the genai-prices release whose bundled data
+    prices the calls."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        if prices_available():
+            return f"genai-prices {version('genai-prices')}"
+    except PackageNotFoundError:
+        pass
+    return "genai-prices not installed: every call unpriced"
 
 
 @dataclass(frozen=True)
@@ -149,7 +164,7 @@ def with_cost(calls: pl.DataFrame) -> pl.DataFrame:
     )
     keys = ["dialect", "host", "path", "model", "_day"]
     groups = work.filter("_priceable").select(keys).unique(maintain_order=True)
-    if groups.height == 0:
+    if groups.height == 0 or not prices_available():
         return calls.with_columns(pl.lit(None, t).alias(c) for c, t in COST_COLUMNS.items())
     found: list[tuple[str, ModelPrice] | None] = []
     for dialect, host, path, model, day in groups.iter_rows():

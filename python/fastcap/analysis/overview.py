@@ -67,7 +67,7 @@ def cost_summary(model_calls: pl.DataFrame) -> CostSummary | None:
         unpriced_models=_counts(unpriced["model"].fill_null("(no model)")),
         by_model=_sums(model_calls, "model"),
         by_conversation=_sums(model_calls, "conversation_id"),
-        prices=f"genai-prices {prices_version()}",
+        prices=prices_version(),
     )
 
 
