@@ -317,4 +317,7 @@ def calls_for_inputs(
     flush_files()
     if not parts:
         return pl.DataFrame(schema=table_schema("calls"))
-    return pl.concat(parts, how="vertical")
+    # One chunk whatever the inputs: Polars sums a column chunk by chunk, so a float total (cost)
+    # would otherwise differ in its last digit between the same calls read from 50 captures and
+    # from one dataset.
+    return pl.concat(parts, how="vertical", rechunk=True)
