@@ -15,6 +15,12 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/pip install --quiet "maturin>=1.7,<2"
 	$(ACTIVATE) && maturin develop --release --extras dev
+	@# genai-prices (the `cost` extra) beside mitmproxy 11.0.2 on Python 3.11: its HTTP client (httpx2,
+	@# used only to fetch price updates, which fastcap never does) wants h11 >= 0.16, mitmproxy 11.0.2
+	@# h11 <= 0.14; pip cannot resolve both, so its pure-Python parts go in without that pin.
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || $(BIN)/python -c 'import genai_prices' 2>/dev/null || { \
+		$(BIN)/pip install --quiet "pydantic>=2.10" anyio idna truststore typing-extensions && \
+		$(BIN)/pip install --quiet --no-deps "genai-prices>=0.2.3" "httpx2>=2.0" httpcore2; }
 	$(BIN)/python -c "import fastcap._native as n; print('fastcap native build:', n.build_profile)"
 
 build:
