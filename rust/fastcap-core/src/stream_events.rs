@@ -74,28 +74,8 @@ const BATCH_ROWS: usize = 1 << 16;
 /// A batch is also closed once this many bytes of values were copied.
 const BATCH_OWNED_BYTES: usize = 256 << 20;
 
-/// The string fields this module fills, by column name.
-const STR_FIELDS: [&str; 11] = [
-    "json_type",
-    "text",
-    "reasoning",
-    "tool_name",
-    "tool_id",
-    "tool_args",
-    "model",
-    "stop_reason",
-    "error_type",
-    "error_code",
-    "error_message",
-];
-const INT_FIELDS: [&str; 6] = [
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cache_write_1h_tokens",
-];
+// The extracted fields, by column name: the SSE events table's (the two tables share one schema).
+use crate::sse::column::{INT_FIELDS, STR_FIELDS};
 
 /// The column of kiro's metered credits, after the SSE schema's columns.
 pub const CREDITS: &str = "credits";

@@ -30,7 +30,7 @@ const BATCH_ROWS: usize = 1 << 16;
 /// A batch is also closed once this many bytes of values were copied (bodies given as plain slices).
 const BATCH_OWNED_BYTES: usize = 256 << 20;
 
-const STR_FIELDS: [&str; 11] = [
+pub(crate) const STR_FIELDS: [&str; 11] = [
     "json_type",
     "text",
     "reasoning",
@@ -43,7 +43,7 @@ const STR_FIELDS: [&str; 11] = [
     "error_code",
     "error_message",
 ];
-const INT_FIELDS: [&str; 6] = [
+pub(crate) const INT_FIELDS: [&str; 6] = [
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
