@@ -413,7 +413,7 @@ async function viewCalls(params) {
   const statusValues = [["ok", null], ["error", null], ...f.status].map(([v, n]) => [v, n ?? ""]);
   $main().innerHTML = `
     <div class="filters">
-      <input type="search" id="f-q" placeholder="search prompts, replies, models, errors…" value="${esc(get("q"))}">
+      <input type="search" id="f-q" placeholder="${typeof fastcapEmbedded === "function" ? "search models, ids, errors… (the table's columns)" : "search prompts, replies, models, errors…"}" value="${esc(get("q"))}">
       <select id="f-model">${options(f.model, get("model"), "all models")}</select>
       <select id="f-api">${options(f.api, get("api"), "all APIs")}</select>
       <select id="f-status">${options(statusValues, get("status"), "any status").replace(/ \(\)/g, "")}</select>
