@@ -320,4 +320,4 @@ def calls_for_inputs(
     # One chunk whatever the inputs: Polars sums a column chunk by chunk, so a float total (cost)
     # would otherwise differ in its last digit between the same calls read from 50 captures and
     # from one dataset.
-    return pl.concat(parts, how="vertical", rechunk=True)
+    return pl.concat(parts, how="vertical").rechunk()  # (concat leaves a single frame as it is)
