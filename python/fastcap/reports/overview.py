@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from fastcap.analysis.issues import EXAMPLES_PER_CLASS, ISSUE_LABELS
@@ -25,15 +27,19 @@ def fmt_usd(value: float | None, *, unpriced: bool = False) -> str:
 
 
 def _cost_line(ov: Overview) -> str | None:
-    c = ov.cost
-    if c is None:
-        return None
-    parts = [f"{fmt_usd(c.total_usd)} at list prices ({c.prices}) over {c.priced_calls:,} priced calls"]
-    if c.unpriced_calls:
-        models = ", ".join(f"{m} ×{n}" for m, n in c.unpriced_models)
-        parts.append(f"{c.unpriced_calls:,} unpriced ({models})")
-    if c.unknown_usage_calls:
-        parts.append(f"{c.unknown_usage_calls:,} without usage")
+    return cost_line(ov.cost.to_json()) if ov.cost is not None else None
+
+
+def cost_line(c: dict[str, Any]) -> str:
+    """One line of a `CostSummary.to_json()`: the total, what is unpriced and what has no usage."""
+    parts = [
+        f"{fmt_usd(c['total_usd'])} at list prices ({c['prices']}) over {c['priced_calls']:,} priced calls"
+    ]
+    if c["unpriced_calls"]:
+        models = ", ".join(f"{m} ×{n}" for m, n in c["unpriced_models"].items())
+        parts.append(f"{c['unpriced_calls']:,} unpriced ({models})")
+    if c["unknown_usage_calls"]:
+        parts.append(f"{c['unknown_usage_calls']:,} without usage")
     return "; ".join(parts)
 
 
@@ -114,16 +120,18 @@ def _call_cost(row: dict[str, object]) -> str:
 
 
 def _cost_markdown(ov: Overview) -> list[str]:
-    c = ov.cost
-    line = _cost_line(ov)
-    if c is None or line is None:
-        return []
-    out = ["", "## Cost (model calls)", "", f"{line}.", ""]
+    return cost_markdown(ov.cost.to_json()) if ov.cost is not None else []
+
+
+def cost_markdown(c: dict[str, Any], heading: str = "## Cost (model calls)") -> list[str]:
+    """The cost section of a Markdown report from a `CostSummary.to_json()` (analysis.md and
+    report.md print the same figures the same way)."""
+    out = ["", heading, "", f"{cost_line(c)}.", ""]
     out += ["| Model | Cost |", "| --- | --- |"]
-    out += [f"| {cell(m)} | {fmt_usd(v)} |" for m, v in c.by_model] or ["| (none priced) | — |"]
-    out += [f"| {cell(m)} | unpriced |" for m, _ in c.unpriced_models]
-    if c.by_conversation:
-        top = c.by_conversation[:TOP_CONVERSATIONS]
+    out += [f"| {cell(m)} | {fmt_usd(v)} |" for m, v in c["by_model"].items()] or ["| (none priced) | — |"]
+    out += [f"| {cell(m)} | unpriced |" for m in c["unpriced_models"]]
+    if c["by_conversation"]:
+        top = list(c["by_conversation"].items())[:TOP_CONVERSATIONS]
         out += ["", f"| Conversation (top {len(top)} by cost) | Cost |", "| --- | --- |"]
         out += [f"| {cell(k)} | {fmt_usd(v)} |" for k, v in top]
     return out

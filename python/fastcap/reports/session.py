@@ -13,6 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from fastcap.analysis.calls import calls_table
+from fastcap.analysis.overview import cost_summary
 from fastcap.reports.auth import build_auth, category, render_auth
 from fastcap.reports.calls import size_text
 from fastcap.reports.context import Call, ReportContext
@@ -38,6 +42,7 @@ from fastcap.reports.markdown import (
     simple_table,
     table,
 )
+from fastcap.reports.overview import cost_markdown
 
 UNKNOWN = "(unknown)"
 KNOWN_CATEGORIES = (
@@ -281,11 +286,20 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
             calls, kiro=kiro, rotation=auth["rotation"], catalogue=catalogue, tokens=tokens, issues=issues
         ),
         "model_catalogue": catalogue,
+        "cost": _cost(calls),
     }
     # Every string of the report (user agents, model ids, tree labels, findings) goes through the
     # free-text redaction once more: report.md and report.json are rendered from this data only.
     scrubbed: dict[str, Any] = ctx.redactor.json(data)
     return scrubbed
+
+
+def _cost(calls: list[Call]) -> dict[str, Any] | None:
+    """What the model calls cost (docs/metrics.md, Cost), computed as `fastcap analyze` computes it:
+    the calls table of the same analyses, priced once."""
+    model_calls = calls_table([c.ca for c in calls]).filter(pl.col("is_model_call"))
+    summary = cost_summary(model_calls)
+    return summary.to_json() if summary is not None else None
 
 
 # --- rendering ---------------------------------------------------------------------------------------
@@ -410,6 +424,8 @@ def render_session(data: dict[str, Any]) -> str:
             "",
             "Credits: " + ", ".join(f"{fmt_number(v)} {u}" for u, v in tk["totals"]["credits"].items()) + ".",
         ]
+    if data.get("cost") is not None:
+        L += cost_markdown(data["cost"], "## Cost")
     L += ["", "## Issues", ""]
     L += [f"- {i['message']}" for i in data["issues"]] or ["No issues detected."]
     L += ["", "## Notable Findings", ""]
