@@ -7,7 +7,7 @@
    `--calls-only`, each in its own process; prints seconds, MB/s and the ratio ingest / analyze
    (the issue's target is 1.3x, using both cores).
 3. The overview of the whole dataset (`fastcap.dataset.calls_for_inputs` + `build_overview`, what
-   `fastcap analyze DATASET` runs) and a streaming aggregation over every stored exchange body, each
+   `fastcap analyze DATASET` runs; then that command itself) and a streaming aggregation over every stored exchange body, each
    in its own process: peak RSS, and whether the calls table and the overview equal the ones
    computed from the captures directly (`compare`). `--limit-mb` runs them under RLIMIT_AS (address space, not RSS; with
    POLARS_MAX_THREADS pinned to the CPU count and MALLOC_ARENA_MAX=2 it measures memory used).
@@ -246,6 +246,12 @@ def main() -> int:
             f"same answer as the captures: {same} ({how})"
             + (f"  (under RLIMIT_AS {limit_mb} MB)" if limit_mb else "")
         )
+        wall_a, rss_a, _ = run_measured(
+            [*FASTCAP, "analyze", str(ds), "--out", str(work / "analyze-dataset"), "-q"], limit_mb
+        )
+        print(
+            f"fastcap analyze DATASET:  {wall_a:7.2f}s  peak RSS {rss_a:6.0f} MB  (analysis.md of every call)"
+        )
         wall_b, rss_b, line = run_measured([sys.executable, "-c", BODIES, str(ds)], limit_mb)
         groups, resp, req = (int(x) for x in line.split())
         print(
@@ -258,6 +264,8 @@ def main() -> int:
             direct_overview_rss_mb=rss_d,
             overview_s=wall,
             overview_rss_mb=rss,
+            analyze_dataset_s=wall_a,
+            analyze_dataset_rss_mb=rss_a,
             bodies_s=wall_b,
             bodies_rss_mb=rss_b,
             body_bytes=float(resp + req),
