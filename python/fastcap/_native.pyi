@@ -206,6 +206,11 @@ class LiteralSet:
         """Whether any literal occurs in ``text`` (stops at the first)."""
     def __len__(self) -> int: ...
 
+def b64_candidate_runs(data: bytes, first: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of the base64 runs (24+ characters of the standard or URL-safe alphabet) of
+    ``data`` whose decoding from one of their first four characters may hold a secret (ASCII and
+    20+ bytes, or 20 printable bytes in a row), in order; with ``first``, at most one."""
+
 # --- end literals ---
 
 # --- begin stream_events ---

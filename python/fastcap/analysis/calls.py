@@ -193,7 +193,9 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
 def calls_table(analyses: Iterable[CallAnalysis]) -> pl.DataFrame:
     from fastcap.analysis.cost import COST_COLUMNS, with_cost
 
-    rows = pl.DataFrame([call_row(a) for a in analyses], schema=CALLS_SCHEMA)
+    # An exchange built outside a reader has index -1: null in the table.
+    rows = pl.DataFrame([call_row(a) for a in analyses], schema={**CALLS_SCHEMA, "index": pl.Int64})
+    rows = rows.with_columns(pl.col("index").cast(pl.UInt32, strict=False))
     return with_cost(rows.drop(*COST_COLUMNS)).select(list(CALLS_SCHEMA))
 
 

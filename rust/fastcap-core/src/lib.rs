@@ -24,8 +24,9 @@
 //! **Requests.** [`request`]: the identifying fields of request payloads (model, session and
 //! conversation ids, stream flag), one row per payload, without building the JSON body.
 //!
-//! **Secrets.** [`literals`]: which of a set of literals occur in a text, in one pass (the
-//! pre-check of redaction and the leak scan).
+//! **Secrets.** [`literals`]: which of a set of literals occur in a text, in one pass, and
+//! [`b64scan`]: which base64 runs of a text may hide one (the pre-checks of redaction and the leak
+//! scan).
 //!
 //! **Errors** live in [`error`]: an [`Error`] is I/O, Arrow, an interruption, or a [`FormatError`]
 //! naming the [`error::Format`], a machine-readable `kind` and the byte offset. Faults a reader
@@ -34,6 +35,7 @@
 //! `rust/fastcap-py/src/errors.rs`.
 
 pub mod arrow_util;
+pub mod b64scan;
 pub mod cbor;
 pub mod error;
 pub mod eventstream;

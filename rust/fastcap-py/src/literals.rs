@@ -1,7 +1,8 @@
 //! Python binding of `fastcap_core::literals`: `LiteralSet(literals)`, whose `present(text)` gives
-//! the indices of the literals that occur in a `str` or `bytes`, ASCII case-insensitively.
+//! the indices of the literals that occur in a `str` or `bytes`, ASCII case-insensitively; and of
+//! `fastcap_core::b64scan`: `b64_candidate_runs(data, first)`.
 
-use fastcap_core::literals;
+use fastcap_core::{b64scan, literals};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -53,7 +54,16 @@ impl LiteralSet {
     }
 }
 
+/// (start, end) of the base64 runs of `data` whose decoding may hold a secret (see
+/// `fastcap_core::b64scan`); with `first`, at most one.
+#[pyfunction]
+#[pyo3(signature = (data, first=false))]
+fn b64_candidate_runs(py: Python<'_>, data: &[u8], first: bool) -> Vec<(usize, usize)> {
+    py.allow_threads(|| b64scan::candidate_runs(data, first))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LiteralSet>()?;
+    m.add_function(wrap_pyfunction!(b64_candidate_runs, m)?)?;
     Ok(())
 }
