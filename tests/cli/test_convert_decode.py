@@ -121,6 +121,9 @@ def test_decode_anthropic_sse_text(capsys: pytest.CaptureFixture[str]) -> None:
         and "Tool call get_weather" in out
         and '{"location":"Paris"}' in out
     )
+    # Usage fields the stream did not report print as —, never as None (issue 13).
+    usage = next(line for line in out.splitlines() if line.startswith("Usage:"))
+    assert "None" not in usage and "input" in usage
 
 
 def test_decode_empty_body_is_a_clean_error(tmp_path: Path) -> None:

@@ -135,9 +135,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nTool call {t['name']} ({t['id'] or 'no id'}): {orjson.dumps(t['arguments']).decode()}")
     if result["usage"]:
         u = result["usage"]
+
+        def n(key: str) -> str:  # a count, or — when the stream did not report it (never None)
+            return "—" if u[key] is None else f"{u[key]:,}"
+
         print(
-            f"\nUsage: {u['input_total']} input ({u['cache_read']} cache read, {u['cache_write']} cache write) | "
-            f"{u['output_total']} output ({u['reasoning']} reasoning)"
+            f"\nUsage: {n('input_total')} input ({n('cache_read')} cache read, {n('cache_write')} cache write) | "
+            f"{n('output_total')} output ({n('reasoning')} reasoning)"
         )
     for e in result["errors"]:
         print(f"Error: {e['type']}: {e['message']}")
