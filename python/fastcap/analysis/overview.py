@@ -4,6 +4,7 @@ timing percentiles, tokens and issues, computed from the calls table (rendered b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,13 +42,15 @@ class CostSummary:
 
 def _sums(calls: pl.DataFrame, key: str) -> list[tuple[str, float]]:
     """Cost per value of `key` over the priced calls, most expensive first."""
-    rows = (
+    groups = (
         calls.filter(pl.col("cost_usd").is_not_null() & pl.col(key).is_not_null())
         .group_by(key)
-        .agg(pl.col("cost_usd").sum())
-        .sort(["cost_usd", key], descending=[True, False])
+        .agg(pl.col("cost_usd"))
     )
-    return [(str(k), float(v)) for k, v in rows.iter_rows()]
+    # math.fsum is exact, so the sum is the same whatever order Polars' threads gathered the values
+    # in (its own sum could differ in the last digit between two runs on the same data).
+    sums = [(str(k), math.fsum(v)) for k, v in groups.iter_rows()]
+    return sorted(sums, key=lambda kv: (-kv[1], kv[0]))
 
 
 def cost_summary(model_calls: pl.DataFrame) -> CostSummary | None:
@@ -60,7 +63,7 @@ def cost_summary(model_calls: pl.DataFrame) -> CostSummary | None:
     usage = model_calls["input_total"].is_not_null() & model_calls["output_total"].is_not_null()
     unpriced = model_calls.filter(usage & pl.col("cost_usd").is_null())
     return CostSummary(
-        total_usd=float(priced["cost_usd"].sum()) if priced.height else None,
+        total_usd=math.fsum(priced["cost_usd"]) if priced.height else None,
         priced_calls=priced.height,
         unpriced_calls=unpriced.height,
         unknown_usage_calls=int((~usage).sum()),
