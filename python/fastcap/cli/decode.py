@@ -136,12 +136,12 @@ def run(args: argparse.Namespace) -> int:
     if result["usage"]:
         u = result["usage"]
 
-        def n(key: str) -> str:  # a count, or — when the stream did not report it (never None)
+        def count(key: str) -> str:  # a count, or — when the stream did not report it (never None)
             return "—" if u[key] is None else f"{u[key]:,}"
 
         print(
-            f"\nUsage: {n('input_total')} input ({n('cache_read')} cache read, {n('cache_write')} cache write) | "
-            f"{n('output_total')} output ({n('reasoning')} reasoning)"
+            f"\nUsage: {count('input_total')} input ({count('cache_read')} cache read, "
+            f"{count('cache_write')} cache write) | {count('output_total')} output ({count('reasoning')} reasoning)"
         )
     for e in result["errors"]:
         print(f"Error: {e['type']}: {e['message']}")
