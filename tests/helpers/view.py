@@ -10,11 +10,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastcap.formats.writers import write_cbor
 from fastcap.model import Chunk, Exchange
 
@@ -125,6 +128,25 @@ def stop_view(served: Served) -> None:
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@contextmanager
+def headless_chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright (no browser download); skips the test when
+    it is not installed (.ci/run installs it)."""
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=path, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 @dataclass

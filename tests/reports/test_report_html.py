@@ -19,7 +19,7 @@ from fastcap.model import Exchange
 from fastcap.secrets.leakscan import scan_paths
 from helpers import REPO_ROOT
 from helpers.reports_fixtures import ANTHROPIC_KEY
-from helpers.view import ADDED_TO_SYSTEM, ARTIFACTS, chromium_path, session_exchanges, write_session
+from helpers.view import ADDED_TO_SYSTEM, ARTIFACTS, headless_chromium, session_exchanges, write_session
 
 BUDGET_BYTES = 10_000_000  # the budget: under 10 MB for 20,000 calls
 BUDGET_CALLS = 20_000
@@ -122,17 +122,8 @@ def test_size_budget_scaled_from_two_thousand_calls(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=path, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
+    with headless_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

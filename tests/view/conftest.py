@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.view import Page, Served, chromium_path, start_view, stop_view, write_session
+from helpers.view import Page, Served, headless_chromium, start_view, stop_view, write_session
 
 
 @pytest.fixture(scope="session")
@@ -30,17 +30,8 @@ def served(view_capture: Path) -> Iterator[Served]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, through Playwright (no browser download)."""
-    path = chromium_path()
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=path, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
+    with headless_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
