@@ -208,6 +208,7 @@ def _run(args: argparse.Namespace, path: Path, name: str, copied: bool) -> int:
 
     out_dir = Path(args.out) if args.out else default_out_dir(name, copied, "_fastcap")
     written = _write_overview(args, out_dir, overview, calls)
+    scanned: set[Path] = set()
     if not args.no_reports and calls.height and size > REPORTS_MAX_BYTES:
         written.append(f"no per-call files above {REPORTS_MAX_BYTES >> 20} MB (`fastcap report` writes them)")
     elif not args.no_reports and calls.height > REPORTS_MAX_CALLS:
@@ -232,12 +233,14 @@ def _run(args: argparse.Namespace, path: Path, name: str, copied: bool) -> int:
                 json=args.json,
                 redact=not args.no_redact,
                 progress=report_progress,
+                cost=overview.cost.to_json() if overview.cost is not None else None,
             )
         written.append(f"{len(report_result.files)} report files")
+        scanned = set(report_result.files)  # write_reports leak-scanned its own files
     from fastcap.secrets.leakscan import scan_paths
 
     if not args.no_redact:
-        findings = scan_paths([p for p in out_dir.iterdir() if p.is_file()])
+        findings = scan_paths([p for p in out_dir.iterdir() if p.is_file() and p not in scanned])
         if findings:
             for f in findings[:20]:
                 print(f"fastcap: leak scan: {f}", file=sys.stderr)

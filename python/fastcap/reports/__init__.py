@@ -88,10 +88,12 @@ def write_reports(
     redact: bool = True,
     progress: Progress | None = None,
     analyzer: Callable[[Exchange], CallAnalysis] | None = None,
+    cost: dict[str, Any] | None = None,
 ) -> ReportResult:
     """Render `exchanges` into `out_dir`; raises `LeakScanError` when the leak scan finds secrets.
 
-    `analyzer` replaces `fastcap.dialects.analyze_exchange` (tests, callers with cached analyses).
+    `analyzer` replaces `fastcap.dialects.analyze_exchange` (tests, callers with cached analyses);
+    `cost` is the calls' cost summary when the caller has already priced them.
     """
     chosen = _styles(styles)
     out = Path(out_dir)
@@ -109,6 +111,7 @@ def write_reports(
         source=str(source) if source is not None else None,
         state=dict(state or {}),
         styles=chosen,
+        cost=cost,
     )
     result = ReportResult(
         out_dir=out, calls=len(calls), model_calls=len(ctx.model_calls), redacted=redactor.enabled

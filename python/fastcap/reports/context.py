@@ -74,6 +74,9 @@ class ReportContext:
     source: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
     styles: tuple[str, ...] = ("calls", "session", "dissect")
+    # The cost summary (`CostSummary.to_json()`) when the caller already has it (`fastcap analyze`
+    # priced its calls table); None: report.md prices the calls itself.
+    cost: dict[str, Any] | None = None
 
     @property
     def model_calls(self) -> list[Call]:

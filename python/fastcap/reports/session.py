@@ -286,7 +286,7 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
             calls, kiro=kiro, rotation=auth["rotation"], catalogue=catalogue, tokens=tokens, issues=issues
         ),
         "model_catalogue": catalogue,
-        "cost": _cost(calls),
+        "cost": ctx.cost if ctx.cost is not None else _cost(calls),
     }
     # Every string of the report (user agents, model ids, tree labels, findings) goes through the
     # free-text redaction once more: report.md and report.json are rendered from this data only.
