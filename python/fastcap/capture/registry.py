@@ -21,23 +21,9 @@ import orjson
 from fastcap.capture import session as sess
 
 STATE_DIR_ENV = "FASTCAP_STATE_DIR"
-# What an entry keeps of a session's state.json (the rest stays in the session directory).
-ENTRY_KEYS = (
-    "session_id",
-    "pid",
-    "port",
-    "ports",
-    "mode",
-    "agent",
-    "session_dir",
-    "capture_file",
-    "jsonl_file",
-    "started_at",
-    "command",
-    "view_url",
-    "view_pid",
-    "ingest_to",
-)
+# What an entry keeps of a session's state.json: what `status`, `stop` and `env` need to find and
+# name a live capture. The rest (the view's token among it) stays in the session directory only.
+ENTRY_KEYS = ("session_id", "pid", "port", "ports", "session_dir", "started_at")
 
 
 def state_dir() -> Path:
