@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +136,9 @@ def _run(args: argparse.Namespace, inputs: list[str], headers: dict[str, str]) -
     if args.otlp_file:
         out = Path(args.otlp_file)
         out.write_bytes(otlp_json(exported.spans))
-        if redact and _leaks(out):
+        from fastcap.secrets.leakscan import remove_if_leaks
+
+        if redact and remove_if_leaks(out):
             return EXIT_BAD_INPUT
         done.append(f"wrote {out}")
     if args.otlp:
@@ -160,15 +161,3 @@ def _run(args: argparse.Namespace, inputs: list[str], headers: dict[str, str]) -
     return print_faults(
         faults, recover=args.recover, strict=args.strict, used=f"the {exported.calls} calls exported"
     )
-
-
-def _leaks(path: Path) -> bool:
-    from fastcap.secrets.leakscan import scan_paths
-
-    findings = scan_paths([path])
-    for f in findings[:20]:
-        print(f"fastcap: leak scan: {f}", file=sys.stderr)
-    if findings:
-        path.unlink()
-        print(f"fastcap: error: leak scan found {len(findings)} secret(s); {path} removed", file=sys.stderr)
-    return bool(findings)

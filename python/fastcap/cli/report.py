@@ -222,16 +222,9 @@ def _write_html(args: argparse.Namespace, path: Path, name: str, copied: bool) -
     data["state"]["sources"] = [Path(name).name]
     out.write_text(render_page(bundle.assets(), data, title=args.title), encoding="utf-8")
     if redact:
-        from fastcap.secrets.leakscan import scan_paths
+        from fastcap.secrets.leakscan import remove_if_leaks
 
-        findings = scan_paths([out])
-        for f in findings[:20]:
-            print(f"fastcap: leak scan: {f}", file=sys.stderr)
-        if findings:
-            out.unlink()
-            print(
-                f"fastcap: error: leak scan found {len(findings)} secret(s); {out} removed", file=sys.stderr
-            )
+        if remove_if_leaks(out):
             return 1
     size = out.stat().st_size
     print(

@@ -23,6 +23,7 @@ import bisect
 import contextlib
 import os
 import re
+import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -318,4 +319,17 @@ def _candidate_lines(low: str, lines: list[str], among: set[str], spans: list[tu
 _BLOCK_BYTES = 4 << 20  # lines are pre-checked a block at a time (large traffic.jsonl files too)
 
 
-__all__ = ["PATTERNS", "Finding", "scan_paths", "scan_text"]
+def remove_if_leaks(path: Path) -> bool:
+    """Leak-scan one written file; when it holds a secret, print the findings (at most 20) and a
+    one-line error on stderr, remove the file and return True."""
+    findings = scan_paths([path])
+    if not findings:
+        return False
+    for f in findings[:20]:
+        print(f"fastcap: leak scan: {f}", file=sys.stderr)
+    path.unlink()
+    print(f"fastcap: error: leak scan found {len(findings)} secret(s); {path} removed", file=sys.stderr)
+    return True
+
+
+__all__ = ["PATTERNS", "Finding", "remove_if_leaks", "scan_paths", "scan_text"]
