@@ -16,9 +16,9 @@ from typing import Any
 
 from fastcap.dialects.base import CallAnalysis
 from fastcap.model import Exchange
-from fastcap.reports.calls import render_call
+from fastcap.reports.calls import call_bodies, render_call
 from fastcap.reports.context import ReportContext, build_calls
-from fastcap.reports.dissect import render_dissect
+from fastcap.reports.dissect import DissectEntry, dissect_entry, render_dissect
 from fastcap.reports.jsonout import write_json
 from fastcap.reports.safety import get_redactor, leak_scan
 from fastcap.reports.session import build_session, completion_message, render_session
@@ -116,12 +116,20 @@ def write_reports(
     result = ReportResult(
         out_dir=out, calls=len(calls), model_calls=len(ctx.model_calls), redacted=redactor.enabled
     )
+    # One pass renders each call's file and its analysis_report.md section from bodies decoded
+    # and redacted once (they were decoded twice, once per report).
+    entries: list[DissectEntry] | None = [] if "dissect" in chosen else None
     if "calls" in chosen:
         for n, call in enumerate(calls, 1):
-            result.call_files.append(_write(out / call.file_name, render_call(call, redactor)))
+            bodies = call_bodies(call, redactor)
+            result.call_files.append(_write(out / call.file_name, render_call(call, redactor, bodies)))
+            if entries is not None:
+                entries.append(dissect_entry(n, call, bodies, redactor))
             if progress:
                 progress("write", n, len(calls))
         result.files += result.call_files
+    else:
+        entries = None
     data = build_session(ctx)
     result.session = data
     raw_log = str(Path(source).resolve()) if source is not None else None
@@ -131,7 +139,7 @@ def write_reports(
     if "session" in chosen:
         result.files.append(_write(out / "report.md", render_session(data)))
     if "dissect" in chosen:
-        result.files.append(_write(out / "analysis_report.md", render_dissect(ctx)))
+        result.files.append(_write(out / "analysis_report.md", render_dissect(ctx, entries=entries)))
     if json:
         result.files.append(
             write_json(out / "report.json", data, source=ctx.source, completion=result.completion_message)

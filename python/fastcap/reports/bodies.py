@@ -95,6 +95,28 @@ def _missing(ex: Exchange, side: str) -> bool:
     return fidelity(ex, side) == "missing"
 
 
+def body_notes(ex: Exchange, side: str) -> tuple[str, ...]:
+    """The source notes of a body (what `decode_body(...).notes` holds), without decoding it."""
+    return _notes(ex, side)
+
+
+def undecoded_body(ex: Exchange, side: str) -> Body:
+    """A body's kind (empty or missing), size and notes, its content left out: for a stream, whose
+    report shows the events, never the bytes, so neither parsing nor redacting them is needed.
+    Same size and notes as `decode_body`."""
+    if side == "request":
+        data, text, ctype = ex.request_body, ex.request_body_text, ex.request_content_type
+    else:
+        data, text, ctype = ex.response_body, ex.response_body_text, ex.content_type
+    notes = _notes(ex, side)
+    if data is not None and len(data) == 0:
+        return Body("empty", content_type=ctype, notes=notes)
+    if data is None and not text:
+        return Body("missing" if _missing(ex, side) else "empty", content_type=ctype, notes=notes)
+    size = len(data) if data is not None else len((text or "").encode("utf-8", "replace"))
+    return Body("text", content_type=ctype, size=size, notes=notes)
+
+
 def decode_body(ex: Exchange, side: str, redactor: Redactor) -> Body:
     """The request (`side="request"`) or response body, redacted."""
     if side == "request":

@@ -8,7 +8,7 @@ from typing import Any
 from fastcap.dialects._util import fmt_num
 from fastcap.dialects.anthropic import context_edits_text
 from fastcap.dialects.base import ResponseInfo, ToolCall, Usage
-from fastcap.reports.bodies import body_block, decode_body
+from fastcap.reports.bodies import Body, body_block, body_notes, decode_body, undecoded_body
 from fastcap.reports.context import Call
 from fastcap.reports.markdown import (
     fence,
@@ -150,9 +150,9 @@ def stream_body_lines(call: Call, redactor: Redactor, *, kiro: bool) -> list[str
     resp = call.resp
     ctype = EVENTSTREAM_CT if kiro else SSE_CT
     lines = ["### Response Body", "", f"Content-Type: `{ctype}`", ""]
-    body = decode_body(call.ex, "response", redactor)
-    if body.notes:
-        lines += [*(note(n) for n in body.notes), ""]
+    notes = body_notes(call.ex, "response")  # the stream's bytes are not shown: no need to decode them
+    if notes:
+        lines += [*(note(n) for n in notes), ""]
     lines += ["**Events:**", "", *_events_table(resp, redactor, kiro=kiro), ""]
     extra = _stream_notes(resp, redactor)
     if extra:
@@ -291,12 +291,23 @@ def claude_code_lines(call: Call, redactor: Redactor) -> list[str]:
     return out
 
 
-def render_call(call: Call, redactor: Redactor) -> str:
+def call_bodies(call: Call, redactor: Redactor) -> tuple[Body, Body]:
+    """The request and response bodies as the reports show them, each decoded and redacted once:
+    a stream's or WebSocket's response body only sized (its events are shown, not its bytes)."""
+    request = decode_body(call.ex, "request", redactor)
+    if response_kind(call) == "plain":
+        return request, decode_body(call.ex, "response", redactor)
+    return request, undecoded_body(call.ex, "response")
+
+
+def render_call(call: Call, redactor: Redactor, bodies: tuple[Body, Body] | None = None) -> str:
+    """The call's file; `bodies`: its `call_bodies` when the caller has decoded them already."""
     ex = call.ex
+    request_body, response_body = bodies or call_bodies(call, redactor)
     lines = [f"# {call.nn}. {redactor.text(call.api)}", "", "## Request", ""]
     lines += [fence(f"{ex.method} {redactor.url(ex.url)}"), ""]
     lines += ["### Request Headers", "", header_block(redactor.headers(ex.request_headers)), ""]
-    lines += ["### Request Body", "", *body_block(decode_body(ex, "request", redactor)), ""]
+    lines += ["### Request Body", "", *body_block(request_body), ""]
     lines += trailer_lines("Request", ex.request_trailers, redactor)
     lines += ["## Response", ""]
     if ex.error:
@@ -312,7 +323,7 @@ def render_call(call: Call, redactor: Redactor) -> str:
         lines += ["### Response Body", ""]
         extra = [note(redactor.text(n)) for n in call.resp.notes]
         lines += [*extra, ""] if extra else []
-        lines += [*body_block(decode_body(ex, "response", redactor)), ""]
+        lines += [*body_block(response_body), ""]
     lines += trailer_lines("Response", ex.response_trailers, redactor)
     lines += claude_code_lines(call, redactor)
     return finish(lines)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastcap.reports.bodies import Body, decode_body
-from fastcap.reports.calls import SSE_CT, response_kind, usage_text
+from fastcap.reports.bodies import Body
+from fastcap.reports.calls import SSE_CT, call_bodies, response_kind, usage_text
 from fastcap.reports.context import Call, ReportContext
 from fastcap.reports.flow import agent_name
 from fastcap.reports.markdown import cell, fence, fence_marker, finish, json_text, normalise_newlines, preview
@@ -435,13 +436,65 @@ def default_title(calls: list[Call]) -> str:
     return "Traffic Analysis Report" if agent == "agent" else f"{agent} Traffic Analysis Report"
 
 
-def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
+@dataclass(slots=True)
+class DissectEntry:
+    """What one call contributes to `analysis_report.md`: its section of the conversation log and
+    the figures the summary tables add up. Rendered while the call's bodies are at hand (once for
+    every report), so the bodies need not be kept or decoded again."""
+
+    request_size: int
+    response_size: int
+    path: str
+    method: str
+    status: int | None
+    timestamp: float | None
+    request_keys: list[tuple[str, str]]
+    response_keys: list[tuple[str, str]]
+    section: list[str]
+
+
+def _keys(body: Body) -> list[tuple[str, str]]:
+    return extract_keys(body.value) if body.kind == "json" and isinstance(body.value, dict) else []
+
+
+def dissect_entry(n: int, call: Call, bodies: tuple[Body, Body], redactor: Redactor) -> DissectEntry:
+    """Call number `n`'s `DissectEntry`; `bodies`: its request and response (`calls.call_bodies`)."""
+    rb, sb = bodies
+    ex = call.ex
+    ts = _timestamp(call)
+    ts_str = datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S.%f")[:-3] if ts is not None else "?"
+    status = "?" if ex.status is None else str(ex.status)
+    section = [
+        f"### Request {n}: `{ex.method} {redactor.url(ex.url)}` → {status}",
+        f"**Time:** {ts_str} UTC",
+        "",
+    ]
+    section += _header_details("Request Headers", redactor.headers(ex.request_headers))
+    section += ["#### Request Body", "", render_request_body(call, rb), ""]
+    section += _header_details("Response Headers", redactor.headers(ex.response_headers))
+    section += ["#### Response Body", "", render_response_body(call, sb, redactor), "", "---", ""]
+    return DissectEntry(
+        request_size=rb.size,
+        response_size=sb.size,
+        path=urlsplit(ex.url).path or "/",
+        method=ex.method,
+        status=call.status,
+        timestamp=ts,
+        request_keys=_keys(rb),
+        response_keys=_keys(sb) if response_kind(call) == "plain" else [],
+        section=section,
+    )
+
+
+def render_dissect(
+    ctx: ReportContext, *, now: datetime | None = None, entries: list[DissectEntry] | None = None
+) -> str:
+    """`analysis_report.md`; `entries`: each call's `DissectEntry` when the caller has rendered them."""
     calls, redactor = ctx.calls, ctx.redactor
     now = now or datetime.now(UTC)
-    bodies = [
-        (decode_body(c.ex, "request", redactor), decode_body(c.ex, "response", redactor)) for c in calls
-    ]
-    stamps = [t for c in calls if (t := _timestamp(c)) is not None]
+    if entries is None:
+        entries = [dissect_entry(n, c, call_bodies(c, redactor), redactor) for n, c in enumerate(calls, 1)]
+    stamps = [e.timestamp for e in entries if e.timestamp is not None]
     duration: float | int = round(max(stamps) - min(stamps), 1) if len(stamps) >= 2 else 0
     L = [
         f"# {ctx.title or default_title(calls)}",
@@ -450,8 +503,8 @@ def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
         f"**Generated:** {now.strftime('%Y-%m-%d %H:%M:%S')} UTC",
         f"**Total requests:** {len(calls)}",
         f"**Capture duration:** {duration}s",
-        f"**Total request payload:** {sum(b[0].size for b in bodies):,} bytes",
-        f"**Total response payload:** {sum(b[1].size for b in bodies):,} bytes",
+        f"**Total request payload:** {sum(e.request_size for e in entries):,} bytes",
+        f"**Total response payload:** {sum(e.response_size for e in entries):,} bytes",
         "",
     ]
     endpoints: dict[str, int] = {}
@@ -462,21 +515,19 @@ def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
     resp_keys: dict[str, int] = {}
     req_types: dict[str, set[str]] = defaultdict(set)
     resp_types: dict[str, set[str]] = defaultdict(set)
-    for call, (rb, sb) in zip(calls, bodies, strict=True):
-        path = urlsplit(call.ex.url).path or "/"
-        endpoints[path] = endpoints.get(path, 0) + 1
-        endpoint_methods[path].add(call.ex.method)
-        methods[call.ex.method] = methods.get(call.ex.method, 0) + 1
-        if call.status is not None:
-            statuses[str(call.status)] = statuses.get(str(call.status), 0) + 1
-        contributing = [(rb, req_keys, req_types)]
-        if response_kind(call) == "plain":
-            contributing.append((sb, resp_keys, resp_types))
-        for body, keys, types in contributing:
-            if body.kind == "json" and isinstance(body.value, dict):
-                for key, type_name in extract_keys(body.value):
-                    keys[key] = keys.get(key, 0) + 1
-                    types[key].add(type_name)
+    for e in entries:
+        endpoints[e.path] = endpoints.get(e.path, 0) + 1
+        endpoint_methods[e.path].add(e.method)
+        methods[e.method] = methods.get(e.method, 0) + 1
+        if e.status is not None:
+            statuses[str(e.status)] = statuses.get(str(e.status), 0) + 1
+        for found, keys, types in (
+            (e.request_keys, req_keys, req_types),
+            (e.response_keys, resp_keys, resp_types),
+        ):
+            for key, type_name in found:
+                keys[key] = keys.get(key, 0) + 1
+                types[key].add(type_name)
     L += ["## Endpoints", "", "| Endpoint | Methods | Count |", "|----------|---------|-------|"]
     L += [
         f"| `{cell(p)}` | {', '.join(sorted(endpoint_methods[p]))} | {n} |"
@@ -499,20 +550,8 @@ def render_dissect(ctx: ReportContext, *, now: datetime | None = None) -> str:
         ]
         L.append("")
     L += ["## Full Conversation Log", ""]
-    for i, (call, (rb, sb)) in enumerate(zip(calls, bodies, strict=True), 1):
-        ex = call.ex
-        ts = _timestamp(call)
-        ts_str = datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S.%f")[:-3] if ts is not None else "?"
-        status = "?" if ex.status is None else str(ex.status)
-        L += [
-            f"### Request {i}: `{ex.method} {redactor.url(ex.url)}` → {status}",
-            f"**Time:** {ts_str} UTC",
-            "",
-        ]
-        L += _header_details("Request Headers", redactor.headers(ex.request_headers))
-        L += ["#### Request Body", "", render_request_body(call, rb), ""]
-        L += _header_details("Response Headers", redactor.headers(ex.response_headers))
-        L += ["#### Response Body", "", render_response_body(call, sb, redactor), "", "---", ""]
+    for e in entries:
+        L += e.section
     return finish(L)
 
 
@@ -531,4 +570,4 @@ def _header_details(title: str, headers: list[tuple[str, str]]) -> list[str]:
     ]
 
 
-__all__ = ["SSE_CT", "default_title", "extract_keys", "render_dissect"]
+__all__ = ["SSE_CT", "DissectEntry", "default_title", "dissect_entry", "extract_keys", "render_dissect"]
