@@ -11,6 +11,7 @@ from fastcap.dialects.base import ResponseInfo, ToolCall, Usage
 from fastcap.reports.bodies import Body, body_block, body_notes, decode_body, undecoded_body
 from fastcap.reports.context import Call
 from fastcap.reports.markdown import (
+    cell,
     fence,
     finish,
     fmt_number,
@@ -131,7 +132,8 @@ def _stream_notes(resp: ResponseInfo, redactor: Redactor) -> list[str]:
 
 
 def _events_table(resp: ResponseInfo, redactor: Redactor, *, kiro: bool) -> list[str]:
-    rows = [(ev.index, ev.type, redactor.text(ev.summary)) for ev in resp.events]
+    events = resp.events
+    summaries = redactor.texts([ev.summary for ev in events])
     if kiro:
         extended = any(ev.type not in _KIRO_BASIC_EVENTS for ev in resp.events)
         if extended:
@@ -142,7 +144,12 @@ def _events_table(resp: ResponseInfo, redactor: Redactor, *, kiro: bool) -> list
             sep = "| --- | ---------------------- | ----------------------------- |"
     else:
         header, sep = "| #   | Event Type | Summary |", "| --- | ---------- | ------- |"
-    return table(header, sep, rows)
+    # `table`'s rows written out: a stream has hundreds of events (the index is an int, no escaping).
+    return [
+        header,
+        sep,
+        *(f"| {ev.index} | {cell(ev.type)} | {cell(s)} |" for ev, s in zip(events, summaries, strict=True)),
+    ]
 
 
 def stream_body_lines(call: Call, redactor: Redactor, *, kiro: bool) -> list[str]:

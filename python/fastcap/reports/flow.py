@@ -123,7 +123,9 @@ def _label(name: str, details: list[str]) -> str:
     return f"{name} ({', '.join(details)})" if details else name
 
 
-def build_flow(calls: list[Call], windows: dict[str, int]) -> list[dict[str, Any]]:
+def build_flow(calls: list[Call], windows: dict[str, int], agent: str | None = None) -> list[dict[str, Any]]:
+    """The tree's nodes; `agent`: `agent_name(calls)` when the caller has it (recognition reads every
+    call's headers and system prompt)."""
     model_calls = [c for c in calls if c.ca.is_model_call]
     keys = dict(zip((c.seq for c in model_calls), conversation_keys(model_calls), strict=True))
     distinct = {k[0] for k in keys.values() if k[0] is not None}
@@ -152,7 +154,9 @@ def build_flow(calls: list[Call], windows: dict[str, int]) -> list[dict[str, Any
             )
         else:
             if not nodes:
-                nodes.append({"label": f"{agent_name(calls)} startup", "conversation": None, "children": []})
+                nodes.append(
+                    {"label": f"{agent or agent_name(calls)} startup", "conversation": None, "children": []}
+                )
             nodes[-1]["children"].append(
                 {"call": call.nn, "text": _label(call.operation, _other_details(call))}
             )

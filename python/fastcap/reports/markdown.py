@@ -60,10 +60,20 @@ def cell(text: object) -> str:
 
 def preview(text: str | None, n: int = 80, *, suffix: str = "") -> str:
     """First `n` code points after cell normalisation; `suffix` appended only when cut (unescaped)."""
-    norm = cell_text(text or "")
-    if len(norm) > n:
-        return norm[:n] + suffix
-    return norm
+    # Normalised only as far as shown: the mapping keeps whitespace whitespace and every other
+    # character as it is, so trimming first and mapping the first `n` code points gives the same
+    # cell as mapping a whole message body (often 100 KB) and cutting it.
+    trimmed = (text or "").strip()
+    if len(trimmed) > n:
+        return _cell_spaces(trimmed[:n]) + suffix
+    return _cell_spaces(trimmed)
+
+
+def _cell_spaces(text: str) -> str:
+    """CR, LF and TAB as spaces (`cell_text` without the trimming)."""
+    if "\n" in text or "\r" in text or "\t" in text:
+        return text.translate(_CELL_WS)
+    return text
 
 
 def table_row(cells: Iterable[object]) -> str:

@@ -17,12 +17,12 @@ import polars as pl
 
 from fastcap.analysis.calls import calls_table
 from fastcap.analysis.overview import cost_summary
+from fastcap.dialects.agents import Recognition
 from fastcap.reports.auth import build_auth, category, render_auth
 from fastcap.reports.calls import size_text
 from fastcap.reports.context import Call, ReportContext
 from fastcap.reports.findings import build_findings, build_issues, build_timing, build_tokens, model_catalogue
 from fastcap.reports.flow import (
-    agent_name,
     agent_of,
     build_flow,
     call_window,
@@ -113,7 +113,10 @@ def _raw_log(ctx: ReportContext) -> str:
     return f"[{path.name}]({Path(rel).as_posix()})"
 
 
-def build_environment(ctx: ReportContext, kiro: bool) -> list[dict[str, str]]:
+def build_environment(
+    ctx: ReportContext, kiro: bool, agent: Recognition | None = None
+) -> list[dict[str, str]]:
+    """`agent`: `agent_of(ctx.calls)` when the caller has it."""
     calls = ctx.calls
     uas = _user_agents(calls)
     starts = [c.ex.started_at for c in calls if c.ex.started_at is not None]
@@ -161,7 +164,7 @@ def build_environment(ctx: ReportContext, kiro: bool) -> list[dict[str, str]]:
             dict.fromkeys(_host(c.ex.url) for c in calls)
         )
         rows += [
-            ("Agent", agent_of(calls).label()),
+            ("Agent", (agent or agent_of(calls)).label()),
             ("User-Agent", agent_ua or UNKNOWN),
             ("SDK", sdk or UNKNOWN),
             ("OS", os_name or UNKNOWN),
@@ -250,7 +253,9 @@ def session_timestamp(ctx: ReportContext) -> str:
 
 def build_session(ctx: ReportContext) -> dict[str, Any]:
     calls = ctx.calls
-    kiro = agent_name(calls) == "kiro-cli"
+    agent = agent_of(calls)  # once: every section below names the same agent
+    name = agent.agent or "agent"  # = agent_name(calls)
+    kiro = name == "kiro-cli"
     catalogue, windows = model_catalogue(calls)
     timing = build_timing(calls)
     tokens = build_tokens(calls)
@@ -270,12 +275,12 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
     ]
     data = {
         "title": f"Capture Analysis Report — {ctx.title or session_timestamp(ctx)}",
-        "agent": agent_name(calls),
-        "environment": build_environment(ctx, kiro),
+        "agent": name,
+        "environment": build_environment(ctx, kiro, agent),
         "calls": summary,
         "categories": build_categories(calls),
         "authentication": auth,
-        "conversation_flow": build_flow(calls, windows),
+        "conversation_flow": build_flow(calls, windows, name),
         "context_usage": build_context_usage(calls, windows),
         "model_info": build_model_info(calls),
         "tool_usage": build_tool_usage(calls),
