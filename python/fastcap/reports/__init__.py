@@ -19,8 +19,9 @@ from fastcap.model import Exchange
 from fastcap.reports.calls import call_bodies, render_call
 from fastcap.reports.context import ReportContext, build_calls
 from fastcap.reports.dissect import DissectEntry, dissect_entry, render_dissect
-from fastcap.reports.jsonout import write_json
-from fastcap.reports.safety import get_redactor, leak_scan
+from fastcap.reports.jsonout import report_json
+from fastcap.reports.leakcheck import scan_written
+from fastcap.reports.safety import get_redactor
 from fastcap.reports.session import build_session, completion_message, render_session
 
 STYLES = ("calls", "session", "dissect")
@@ -61,9 +62,17 @@ class LeakScanError(RuntimeError):
         )
 
 
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8", newline="\n")
-    return path
+class _ScannedWriter:
+    """Writes report files and leak-scans each text as it is written (`leakcheck.scan_written`:
+    the findings `scan_paths` would give on the file, without reading it back)."""
+
+    def __init__(self) -> None:
+        self.findings: list[Any] = []
+
+    def write(self, path: Path, text: str) -> Path:
+        path.write_text(text, encoding="utf-8", newline="\n")
+        self.findings += scan_written(path, text)
+        return path
 
 
 def _styles(styles: Iterable[str]) -> tuple[str, ...]:
@@ -119,10 +128,11 @@ def write_reports(
     # One pass renders each call's file and its analysis_report.md section from bodies decoded
     # and redacted once (they were decoded twice, once per report).
     entries: list[DissectEntry] | None = [] if "dissect" in chosen else None
+    writer = _ScannedWriter()
     if "calls" in chosen:
         for n, call in enumerate(calls, 1):
             bodies = call_bodies(call, redactor)
-            result.call_files.append(_write(out / call.file_name, render_call(call, redactor, bodies)))
+            result.call_files.append(writer.write(out / call.file_name, render_call(call, redactor, bodies)))
             if entries is not None:
                 entries.append(dissect_entry(n, call, bodies, redactor))
             if progress:
@@ -137,14 +147,13 @@ def write_reports(
         data, out, raw_log=raw_log, call_files=len(result.call_files)
     )
     if "session" in chosen:
-        result.files.append(_write(out / "report.md", render_session(data)))
+        result.files.append(writer.write(out / "report.md", render_session(data)))
     if "dissect" in chosen:
-        result.files.append(_write(out / "analysis_report.md", render_dissect(ctx, entries=entries)))
+        result.files.append(writer.write(out / "analysis_report.md", render_dissect(ctx, entries=entries)))
     if json:
-        result.files.append(
-            write_json(out / "report.json", data, source=ctx.source, completion=result.completion_message)
-        )
-    result.leak_findings = leak_scan(result.files)
+        doc = report_json(data, source=ctx.source, completion=result.completion_message)
+        result.files.append(writer.write(out / "report.json", doc))
+    result.leak_findings = writer.findings
     if result.leak_findings:
         result.leak_scan = "failed" if redactor.enabled else "warned"
     else:
