@@ -211,6 +211,11 @@ def b64_candidate_runs(data: bytes, first: bool = False) -> list[tuple[int, int]
     ``data`` whose decoding from one of their first four characters may hold a secret (ASCII and
     20+ bytes, or 20 printable bytes in a row), in order; with ``first``, at most one."""
 
+def b64_decoded_texts(run: bytes) -> list[str]:
+    """The texts one base64 run decodes to from each of its first four characters where a secret
+    may hide: the whole decoding when ASCII and 20+ bytes, else its runs of 20+ printable bytes
+    joined by ``\n``. Bytes outside the alphabet (padding) are skipped."""
+
 # --- end literals ---
 
 # --- begin stream_events ---

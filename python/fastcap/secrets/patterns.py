@@ -19,12 +19,11 @@ it; both read the tables below, so a secret the scan would report is a secret `r
 
 from __future__ import annotations
 
-import binascii
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from fastcap._native import LiteralSet, b64_candidate_runs
+from fastcap._native import LiteralSet, b64_candidate_runs, b64_decoded_texts
 
 DEFAULT_HEADERS: frozenset[str] = frozenset(
     {
@@ -207,19 +206,24 @@ def present_triggers(text: str, among: Iterable[str] = TRIGGERS) -> set[str]:
     return found
 
 
+def _folded(text: str) -> str:
+    """`text` with İ ı ſ K folded to the ASCII letters a case-insensitive expression matches."""
+    if not text.isascii() and any(c in text for c in _FOLD_CHARS):
+        return text.translate(_FOLD)
+    return text
+
+
 def fold_lower(text: str) -> str:
     """`text` lower-cased as the literal pre-checks compare it (İ ı ſ K folded to ASCII first)."""
-    if not text.isascii() and any(c in text for c in _FOLD_CHARS):
-        text = text.translate(_FOLD)
-    return text.lower()
+    return _folded(text).lower()
 
 
 def literals_in(text: str | bytes, among: Iterable[str] = TEXT_TRIGGERS) -> set[str]:
     """The literals of `TEXT_TRIGGERS` found in `text` (case-insensitively, as `fold_lower` compares),
     narrowed to `among`. One native Aho-Corasick pass over the text: `in` per literal read a
     100 KB request body a hundred times, a third of `fastcap report`'s time."""
-    if isinstance(text, str) and not text.isascii() and any(c in text for c in _FOLD_CHARS):
-        text = text.translate(_FOLD)
+    if isinstance(text, str):
+        text = _folded(text)
     found = {TEXT_TRIGGERS[i] for i in _TEXT_TRIGGER_SET.present(text)}
     return found if among is TEXT_TRIGGERS or among is TRIGGERS else found.intersection(among)
 
@@ -235,67 +239,23 @@ _TEXT_TRIGGER_SET = LiteralSet(list(TEXT_TRIGGERS))
 # alphabet and decodes each from each of its first four characters (base64 glued to a word of the
 # alphabet, `/v1/keys/QUtJ…`, is read at its own alignment); a run is a candidate when a decoding is
 # ASCII of 20+ bytes or holds 20 printable ASCII bytes in a row, which a secret does and random
-# base64 almost never does (about once in 10^8 runs). Only candidates are decoded again here and
-# searched with `VALUE_PATTERNS`. (The pre-check was Python `bytes` operations: 25 s on a 25 MB
-# body of alphanumeric words, one run after another.)
+# base64 almost never does (about once in 10^8 runs). Only candidates are decoded to text
+# (`_native.b64_decoded_texts`, the same decoder) and searched with `VALUE_PATTERNS`. (The
+# pre-check was Python `bytes` operations: 25 s on a 25 MB body of alphanumeric words.)
 
 # The shortest secret an expression matches is 20 characters (an AWS key id); its base64 takes 27.
 B64_MIN_RUN = 24
 # A run of the standard or URL-safe alphabet (both: a run cannot tell them apart), padding kept.
 B64_RUN_RE = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")  # {B64_MIN_RUN,}
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
-# URL-safe to standard, and every byte outside the alphabet to `/`.
-_SANITIZE = bytes(
-    (ord("+") if c == ord("-") else ord("/") if c == ord("_") else c) if c in _ALPHABET else ord("/")
-    for c in range(256)
-)
-_PRINTABLE = b"\t\n\r" + bytes(range(0x20, 0x7F))
-_PRINT_MASK = bytes(1 if c in _PRINTABLE else 0 for c in range(256))
-_MIN_SECRET = 20
-_PRINT_NEED = b"\x01" * _MIN_SECRET
-_PAD = (b"", b"", b"==", b"=")
 
 
-def _printable_spans(raw: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of every run of at least 20 printable ASCII bytes of `raw`."""
-    mask = raw.translate(_PRINT_MASK)
-    pos = 0
-    while (i := mask.find(_PRINT_NEED, pos)) >= 0:
-        j = mask.find(b"\x00", i + _MIN_SECRET)
-        if j < 0:
-            j = len(mask)
-        yield i, j
-        pos = j
-
-
-def _decoded_texts(run: bytes, shifts: Iterable[int] = range(4)) -> Iterator[str]:
-    """The printable text spans of one run decoded from each character offset in `shifts`."""
-    core = run.translate(_SANITIZE)
-    for shift in shifts:
-        part = core[shift:] if shift else core
-        cut = len(part) & 3
-        if cut == 1:
-            part = part[:-1]
-        elif cut:
-            part += _PAD[cut]
-        raw = binascii.a2b_base64(part)
-        if raw.isascii():
-            if len(raw) >= _MIN_SECRET:
-                yield raw.decode("ascii")
-            continue
-        spans = [raw[i:j] for i, j in _printable_spans(raw)]
-        if spans:
-            yield b"\n".join(spans).decode("ascii")
-
-
-def b64_decoded_secrets(
-    run: str | bytes, shifts: Iterable[int] = range(4)
-) -> Iterator[tuple[SecretPattern, str]]:
-    """(pattern, match) for every `VALUE_PATTERNS` match in one base64 run decoded at each of
-    `shifts` (its first four characters by default: base64 glued to a word of the alphabet, such
-    as `/v1/keys/QUtJ…`, is read at its own alignment). Padding is ignored; one level of decoding."""
+def b64_decoded_secrets(run: str | bytes) -> Iterator[tuple[SecretPattern, str]]:
+    """(pattern, match) for every `VALUE_PATTERNS` match in one base64 run decoded from each of its
+    first four characters (base64 glued to a word of the alphabet, such as `/v1/keys/QUtJ…`, is
+    read at its own alignment; `_native.b64_decoded_texts`, the decoder of the pre-check). Padding
+    is ignored; one level of decoding."""
     data = run.encode("ascii", "replace") if isinstance(run, str) else run
-    for text in _decoded_texts(data.rstrip(b"="), shifts):
+    for text in b64_decoded_texts(data):
         present = literals_in(text)
         if not present:
             continue

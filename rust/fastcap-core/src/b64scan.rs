@@ -113,6 +113,44 @@ pub fn candidate_runs(data: &[u8], first: bool) -> Vec<(usize, usize)> {
     found
 }
 
+/// The texts a secret may hide in, of one run (alphabet characters; padding and any byte outside
+/// the alphabet are skipped) decoded from each of its first four characters: the whole decoding
+/// when it is ASCII and at least [`MIN_SECRET`] bytes long, else its runs of [`MIN_SECRET`]
+/// printable ASCII bytes or more joined by `\n`; none when it has neither. What the secret
+/// expressions are then run on (the same test as [`candidate_runs`], so one decoder serves both).
+pub fn decoded_texts(run: &[u8]) -> Vec<String> {
+    let run: Vec<u8> = run.iter().copied().filter(|&b| SEXTETS[b as usize] != INVALID).collect();
+    let mut decoded = Vec::new();
+    let mut texts = Vec::new();
+    for shift in 0..4.min(run.len()) {
+        decode_into(&run[shift..], &mut decoded);
+        if decoded.is_ascii() {
+            if decoded.len() >= MIN_SECRET {
+                texts.push(String::from_utf8_lossy(&decoded).into_owned());
+            }
+            continue;
+        }
+        let mut spans: Vec<&[u8]> = Vec::new();
+        let mut start = None;
+        for (k, &b) in decoded.iter().chain(std::iter::once(&0)).enumerate() {
+            match (printable(b), start) {
+                (true, None) => start = Some(k),
+                (false, Some(s)) => {
+                    if k - s >= MIN_SECRET {
+                        spans.push(&decoded[s..k]);
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if !spans.is_empty() {
+            texts.push(String::from_utf8_lossy(&spans.join(&b'\n')).into_owned());
+        }
+    }
+    texts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +167,21 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn decoded_texts_read_each_alignment_and_printable_spans() {
+        let secret = b64(b"sk-ant-api03-FAKEFAKEFAKEFAKEFAKE");
+        assert!(decoded_texts(secret.as_bytes()).contains(&"sk-ant-api03-FAKEFAKEFAKEFAKEFAKE".to_string()));
+        // Glued to a word: only the alignment of the secret's own first character reads it.
+        let glued = format!("Q{secret}");
+        assert!(decoded_texts(glued.as_bytes()).iter().any(|t| t.contains("sk-ant-api03-FAKE")));
+        // Binary around the secret: the printable span alone.
+        let mut raw = vec![0xffu8, 0x00, 0x81];
+        raw.extend_from_slice(b"AKIAFAKEFAKEFAKEFAKE1");
+        raw.extend_from_slice(&[0x00, 0xfe, 0x80]);
+        assert!(decoded_texts(b64(&raw).as_bytes()).contains(&"AKIAFAKEFAKEFAKEFAKE1".to_string()));
+        assert!(decoded_texts(b"short").is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Python binding of `fastcap_core::literals`: `LiteralSet(literals)`, whose `present(text)` gives
 //! the indices of the literals that occur in a `str` or `bytes`, ASCII case-insensitively; and of
-//! `fastcap_core::b64scan`: `b64_candidate_runs(data, first)`.
+//! `fastcap_core::b64scan`: `b64_candidate_runs(data, first)` and `b64_decoded_texts(run)`.
 
 use fastcap_core::{b64scan, literals};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -62,8 +62,16 @@ fn b64_candidate_runs(py: Python<'_>, data: &[u8], first: bool) -> Vec<(usize, u
     py.allow_threads(|| b64scan::candidate_runs(data, first))
 }
 
+/// The texts one base64 run decodes to where a secret may hide (see
+/// `fastcap_core::b64scan::decoded_texts`).
+#[pyfunction]
+fn b64_decoded_texts(py: Python<'_>, run: &[u8]) -> Vec<String> {
+    py.allow_threads(|| b64scan::decoded_texts(run))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LiteralSet>()?;
     m.add_function(wrap_pyfunction!(b64_candidate_runs, m)?)?;
+    m.add_function(wrap_pyfunction!(b64_decoded_texts, m)?)?;
     Ok(())
 }
