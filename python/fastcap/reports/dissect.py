@@ -54,16 +54,35 @@ def _type_name(v: Any) -> str:
     return type(v).__name__
 
 
+# `_type_name` of the types a JSON parser returns, looked up at once (a request body has thousands
+# of keys, each typed).
+_JSON_TYPE_NAMES: dict[type, str] = {
+    type(None): "null",
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
 def extract_keys(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(key path, type name) of every key of `obj`, depth first; a list contributes its first item."""
     keys: list[tuple[str, str]] = []
+    _add_keys(obj, prefix, keys)
+    return keys
+
+
+def _add_keys(obj: Any, prefix: str, keys: list[tuple[str, str]]) -> None:
     if isinstance(obj, dict):
         for k, v in obj.items():
             full = f"{prefix}.{k}" if prefix else str(k)
-            keys.append((full, _type_name(v)))
-            keys.extend(extract_keys(v, full))
+            keys.append((full, _JSON_TYPE_NAMES.get(type(v)) or _type_name(v)))
+            if isinstance(v, (dict, list)):
+                _add_keys(v, full, keys)
     elif isinstance(obj, list) and obj:
-        keys.extend(extract_keys(obj[0], f"{prefix}[]"))
-    return keys
+        _add_keys(obj[0], f"{prefix}[]", keys)
 
 
 # --- request bodies ------------------------------------------------------------------------------------
