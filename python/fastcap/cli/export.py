@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,10 @@ def _run(args: argparse.Namespace, inputs: list[str], headers: dict[str, str]) -
         wanted = {
             (str(r["capture_id"]), int(r["index"])) for r in calls.iter_rows(named=True) if r["is_model_call"]
         }
-        contents = call_contents(capture_files(inputs), wanted, redact=redact, recover=args.recover)
+        # The calls table names each capture file's id (`source_path` is the absolute path).
+        ids = dict(calls.select("source_path", "capture_id").unique().iter_rows())
+        files = {path: ids[path] for path in map(os.path.abspath, capture_files(inputs)) if path in ids}
+        contents = call_contents(files, wanted, redact=redact, recover=args.recover)
     exported = build_spans(calls, contents=contents)
     done = []
     if args.otlp_file:

@@ -8,7 +8,7 @@ table does not keep. Off by default: prompts and replies are the most sensitive 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastcap.dialects import CallAnalysis, analyze_exchange
@@ -67,18 +67,17 @@ def response_attributes(a: CallAnalysis, *, redact: bool = True) -> dict[str, An
 
 
 def call_contents(
-    files: Iterable[str], wanted: set[tuple[str, int]], *, redact: bool = True, recover: bool = False
+    captures: dict[str, str], wanted: set[tuple[str, int]], *, redact: bool = True, recover: bool = False
 ) -> dict[tuple[str, int], CallContent]:
-    """(capture_id, call index) → what the bodies add, for the wanted calls of capture `files`
-    (capture ids as `dataset.calls_for_inputs` gives them: the first 16 hex digits of the file's hash)."""
+    """(capture_id, call index) → what the bodies add, for the wanted calls of the capture files
+    `captures` (path → its capture id, as the calls table of `dataset.calls_for_inputs` has them:
+    the file is not hashed again)."""
     from opentelemetry.sdk.trace import Event
 
-    from fastcap.dataset.fingerprint import hash_file
     from fastcap.formats import read_file
 
     out: dict[tuple[str, int], CallContent] = {}
-    for path in files:
-        capture = hash_file(path)[1][:16]
+    for path, capture in captures.items():
         if not any(c == capture for c, _ in wanted):
             continue
         for ex in read_file(path, recover=recover, name=os.path.basename(path)).exchanges:
