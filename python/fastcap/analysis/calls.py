@@ -191,12 +191,12 @@ def call_row(a: CallAnalysis) -> dict[str, object]:
 
 
 def calls_table(analyses: Iterable[CallAnalysis]) -> pl.DataFrame:
-    from fastcap.analysis.cost import COST_COLUMNS, with_cost
+    from fastcap.analysis.cost import with_cost
 
     # An exchange built outside a reader has index -1: null in the table.
     rows = pl.DataFrame([call_row(a) for a in analyses], schema={**CALLS_SCHEMA, "index": pl.Int64})
     rows = rows.with_columns(pl.col("index").cast(pl.UInt32, strict=False))
-    return with_cost(rows.drop(*COST_COLUMNS)).select(list(CALLS_SCHEMA))
+    return with_cost(rows).select(list(CALLS_SCHEMA))
 
 
 # Columns that carry text from the traffic itself (provider error messages can quote what was sent).

@@ -149,8 +149,9 @@ def _day(ts: float | None) -> datetime:
 
 
 def with_cost(calls: pl.DataFrame) -> pl.DataFrame:
-    """`calls` with `COST_COLUMNS` filled (docs/metrics.md, Cost). Needs the calls table's
-    `dialect`, `host`, `path`, `model`, `started_at`, `is_model_call` and usage columns."""
+    """`calls` with `COST_COLUMNS` filled (docs/metrics.md, Cost), replacing any there. Needs the
+    calls table's `dialect`, `host`, `path`, `model`, `started_at`, `is_model_call` and usage columns."""
+    calls = calls.drop(*COST_COLUMNS, strict=False)
     usage_known = pl.col("input_total").is_not_null() & pl.col("output_total").is_not_null()
     priceable = (
         pl.col("is_model_call").fill_null(False)
