@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from fastcap.errors import UsageError
+
+if TYPE_CHECKING:
+    from fastcap.dialects.base import ResponseInfo
 
 # The registry's dialect names, for --help without importing every dialect at start-up (a test
 # keeps this equal to `dialects.registry.names()`).
@@ -84,12 +89,29 @@ def run(args: argparse.Namespace) -> int:
         response_headers=[("content-type", ctype)],
         response_body=body,
     )
-    a = registry.analyze_exchange(ex)
-    r = a.response
+    from fastcap.dialects import streams
+
+    with _EventList(args.json if args.events else None) as listed:
+        with streams.events_to(listed.add):
+            a = registry.analyze_exchange(ex)
+        r = a.response
+        result = _summary(a.api_name, eventstream, r)
+        if args.json:
+            _write_json(result, listed, sys.stdout)
+            return 0
+        _print_summary(result, r)
+        if args.events:
+            print()
+            listed.copy_to(sys.stdout)
+    return 0
+
+
+def _summary(api_name: str, eventstream: bool, r: ResponseInfo) -> dict[str, Any]:
+    """What `--json` prints (but the event list)."""
     result: dict[str, Any] = {
-        "api": a.api_name,
+        "api": api_name,
         "framing": "eventstream" if eventstream else "sse",
-        "events": len(r.events),
+        "events": sum(r.event_counts.values()),
         "event_counts": r.event_counts,
         "model": r.model,
         "text": r.text,
@@ -117,11 +139,64 @@ def run(args: argparse.Namespace) -> int:
         result["context_usage_pct"] = r.context_usage_pct
     if r.credits:
         result["credits"] = r.credits
-    if args.events:
-        result["event_list"] = [{"index": e.index, "type": e.type, "summary": e.summary} for e in r.events]
-    if args.json:
-        sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return 0
+    return result
+
+
+def _write_json(result: dict[str, Any], listed: _EventList, out: IO[str]) -> None:
+    """`result` as indented JSON, with the spooled event list (if any) as its last key `event_list`."""
+    text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
+    if listed.file is None:
+        out.write(text + "\n")
+        return
+    out.write(text[: -len("\n}")] + ',\n  "event_list": ')
+    if listed.count:
+        out.write("[\n")
+        listed.copy_to(out)
+        out.write("\n  ]\n}\n")
+    else:
+        out.write("[]\n}\n")
+
+
+class _EventList:
+    """The `--events` list, written to a temporary file as the dialect hands over each event
+    (`streams.events_to`), so a stream of a million events is never held in memory (issue 11);
+    rows as `--json` (`as_json`) or the text listing print them. Without `--events`
+    (`as_json is None`) events are only counted (`ResponseInfo.event_counts`)."""
+
+    def __init__(self, as_json: bool | None) -> None:
+        self.as_json = as_json
+        self.count = 0
+        self.file: IO[str] | None = None
+
+    def __enter__(self) -> _EventList:
+        if self.as_json is not None:
+            self.file = tempfile.TemporaryFile("w+", encoding="utf-8")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def add(self, etype: str, summary: str, _t: float | None) -> None:
+        if self.file is None:
+            return
+        self.count += 1
+        if self.as_json:
+            item = orjson.dumps(
+                {"index": self.count, "type": etype, "summary": summary}, option=orjson.OPT_INDENT_2
+            )
+            row = ("" if self.count == 1 else ",\n") + "    " + item.decode().replace("\n", "\n    ")
+        else:
+            row = f"{self.count:>4}  {etype:<28} {summary[:100]}\n"
+        self.file.write(row)
+
+    def copy_to(self, out: IO[str]) -> None:
+        if self.file is not None:
+            self.file.seek(0)
+            shutil.copyfileobj(self.file, out)
+
+
+def _print_summary(result: dict[str, Any], r: ResponseInfo) -> None:
     print(
         f"{result['api']} ({result['framing']}): {result['events']} events"
         + (f", model {r.model}" if r.model else "")
@@ -147,8 +222,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"Error: {e['type']}: {e['message']}")
     for n in r.notes:
         print(f"Note: {n}")
-    if args.events:
-        print()
-        for e in result["event_list"]:
-            print(f"{e['index']:>4}  {e['type']:<28} {e['summary'][:100]}")
-    return 0

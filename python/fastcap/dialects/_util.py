@@ -332,8 +332,11 @@ def finish_timing(r: ResponseInfo, ex: Exchange, content_times: list[float | Non
 
 
 def add_event(r: ResponseInfo, etype: str, summary: str, t: float | None) -> None:
-    r.events.append(StreamEvent(index=len(r.events) + 1, type=etype, summary=summary, t=t))
     r.event_counts[etype] = r.event_counts.get(etype, 0) + 1
+    if (sink := streams.event_sink()) is not None:  # `streams.events_to`: not kept
+        sink(etype, summary, t)
+    else:
+        r.events.append(StreamEvent(index=len(r.events) + 1, type=etype, summary=summary, t=t))
 
 
 def error_summary(e: ErrorInfo) -> str:

@@ -6,6 +6,7 @@ from `response.output_item.added`, usage from `response.completed.response.usage
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -392,7 +393,7 @@ class ResponsesAccumulator:
 
 
 def run_events(
-    ex: Exchange | None, events: list[tuple[str, str, float | None]], r: ResponseInfo
+    ex: Exchange | None, events: Iterable[tuple[str, str, float | None]], r: ResponseInfo
 ) -> ResponsesAccumulator:
     """events: (display type, data text, time)."""
     acc = ResponsesAccumulator(r)
@@ -435,7 +436,7 @@ def parse_response(ex: Exchange) -> ResponseInfo:
         return r
     if is_sse(ex) and (split := sse_response(ex)) is not None:
         stream, r = split
-        run_events(ex, [(e.type, e.data, e.t_last) for e in stream.events], r)
+        run_events(ex, ((e.type, e.data, e.t_last) for e in stream.events), r)
         if (err := http_error(ex)) is not None:
             r.errors.insert(0, err)
         return r

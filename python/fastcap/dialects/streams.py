@@ -2,10 +2,14 @@
 
 Dialect accumulators consume the simple objects defined here (`SseEvent`, `Frame`), never the
 native dicts, so they can be tested with hand-made event lists. The decoders themselves live in
-Rust (`fastcap._native.sse_events`, `fastcap._native.decode_eventstream`); this module only adapts
+Rust (`fastcap._native.sse_column`, `fastcap._native.eventstream_column`); this module only adapts
 their output and adds the exchange-level concerns:
 
-- exact bodies with chunk arrival times (`ex.chunks`) → per-event times;
+- a body is split once into native columns (views into the body, tens of bytes an event), and
+  its events (`SseEvents`) or frames (`Frames`) become Python objects a batch at a time as a
+  dialect iterates them: a stream of a million events never holds a million objects (issue 11).
+  With `events_to`, the dialects hand their per-event rows to a sink instead of keeping them;
+- exact bodies with chunk arrival times (`ex.chunks`) → per-event times, from the chunks' offsets;
 - bodies known only as text (mitmdump logs: `response_body is None`, `response_body_text` set):
   SSE is split from the text and the final event is flagged `terminator_unknown` (mitmdump strips
   trailing whitespace, so the blank line is always gone); EventStream frames are recovered by the
@@ -15,13 +19,20 @@ their output and adds the exchange-level concerns:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from fastcap import _native
 from fastcap.formats.eventstream_text import recover_eventstream_frames
 from fastcap.model import Exchange
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(slots=True)
@@ -39,14 +50,6 @@ class SseEvent:
 
 
 @dataclass(slots=True)
-class SseStream:
-    events: list[SseEvent]
-    stats: dict[str, Any] = field(default_factory=dict)
-    flags: set[str] = field(default_factory=set)  # unterminated_final_event, terminator_unknown
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
 class Frame:
     offset: int | None
     headers: dict[str, Any]
@@ -61,12 +64,36 @@ class Frame:
 
 @dataclass(slots=True)
 class FrameStream:
-    frames: list[Frame]
+    frames: Iterable[Frame]
     errors: list[str] = field(default_factory=list)
     truncated: dict[str, Any] | None = None
     corrupt: bool = False
     flags: set[str] = field(default_factory=set)  # recovered_from_text, truncated, corrupt
     notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------
+# Where the dialects put a stream's events
+
+EventSink = Callable[[str, str, float | None], None]
+_EVENT_SINK: ContextVar[EventSink | None] = ContextVar("event_sink", default=None)
+
+
+@contextmanager
+def events_to(sink: EventSink) -> Iterator[None]:
+    """While active, the dialects hand each stream event to `sink` (type, summary, arrival time)
+    instead of keeping it in `ResponseInfo.events`, which stays empty (`event_counts` still counts
+    every event): `fastcap decode` of a body of a million events keeps none of them (issue 11)."""
+    token = _EVENT_SINK.set(sink)
+    try:
+        yield
+    finally:
+        _EVENT_SINK.reset(token)
+
+
+def event_sink() -> EventSink | None:
+    """The sink `events_to` set, or None: keep the events (`_util.add_event`)."""
+    return _EVENT_SINK.get()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -94,62 +121,119 @@ def _str(v: Any) -> str | None:
 # --------------------------------------------------------------------------------------------------
 # SSE
 
+# Events made into `SseEvent` objects at a time: all that a long stream holds as Python objects.
+SSE_BATCH_EVENTS = 1 << 14
 
-def sse_events_from_result(result: Mapping[str, Any]) -> SseStream:
-    events: list[SseEvent] = []
-    raw_events = result.get("events")
-    for i, e in enumerate(raw_events if isinstance(raw_events, list) else []):
-        if not isinstance(e, Mapping):
-            continue
-        data = _str(e.get("data")) or ""
-        idx = _int(e.get("index"))
-        events.append(
-            SseEvent(
-                index=idx if idx is not None else i,
-                type=_str(e.get("type")) or "message",
-                data=data,
-                last_event_id=_str(e.get("last_event_id")) or "",
-                byte_start=_int(e.get("byte_start")),
-                byte_end=_int(e.get("byte_end")),
-                terminated=e.get("terminated") is not False,
-                is_done=bool(e.get("is_done")) or data == "[DONE]",
-                t_first=_float(e.get("t_first_byte")),
-                t_last=_float(e.get("t_last_byte")),
-            )
-        )
-    stats = result.get("stats")
-    stream = SseStream(events=events, stats=dict(stats) if isinstance(stats, Mapping) else {})
-    if any(not ev.terminated for ev in events):
+_SSE_COLUMNS = (
+    "event_index",
+    "event_type",
+    "data",
+    "last_event_id",
+    "byte_start",
+    "byte_end",
+    "terminated",
+    "is_done",
+)
+
+
+class SseEvents:
+    """The events of one SSE body, split by the native splitter into columns (`_native.sse_column`:
+    views into the body, about 60 bytes an event) and made into `SseEvent` objects one batch at a
+    time as they are iterated, so a body of a million events never holds a million Python objects
+    at once (issue 11). Iterable any number of times."""
+
+    def __init__(self, body: bytes, chunks: list[tuple[int, float | None]] | None = None) -> None:
+        import polars as pl  # not at module level: `fastcap decode` of a small body starts faster
+
+        table = pl.DataFrame(_native.sse_column([body], extract=False)).select(_SSE_COLUMNS)
+        if chunks:
+            table = table.with_columns(_chunk_times(table, chunks))
+        self._table = table
+
+    def __len__(self) -> int:
+        return self._table.height
+
+    @property
+    def final_terminated(self) -> bool:
+        """False when the last event had no terminating blank line (it was pending at the end)."""
+        return self._table.height == 0 or bool(self._table["terminated"][-1])
+
+    def batches(self, size: int = SSE_BATCH_EVENTS) -> Iterator[list[SseEvent]]:
+        """The events as `SseEvent` lists of at most `size`."""
+        timed = "t_first" in self._table.columns
+        for part in self._table.iter_slices(size):
+            columns = [part[c].to_list() for c in _SSE_COLUMNS]
+            no_times: list[float | None] = [None] * part.height
+            times = [part["t_first"].to_list(), part["t_last"].to_list()] if timed else [no_times, no_times]
+            yield [
+                SseEvent(
+                    index, etype or "message", data, last_id, start, end, terminated, done, t_first, t_last
+                )
+                for index, etype, data, last_id, start, end, terminated, done, t_first, t_last in zip(
+                    *columns, *times, strict=True
+                )
+            ]
+
+    def __iter__(self) -> Iterator[SseEvent]:
+        for batch in self.batches():
+            yield from batch
+
+
+def _chunk_times(table: pl.DataFrame, chunks: list[tuple[int, float | None]]) -> list[pl.Series]:
+    """`t_first` and `t_last` of each event: the arrival times of the chunks that held its first
+    and its last byte. The native decoder fed chunk by chunk gives the same times; from offsets,
+    they also come out when some chunks have no time."""
+    import polars as pl
+
+    start = table["byte_start"]
+    last = (table["byte_end"].cast(pl.Int64) - 1).clip(lower_bound=start.cast(pl.Int64)).cast(pl.UInt64)
+    return [_times_at(start, chunks).alias("t_first"), _times_at(last, chunks).alias("t_last")]
+
+
+def _times_at(offsets: pl.Series, chunks: list[tuple[int, float | None]]) -> pl.Series:
+    """The arrival time of the chunk that holds each offset (`chunks`: each chunk's end offset in
+    the body and its time); past the end, the last chunk's."""
+    import polars as pl
+
+    ends = pl.Series([end for end, _ in chunks], dtype=pl.UInt64)
+    times = pl.Series([t for _, t in chunks], dtype=pl.Float64)
+    # the first chunk that ends after the offset
+    return times.gather(ends.search_sorted(offsets, side="right").clip(upper_bound=len(chunks) - 1))
+
+
+@dataclass(slots=True)
+class SseStream:
+    events: Iterable[SseEvent]
+    flags: set[str] = field(default_factory=set)  # unterminated_final_event, terminator_unknown
+    notes: list[str] = field(default_factory=list)
+
+
+def split_sse(body: bytes, *, chunks: list[tuple[int, float | None]] | None = None) -> SseStream:
+    """Split one body as SSE; `chunks` (each chunk's end offset and arrival time) times the events."""
+    events = SseEvents(body, chunks)
+    stream = SseStream(events=events)
+    if not events.final_terminated:
         stream.flags.add("unterminated_final_event")
         stream.notes.append("Final event had no terminating blank line.")
     return stream
 
 
-def split_sse(
-    body: bytes, *, chunk_sizes: list[int] | None = None, chunk_times: list[float] | None = None
-) -> SseStream:
-    return sse_events_from_result(_native.sse_events(body, chunk_sizes=chunk_sizes, chunk_times=chunk_times))
-
-
-def _chunk_args(ex: Exchange) -> tuple[list[int] | None, list[float] | None]:
-    if not ex.chunks or ex.response_body is None:
-        return None, None
-    if sum(len(c.data) for c in ex.chunks) != len(ex.response_body):
-        return None, None
-    if any(c.t is None for c in ex.chunks):
-        return None, None
-    return [len(c.data) for c in ex.chunks], [float(c.t) for c in ex.chunks if c.t is not None]
+def _chunk_bounds(ex: Exchange) -> list[tuple[int, float | None]]:
+    """Each chunk's end offset in the body and its arrival time."""
+    bounds: list[tuple[int, float | None]] = []
+    end = 0
+    for c in ex.chunks:
+        end += len(c.data)
+        bounds.append((end, c.t))
+    return bounds
 
 
 def sse_from_exchange(ex: Exchange) -> SseStream | None:
     """Split the response body as SSE; None when there is no body at all."""
     if ex.response_body is not None:
-        sizes, times = _chunk_args(ex)
-        stream = split_sse(ex.response_body, chunk_sizes=sizes, chunk_times=times)
-        if ex.chunks and ex.response_body:
-            # fills only times the decoder did not provide (e.g. partial chunk timestamps)
-            _assign_times_by_offset(stream.events, ex)
-        return stream
+        return split_sse(
+            ex.response_body, chunks=_chunk_bounds(ex) if ex.chunks and ex.response_body else None
+        )
     if ex.response_body_text is not None:
         stream = split_sse(ex.response_body_text.encode("utf-8"))
         # mitmdump strips trailing whitespace: the final blank line is unknowable, not missing.
@@ -159,30 +243,6 @@ def sse_from_exchange(ex: Exchange) -> SseStream | None:
         stream.flags.add("terminator_unknown")
         return stream
     return None
-
-
-def _assign_times_by_offset(events: Iterable[SseEvent], ex: Exchange) -> None:
-    """Chunk times from offsets when the native splitter was not given them (partial timestamps)."""
-    bounds: list[tuple[int, float | None]] = []
-    end = 0
-    for c in ex.chunks:
-        end += len(c.data)
-        bounds.append((end, c.t))
-    for ev in events:
-        if ev.byte_start is None or ev.byte_end is None:
-            continue
-        if ev.t_first is None:
-            ev.t_first = _time_at(bounds, ev.byte_start)
-        if ev.t_last is None:
-            ev.t_last = _time_at(bounds, max(ev.byte_end - 1, ev.byte_start))
-    return None
-
-
-def _time_at(bounds: list[tuple[int, float | None]], offset: int) -> float | None:
-    for end, t in bounds:
-        if offset < end:
-            return t
-    return bounds[-1][1] if bounds else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,11 +274,15 @@ def _frame_from_mapping(f: Mapping[str, Any], *, verified: bool = True) -> Frame
 
 def frames_from_result(result: Mapping[str, Any]) -> FrameStream:
     raw_frames = result.get("frames")
-    frames = [
-        _frame_from_mapping(f)
-        for f in (raw_frames if isinstance(raw_frames, list) else [])
-        if isinstance(f, Mapping)
-    ]
+    frames: Iterable[Frame] = (
+        raw_frames
+        if isinstance(raw_frames, Frames)
+        else [
+            _frame_from_mapping(f)
+            for f in (raw_frames if isinstance(raw_frames, list) else [])
+            if isinstance(f, Mapping)
+        ]
+    )
     errors: list[str] = []
     raw_errors = result.get("errors")
     for err in raw_errors if isinstance(raw_errors, list) else []:
@@ -249,8 +313,97 @@ def frames_from_result(result: Mapping[str, Any]) -> FrameStream:
     return stream
 
 
-def decode_frames(body: bytes, *, mode: str = "resync") -> FrameStream:
-    return frames_from_result(_native.decode_eventstream(body, mode=mode))
+# Frames made into `Frame` objects at a time (see `SseEvents`).
+FRAME_BATCH = 1 << 14
+
+_FRAME_COLUMNS = (
+    "offset",
+    "headers_json",
+    "payload",
+    "total_length",
+    "message_type",
+    "event_type",
+    "exception_type",
+)
+
+
+class Frames:
+    """The frames of one EventStream body, decoded by the native column decoder
+    (`_native.eventstream_column`, resync mode) and made into `Frame` objects one batch at a time
+    as they are iterated, like `SseEvents` (issue 11). Header values are as the column decoder
+    renders them: a byte-array header is its base64 text."""
+
+    def __init__(self, table: pl.DataFrame, chunks: list[tuple[int, float | None]] | None = None) -> None:
+        self._table = table.select(_FRAME_COLUMNS)
+        if chunks:
+            self._table = self._table.with_columns(_frame_times(self._table, chunks))
+
+    def __len__(self) -> int:
+        return self._table.height
+
+    def batches(self, size: int = FRAME_BATCH) -> Iterator[list[Frame]]:
+        """The frames as `Frame` lists of at most `size`."""
+        timed = "t" in self._table.columns
+        for part in self._table.iter_slices(size):
+            columns = [part[c].to_list() for c in _FRAME_COLUMNS]
+            times = part["t"].to_list() if timed else [None] * part.height
+            yield [
+                Frame(offset, orjson.loads(headers), payload, total, mtype, etype, xtype, t)
+                for offset, headers, payload, total, mtype, etype, xtype, t in zip(
+                    *columns, times, strict=True
+                )
+            ]
+
+    def __iter__(self) -> Iterator[Frame]:
+        for batch in self.batches():
+            yield from batch
+
+
+def _frame_times(table: pl.DataFrame, chunks: list[tuple[int, float | None]]) -> pl.Series:
+    """`t` of each frame: the arrival time of the chunk that completed it (held its last byte)."""
+    import polars as pl
+
+    last = table["offset"] + table["total_length"].cast(pl.UInt64) - 1
+    return _times_at(last, chunks).alias("t")
+
+
+def decode_frames(body: bytes, *, chunks: list[tuple[int, float | None]] | None = None) -> FrameStream:
+    """Decode one body in resync mode: its frames (`Frames`, timed by `chunks`: each chunk's end
+    offset and arrival time) and what was wrong with it."""
+    import polars as pl
+
+    events, bodies = _native.eventstream_column([body], mode="resync")
+    summary = pl.DataFrame(bodies).row(0, named=True)
+    return _frame_stream(Frames(pl.DataFrame(events), chunks), summary, body)
+
+
+def _frame_stream(frames: Frames, summary: dict[str, Any], body: bytes) -> FrameStream:
+    if summary["error_count"] > 1:
+        # The summary names the first error only: the push decoder reports them all (its frames
+        # are dropped a slice at a time: memory stays bounded on a body damaged many times).
+        decoder = _native.EventStreamDecoder(mode="resync")
+        for start in range(0, len(body), 1 << 20):
+            decoder.feed(body[start : start + (1 << 20)])
+        decoder.finish()
+        errors = decoder.errors
+    elif summary["error_count"] == 1:
+        errors = [
+            {
+                "kind": summary["error_kind"],
+                "offset": summary["error_offset"],
+                "message": summary["error_message"],
+            }
+        ]
+    else:
+        errors = []
+    truncated = (
+        None
+        if summary["truncated_offset"] is None
+        else {k: summary[f"truncated_{k}"] for k in ("offset", "have", "need")}
+    )
+    return frames_from_result(
+        {"frames": frames, "errors": errors, "truncated": truncated, "corrupt": summary["corrupt"]}
+    )
 
 
 def frames_from_text(text: str) -> FrameStream:
@@ -269,19 +422,7 @@ def frames_from_text(text: str) -> FrameStream:
 
 def frames_from_exchange(ex: Exchange) -> FrameStream | None:
     if ex.response_body is not None:
-        stream = decode_frames(ex.response_body)
-        if ex.chunks:
-            bounds: list[tuple[int, float | None]] = []
-            end = 0
-            for c in ex.chunks:
-                end += len(c.data)
-                bounds.append((end, c.t))
-            for fr in stream.frames:
-                if fr.t is None and fr.offset is not None:
-                    # the frame is complete when its last byte arrived
-                    last = fr.offset + (fr.total_length - 1 if fr.total_length else len(fr.payload))
-                    fr.t = _time_at(bounds, last)
-        return stream
+        return decode_frames(ex.response_body, chunks=_chunk_bounds(ex) if ex.chunks else None)
     if ex.response_body_text is not None:
         return frames_from_text(ex.response_body_text)
     return None
