@@ -53,6 +53,11 @@ def context_pct(call: Call, windows: dict[str, int]) -> float | None:
 def conversation_keys(model_calls: list[Call]) -> list[tuple[str | None, str | None]]:
     """(conversation name, continuation id) per model call: conversation ids, else prefix chaining."""
     convs: list[tuple[str, list[str]]] = []  # (name, latest message hashes)
+    # The conversations by their first message hash, in the order they began: a call continues
+    # one only if it starts with its latest messages, so only those sharing its first message are
+    # candidates (a conversation keeps its first message: its history grows, never changes). The
+    # scan of every conversation per call grew as calls x conversations.
+    by_first: dict[str, list[int]] = {}
     out: list[tuple[str | None, str | None]] = []
     for call in model_calls:
         req = call.req
@@ -65,14 +70,12 @@ def conversation_keys(model_calls: list[Call]) -> list[tuple[str | None, str | N
             out.append((None, cont))
             continue
         best: int | None = None
-        for i, (_, latest) in enumerate(convs):
-            if (
-                latest
-                and hashes[: len(latest)] == latest
-                and (best is None or len(latest) >= len(convs[best][1]))
-            ):
+        for i in by_first.get(hashes[0], ()):
+            latest = convs[i][1]
+            if hashes[: len(latest)] == latest and (best is None or len(latest) >= len(convs[best][1])):
                 best = i
         if best is None:
+            by_first.setdefault(hashes[0], []).append(len(convs))
             convs.append((f"#{len(convs) + 1}", list(hashes)))
             out.append((convs[-1][0], cont))
         else:
