@@ -19,6 +19,7 @@ their output and adds the exchange-level concerns:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -145,10 +146,9 @@ class SseEvents:
     def __init__(self, body: bytes, chunks: list[tuple[int, float | None]] | None = None) -> None:
         import polars as pl  # not at module level: `fastcap decode` of a small body starts faster
 
-        table = pl.DataFrame(_native.sse_column([body], extract=False)).select(_SSE_COLUMNS)
-        if chunks:
-            table = table.with_columns(_chunk_times(table, chunks))
-        self._table = table
+        # (the columns are read by name: a `select` costs more than the split of a short body)
+        self._table = pl.DataFrame(_native.sse_column([body], extract=False))
+        self._clock = ChunkClock(chunks) if chunks else None
 
     def __len__(self) -> int:
         return self._table.height
@@ -160,17 +160,22 @@ class SseEvents:
 
     def batches(self, size: int = SSE_BATCH_EVENTS) -> Iterator[list[SseEvent]]:
         """The events as `SseEvent` lists of at most `size`."""
-        timed = "t_first" in self._table.columns
         for part in self._table.iter_slices(size):
             columns = [part[c].to_list() for c in _SSE_COLUMNS]
-            no_times: list[float | None] = [None] * part.height
-            times = [part["t_first"].to_list(), part["t_last"].to_list()] if timed else [no_times, no_times]
-            yield [
-                SseEvent(
-                    index, etype or "message", data, last_id, start, end, terminated, done, t_first, t_last
+            t_first: list[float | None]
+            t_last: list[float | None]
+            if self._clock is None:
+                t_first = t_last = [None] * part.height
+            else:
+                # an event's first byte and its last (the end of its last line before the blank one)
+                t_first = self._clock.times(columns[4])
+                t_last = self._clock.times(
+                    [max(end - 1, start) for start, end in zip(columns[4], columns[5], strict=True)]
                 )
-                for index, etype, data, last_id, start, end, terminated, done, t_first, t_last in zip(
-                    *columns, *times, strict=True
+            yield [
+                SseEvent(index, etype, data, last_id, start, end, terminated, done, first, last)
+                for index, etype, data, last_id, start, end, terminated, done, first, last in zip(
+                    *columns, t_first, t_last, strict=True
                 )
             ]
 
@@ -179,26 +184,20 @@ class SseEvents:
             yield from batch
 
 
-def _chunk_times(table: pl.DataFrame, chunks: list[tuple[int, float | None]]) -> list[pl.Series]:
-    """`t_first` and `t_last` of each event: the arrival times of the chunks that held its first
-    and its last byte. The native decoder fed chunk by chunk gives the same times; from offsets,
-    they also come out when some chunks have no time."""
-    import polars as pl
+class ChunkClock:
+    """When each byte of a body arrived: the time of the chunk that held it (`chunks`: each chunk's
+    end offset in the body and its arrival time; past the end, the last chunk's). The native
+    decoder fed chunk by chunk times events the same way; from offsets, times also come out when
+    some chunks have none."""
 
-    start = table["byte_start"]
-    last = (table["byte_end"].cast(pl.Int64) - 1).clip(lower_bound=start.cast(pl.Int64)).cast(pl.UInt64)
-    return [_times_at(start, chunks).alias("t_first"), _times_at(last, chunks).alias("t_last")]
+    def __init__(self, chunks: list[tuple[int, float | None]]) -> None:
+        self._ends = [end for end, _ in chunks]
+        self._times = [t for _, t in chunks]
 
-
-def _times_at(offsets: pl.Series, chunks: list[tuple[int, float | None]]) -> pl.Series:
-    """The arrival time of the chunk that holds each offset (`chunks`: each chunk's end offset in
-    the body and its time); past the end, the last chunk's."""
-    import polars as pl
-
-    ends = pl.Series([end for end, _ in chunks], dtype=pl.UInt64)
-    times = pl.Series([t for _, t in chunks], dtype=pl.Float64)
-    # the first chunk that ends after the offset
-    return times.gather(ends.search_sorted(offsets, side="right").clip(upper_bound=len(chunks) - 1))
+    def times(self, offsets: list[int]) -> list[float | None]:
+        last = len(self._times) - 1
+        # the first chunk that ends after the offset
+        return [self._times[min(bisect_right(self._ends, offset), last)] for offset in offsets]
 
 
 @dataclass(slots=True)
@@ -334,19 +333,22 @@ class Frames:
     renders them: a byte-array header is its base64 text."""
 
     def __init__(self, table: pl.DataFrame, chunks: list[tuple[int, float | None]] | None = None) -> None:
-        self._table = table.select(_FRAME_COLUMNS)
-        if chunks:
-            self._table = self._table.with_columns(_frame_times(self._table, chunks))
+        self._table = table
+        self._clock = ChunkClock(chunks) if chunks else None
 
     def __len__(self) -> int:
         return self._table.height
 
     def batches(self, size: int = FRAME_BATCH) -> Iterator[list[Frame]]:
         """The frames as `Frame` lists of at most `size`."""
-        timed = "t" in self._table.columns
         for part in self._table.iter_slices(size):
             columns = [part[c].to_list() for c in _FRAME_COLUMNS]
-            times = part["t"].to_list() if timed else [None] * part.height
+            if self._clock is None:
+                times: list[float | None] = [None] * part.height
+            else:  # a frame is complete when its last byte arrived
+                times = self._clock.times(
+                    [offset + total - 1 for offset, total in zip(columns[0], columns[3], strict=True)]
+                )
             yield [
                 Frame(offset, orjson.loads(headers), payload, total, mtype, etype, xtype, t)
                 for offset, headers, payload, total, mtype, etype, xtype, t in zip(
@@ -357,14 +359,6 @@ class Frames:
     def __iter__(self) -> Iterator[Frame]:
         for batch in self.batches():
             yield from batch
-
-
-def _frame_times(table: pl.DataFrame, chunks: list[tuple[int, float | None]]) -> pl.Series:
-    """`t` of each frame: the arrival time of the chunk that completed it (held its last byte)."""
-    import polars as pl
-
-    last = table["offset"] + table["total_length"].cast(pl.UInt64) - 1
-    return _times_at(last, chunks).alias("t")
 
 
 def decode_frames(body: bytes, *, chunks: list[tuple[int, float | None]] | None = None) -> FrameStream:
