@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from fastcap.capture.core import Capture
+from fastcap.capture.session import PROGRESS_INTERVAL
 from helpers.addon_context import addon_context
 from helpers.fakeupstream.mitm import read_entries
 from mitmproxy import exceptions
@@ -142,6 +144,41 @@ def test_whole_response_and_error(tmp_path: Path) -> None:
     assert resp["meta"]["ra"] == 2.0 and resp["meta"]["sc"] == 429 and resp["meta"]["lat"] >= 0
     eos = entries[3]["meta"]
     assert eos["eos"] and eos["eos_sig"] == "client_termination" and eos["eos_err_cls"] == "transport_error"
+
+
+def test_progress_is_rewritten_at_most_every_interval_and_once_at_the_end(tmp_path: Path) -> None:
+    """A burst of requests writes progress.json once, the rest of the burst lands one interval
+    later (a timer on the event loop), and shutdown writes the final counts; the HTTP errors are
+    counted from the statuses (summary.json's `http_errors` too)."""
+    progress = tmp_path / "progress.json"
+
+    def calls() -> int:
+        return int(orjson.loads(progress.read_bytes())["calls"])
+
+    async def scenario() -> None:
+        addon = Capture()
+        with addon_context(addon) as tctx:
+            _configure(tctx, addon, tmp_path)
+            for _ in range(20):
+                addon.request(_flow())
+            assert calls() == 1  # at once; the other 19 wait for the interval
+            await asyncio.sleep(PROGRESS_INTERVAL + 0.2)
+            assert calls() == 20  # written by the timer
+            await asyncio.sleep(PROGRESS_INTERVAL + 0.2)
+            f = _flow("/json/500", host="example.com")
+            addon.request(f)
+            f.response = Response.make(500, b"{}", {"content-type": "application/json"})
+            addon.responseheaders(f)
+            addon.response(f)
+            assert calls() == 21  # the interval had passed: written at once
+            addon.request(_flow())
+            addon.done()
+        assert orjson.loads(progress.read_bytes())["calls"] == 22 and calls() == 22
+        assert orjson.loads(progress.read_bytes())["errors"] == 1
+        assert orjson.loads((tmp_path / "summary.json").read_bytes())["counts"]["http_errors"] == 1
+        assert not list(tmp_path.glob(".*.tmp"))
+
+    asyncio.run(scenario())
 
 
 def test_filter_and_hosts(tmp_path: Path) -> None:

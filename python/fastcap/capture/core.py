@@ -18,8 +18,9 @@ Lossless CBOR V2 (and/or traffic.jsonl) with chunk timing. Load with
 
 Files: `<out>/<session>.cbor` (CBOR V2, docs/specs/cbor-v2.md) and/or `<out>/traffic.jsonl` (docs/specs/reports.md §3.1 with
 a `fastcap` extension key), plus `<out>/summary.json` at shutdown and `<out>/progress.json` (calls
-and errors so far, rewritten whole as each request and response is recorded, for `fastcap capture
-status` and the live count of `capture -- CMD`; docs/capture.md). Every record is one `os.write` on
+and errors so far, rewritten whole at most every `PROGRESS_INTERVAL` seconds while they change and
+once more at shutdown, for `fastcap capture status` and the live count of `capture -- CMD`;
+docs/capture.md). Every record is one `os.write` on
 an `O_APPEND` descriptor, so a `kill -9` leaves only complete records.
 Streams pass through unchanged: `flow.response.stream` is a tee recording each raw chunk with its
 arrival time, before it returns the chunk to the proxy. Redaction of a stream works on whole lines
@@ -41,6 +42,7 @@ so each client sees its transfer fail rather than end.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -60,6 +62,7 @@ from mitmproxy.addonmanager import Loader
 import fastcap
 from fastcap.capture.cbor_encode import BACKEND as ENCODER_BACKEND
 from fastcap.capture.cbor_encode import encode_entry, encode_header
+from fastcap.capture.session import PROGRESS_INTERVAL
 from fastcap.capture.stream_redact import Held, StreamRedactor
 from fastcap.capture.targets import backend_for, host_matches
 from fastcap.formats.traffic_jsonl import body_value, fold_headers
@@ -197,6 +200,8 @@ class Capture:
         self.status_counts: Counter[str] = Counter()
         self.host_counts: Counter[str] = Counter()
         self._started = time.time()
+        self._progress_written = -PROGRESS_INTERVAL  # time.monotonic() of the last write
+        self._progress_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def load(self, loader: Loader) -> None:
@@ -304,6 +309,7 @@ class Capture:
                     break
         self._flows.clear()
         self._write_summary()
+        self._write_progress()  # the final counts, whatever the throttle held back
         self._close_files()
         self._release_reserve()
 
@@ -330,49 +336,79 @@ class Capture:
             logger.warning(f"fastcap: could not write summary.json: {exc}")
 
     def _store_summary(self, extra: dict[str, Any]) -> None:
-        """summary.json, written whole (a temporary file renamed over it); `extra` goes after the
-        times (a failed capture's `failed` and `cut_flows`)."""
+        """summary.json; `extra` goes after the times (a failed capture's `failed` and `cut_flows`)."""
+        counts: dict[str, int] = dict(self.stats)
+        if http_errors := self._http_errors():
+            counts["http_errors"] = http_errors
+        self._replace_json(
+            "summary",
+            {
+                "session_id": self.session_id,
+                "started_at": self._started,
+                "ended_at": time.time(),
+                **extra,
+                "capture_file": str(self.cbor_path) if self.cbor_path else None,
+                "jsonl_file": str(self.jsonl_path) if self.jsonl_path else None,
+                "counts": counts,
+                "status": dict(self.status_counts),
+                "hosts": dict(self.host_counts),
+                "encoder": ENCODER_BACKEND,
+            },
+            indent=True,
+        )
+
+    def _http_errors(self) -> int:
+        """Responses with an HTTP status of 400 or more."""
+        return sum(n for status, n in self.status_counts.items() if status.isdigit() and int(status) >= 400)
+
+    def _replace_json(self, name: str, value: dict[str, Any], *, indent: bool = False) -> None:
+        """`<out>/<name>.json` written whole: a temporary file renamed over it, so a reader never
+        sees half of one. On an OSError the temporary file is removed and the error raised."""
         assert self.out_dir is not None
-        summary = {
-            "session_id": self.session_id,
-            "started_at": self._started,
-            "ended_at": time.time(),
-            **extra,
-            "capture_file": str(self.cbor_path) if self.cbor_path else None,
-            "jsonl_file": str(self.jsonl_path) if self.jsonl_path else None,
-            "counts": dict(self.stats),
-            "status": dict(self.status_counts),
-            "hosts": dict(self.host_counts),
-            "encoder": ENCODER_BACKEND,
-        }
-        tmp = self.out_dir / f".summary.{os.getpid()}.tmp"
+        tmp = self.out_dir / f".{name}.{os.getpid()}.tmp"
         try:
-            tmp.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-            os.replace(tmp, self.out_dir / "summary.json")
+            tmp.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0))
+            os.replace(tmp, self.out_dir / f"{name}.json")
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
 
     def _store_progress(self) -> None:
+        """The counts changed: write progress.json now if the last write is `PROGRESS_INTERVAL`
+        old, else once at the end of that interval (a timer on the proxy's event loop). Every
+        proxied request changes the counts: a burst of them is not a burst of file writes."""
+        if self.out_dir is None or self._progress_timer is not None:
+            return
+        wait = self._progress_written + PROGRESS_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._write_progress()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # hooks called outside a proxy (unit tests): no loop to wait on
+            self._write_progress()
+            return
+        self._progress_timer = loop.call_later(wait, self._write_progress)
+
+    def _write_progress(self) -> None:
         """`progress.json`: the live counts (calls recorded, failed ones: a transport error or an
-        HTTP status >= 400, and 429s), written whole (temporary file renamed over it). Never fails
-        the capture: the counts are a convenience, the capture file is the record."""
+        HTTP status >= 400, and 429s). Never fails the capture: the counts are a convenience, the
+        capture file is the record."""
+        if self._progress_timer is not None:
+            self._progress_timer.cancel()
+            self._progress_timer = None
         if self.out_dir is None:
             return
+        self._progress_written = time.monotonic()
         progress = {
             "calls": self.stats["requests"],
-            "errors": self.stats["errors"] + self.stats["http_errors"],
+            "errors": self.stats["errors"] + self._http_errors(),
             "rate_limited": self.status_counts["429"],
             "updated_at": time.time(),
         }
-        tmp = self.out_dir / f".progress.{os.getpid()}.tmp"
-        try:
-            tmp.write_bytes(orjson.dumps(progress))
-            os.replace(tmp, self.out_dir / "progress.json")
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with contextlib.suppress(OSError):
+            self._replace_json("progress", progress)
 
     # ------------------------------------------------------------------ writing
     def _write(self, fd: int, data: bytes, *, lock: bool = False) -> None:
@@ -713,7 +749,6 @@ class Capture:
             resp = flow.response
             self.status_counts[str(resp.status_code)] += 1
             if resp.status_code >= 400:
-                self.stats["http_errors"] += 1
                 self._store_progress()
             if state.streamed:
                 if state.redactor is not None:

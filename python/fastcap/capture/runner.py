@@ -627,6 +627,20 @@ def read_progress(session_dir: Path) -> dict[str, Any] | None:
     return progress if isinstance(progress, dict) else None
 
 
+def read_settled_progress(session_dir: Path) -> dict[str, Any] | None:
+    """`read_progress` once a write the addon may still owe has landed: counts that changed within
+    `PROGRESS_INTERVAL` of its last write are on disk by that write's time plus the interval (for
+    the count printed when the agent exits: its last calls are then at most that old)."""
+    progress = read_progress(session_dir)
+    updated = progress.get("updated_at") if progress else None
+    if isinstance(updated, int | float):
+        wait = updated + sess.PROGRESS_INTERVAL + 0.1 - time.time()
+        if 0 < wait <= sess.PROGRESS_INTERVAL + 0.1:
+            time.sleep(wait)
+            progress = read_progress(session_dir)
+    return progress
+
+
 def progress_text(progress: dict[str, Any] | None) -> str:
     """`3 calls, 1 error` (and the 429s among them when there are any)."""
     p = progress or {}

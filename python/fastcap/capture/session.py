@@ -19,6 +19,9 @@ import orjson
 
 STATE_FILE = "state.json"
 POINTER_FILE = "last-session"
+# The addon rewrites `progress.json` at most this often (seconds) while its counts change, and a
+# change is on disk at most this long after the previous write (`core.Capture._store_progress`).
+PROGRESS_INTERVAL = 0.5
 # Bytes of the CBOR meta pair "event": "request" (metadata is never compressed): one per request.
 _REQUEST_MARK = b"\x65event\x67request"
 

@@ -545,7 +545,7 @@ def cmd_run(args: argparse.Namespace, base: Path, command: list[str]) -> int:
         if ticker is not None:
             ticker.stop()
         print(
-            f"fastcap: {runner.progress_text(runner.read_progress(cfg.session_dir))} captured while the agent ran",
+            f"fastcap: {runner.progress_text(runner.read_settled_progress(cfg.session_dir))} captured while the agent ran",
             file=sys.stderr,
             flush=True,
         )
