@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from fastcap.reports import write_reports
-from fastcap.reports.leakcheck import scan_written
+from fastcap.reports.leakcheck import FOLDED_TO_ASCII, scan_written
 from fastcap.secrets.leakscan import scan_paths
+from fastcap.secrets.patterns import fold_lower
 from helpers.reports_fixtures import anthropic_session
 
 KEY = "sk-ant-api03-" + "FakeKeyForTests0123456789" * 2  # a fake key, shaped as the pattern wants
@@ -25,6 +26,8 @@ TEXTS = {
         f"{i} {KEY} and {KEY}" if i % 7 == 0 else str(i) for i in range(60)
     ),
     "folded letters": f"\u0130\u0131 x-api-key: secretvalue1234567890\n{KEY}\n",
+    "non-ASCII lines": f"# 01. — call →\n\u00e9t\u00e9 {KEY}\n\u4e2d\u6587 x-api-key: abcdef0123456789abcdef\n",
+    "kelvin and long s in a name": "\u2014\nx-api-\u212aey: abcdef0123456789abcdef\npa\u017f\u017fword: hunter2hunter2\n",
 }
 
 
@@ -45,3 +48,14 @@ def test_findings_of_a_report_written_without_redaction(tmp_path: Path) -> None:
     assert result.leak_scan == "warned"
     assert result.leak_findings == scan_paths(result.files)
     assert len(result.leak_findings) >= 3
+
+
+def test_the_folded_characters_are_the_only_ones_that_lower_to_ascii() -> None:
+    # The byte search of `leakcheck` relies on it: any other character keeps to non-ASCII bytes.
+    to_ascii = {
+        chr(c)
+        for c in range(0x80, 0x110000)
+        if not 0xD800 <= c < 0xE000 and any(ch.isascii() for ch in chr(c).lower() + fold_lower(chr(c)))
+    }
+    assert to_ascii <= set(FOLDED_TO_ASCII)
+    assert {"\u0130", "\u212a"} <= to_ascii

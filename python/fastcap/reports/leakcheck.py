@@ -32,7 +32,7 @@ def scan_written(path: Path, text: str) -> list[Finding]:
         lines.pop()  # the final LF ends the last line, it does not open another
     name = str(path)
     findings: list[Finding] = []
-    for i in _candidate_lines(fold_lower(text), text, among, spans):
+    for i in _candidate_lines(text, among, spans):
         findings.extend(_scan_line(lines[i], name, i + 1, (), among))
     return findings
 
@@ -42,20 +42,31 @@ def scan_all_written(written: Iterable[tuple[Path, str]]) -> list[Finding]:
     return [f for path, text in written for f in scan_written(path, text)]
 
 
-def _candidate_lines(low: str, text: str, among: set[str], spans: list[tuple[int, int]]) -> list[int]:
-    """Indices of the lines (split at LF) holding one of the literals `among` (found in `low`, the
-    folded text) or starting one of the base64 `spans`. Offsets in `low` are offsets in `text`:
-    folding maps every character to one."""
+# The characters `fold_lower` maps to ASCII letters before lower-casing (İ ı ſ K): the only ones
+# whose folding can form one of the (ASCII) literals; U+0130 and U+212A are also the only
+# characters whose `lower()` holds ASCII (tests/reports/test_leakcheck.py checks both).
+FOLDED_TO_ASCII = "\u0130\u0131\u017f\u212a"
+
+
+def _candidate_lines(text: str, among: set[str], spans: list[tuple[int, int]]) -> list[int]:
+    """Indices of the lines (split at LF) holding one of the literals `among`, case-insensitively
+    as `fold_lower` compares, or starting one of the base64 `spans`.
+
+    Searched in the UTF-8 bytes lower-cased, where a literal occurs exactly where it occurs in the
+    folded text (every other non-ASCII character stays non-ASCII bytes): `str.lower()` of a report,
+    which holds non-ASCII (`—`, `→`), goes character by character through the Unicode tables."""
+    folded = fold_lower(text) if any(c in text for c in FOLDED_TO_ASCII) else text
+    low = folded.encode("utf-8", "surrogatepass").lower()
     # Where each line starts, summed at C speed (a Python loop over every line was the cost).
-    lengths = map(len, text.split("\n"))
-    starts = list(accumulate(map((1).__add__, lengths), initial=0))
-    hits: set[int] = {bisect.bisect_right(starts, a) - 1 for a, _ in spans}
+    starts = list(accumulate(map((1).__add__, map(len, low.split(b"\n"))), initial=0))
+    hits: set[int] = {text.count("\n", 0, a) for a, _ in spans}  # rare: spans are secrets
     for literal in among:
         if literal == B64_TRIGGER:
             continue
-        pos = low.find(literal)
+        needle = literal.encode("ascii")
+        pos = low.find(needle)
         while pos >= 0:
             index = bisect.bisect_right(starts, pos) - 1
             hits.add(index)
-            pos = low.find(literal, starts[index + 1])  # on to the next line: one hit is enough
+            pos = low.find(needle, starts[index + 1])  # on to the next line: one hit is enough
     return sorted(hits)
