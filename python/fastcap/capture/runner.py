@@ -350,25 +350,30 @@ def start_proxy(cfg: CaptureConfig, log_path: Path) -> tuple[subprocess.Popen[by
 
 
 def stop_proxy(pid: int, timeout: float = STOP_TIMEOUT, proc: subprocess.Popen[bytes] | None = None) -> str:
-    """SIGTERM, wait (polling every 0.2 s), SIGKILL after `timeout`. Returns how it ended."""
+    """SIGTERM, wait, SIGKILL after `timeout` (`terminate`). Returns how it ended."""
     if not sess.pid_alive(pid):
         if proc is not None:
             proc.wait(1)
         return "already stopped"
+    return "stopped" if terminate(pid, timeout, proc) else "killed (capture may be incomplete)"
+
+
+def terminate(pid: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    """SIGTERM `pid`, wait up to `timeout` for it to end (polling every 0.1 s; through `proc`, which
+    reaps it, when it is our child), SIGKILL it if it has not. True when SIGTERM ended it."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            return "stopped"
-        if proc is None and not sess.pid_alive(pid):
-            return "stopped"
-        time.sleep(0.2)
+        ended = proc.poll() is not None if proc is not None else not sess.pid_alive(pid)
+        if ended:
+            return True
+        time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     if proc is not None:
         proc.wait(5)
-    return "killed (capture may be incomplete)"
+    return False
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -513,16 +518,7 @@ def stop_view(pid: int) -> None:
         if mine is not None:
             mine.wait(1)
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while sess.pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if sess.pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    if mine is not None:
-        mine.wait(5)
+    terminate(pid, STOP_TIMEOUT, mine)
 
 
 def finish_session(

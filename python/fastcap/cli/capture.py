@@ -466,8 +466,11 @@ def _print_status(console: Console, session_dir: Path) -> int:
         console.print(f"No capture session in {session_dir}.", markup=False)
         return 1
     alive = sess.is_recorded_proxy(state)
-    n = sess.count_requests(session_dir, state)
     status = state.get("status")
+    # A live capture's count is the addon's progress.json (a full scan of a capture file that may
+    # be gigabytes said the same); a finished one's, or one before its first call, is the file's.
+    progress = runner.read_settled_progress(session_dir) if status == "capturing" else None
+    n = int(progress.get("calls", 0)) if progress else sess.count_requests(session_dir, state)
     if status == "capturing" and not alive:
         status = "capturing (proxy not running)"
     console.print(f"Session: {session_dir}", markup=False)
@@ -482,7 +485,7 @@ def _print_status(console: Console, session_dir: Path) -> int:
         console.print(f"Completed: {state['completed_at']}", markup=False)
     console.print(f"Requests captured: {n if n is not None else 'no capture file yet'}", markup=False)
     if state.get("status") == "capturing":
-        console.print(f"Live count: {runner.progress_text(runner.read_progress(session_dir))}", markup=False)
+        console.print(f"Live count: {runner.progress_text(progress)}", markup=False)
         if state.get("view_url"):
             console.print(f"View (live, redacted): {state['view_url']}", markup=False)
         if state.get("ingest_to"):
