@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Build the fuzz targets, replay the regression inputs, then fuzz each target for a while.
 #
-#   fuzz/run.sh [-t SECONDS] [--ci] [--replay-only] [TARGET...]
+#   fuzz/run.sh [-t SECONDS] [--ci] [--replay-only] [--sanitizer address|none] [--no-build]
+#               [TARGET...]
 #
 #   -t SECONDS     fuzzing time per target (default: $FUZZ_SECONDS, else 60); 0 = replay only
+#   --sanitizer    address (default: AddressSanitizer, what CI runs) or none (the same release
+#                  build with debug assertions and coverage, without ASan: several times faster,
+#                  for long campaigns; its own target directory, fuzz/target/noasan/)
+#   --no-build     use the targets as last built (fuzz/campaign.sh: one build for all its runs,
+#                  so that others' half-finished edits of the core cannot break a run)
 #   --ci           install cargo-fuzz if it is missing, use a scratch corpus (the seeds only,
 #                  nothing kept), and print one summary line per target
 #   TARGET         Rust targets (cbor_reader cbor_value eventstream sse_split sse_extract mitmlog)
@@ -20,6 +26,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
+SANITIZER=${FUZZ_SANITIZER:-address}
+BUILD=1
 CI=0
 RUST_ALL=(cbor_reader cbor_value eventstream sse_split sse_extract mitmlog)
 PY_ALL=(py_har py_jsonl py_mitm)
@@ -29,7 +37,9 @@ while [ $# -gt 0 ]; do
         -t) SECONDS_PER_TARGET=$2; shift 2 ;;
         --ci) CI=1; shift ;;
         --replay-only) SECONDS_PER_TARGET=0; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        --sanitizer) SANITIZER=$2; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) targets+=("$1"); shift ;;
     esac
 done
@@ -72,13 +82,29 @@ if [ ${#rust_targets[@]} -gt 0 ]; then
         fi
     fi
     t0=$(date +%s)
-    if ! cargo +nightly fuzz build -O >"$WORK/build.log" 2>&1; then
+    build=(cargo +nightly fuzz build -O)
+    case "$SANITIZER" in
+        address) BIN=$ROOT/fuzz/target/x86_64-unknown-linux-gnu/release ;;
+        none)
+            build+=(-a --sanitizer none --target-dir "$ROOT/fuzz/target/noasan")
+            BIN=$ROOT/fuzz/target/noasan/x86_64-unknown-linux-gnu/release
+            ;;
+        *) echo "fuzz/run.sh: --sanitizer is address or none, not $SANITIZER" >&2; exit 2 ;;
+    esac
+    if [ $BUILD = 0 ]; then
+        for t in "${rust_targets[@]}"; do
+            if [ ! -x "$BIN/$t" ]; then
+                echo "fuzz/run.sh: --no-build, but $BIN/$t is not built" >&2
+                exit 2
+            fi
+        done
+    elif ! "${build[@]}" >"$WORK/build.log" 2>&1; then
         cat "$WORK/build.log" >&2
         exit 2
+    else
+        echo "fuzz: built the Rust targets ($SANITIZER sanitizer) in $(( $(date +%s) - t0 )) s"
     fi
-    echo "fuzz: built the Rust targets in $(( $(date +%s) - t0 )) s"
 fi
-BIN=$ROOT/fuzz/target/x86_64-unknown-linux-gnu/release
 if [ $CI = 1 ]; then
     CORPUS_BASE=$WORK/corpus
 else
