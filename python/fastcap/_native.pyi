@@ -180,6 +180,22 @@ def parse_mitmlog_bytes(data: bytes) -> tuple[ArrowTable, dict[str, Any]]: ...
 
 # --- end mitmlog ---
 
+# --- begin jsonl ---
+
+def jsonl_records(path: str | os.PathLike[str]) -> list[tuple[Any, ...]]:
+    """The records of a traffic.jsonl file in file order, blank lines skipped (the fast path of
+    ``fastcap.formats.jsonl``). Each line is a 10-tuple ``(line number, byte offset, method, url,
+    request headers [(name, value)], request body: bytes | None, request body kind, response,
+    timestamp: float | None, extension)``, or a 4-tuple ``(line number, byte offset, start, end)``
+    for a line the caller reads itself (faults and the rarer shapes). Body kinds: 0 absent, 1 the
+    exact bytes of a text body, 2 a JSON value as orjson writes it, 3 a JSON value to write again.
+    ``response``: ``None`` or ``(status: int | None, headers, body, body kind)``. ``extension``:
+    ``None`` or ``(started_at, request_ended_at, response_started_at, ended_at, session_id,
+    request_id, backend, model, error, request_body_fidelity, response_body_fidelity, chunk times,
+    chunk bytes)``, the last two lists or ``None``."""
+
+# --- end jsonl ---
+
 # --- begin request ---
 
 def request_fields(payloads: Sequence[bytes | None] | object, *, column: str | None = None) -> ArrowTable:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -37,12 +38,20 @@ STREAM_TYPES = ("text/event-stream",)
 SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id", "x-session-id", "conversation_id")
 
 
-def _retry_after(ex: Exchange) -> float | None:
-    value = ex.header("retry-after", response=True)
+def _retry_after(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _first_values(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """The first value of each header name, by lower-cased name (`Exchange.header`'s rule, once
+    per exchange instead of once per lookup)."""
+    out: dict[str, str] = {}
+    for key, value in headers:
+        out.setdefault(key.lower(), value)
+    return out
 
 
 # Request fields read from the body natively; the session header is read from the exchange.
@@ -125,12 +134,14 @@ def _request_row(ex: Exchange, kind: str, body: bytes | None, *, ws_stream: bool
     is_stream = kind in ("sse", "eventstream") or ws_stream
     first_chunk_t = next((c.t for c in ex.chunks if c.t is not None), None)
     last_chunk_t = next((c.t for c in reversed(ex.chunks) if c.t is not None), None)
+    request = _first_values(ex.request_headers)
+    response = _first_values(ex.response_headers)
     return {
         "request_id": ex.request_id,
         "http_method": ex.method,
         "url": ex.url,
-        "amz_target": ex.header("x-amz-target"),
-        "response_content_type": ex.content_type or None,
+        "amz_target": request.get("x-amz-target"),
+        "response_content_type": _media_type(response.get("content-type")) or None,
         "status": ex.status,
         "is_stream": is_stream,
         "response_kind": kind,
@@ -152,12 +163,12 @@ def _request_row(ex: Exchange, kind: str, body: bytes | None, *, ws_stream: bool
         ),
         "a_session_id": ex.session_id,
         "session_header": next(
-            (v for name in SESSION_HEADERS if (v := ex.header(name)) is not None and v.strip()), None
+            (v for name in SESSION_HEADERS if (v := request.get(name)) is not None and v.strip()), None
         ),
         # Claude Code's sub-agent headers, read as `_native.request_fields` reads them.
-        "agent_id": (ex.header("x-claude-code-agent-id") or "").strip() or None,
-        "parent_agent_id": (ex.header("x-claude-code-parent-agent-id") or "").strip() or None,
-        "retry_after_s": _retry_after(ex),
+        "agent_id": (request.get("x-claude-code-agent-id") or "").strip() or None,
+        "parent_agent_id": (request.get("x-claude-code-parent-agent-id") or "").strip() or None,
+        "retry_after_s": _retry_after(response.get("retry-after")),
         "ratelimit_headers": header_json(ex.response_headers),
         "transport_error": ex.error,
         "request_body_fidelity": ex.request_body_fidelity,
@@ -165,15 +176,40 @@ def _request_row(ex: Exchange, kind: str, body: bytes | None, *, ws_stream: bool
     }
 
 
-def _chunk_row(ex: Exchange, body: bytes) -> tuple[list[int], list[float | None]]:
-    """Chunk end offsets and arrival times, when the chunks are the body's bytes as they are."""
-    if not ex.chunks or sum(len(c.data) for c in ex.chunks) != len(body):
-        return [], []
-    ends, end = [], 0
-    for c in ex.chunks:
-        end += len(c.data)
-        ends.append(end)
-    return ends, [c.t for c in ex.chunks]
+def _media_type(content_type: str | None) -> str:
+    """`Exchange.content_type` of a Content-Type value."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def _chunk_lengths(ex: Exchange, body: bytes) -> list[int]:
+    """The chunks' sizes, when the chunks are the body's bytes as they are (else none)."""
+    if not ex.chunks:
+        return []
+    lengths = [len(c.data) for c in ex.chunks]
+    return lengths if sum(lengths) == len(body) else []
+
+
+# A body for the native decoders: (row of the requests table, body, chunk sizes, its exchange).
+_NativeBody = tuple[int, bytes, list[int], Exchange]
+
+
+def _chunk_table(items: list[_NativeBody]) -> pl.DataFrame:
+    """`aggregate_events`' chunks table (per body: cumulative chunk ends and arrival times; bodies
+    without usable chunks have no row), built from flat columns: a list column built from a
+    Python list per body costs far more per chunk."""
+    index: list[int] = []
+    ends: list[int] = []
+    times: list[float | None] = []
+    for n, (_, _, lengths, ex) in enumerate(items):
+        if lengths:
+            index.extend([n] * len(lengths))
+            ends.extend(accumulate(lengths))
+            times.extend([c.t for c in ex.chunks])
+    flat = pl.DataFrame(
+        {"exchange_index": index, "chunk_ends": ends, "chunk_times": times},
+        schema={"exchange_index": pl.UInt32, "chunk_ends": pl.UInt64, "chunk_times": pl.Float64},
+    )
+    return flat.group_by("exchange_index", maintain_order=True).agg("chunk_ends", "chunk_times")
 
 
 def _content_from_dialect(ex: Exchange) -> dict[str, Any]:
@@ -282,8 +318,8 @@ def apply_model_call_override(calls: pl.DataFrame, requests: pl.DataFrame) -> pl
 def _requests(calls: Sequence[_Call]) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
     # Bodies by native decoder: SSE and one-event JSON through sse_column, AWS EventStream
-    # through eventstream_events; (row, body, chunk ends, chunk times) each.
-    native: dict[str, list[tuple[int, bytes, list[int], list[float | None]]]] = {"sse": [], "eventstream": []}
+    # through eventstream_events; (row, body, chunk sizes, exchange) each.
+    native: dict[str, list[_NativeBody]] = {"sse": [], "eventstream": []}
     bridged: dict[int, dict[str, Any]] = {}
     for i, call in enumerate(calls):
         ex = call.ex
@@ -291,9 +327,9 @@ def _requests(calls: Sequence[_Call]) -> pl.DataFrame:
         kind = _response_kind(ex, body, _is_sse(ex, body))
         rows.append(_request_row(ex, kind, body, ws_stream=call.ws_stream))
         if kind in ("sse", "eventstream") and body:
-            native[kind].append((i, body, *_chunk_row(ex, body)))
+            native[kind].append((i, body, _chunk_lengths(ex, body), ex))
         elif kind == "json" and body:
-            native["sse"].append((i, json_as_one_event(body), [], []))
+            native["sse"].append((i, json_as_one_event(body), [], ex))
         elif kind == "websocket":
             bridged[i] = _content_from_dialect(ex)
     fields = pl.DataFrame(_native.request_fields([_request_body(c.ex) for c in calls]))
@@ -318,26 +354,14 @@ def _requests(calls: Sequence[_Call]) -> pl.DataFrame:
     for kind, items in native.items():
         if not items:
             continue
-        bodies = pl.Series([b for _, b, _, _ in items], dtype=pl.Binary)
+        bodies = pl.Series([item[1] for item in items], dtype=pl.Binary)
         intact = None
         if kind == "eventstream":
             events, intact = eventstream_events(bodies)
         else:
             events = pl.DataFrame(_native.sse_column(bodies))
-        chunks = pl.DataFrame(
-            {
-                "exchange_index": pl.Series(range(len(items)), dtype=pl.UInt32),
-                "chunk_ends": [e for _, _, e, _ in items],
-                "chunk_times": [t for _, _, _, t in items],
-            },
-            schema={
-                "exchange_index": pl.UInt32,
-                "chunk_ends": pl.List(pl.UInt64),
-                "chunk_times": pl.List(pl.Float64),
-            },
-        )
-        rows_of = pl.Series([i for i, _, _, _ in items], dtype=pl.UInt32)
-        agg = aggregate_events(events, chunks, intact)
+        rows_of = pl.Series([item[0] for item in items], dtype=pl.UInt32)
+        agg = aggregate_events(events, _chunk_table(items), intact)
         parts.append(
             agg.with_columns(row=pl.lit(rows_of).gather(pl.col("exchange_index"))).drop("exchange_index")
         )

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import mmap
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from fastcap import _native
 from fastcap.formats._errors import Fault, JsonlFormatError, make_error
 from fastcap.formats._json import dumps, loads
 from fastcap.model import BODY_FIDELITIES, BodyFidelity, Chunk, Exchange, WsMessage
@@ -204,28 +206,6 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-_BLANK_START = (b" ", b"\t", b"\r", b"\n")
-
-
-def _lines(path: str) -> Iterator[tuple[int, int, memoryview]]:
-    """(line number, byte offset, line with its newline) for each line, as views into a memory
-    map of the file: no line is copied (one line of a 100 MB body costs no second 100 MB)."""
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size == 0:
-            return
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm, memoryview(mm) as whole:
-            pos = 3 if mm[:3] == _BOM else 0
-            lineno = 0
-            while pos < size:
-                nl = mm.find(b"\n", pos)
-                end = size if nl < 0 else nl + 1
-                lineno += 1
-                with whole[pos:end] as line:
-                    yield lineno, pos, line
-                pos = end
-
-
 def _bad_line(label: str, offset: int, lineno: int, exc: BaseException, *, tail: bool) -> Fault:
     what = "cut short by the end of the file" if tail else "malformed"
     return Fault(
@@ -238,31 +218,85 @@ def _bad_line(label: str, offset: int, lineno: int, exc: BaseException, *, tail:
     )
 
 
+def _native_exchange(index: int, item: tuple[Any, ...]) -> Exchange:
+    """An `Exchange` from one record `_native.jsonl_records` read (the same fields and rules as
+    `exchange_from_record`, which reads the lines it leaves to Python)."""
+    _, _, method, url, req_headers, req_raw, req_kind, resp, timestamp, ext = item
+    flags: set[str] = set()
+    req_body = _native_body(req_raw, req_kind)
+    req_fid: BodyFidelity = "json_value" if req_kind >= _JSON else "complete"
+    if req_fid == "json_value":
+        flags.add("request_json_value")
+    ex = Exchange(
+        index=index,
+        source="jsonl",
+        method=method,
+        url=url,
+        request_headers=req_headers,
+        request_body=req_body,
+        request_body_fidelity=_declared(ext[9], req_fid) if ext is not None else req_fid,
+    )
+    if resp is not None:
+        status, ex.response_headers, resp_raw, resp_kind = resp
+        ex.status = status
+        ex.response_body = _native_body(resp_raw, resp_kind)
+        resp_fid: BodyFidelity = "json_value" if resp_kind >= _JSON else "complete"
+        ex.response_body_fidelity = _declared(ext[10], resp_fid) if ext is not None else resp_fid
+        if resp_fid == "json_value":
+            ex.fidelity = "json_value"
+    else:
+        ex.fidelity = "missing"
+        ex.response_body_fidelity = "missing"
+    ex.ended_at = timestamp
+    if ext is not None:
+        started, request_ended, response_started, ended = ext[:4]
+        ex.ended_at = ended or ex.ended_at
+        ex.started_at, ex.request_ended_at, ex.response_started_at = started, request_ended, response_started
+        ex.session_id, ex.request_id, ex.backend, ex.model, ex.error = ext[4:9]
+        if ext[11] is not None:
+            ex.chunks = list(map(Chunk, ext[11], ext[12]))
+    ex.flags = flags
+    return ex
+
+
+_JSON = 2  # body kinds of `_native.jsonl_records`: 0 absent, 1 text, 2 JSON as orjson writes it, 3 JSON
+
+
+def _native_body(raw: bytes | None, kind: int) -> bytes | None:
+    return dumps(loads(raw)) if kind == 3 and raw is not None else raw
+
+
+def _declared(value: str | None, found: BodyFidelity) -> BodyFidelity:
+    return value if value in BODY_FIDELITIES and value != "complete" else found  # type: ignore[return-value]
+
+
 def read_jsonl_faults(
     path: str | os.PathLike[str], *, name: str | None = None
 ) -> tuple[list[Exchange], list[Fault]]:
     """Every record of a traffic.jsonl file, and the faults met: a malformed line is skipped and
     reported (a last line without its newline as a truncated tail, any other as damage). Raises
-    `JsonlFormatError` when the file holds no record at all."""
+    `JsonlFormatError` when the file holds no record at all.
+
+    The lines are parsed natively (`_native.jsonl_records`); the few it leaves (faults, base64
+    bodies and chunks, WebSocket messages, trailers, lossy text) are read here, line by line."""
     shown = os.fspath(path)
     label = name or shown
     exchanges: list[Exchange] = []
     faults: list[Fault] = []
-    for lineno, line_offset, raw in _lines(shown):
-        if raw[:1] in _BLANK_START and bytes(raw).isspace():
-            continue
-        cut = raw[-1:] != b"\n"
-        try:
-            rec = loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            # A last line without its newline that does not parse: the file was cut inside it.
-            faults.append(_bad_line(label, line_offset, lineno, exc, tail=cut))
-            continue
-        try:
-            exchanges.append(exchange_from_record(len(exchanges), rec))
-        except ValueError as exc:
-            faults.append(_bad_line(label, line_offset, lineno, exc, tail=False))
-        del rec
+    items = _native.jsonl_records(shown)
+    items.reverse()  # popped in file order, each dropped once converted
+    with contextlib.ExitStack() as stack:
+        whole: memoryview | None = None
+        while items:
+            item = items.pop()
+            if len(item) != 4:
+                exchanges.append(_native_exchange(len(exchanges), item))
+                continue
+            if whole is None:
+                whole = stack.enter_context(_mapped(shown))
+            lineno, line_offset, start, end = item
+            with whole[start:end] as raw:
+                _read_line(raw, lineno, line_offset, label, exchanges, faults)
     if not exchanges:
         if faults:
             first = faults[0]
@@ -275,6 +309,32 @@ def read_jsonl_faults(
             )
         raise make_error(JsonlFormatError, label, 0, "empty", "empty file, expected traffic.jsonl records")
     return exchanges, faults
+
+
+@contextlib.contextmanager
+def _mapped(path: str) -> Iterator[memoryview]:
+    with (
+        open(path, "rb") as fh,
+        mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm,
+        memoryview(mm) as whole,
+    ):
+        yield whole
+
+
+def _read_line(
+    raw: memoryview, lineno: int, line_offset: int, label: str, exchanges: list[Exchange], faults: list[Fault]
+) -> None:
+    cut = raw[-1:] != b"\n"
+    try:
+        rec = loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        # A last line without its newline that does not parse: the file was cut inside it.
+        faults.append(_bad_line(label, line_offset, lineno, exc, tail=cut))
+        return
+    try:
+        exchanges.append(exchange_from_record(len(exchanges), rec))
+    except ValueError as exc:
+        faults.append(_bad_line(label, line_offset, lineno, exc, tail=False))
 
 
 def read_jsonl(path: str | os.PathLike[str], *, warn: TextIO | None = None) -> list[Exchange]:

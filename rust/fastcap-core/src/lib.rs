@@ -39,6 +39,8 @@ pub mod b64scan;
 pub mod cbor;
 pub mod error;
 pub mod eventstream;
+pub(crate) mod json_value;
+pub mod jsonl;
 pub mod literals;
 pub(crate) mod loose_json;
 pub mod mitmlog;

@@ -13,6 +13,7 @@ mod arrow;
 mod cbor;
 mod errors;
 mod eventstream;
+mod jsonl;
 mod literals;
 mod mitmlog;
 mod request;
@@ -27,6 +28,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     arrow::register(m)?;
     cbor::register(m)?;
     eventstream::register(m)?;
+    jsonl::register(m)?;
     sse::register(m)?;
     mitmlog::register(m)?;
     request::register(m)?;
