@@ -170,3 +170,23 @@ def test_analyze_outputs_are_clean(
     assert main(["analyze", str(leaky_capture), "--out", str(out), "--json", "--parquet", "-q"]) == 0
     _assert_clean(sorted(out.iterdir()))
     assert ECHOED not in capsys.readouterr().out  # the terminal overview too
+
+
+def test_report_data_redacted_section_by_section_as_whole(tmp_path: Path) -> None:
+    # build_session redacts each section on its own (a section without any literal skips the walk):
+    # the same data as redacting the whole report at once, on a session full of secrets.
+    from fastcap.reports.context import ReportContext, build_calls
+    from fastcap.reports.safety import NullRedactor, PatternRedactor
+    from fastcap.reports.session import build_session
+
+    exchanges = _leaky_session()
+    # A key in a header value report.md quotes (the environment's User-Agent row).
+    exchanges[0].request_headers = [
+        (k, v) for k, v in exchanges[0].request_headers if k.lower() != "user-agent"
+    ] + [("user-agent", f"claude-cli/2.1.0 {PASTED}")]
+    calls = build_calls(exchanges)
+    raw = build_session(ReportContext(calls=calls, redactor=NullRedactor(), out_dir=tmp_path))
+    sectioned = build_session(ReportContext(calls=calls, redactor=PatternRedactor(), out_dir=tmp_path))
+    assert sectioned == PatternRedactor().json(raw)
+    assert PASTED in json.dumps(raw, ensure_ascii=False)  # there was something to redact
+    assert PASTED not in json.dumps(sectioned, ensure_ascii=False)

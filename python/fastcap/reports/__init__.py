@@ -19,6 +19,7 @@ from fastcap.model import Exchange
 from fastcap.reports.calls import call_bodies, render_call
 from fastcap.reports.context import ReportContext, build_calls
 from fastcap.reports.dissect import DissectEntry, dissect_entry, render_dissect
+from fastcap.reports.flow import agent_of
 from fastcap.reports.jsonout import report_json
 from fastcap.reports.leakcheck import scan_written
 from fastcap.reports.safety import get_redactor
@@ -140,7 +141,8 @@ def write_reports(
         result.files += result.call_files
     else:
         entries = None
-    data = build_session(ctx)
+    agent = agent_of(calls)  # recognised once for report.md and analysis_report.md
+    data = build_session(ctx, agent)
     result.session = data
     raw_log = str(Path(source).resolve()) if source is not None else None
     result.completion_message = completion_message(
@@ -149,7 +151,11 @@ def write_reports(
     if "session" in chosen:
         result.files.append(writer.write(out / "report.md", render_session(data)))
     if "dissect" in chosen:
-        result.files.append(writer.write(out / "analysis_report.md", render_dissect(ctx, entries=entries)))
+        result.files.append(
+            writer.write(
+                out / "analysis_report.md", render_dissect(ctx, entries=entries, agent=agent.agent or "agent")
+            )
+        )
     if json:
         doc = report_json(data, source=ctx.source, completion=result.completion_message)
         result.files.append(writer.write(out / "report.json", doc))

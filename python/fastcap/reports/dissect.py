@@ -450,8 +450,8 @@ def _most_common(counter: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counter.items(), key=lambda kv: -kv[1])  # stable: ties stay first-seen
 
 
-def default_title(calls: list[Call]) -> str:
-    agent = agent_name(calls)
+def default_title(calls: list[Call], agent: str | None = None) -> str:
+    agent = agent or agent_name(calls)
     return "Traffic Analysis Report" if agent == "agent" else f"{agent} Traffic Analysis Report"
 
 
@@ -506,9 +506,14 @@ def dissect_entry(n: int, call: Call, bodies: tuple[Body, Body], redactor: Redac
 
 
 def render_dissect(
-    ctx: ReportContext, *, now: datetime | None = None, entries: list[DissectEntry] | None = None
+    ctx: ReportContext,
+    *,
+    now: datetime | None = None,
+    entries: list[DissectEntry] | None = None,
+    agent: str | None = None,
 ) -> str:
-    """`analysis_report.md`; `entries`: each call's `DissectEntry` when the caller has rendered them."""
+    """`analysis_report.md`; `entries`: each call's `DissectEntry` when the caller has rendered them;
+    `agent`: `agent_name(ctx.calls)` when the caller has it."""
     calls, redactor = ctx.calls, ctx.redactor
     now = now or datetime.now(UTC)
     if entries is None:
@@ -516,7 +521,7 @@ def render_dissect(
     stamps = [e.timestamp for e in entries if e.timestamp is not None]
     duration: float | int = round(max(stamps) - min(stamps), 1) if len(stamps) >= 2 else 0
     L = [
-        f"# {ctx.title or default_title(calls)}",
+        f"# {ctx.title or default_title(calls, agent)}",
         "",
         f"**Source:** `{ctx.source or '(exchanges)'}`",
         f"**Generated:** {now.strftime('%Y-%m-%d %H:%M:%S')} UTC",

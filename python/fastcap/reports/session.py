@@ -251,9 +251,11 @@ def session_timestamp(ctx: ReportContext) -> str:
     return ctx.out_dir.name
 
 
-def build_session(ctx: ReportContext) -> dict[str, Any]:
+def build_session(ctx: ReportContext, agent: Recognition | None = None) -> dict[str, Any]:
+    """Every section of report.md as plain data, redacted; `agent`: `agent_of(ctx.calls)` when the
+    caller has it."""
     calls = ctx.calls
-    agent = agent_of(calls)  # once: every section below names the same agent
+    agent = agent or agent_of(calls)  # once: every section below names the same agent
     name = agent.agent or "agent"  # = agent_name(calls)
     kiro = name == "kiro-cli"
     catalogue, windows = model_catalogue(calls)
@@ -295,8 +297,12 @@ def build_session(ctx: ReportContext) -> dict[str, Any]:
     }
     # Every string of the report (user agents, model ids, tree labels, findings) goes through the
     # free-text redaction once more: report.md and report.json are rendered from this data only.
-    scrubbed: dict[str, Any] = ctx.redactor.json(data)
-    return scrubbed
+    # Section by section, each under its own key: redaction treats each key and value on its own
+    # (a literal only narrows which patterns it tries, and every sensitive name holds one), so the
+    # result is the same, but a section with no literal and no sensitive name (the thousands of
+    # rows of the call, timing and token tables) is returned after one check of its dump, where
+    # one literal anywhere in the report (an `authorization` header name) had every row walked.
+    return {key: ctx.redactor.json({key: value})[key] for key, value in data.items()}
 
 
 def _cost(calls: list[Call]) -> dict[str, Any] | None:
