@@ -27,6 +27,9 @@ TEXTS = {
     ),
     "folded letters": f"\u0130\u0131 x-api-key: secretvalue1234567890\n{KEY}\n",
     "non-ASCII lines": f"# 01. — call →\n\u00e9t\u00e9 {KEY}\n\u4e2d\u6587 x-api-key: abcdef0123456789abcdef\n",
+    "base64 after non-ASCII": "\u2014 \u2192 \u00e9\n\u4e2d "
+    + base64.b64encode(f"key={KEY}".encode()).decode()
+    + "\nx-api-key: abcdef0123456789abcdef\n",
     "kelvin and long s in a name": "\u2014\nx-api-\u212aey: abcdef0123456789abcdef\npa\u017f\u017fword: hunter2hunter2\n",
 }
 

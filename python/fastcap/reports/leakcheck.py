@@ -9,9 +9,7 @@ hence the same findings, without a second read of two thousand files.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
-from itertools import accumulate
 from pathlib import Path
 
 from fastcap.secrets.leakscan import Finding, _scan_line
@@ -20,20 +18,41 @@ from fastcap.secrets.patterns import B64_TRIGGER, b64_secret_spans, fold_lower, 
 
 def scan_written(path: Path, text: str) -> list[Finding]:
     """The findings of `scan_paths([path])` once `text` is `path`'s whole content."""
-    among = literals_in(text)
-    spans = b64_secret_spans(text)
+    if any(c in text for c in FOLDED_TO_ASCII):
+        return _scan_folded(str(path), text)
+    # Without İ ı ſ K, a literal occurs in the folded text exactly where it occurs in the UTF-8
+    # bytes lower-cased: every other non-ASCII character stays non-ASCII bytes. (`str.lower()` of a
+    # report, which holds `—` and `→`, went character by character through the Unicode tables.)
+    data = text.encode("utf-8", "surrogatepass")
+    low = data.lower()
+    among = literals_in(low)
+    spans = b64_secret_spans(data)  # the same runs as in the text: none holds a non-ASCII byte
     if spans:
         among.add(B64_TRIGGER)
     if not among:  # no line of the text can match
         return []
-    # The lines `scan_paths` reads: split at LF, each without its line end (CR before LF too).
-    lines = [line.rstrip("\r\n") for line in text.split("\n")]
-    if lines and lines[-1] == "" and text.endswith("\n"):
-        lines.pop()  # the final LF ends the last line, it does not open another
+    # The starts of the lines holding a literal or a base64 run: the only lines the rules can
+    # report. Only those lines are decoded and numbered (by the line ends before them).
+    starts = {data.rfind(b"\n", 0, a) + 1 for a, _ in spans}
+    for literal in among:
+        if literal == B64_TRIGGER:
+            continue
+        needle = literal.encode("ascii")
+        pos = low.find(needle)
+        while pos >= 0:
+            starts.add(low.rfind(b"\n", 0, pos) + 1)
+            end = low.find(b"\n", pos)
+            pos = -1 if end < 0 else low.find(needle, end + 1)  # one hit is enough for a line
     name = str(path)
     findings: list[Finding] = []
-    for i in _candidate_lines(text, among, spans):
-        findings.extend(_scan_line(lines[i], name, i + 1, (), among))
+    lineno, counted = 1, 0
+    for start in sorted(starts):
+        lineno += data.count(b"\n", counted, start)
+        counted = start
+        end = data.find(b"\n", start)
+        line = data[start : len(data) if end < 0 else end].decode("utf-8", "surrogatepass")
+        # As `scan_paths` reads a line: split at LF, without its line end (CR before LF too).
+        findings.extend(_scan_line(line.rstrip("\r\n"), name, lineno, (), among))
     return findings
 
 
@@ -48,25 +67,32 @@ def scan_all_written(written: Iterable[tuple[Path, str]]) -> list[Finding]:
 FOLDED_TO_ASCII = "\u0130\u0131\u017f\u212a"
 
 
-def _candidate_lines(text: str, among: set[str], spans: list[tuple[int, int]]) -> list[int]:
-    """Indices of the lines (split at LF) holding one of the literals `among`, case-insensitively
-    as `fold_lower` compares, or starting one of the base64 `spans`.
+def _scan_folded(name: str, text: str) -> list[Finding]:
+    """`scan_written` of a text holding İ ı ſ or K, as `scan_paths` does it: the literals searched
+    in the folded text (whose offsets are not the text's: İ folds to two characters), every line
+    split."""
+    among = literals_in(text)
+    spans = b64_secret_spans(text)
+    if spans:
+        among.add(B64_TRIGGER)
+    if not among:
+        return []
+    lines = [line.rstrip("\r\n") for line in text.split("\n")]
+    hits = {text.count("\n", 0, a) for a, _ in spans}
+    low = fold_lower(text)
+    positions = sorted(pos for literal in among - {B64_TRIGGER} for pos in _occurrences(low, literal))
+    index, counted = 0, 0
+    for pos in positions:  # line numbers by the line ends before each hit, counted once
+        index += low.count("\n", counted, pos)
+        counted = pos
+        hits.add(index)
+    return [f for i in sorted(hits) for f in _scan_line(lines[i], name, i + 1, (), among)]
 
-    Searched in the UTF-8 bytes lower-cased, where a literal occurs exactly where it occurs in the
-    folded text (every other non-ASCII character stays non-ASCII bytes): `str.lower()` of a report,
-    which holds non-ASCII (`—`, `→`), goes character by character through the Unicode tables."""
-    folded = fold_lower(text) if any(c in text for c in FOLDED_TO_ASCII) else text
-    low = folded.encode("utf-8", "surrogatepass").lower()
-    # Where each line starts, summed at C speed (a Python loop over every line was the cost).
-    starts = list(accumulate(map((1).__add__, map(len, low.split(b"\n"))), initial=0))
-    hits: set[int] = {text.count("\n", 0, a) for a, _ in spans}  # rare: spans are secrets
-    for literal in among:
-        if literal == B64_TRIGGER:
-            continue
-        needle = literal.encode("ascii")
-        pos = low.find(needle)
-        while pos >= 0:
-            index = bisect.bisect_right(starts, pos) - 1
-            hits.add(index)
-            pos = low.find(needle, starts[index + 1])  # on to the next line: one hit is enough
-    return sorted(hits)
+
+def _occurrences(low: str, literal: str) -> list[int]:
+    out: list[int] = []
+    pos = low.find(literal)
+    while pos >= 0:
+        out.append(pos)
+        pos = low.find(literal, pos + 1)
+    return out
