@@ -128,6 +128,9 @@ def _run(args: argparse.Namespace, path: str, name: str, copied: bool) -> int:
         "json": bool(args.json),
         "redact": not args.no_redact,
     }
+    # Neither do the analyses and rendered sections: all live to the end or die by reference
+    # count, yet each full collection walked them all (about 9 % of the run on 2,000 calls).
+    gc.disable()
     try:
         if len(exchanges) >= PROGRESS_THRESHOLD and sys.stderr.isatty():
             result = _with_progress(exchanges, out, kwargs)
@@ -138,6 +141,8 @@ def _run(args: argparse.Namespace, path: str, name: str, copied: bool) -> int:
         r = exc.result
         print(_summary(r, "FAILED"), file=sys.stderr)
         return 1
+    finally:
+        gc.enable()
     for finding in result.leak_findings:
         print(f"fastcap: warning: {finding}", file=sys.stderr)
     scan = (
