@@ -180,6 +180,22 @@ def parse_mitmlog_bytes(data: bytes) -> tuple[ArrowTable, dict[str, Any]]: ...
 
 # --- end mitmlog ---
 
+# --- begin har ---
+
+def har_entries(path: str | os.PathLike[str]) -> tuple[str, list[tuple[Any, ...]]] | None:
+    """The entries of a HAR file mitmproxy wrote (or one without a creator), the fast path of
+    ``fastcap.formats.har``: ``(creator name, entries)``, each entry a 10-tuple ``(method, url,
+    http version, request headers [(name, value)], request body: bytes | None, request body kind,
+    request bodySize declared: bool, response, startedDateTime: str | None, timings)`` or a 2-tuple
+    ``(start, end)``: the byte range of an entry the caller parses itself. Body kinds: 0 absent,
+    1 exact bytes (text in the charset mitmproxy inferred), 2 text not in that charset, as UTF-8.
+    ``response``: ``None`` (no status in 1-999) or ``(status, status text, headers, body, body
+    kind, content.size declared: bool)``; ``timings``: ``None`` or ``(send, wait, receive)`` in ms,
+    each ``None`` when not a number. ``None`` when the whole file is the caller's (it does not
+    parse, a browser wrote it, or it is empty)."""
+
+# --- end har ---
+
 # --- begin jsonl ---
 
 def jsonl_records(path: str | os.PathLike[str]) -> list[tuple[Any, ...]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import contextlib
 import functools
 import json
 import mmap
@@ -26,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from fastcap import _native
 from fastcap.formats._errors import Fault, HarFormatError, make_error
 from fastcap.formats._json import scrub_surrogates
 from fastcap.model import BodyFidelity, Exchange, WsMessage
@@ -449,13 +451,94 @@ _FAILED = object()
 _CREATOR_RE = re.compile(rb'"creator"\s*:\s*\{[^{}]*?"name"\s*:\s*"([^"\\]*)"')
 
 
+def _native_exchange(index: int, item: tuple[Any, ...]) -> Exchange:
+    """An `Exchange` from one entry `_native.har_entries` read (the same fields and rules as
+    `exchange_from_entry` for a file mitmproxy wrote)."""
+    method, url, http_version, req_headers, req_body, req_kind, req_declared, resp, started, timings = item
+    flags: set[str] = set()
+    req_fid: BodyFidelity = "complete"
+    if req_kind == _LOSSY:
+        flags.add("request_lossy_text")
+        req_fid = "recovered_from_text"
+    elif req_body is None and req_declared:
+        req_fid = "missing"  # HAR keeps postData for POST/PUT/PATCH only
+    ex = Exchange(
+        index=index,
+        source="har",
+        method=method,
+        url=url,
+        request_headers=req_headers,
+        request_body=req_body,
+        http_version=http_version or "HTTP/1.1",
+        request_body_fidelity=req_fid,
+    )
+    if resp is not None:
+        ex.status, ex.reason, ex.response_headers, ex.response_body, kind, declared = resp
+        if kind == _LOSSY:
+            flags.add("lossy_text")
+            ex.response_body_fidelity = "recovered_from_text"
+        if ex.response_body is None:
+            if declared:
+                flags.add("content_missing")
+                ex.fidelity = "missing"
+                ex.response_body_fidelity = "missing"
+            else:
+                ex.response_body = b""
+    else:
+        ex.fidelity = "missing"
+        ex.response_body_fidelity = "missing"
+    ex.started_at = _ts(started)
+    if ex.started_at is not None and timings is not None:
+        send, wait, receive = (v / 1000.0 if v is not None and v > 0 else 0.0 for v in timings)
+        ex.request_ended_at = ex.started_at + send
+        if ex.status is not None:
+            ex.response_started_at = ex.request_ended_at + wait
+            ex.ended_at = ex.response_started_at + receive
+    ex.flags = flags
+    return ex
+
+
+_LOSSY = 2  # body kinds of `_native.har_entries`: 0 absent, 1 exact bytes, 2 text recovered as UTF-8
+
+
+def _read_native(path: str) -> list[Exchange] | None:
+    """The exchanges of a HAR file mitmproxy wrote, through `_native.har_entries` (entries it
+    leaves are parsed here); `None` when the whole file is for the Python reader."""
+    found = _native.har_entries(path)
+    if found is None:
+        return None
+    _, items = found
+    exchanges: list[Exchange] = []
+    with contextlib.ExitStack() as stack:
+        whole: memoryview | None = None
+        for item in items:
+            if len(item) != 2:
+                exchanges.append(_native_exchange(len(exchanges), item))
+                continue
+            if whole is None:
+                fh = stack.enter_context(open(path, "rb"))
+                mm = stack.enter_context(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+                whole = stack.enter_context(memoryview(mm))
+            with whole[item[0] : item[1]] as text:
+                entry = orjson.loads(text)
+            if isinstance(entry, dict):
+                exchanges.append(exchange_from_entry(len(exchanges), entry))
+    return exchanges
+
+
 def read_har_faults(
     path: str | os.PathLike[str], *, name: str | None = None
 ) -> tuple[list[Exchange], list[Fault]]:
     """The exchanges of a HAR file and the fault that stopped reading it, if any (the complete
-    entries before it are kept). Raises `HarFormatError` when no entry can be used."""
+    entries before it are kept). Raises `HarFormatError` when no entry can be used.
+
+    A file mitmproxy wrote is parsed natively (`_native.har_entries`); any other, and any file
+    that does not parse, is read here."""
     shown = os.fspath(path)
     label = name or shown
+    fast = _read_native(shown)
+    if fast is not None:
+        return fast, []
     doc, raw = _load(shown)
     faults: list[Fault] = []
     creator = ""

@@ -39,6 +39,7 @@ pub mod b64scan;
 pub mod cbor;
 pub mod error;
 pub mod eventstream;
+pub mod har;
 pub(crate) mod json_value;
 pub mod jsonl;
 pub mod literals;

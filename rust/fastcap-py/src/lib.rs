@@ -13,6 +13,7 @@ mod arrow;
 mod cbor;
 mod errors;
 mod eventstream;
+mod har;
 mod jsonl;
 mod literals;
 mod mitmlog;
@@ -28,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     arrow::register(m)?;
     cbor::register(m)?;
     eventstream::register(m)?;
+    har::register(m)?;
     jsonl::register(m)?;
     sse::register(m)?;
     mitmlog::register(m)?;
