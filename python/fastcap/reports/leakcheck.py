@@ -1,7 +1,7 @@
 """The post-write leak scan (docs/specs/reports.md §6.6) of the texts a report has just written.
 
 `fastcap.secrets.leakscan.scan_paths` reads each file back, decodes it and splits it into lines;
-a report holds the very text it wrote (`write_text`, UTF-8, LF only), so the scan runs on that
+a report holds the very text it wrote (`write_text`, UTF-8, no newline translation), so the scan runs on that
 text instead: the same lines, the same pre-check (the literals and base64 secrets of the whole
 text find the only lines worth the line rules) and the same line rules (`leakscan._scan_line`),
 hence the same findings, without a second read of two thousand files.
@@ -9,9 +9,10 @@ hence the same findings, without a second read of two thousand files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
+# `_scan_line`: the line rules themselves, which `leakscan` keeps private (its public functions read
+# files or check every line); one definition of what a finding is, not a copy.
 from fastcap.secrets.leakscan import Finding, _scan_line
 from fastcap.secrets.patterns import B64_TRIGGER, b64_secret_spans, fold_lower, literals_in
 
@@ -56,11 +57,6 @@ def scan_written(path: Path, text: str) -> list[Finding]:
         # As `scan_paths` reads a line: split at LF, without its line end (CR before LF too).
         findings.extend(_scan_line(line.rstrip("\r\n"), name, lineno, (), among))
     return findings
-
-
-def scan_all_written(written: Iterable[tuple[Path, str]]) -> list[Finding]:
-    """`scan_written` of each (path, text), in order."""
-    return [f for path, text in written for f in scan_written(path, text)]
 
 
 # The characters `fold_lower` maps to ASCII letters before lower-casing (İ ı ſ K): the only ones
