@@ -14,7 +14,7 @@ import pytest
 from fastcap.analysis.calls import calls_table
 from fastcap.analysis.exchanges import calls_from_exchanges
 from fastcap.analysis.overview import build_overview
-from fastcap.analysis.quota import QUOTA_SCHEMA, header_json, quota_fields
+from fastcap.analysis.quota import QUOTA_SCHEMA, header_json, quota_columns, quota_fields
 from fastcap.analysis.stream_cbor import calls_from_scan, scan
 from fastcap.dialects import analyze_exchange
 from fastcap.formats import read_exchanges
@@ -73,6 +73,14 @@ def test_bad_values_are_unknown_never_an_error() -> None:
     assert quota_fields(None) == dict.fromkeys(QUOTA_SCHEMA)
     assert quota_fields("not json")["ratelimit_used_pct"] is None
     assert header_json([("content-type", "text/event-stream")]) is None
+
+
+def test_quota_columns_row_for_row_nulls_without_headers() -> None:
+    text = header_json([("x-ratelimit-limit-requests", "100"), ("x-ratelimit-remaining-requests", "25")])
+    cols = quota_columns(pl.Series([None, text, "", "[1]"], dtype=pl.Utf8))
+    assert cols.schema == pl.Schema(QUOTA_SCHEMA)
+    assert cols["ratelimit_used_pct"].to_list() == [None, 75.0, None, None]
+    assert cols["ratelimit_headers"].to_list() == [None, text, None, None]
 
 
 def test_quota_columns_agree_through_every_path(tmp_path: Path) -> None:

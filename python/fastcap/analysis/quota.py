@@ -197,8 +197,6 @@ def quota_fields(text: str | None) -> dict[str, Any]:
 
 
 def quota_columns(ratelimit_headers: pl.Series) -> pl.DataFrame:
-    """The quota columns of a `ratelimit_headers` column, row for row (only the rows that carry
-    headers are parsed)."""
-    rows = [quota_fields(t) if t is not None else None for t in ratelimit_headers.to_list()]
-    empty = dict.fromkeys(QUOTA_SCHEMA)
-    return pl.DataFrame([r or empty for r in rows], schema=QUOTA_SCHEMA)
+    """The quota columns of a `ratelimit_headers` column, row for row (a row without headers is
+    all nulls: `quota_fields(None)`)."""
+    return pl.DataFrame([quota_fields(t) for t in ratelimit_headers.to_list()], schema=QUOTA_SCHEMA)
