@@ -95,8 +95,10 @@ def _conversations(calls: pl.DataFrame) -> tuple[dict[str, Any], dict[int, int |
     and agent (what a diff compares)."""
     out: dict[str, Any] = {}
     previous: dict[int, int | None] = {}
-    for conv in calls["conv"].unique(maintain_order=True).to_list():
-        full = data.conversation(calls, conv)
+    # One pass splits the table by conversation; `data.conversation` then filters one part only
+    # (it filtered the whole table once per conversation: quadratic in a capture's conversations).
+    for (conv,), part in calls.partition_by("conv", as_dict=True, maintain_order=True).items():
+        full = data.conversation(part, conv)
         for agent in full["agents"]:
             agent["calls"] = [[c["row"], c["prev_row"], int(c["shrink"])] for c in agent["calls"]]
             for row, prev, _ in agent["calls"]:
