@@ -69,3 +69,26 @@ def test_a_commit_newer_than_the_compacted_rows_still_wins(tmp_path: Path, make_
     state = read_manifest(storage)
     assert state.filter(pl.col("capture_id") == row["capture_id"])["calls"].item() == 999
     assert sorted(p.name for p in (root / MANIFEST_DIR).iterdir())[0].endswith("-compact.parquet")
+
+
+class CountingStorage(Storage):
+    """The real local storage, counting its directory listings."""
+
+    listings = 0
+
+    def listdir(self, rel: str, suffix: str = "") -> list[str]:
+        self.listings += 1
+        return super().listdir(rel, suffix)
+
+
+def test_compaction_past_a_threshold_lists_the_manifest_once(
+    tmp_path: Path, make_capture: MakeCapture
+) -> None:
+    root = tmp_path / "ds"
+    for i in range(3):
+        ingest([make_capture(f"c{i}.cbor", days=i, session_id=f"s{i}")], root, jobs=1, compact_after=100)
+    storage = CountingStorage(root)
+    assert compact(storage, after=3) == 0 and storage.listings == 1  # three files: not more than 3
+    storage.listings = 0
+    assert compact(storage, after=2) == 3 and storage.listings == 1
+    assert commit_files(storage) == 1

@@ -34,7 +34,6 @@ from fastcap.dataset.manifest import (
     COMPACT_AFTER,
     V0_MANIFEST,
     commit,
-    commit_files,
     compact,
     create_or_open,
     parquet_bytes,
@@ -341,8 +340,8 @@ def ingest(
         if len(pending) >= commit_every:
             flush()
     flush()
-    if result.ingested + result.updated and commit_files(storage) > compact_after:
-        compact(storage)
+    if result.ingested + result.updated:
+        compact(storage, after=compact_after)
     result.seconds = time.perf_counter() - started
     return result
 

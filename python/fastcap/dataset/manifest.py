@@ -119,15 +119,20 @@ def read_manifest(storage: Storage, version: int | None = None) -> pl.DataFrame:
     return _read_commits(storage, version)[0]
 
 
-def _read_commits(storage: Storage, version: int | None = None) -> tuple[pl.DataFrame, list[str]]:
-    """(the live state, the commit files it was read from)."""
+def _read_commits(
+    storage: Storage, version: int | None = None, listed: list[str] | None = None
+) -> tuple[pl.DataFrame, list[str]]:
+    """(the live state, the commit files it was read from); `listed`: the commit files, when the
+    caller has just listed them."""
     version = dataset_version(storage) if version is None else version
     if version == 0:
         parts = [pl.read_parquet(storage.read_bytes(V0_MANIFEST))]
         names: list[str] = []
     else:
         for attempt in range(_READ_ATTEMPTS):
-            names = storage.listdir(MANIFEST_DIR, ".parquet")
+            names = (
+                listed if listed is not None and attempt == 0 else storage.listdir(MANIFEST_DIR, ".parquet")
+            )
             try:
                 parts = [pl.read_parquet(storage.read_bytes(f"{MANIFEST_DIR}/{n}")) for n in names]
                 break
@@ -153,18 +158,20 @@ _READ_ATTEMPTS = 5
 COMPACT_AFTER = 16
 
 
-def compact(storage: Storage, *, min_files: int = 2) -> int:
-    """Replace the manifest's commit files by one holding the live state (a row per capture);
-    returns how many files it replaced (0: fewer than `min_files`, nothing done).
+def compact(storage: Storage, *, after: int = 1) -> int:
+    """Replace the manifest's commit files by one holding the live state (a row per capture) when
+    there are more than `after` of them (`ingest` passes `COMPACT_AFTER`); returns how many files
+    it replaced (0: nothing done). The directory is listed once.
 
     Every row keeps the `commit` it was written in, and readers order rows by that column, not by
     file name, so the compacted file orders exactly as the files it replaces did, also against a
     commit another writer adds meanwhile (never removed: only the files read are). The new file is
     written before the old ones are removed, so a reader sees the state whole at every moment
     (`_read_commits` lists again when a file it listed is gone)."""
-    live, names = _read_commits(storage)
-    if len(names) < min_files:
+    listed = storage.listdir(MANIFEST_DIR, ".parquet")
+    if len(listed) <= after:
         return 0
+    live, names = _read_commits(storage, listed=listed)
     storage.write_atomic(
         f"{MANIFEST_DIR}/{new_commit_name()}-compact.parquet", parquet_bytes(conform(live, MANIFEST_SCHEMA))
     )
