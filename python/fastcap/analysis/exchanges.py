@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -185,8 +186,12 @@ def _chunk_lengths(ex: Exchange, body: bytes) -> list[int]:
     """The chunks' sizes, when the chunks are the body's bytes as they are (else none)."""
     if not ex.chunks:
         return []
-    lengths = [len(c.data) for c in ex.chunks]
+    lengths = list(map(len, map(_DATA, ex.chunks)))
     return lengths if sum(lengths) == len(body) else []
+
+
+_DATA = attrgetter("data")
+_TIME = attrgetter("t")
 
 
 # A body for the native decoders: (row of the requests table, body, chunk sizes, its exchange).
@@ -204,7 +209,7 @@ def _chunk_table(items: list[_NativeBody]) -> pl.DataFrame:
         if lengths:
             index.extend([n] * len(lengths))
             ends.extend(accumulate(lengths))
-            times.extend([c.t for c in ex.chunks])
+            times.extend(map(_TIME, ex.chunks))
     flat = pl.DataFrame(
         {"exchange_index": index, "chunk_ends": ends, "chunk_times": times},
         schema={"exchange_index": pl.UInt32, "chunk_ends": pl.UInt64, "chunk_times": pl.Float64},
@@ -354,12 +359,12 @@ def _requests(calls: Sequence[_Call]) -> pl.DataFrame:
     for kind, items in native.items():
         if not items:
             continue
-        bodies = pl.Series([item[1] for item in items], dtype=pl.Binary)
+        bodies = [item[1] for item in items]
         intact = None
         if kind == "eventstream":
-            events, intact = eventstream_events(bodies)
+            events, intact = eventstream_events(pl.Series(bodies, dtype=pl.Binary))
         else:
-            events = pl.DataFrame(_native.sse_column(bodies))
+            events = pl.DataFrame(_native.sse_column(bodies))  # (the bytes as they are: no copy)
         rows_of = pl.Series([item[0] for item in items], dtype=pl.UInt32)
         agg = aggregate_events(events, _chunk_table(items), intact)
         parts.append(

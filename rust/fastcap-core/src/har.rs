@@ -62,11 +62,12 @@ pub enum Entry<'a> {
     Other(&'a str),
 }
 
-/// The entries of a HAR document, and its creator's name.
+/// A HAR document: its creator's name and its entries, each still JSON text (read one at a
+/// time with [`entry`], so that only one entry's bodies are held as bytes at once).
 #[derive(Debug)]
 pub struct Document<'a> {
     pub creator: String,
-    pub entries: Vec<Entry<'a>>,
+    pub entries: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -206,7 +207,12 @@ fn body(content: Option<&RawContent>, headers: &[(Cow<str>, Cow<str>)]) -> Optio
     Some(Body::Exact(out))
 }
 
-fn entry(raw: &RawValue) -> Option<Record<'_>> {
+/// One entry of a [`Document`], or [`Entry::Other`].
+pub fn entry(raw: &RawValue) -> Entry<'_> {
+    record(raw).map_or(Entry::Other(raw.get()), |r| Entry::Record(Box::new(r)))
+}
+
+fn record(raw: &RawValue) -> Option<Record<'_>> {
     let e: RawEntry = serde_json::from_str(raw.get()).ok()?;
     if e.error.is_some() || e.websocket.is_some() {
         return None;
@@ -262,13 +268,7 @@ pub fn read(text: &[u8]) -> Option<Document<'_>> {
     if !creator.is_empty() && !creator.to_lowercase().starts_with("mitmproxy") {
         return None;
     }
-    let entries = doc
-        .log
-        .entries
-        .into_iter()
-        .map(|raw| entry(raw).map_or(Entry::Other(raw.get()), |r| Entry::Record(Box::new(r))))
-        .collect();
-    Some(Document { creator, entries })
+    Some(Document { creator, entries: doc.log.entries })
 }
 
 #[cfg(test)]
@@ -287,15 +287,16 @@ mod tests {
         ]}}"#;
         let doc = read(text.as_bytes()).unwrap();
         assert_eq!(doc.creator, "mitmproxy");
-        let Entry::Record(r) = &doc.entries[0] else { panic!() };
+        let entries: Vec<_> = doc.entries.iter().map(|e| entry(e)).collect();
+        let Entry::Record(r) = &entries[0] else { panic!() };
         assert_eq!(r.request_body, Body::Exact("{\"a\":\"\u{e4}\"}".as_bytes().to_vec()));
         let resp = r.response.as_ref().unwrap();
         assert_eq!(resp.body, Body::Exact(vec![0xff, 0x01]));
         assert!(resp.declared_size);
         assert_eq!(r.timings, Some([Some(1.0), Some(2.5), Some(-1.0)]));
-        let Entry::Record(r) = &doc.entries[1] else { panic!() };
+        let Entry::Record(r) = &entries[1] else { panic!() };
         assert!(r.response.is_none() && r.timings.is_none());
-        assert!(matches!(doc.entries[2], Entry::Other(_)));
+        assert!(matches!(entries[2], Entry::Other(_)));
     }
 
     #[test]
@@ -304,7 +305,7 @@ mod tests {
         assert!(read(br#"{"log":{"entries":{}}}"#).is_none());
         assert!(read(br#"{"log":{"entries":[]"#).is_none());
         let doc = read(br#"{"log":{"entries":[{"request":{"method":"GET","url":"u"},"response":{"status":200,"content":{"text":"\u0100","mimeType":"text/plain"}}}]}}"#).unwrap();
-        let Entry::Record(r) = &doc.entries[0] else { panic!() };
+        let Entry::Record(r) = entry(doc.entries[0]) else { panic!() };
         assert_eq!(r.response.as_ref().unwrap().body, Body::Lossy("\u{100}".as_bytes().to_vec()));
     }
 }

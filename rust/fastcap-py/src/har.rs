@@ -56,7 +56,7 @@ fn record<'py>(py: Python<'py>, r: &Record) -> PyResult<Bound<'py, PyTuple>> {
 /// kind, request bodySize declared, response, startedDateTime, timings)` (see `_native.pyi`) or a
 /// 2-tuple `(start, end)`: the byte range of an entry the caller reads itself. `None` when the
 /// whole file is the caller's (it does not parse, or a browser wrote it). The file is
-/// memory-mapped; the GIL is released while it is parsed.
+/// memory-mapped; the GIL is released while the document is parsed.
 #[pyfunction]
 fn har_entries<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<(String, Bound<'py, PyList>)>> {
     let shown = path.display().to_string();
@@ -69,9 +69,9 @@ fn har_entries<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<(String, 
         return Ok(None);
     };
     let out = PyList::empty(py);
-    for entry in &doc.entries {
-        match entry {
-            Entry::Record(r) => out.append(record(py, r)?)?,
+    for raw in doc.entries {
+        match har::entry(raw) {
+            Entry::Record(r) => out.append(record(py, &r)?)?,
             Entry::Other(text) => {
                 let offset = text.as_ptr() as usize - data.as_ptr() as usize;
                 out.append((offset, offset + text.len()))?;

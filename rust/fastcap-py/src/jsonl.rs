@@ -89,8 +89,7 @@ fn record<'py>(py: Python<'py>, lineno: usize, offset: usize, r: &Record) -> PyR
 /// The records of a traffic.jsonl file in order, blank lines skipped: for each line a 10-tuple
 /// `(line number, byte offset, method, url, request headers, request body, request body kind,
 /// response, timestamp, extension)` (see `_native.pyi`), or `(line number, byte offset, start,
-/// end)` for a line to be read the Python way. The file is memory-mapped; the GIL is released
-/// while the lines are parsed.
+/// end)` for a line to be read the Python way. The file is memory-mapped.
 #[pyfunction]
 fn jsonl_records<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyList>> {
     let shown = path.display().to_string();
@@ -99,16 +98,15 @@ fn jsonl_records<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyL
         return Ok(out);
     };
     let data: &[u8] = &map;
-    let parsed: Vec<(usize, usize, &[u8], Line)> = py.allow_threads(|| {
-        jsonl::lines(data)
-            .filter(|(_, _, line)| !jsonl::is_blank(line))
-            .map(|(lineno, offset, line)| (lineno, offset, line, jsonl::parse_line(line)))
-            .collect()
-    });
-    for (lineno, offset, line, parsed) in &parsed {
-        match parsed {
-            Line::Record(r) => out.append(record(py, *lineno, *offset, r)?)?,
-            Line::Other => out.append((*lineno, *offset, *offset, offset + line.len()))?,
+    // Each line is converted as soon as it is parsed, so that the bodies it had to unescape are
+    // freed at once: a file's unescaped bodies are never all held beside their Python copies.
+    for (lineno, offset, line) in jsonl::lines(data) {
+        if jsonl::is_blank(line) {
+            continue;
+        }
+        match jsonl::parse_line(line) {
+            Line::Record(r) => out.append(record(py, lineno, offset, &r)?)?,
+            Line::Other => out.append((lineno, offset, offset, offset + line.len()))?,
         }
     }
     Ok(out)
